@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * trindle.h - the libtrindle public interface.
+ *
+ * libtrindle runs the Trindle kernel interface inside one Unix process.
+ * A Trindle *process* is a thread with its own set of capabilities, a
+ * *segment* is page-aligned memory whose rights the MMU enforces, and a
+ * *pipe* is a bounded queue with many senders and one receiver.  Processes
+ * never share mutable memory: they pass capabilities through pipes with
+ * trindle_sync().
+ *
+ * Conventions used by every call below:
+ *
+ *  - An object is named by its address: a segment by its first byte, a pipe
+ *    by the value trindle_pipe() or trindle_launch() returned.  A pointer
+ *    into the middle of a segment names nothing.
+ *  - Rights are per process.  Every call acts for the calling thread's
+ *    process: the worker it runs in, or, for a thread the library did not
+ *    start, a *root process* of that thread's own, created on first use.
+ *    No initialisation call is needed.
+ *  - Calls returning a pointer return NULL and set errno on failure; calls
+ *    returning int return -1 and set errno.  No call crashes on a bad object
+ *    address: an address that is not a live object the caller holds has no
+ *    rights and no size, and a message naming it fails.
+ *  - Every call is thread-safe.
+ *
+ * Appeared in: libtrindle 0.1.
+ */
+#ifndef TRINDLE_H
+#define TRINDLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define TRINDLE_PUBLIC __attribute__((visibility("default")))
+#else
+#define TRINDLE_PUBLIC
+#endif
+
+#if defined(__cplusplus)
+#define TRINDLE_NORETURN [[noreturn]]
+#else
+#define TRINDLE_NORETURN _Noreturn
+#endif
+
+/** Any object: a segment or a pipe, named by its address. */
+typedef void *trindle_object_t;
+/** A segment: page-aligned memory, named by its first byte. */
+typedef trindle_object_t trindle_segment_t;
+/** A pipe: a bounded queue of messages with one receiver. */
+typedef trindle_object_t trindle_pipe_t;
+
+/** Rights a process may have on an object (see trindle_access()). */
+enum {
+	TRINDLE_ACCESS_READ = 1,     /* may read the segment's bytes */
+	TRINDLE_ACCESS_WRITE = 2,    /* may write them (sole holder only) */
+	TRINDLE_ACCESS_EXECUTE = 4,  /* may run code in it */
+	TRINDLE_ACCESS_SEND = 8,     /* may send messages into the pipe */
+	TRINDLE_ACCESS_RECEIVE = 16, /* may receive from it (its creator only) */
+};
+
+/** One source buffer of trindle_allocate(). */
+typedef struct trindle_buffer {
+	size_t bytes;        /* how many bytes this buffer contributes */
+	const void *address; /* where to copy them from; NULL: that many zeros */
+} trindle_buffer_t;
+
+/** One message: see trindle_sync() for what each combination means. */
+typedef struct trindle_message {
+	trindle_pipe_t address;
+	trindle_object_t content;
+} trindle_message_t;
+
+/** A batch of messages: count entries starting at address. */
+typedef struct trindle_mailbox {
+	size_t count;
+	trindle_message_t *address;
+} trindle_mailbox_t;
+
+/** A worker's entrypoint; input is the worker's own input pipe. */
+typedef void (*trindle_entrypoint_t)(trindle_pipe_t input);
+
+/**
+ * The fault report a supervisor receives on a worker's err pipe.
+ *
+ * When a worker breaks its rights on a segment (writes one it shares, runs
+ * one that is not executable, touches a destroyed one), the runtime stops
+ * the worker, releases everything it held, and moves to its err pipe a new
+ * segment that starts with this structure.  The supervisor owns the report
+ * segment and releases it like any other.
+ */
+typedef struct trindle_fault {
+	void *address;           /* the address the worker touched */
+	int access;              /* TRINDLE_ACCESS_READ, _WRITE or _EXECUTE */
+	int signal;              /* SIGSEGV or SIGBUS */
+	trindle_object_t object; /* the segment that address lies in (its first
+	                          * byte, even if the segment was destroyed),
+	                          * or NULL when it lies in no segment */
+	trindle_pipe_t process;  /* the faulting worker's input pipe */
+} trindle_fault_t;
+
+/**
+ * trindle_access - what the calling process may do with an object.
+ *
+ * Returns a mask of TRINDLE_ACCESS_* bits:
+ *  - a segment held alone: READ|WRITE; held by two or more holders (a
+ *    message in flight counts as a holder): READ; extended: READ|EXECUTE;
+ *  - a pipe: SEND, plus RECEIVE for its creator; 0 once the pipe is dead;
+ *  - any address inside the program's or a loaded library's code, or inside
+ *    an extended segment the caller holds: READ|EXECUTE;
+ *  - anything else (NULL, a pointer into the middle of a data segment, an
+ *    object the caller does not hold, a destroyed object): 0.
+ *
+ * WRITE is reported only once the page protection already allows the write,
+ * so a process that sees WRITE may write at once.  Never blocks; never
+ * fails (errno is left alone).
+ */
+TRINDLE_PUBLIC int trindle_access(trindle_object_t object);
+
+/**
+ * trindle_measure - the size of an object the caller holds.
+ *
+ * For a segment, its size in bytes as given to trindle_allocate().  For a
+ * pipe, a lower bound on the number of messages queued in it.  For anything
+ * the caller does not hold, 0.  Never blocks; never fails.
+ */
+TRINDLE_PUBLIC size_t trindle_measure(trindle_object_t object);
+
+/**
+ * trindle_allocate - make a new segment from the concatenation of buffers.
+ *
+ * The segment holds buffers[0], then buffers[1], ... in order; a buffer
+ * whose address is NULL contributes that many zero bytes.  The rest of the
+ * last page is zero.  The caller becomes the sole holder, with READ|WRITE,
+ * and the returned address (the segment's name) is page-aligned.  A
+ * zero-length segment (count 0, or buffers of zero bytes) is valid and has
+ * an address of its own.  buffers may be NULL when count is 0.
+ *
+ * Returns the segment, or NULL with errno:
+ *  - EINVAL: count is nonzero and buffers is NULL;
+ *  - EOVERFLOW: the sizes add up to more than SIZE_MAX;
+ *  - ENOMEM: no memory (or address space) for a segment this large.
+ *
+ * Copying from a source buffer that itself faults (for example a destroyed
+ * segment) is a fault of the calling process, reported as such.
+ */
+TRINDLE_PUBLIC trindle_segment_t trindle_allocate(size_t count,
+		const trindle_buffer_t buffers[]);
+
+/**
+ * trindle_pipe - make a pipe with room for queue_items messages.
+ *
+ * The caller is its creator and holds SEND|RECEIVE; nobody else can ever
+ * receive from it.  Sending the pipe as a message's content gives the
+ * receiver SEND.  When the creator releases it, the pipe dies: the objects
+ * queued in it are released, and every other holder loses SEND at once and
+ * receives, once, the notice { address = pipe, content = NULL }.
+ *
+ * Returns the pipe, or NULL with errno:
+ *  - EINVAL: queue_items is 0;
+ *  - ENOMEM: no memory for a queue that long.
+ */
+TRINDLE_PUBLIC trindle_pipe_t trindle_pipe(size_t queue_items);
+
+/**
+ * trindle_sync - send, receive and release in one batch.
+ *
+ * Handles out->address[0 .. out->count) in order:
+ *  - { pipe, object }: send object (held by the caller) through pipe (on
+ *    which the caller holds SEND).  The caller keeps its access, but loses
+ *    WRITE on a segment it now shares by the time the call returns.  It
+ *    fails if the pipe is full or dead or a right is missing.
+ *  - { pipe, NULL }: a receive request: deliver, in this call, messages
+ *    queued on pipe (the caller must be its creator).
+ *  - { NULL, object }: release the caller's access to object.
+ *  - { NULL, NULL }: not a message; it fails.
+ *
+ * A send followed in the same call by a release of the same object is a
+ * *move*: the receiver ends up the sole holder, with WRITE, and no
+ * protection change (no system call) happens.  A move is all or nothing:
+ * when a send fails, a later release of the same object in the same call
+ * fails too, so passing the failed messages again retries the whole move.
+ *
+ * Then up to in->count (the capacity on entry) incoming messages are stored
+ * in in->address and in->count is set to their number:
+ *  - { pipe, object }: object arrived through pipe; the caller now holds it;
+ *  - { NULL, segment }: the caller became the sole holder of a segment it
+ *    already held because its fellow holders released it; it has WRITE;
+ *  - { pipe, NULL }: pipe, on which the caller held SEND, died.
+ * Notices come first, then messages, taken fairly: one from each requested
+ * pipe in turn, the least recently served pipe first (across calls).  What
+ * does not fit stays queued.  Messages from one sender through one pipe
+ * arrive in the order sent.  A message carrying a pipe that died on the way
+ * is delivered, but gives no SEND.
+ *
+ * Blocking: the call waits only when in has room, out held at least one
+ * valid receive request, nothing can be delivered yet, and something could
+ * still arrive (some requested pipe has another holder or a message on the
+ * way).  It returns as soon as something is delivered, or when the last
+ * other sender of every requested pipe lets go of it.  It spins briefly,
+ * then sleeps in the kernel.
+ *
+ * On return the failed outgoing messages, in their original order, are
+ * moved to the start of out->address and out->count is their number (0 when
+ * everything went through).  Whether a send failed because the pipe was
+ * full or dead: trindle_access(pipe) & TRINDLE_ACCESS_SEND.
+ *
+ * out and in may each be NULL or have count 0.  Returns 0, or -1 with
+ * errno EINVAL when a mailbox has a nonzero count and a NULL address.
+ */
+TRINDLE_PUBLIC int trindle_sync(trindle_mailbox_t *out, trindle_mailbox_t *in);
+
+/**
+ * trindle_sync_timeout - trindle_sync() that waits at most timeout_ns.
+ *
+ * Same as trindle_sync(), except that a wait lasts at most timeout_ns
+ * nanoseconds: 0 never waits, a negative value waits like trindle_sync().
+ * When the time runs out it returns 0 with in->count == 0.
+ */
+TRINDLE_PUBLIC int trindle_sync_timeout(trindle_mailbox_t *out,
+		trindle_mailbox_t *in, int64_t timeout_ns);
+
+/**
+ * trindle_launch - start a worker process running entry(input).
+ *
+ * The worker runs on a thread of its own (finished worker threads are
+ * reused).  Its input pipe, with room for queue_count messages, is created
+ * for it: the worker holds SEND|RECEIVE on it, the caller gets SEND, and
+ * the return value is that pipe.  out and err may be NULL or pipes the
+ * caller holds SEND on; the worker gets SEND on them of its own.
+ *
+ * entry must lie in memory with READ|EXECUTE: the program's or a loaded
+ * library's code, or a segment made executable with trindle_extend() that
+ * the caller holds (the worker then holds it too, for its lifetime).
+ *
+ * The worker ends by returning from entry (like trindle_exit(NULL)), by
+ * trindle_exit(), by trindle_abort(), or by breaking its rights (a fault
+ * report goes to err).  When it ends its input pipe dies, so the caller
+ * receives the notice { address = input pipe, content = NULL }.
+ *
+ * Returns the input pipe, or NULL with errno:
+ *  - EINVAL: entry is not in executable memory, queue_count is 0, or out or
+ *    err is neither NULL nor a pipe the caller may send on;
+ *  - ENOMEM or EAGAIN: no memory or no thread for the worker.
+ */
+TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
+		size_t queue_count, trindle_pipe_t out, trindle_pipe_t err);
+
+/**
+ * trindle_exit - end the calling process, delivering output to out.
+ *
+ * If output is non-NULL and held by the caller, it is moved to the out pipe
+ * given at launch (even past the pipe's capacity); if the worker no longer
+ * holds SEND on out, or out is NULL or dead, output is released instead.
+ * Then everything the process holds is released and its input pipe dies.
+ *
+ * In a root process (a thread not started by trindle_launch) output is
+ * released, everything the root holds is released, and the thread ends
+ * with pthread_exit().  Never returns.
+ */
+TRINDLE_PUBLIC TRINDLE_NORETURN void trindle_exit(trindle_object_t output);
+
+/**
+ * trindle_abort - end the calling process, delivering report to err.
+ *
+ * The same as trindle_exit(), with the err pipe in place of out.
+ */
+TRINDLE_PUBLIC TRINDLE_NORETURN void trindle_abort(trindle_object_t report);
+
+/**
+ * trindle_extend - make a segment executable, for good.
+ *
+ * The segment becomes READ|EXECUTE for every holder and is never writable
+ * again.  Extending an extended segment again succeeds and changes nothing.
+ *
+ * Returns 0, or -1 with errno:
+ *  - EINVAL: segment is not a segment the caller holds;
+ *  - ENOMEM: the kernel refused the protection change.
+ */
+TRINDLE_PUBLIC int trindle_extend(trindle_segment_t segment);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TRINDLE_H */
