@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Objects: what trindle_access() and trindle_measure() say about every kind
+ * of address a caller may hand them -- live segments and pipes, code, and
+ * all the things that are not objects the caller holds.  Neither call may
+ * crash or touch errno, whatever the address.
+ */
+#include "helpers.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+	RW = TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE,
+	RX = TRINDLE_ACCESS_READ | TRINDLE_ACCESS_EXECUTE,
+	SR = TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE,
+};
+
+/* ---- root side: waiting for messages and notices ------------------------ */
+
+/* What the root received, notices kept apart from messages so a test can
+ * wait for one kind and still count the other. */
+struct box {
+	trindle_message_t note[64];
+	size_t notes;
+	trindle_message_t msg[64];
+	size_t head, tail;
+};
+
+#define WAIT_LIMIT_NS (20LL * 1000000000LL)
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* One sync with a receive request on pipe (waiting at most 100 ms). */
+static void pump(trindle_pipe_t pipe, struct box *b)
+{
+	trindle_message_t req = { pipe, NULL }, got[8];
+	trindle_mailbox_t out = { 1, &req }, in = { 8, got };
+	assert_int_equal(trindle_sync_timeout(&out, &in, 100000000), 0);
+	assert_int_equal(out.count, 0);
+	for (size_t i = 0; i < in.count; i++) {
+		if (got[i].address && got[i].content) {
+			assert_true(b->tail < 64);
+			b->msg[b->tail++] = got[i];
+		} else {
+			assert_true(b->notes < 64);
+			b->note[b->notes++] = got[i];
+		}
+	}
+}
+
+/* The next object that arrives through pipe, or NULL past the limit. */
+static trindle_object_t next_from(trindle_pipe_t pipe, struct box *b)
+{
+	int64_t end = now_ns() + WAIT_LIMIT_NS;
+	while (b->head == b->tail && now_ns() < end)
+		pump(pipe, b);
+	if (b->head == b->tail)
+		return NULL;
+	assert_ptr_equal(b->msg[b->head].address, pipe);
+	return b->msg[b->head++].content;
+}
+
+static size_t count_notes(const struct box *b, trindle_message_t want)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < b->notes; i++)
+		n += b->note[i].address == want.address &&
+		     b->note[i].content == want.content;
+	return n;
+}
+
+/* Pumps pipe until the notice want has come; returns how many came. */
+static size_t await_note(trindle_pipe_t pipe, trindle_message_t want,
+			 struct box *b)
+{
+	int64_t end = now_ns() + WAIT_LIMIT_NS;
+	while (count_notes(b, want) == 0 && now_ns() < end)
+		pump(pipe, b);
+	return count_notes(b, want);
+}
+
+/* ---- worker side (no cmocka asserts off the main thread) ---------------- */
+
+/* The next object sent to this worker; NULL once nothing can come. */
+static trindle_object_t w_next(trindle_pipe_t input)
+{
+	for (;;) {
+		trindle_message_t req = { input, NULL }, got;
+		trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
+		if (trindle_sync(&out, &in) != 0 || out.count || !in.count)
+			return NULL;
+		if (got.address == input && got.content)
+			return got.content;
+	}
+}
+
+/* Moves a new segment holding vals[0 .. n) to reply. */
+static void w_report(trindle_pipe_t reply, const uintptr_t *vals, size_t n)
+{
+	trindle_buffer_t b = { n * sizeof *vals, vals };
+	trindle_segment_t s = trindle_allocate(1, &b);
+	trindle_message_t m[2] = { { reply, s }, { NULL, s } };
+	trindle_mailbox_t out = { 2, m };
+	trindle_sync(&out, NULL);
+}
+
+/* Launches entry with reply as its out and err pipes, and sends it reply
+ * as its first message so it knows where to answer. */
+static trindle_pipe_t start(trindle_entrypoint_t entry, trindle_pipe_t reply)
+{
+	trindle_pipe_t w = trindle_launch(entry, 8, reply, reply);
+	assert_non_null(w);
+	assert_int_equal(t_send(w, reply), 0);
+	return w;
+}
+
+/* Moves an empty segment to w: the signal to go on. */
+static void nudge(trindle_pipe_t w)
+{
+	trindle_segment_t tok = trindle_allocate(0, NULL);
+	assert_non_null(tok);
+	assert_int_equal(t_move(w, tok), 0);
+}
+
+/* Holds a segment and a pipe of its own, tells their addresses, and lets
+ * go of them (by ending) only when nudged. */
+static void hoard_entry(trindle_pipe_t input)
+{
+	trindle_pipe_t reply = w_next(input);
+	trindle_buffer_t b = { 100, NULL };
+	trindle_segment_t seg = trindle_allocate(1, &b);
+	trindle_pipe_t pipe = trindle_pipe(4);
+	uintptr_t v[2] = { (uintptr_t)seg, (uintptr_t)pipe };
+	w_report(reply, v, 2);
+	w_next(input);
+}
+
+/* Setup: drops notices left over from an earlier test, so each test
+ * counts only its own. */
+static int drain_notices(void **state)
+{
+	(void)state;
+	trindle_message_t m[16];
+	while (t_notices(m, 16) > 0)
+		;
+	return 0;
+}
+
+/* ---- the rules ---------------------------------------------------------- */
+
+/* Asserts that addr names nothing, and that asking left errno alone. */
+static void assert_nothing(const void *addr)
+{
+	errno = 4242;
+	assert_int_equal(trindle_access((trindle_object_t)addr), 0);
+	assert_int_equal(trindle_measure((trindle_object_t)addr), 0);
+	assert_int_equal(errno, 4242);
+}
+
+static void test_access_segment_held_alone_is_read_write(void **state)
+{
+	(void)state;
+	unsigned char *s = t_segment(1000, 1);
+	errno = 4242;
+	assert_int_equal(trindle_access(s), RW);
+	assert_int_equal(trindle_measure(s), 1000);
+	assert_int_equal(errno, 4242);
+	assert_int_equal(t_release(s), 0);
+}
+
+static void test_access_segment_in_flight_is_read_only(void **state)
+{
+	(void)state;
+	trindle_pipe_t p = trindle_pipe(2);
+	unsigned char *s = t_segment(10, 1);
+	assert_int_equal(t_send(p, s), 0);
+	assert_int_equal(trindle_access(s), TRINDLE_ACCESS_READ);
+	assert_int_equal(trindle_measure(s), 10);
+	assert_int_equal(t_release(p), 0);
+	assert_int_equal(t_release(s), 0);
+}
+
+static void test_access_pipe_creator_has_send_receive(void **state)
+{
+	(void)state;
+	trindle_pipe_t p = trindle_pipe(3);
+	assert_non_null(p);
+	errno = 4242;
+	assert_int_equal(trindle_access(p), SR);
+	assert_int_equal(trindle_measure(p), 0);
+	assert_int_equal(errno, 4242);
+	assert_int_equal(t_release(p), 0);
+}
+
+static void test_measure_pipe_is_lower_bound_on_queue(void **state)
+{
+	(void)state;
+	trindle_pipe_t p = trindle_pipe(4);
+	trindle_segment_t a = t_segment(1, 0), b = t_segment(1, 0);
+	assert_int_equal(t_move(p, a), 0);
+	assert_int_equal(t_move(p, b), 0);
+	assert_true(trindle_measure(p) <= 2);
+	trindle_message_t m;
+	assert_int_equal(t_recv(p, &m, 0), 1);
+	assert_int_equal(t_recv(p, &m, 0), 1);
+	assert_int_equal(trindle_measure(p), 0);
+	assert_int_equal(t_release(a), 0);
+	assert_int_equal(t_release(b), 0);
+	assert_int_equal(t_release(p), 0);
+}
+
+static int local_function(int x)
+{
+	return x * 3 + 1;
+}
+
+int main(void);
+
+static void test_access_code_is_read_execute(void **state)
+{
+	(void)state;
+	const void *code[] = {
+		(void *)main,
+		(void *)local_function,
+		(const char *)(void *)local_function + 3,
+		(void *)printf,
+		(void *)memcpy,
+		(void *)_cmocka_run_group_tests,
+		(void *)trindle_access,
+		(const char *)(void *)trindle_sync + 5,
+	};
+	assert_int_equal(local_function(1), 4);
+	for (size_t i = 0; i < sizeof code / sizeof *code; i++) {
+		errno = 4242;
+		assert_int_equal(trindle_access((trindle_object_t)code[i]), RX);
+		/* Code is not an object the caller holds: it has no size. */
+		assert_int_equal(trindle_measure((trindle_object_t)code[i]), 0);
+		assert_int_equal(errno, 4242);
+	}
+}
+
+static void test_access_null_is_nothing(void **state)
+{
+	(void)state;
+	assert_nothing(NULL);
+}
+
+static void test_access_garbage_is_nothing(void **state)
+{
+	(void)state;
+	const uintptr_t junk[] = {
+		1, 8, 4095, 4096, 0xdeadbeef, 0x100000000ull,
+		0x00007ffffffff000ull, 0x0000800000000000ull,
+		0xffff800000000000ull, UINTPTR_MAX - 4095, UINTPTR_MAX,
+	};
+	for (size_t i = 0; i < sizeof junk / sizeof *junk; i++)
+		assert_nothing((const void *)junk[i]);
+}
+
+static int global_data = 7;
+
+static void test_access_stack_heap_and_data_are_nothing(void **state)
+{
+	(void)state;
+	int local = 3;
+	char *heap = malloc(64);
+	assert_non_null(heap);
+	assert_nothing(&local);
+	assert_nothing(state);
+	assert_nothing(heap);
+	assert_nothing(heap + 1);
+	assert_nothing(&global_data);
+	assert_nothing("a string literal");
+	free(heap);
+}
+
+static void test_access_middle_of_segment_is_nothing(void **state)
+{
+	(void)state;
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned char *s = t_segment((size_t)page * 2 + 10, 5);
+	assert_nothing(s + 1);
+	assert_nothing(s + page - 1);
+	assert_nothing(s + page);
+	assert_nothing(s + 2 * page + 9);
+	assert_nothing(s + 2 * page + 10);
+	/* Asking about the middle does not disturb the segment itself. */
+	assert_int_equal(trindle_access(s), RW);
+	assert_int_equal(trindle_measure(s), (size_t)page * 2 + 10);
+	assert_int_equal(t_release(s), 0);
+}
+
+static void test_access_middle_of_pipe_is_nothing(void **state)
+{
+	(void)state;
+	trindle_pipe_t p = trindle_pipe(2);
+	assert_nothing((char *)p + 1);
+	assert_int_equal(trindle_access(p), SR);
+	assert_int_equal(t_release(p), 0);
+}
+
+static void test_access_extended_segment_is_read_execute(void **state)
+{
+	(void)state;
+	unsigned char *s = t_segment(300, 0xc3);
+	assert_int_equal(trindle_extend(s), 0);
+	assert_int_equal(trindle_access(s), RX);
+	assert_int_equal(trindle_measure(s), 300);
+	/* Inside an extended segment held: executable memory, so code. */
+	assert_int_equal(trindle_access(s + 17), RX);
+	assert_int_equal(trindle_measure(s + 17), 0);
+	assert_int_equal(t_release(s), 0);
+	assert_nothing(s);
+	assert_nothing(s + 17);
+}
+
+static void test_access_destroyed_segment_is_nothing(void **state)
+{
+	(void)state;
+	unsigned char *s = t_segment(64, 9);
+	trindle_segment_t z = trindle_allocate(0, NULL);
+	assert_non_null(z);
+	assert_int_equal(t_release(s), 0);
+	assert_int_equal(t_release(z), 0);
+	assert_nothing(s);
+	assert_nothing(z);
+}
+
+static void test_access_destroyed_pipe_is_nothing(void **state)
+{
+	(void)state;
+	trindle_pipe_t p = trindle_pipe(5);
+	assert_int_equal(t_release(p), 0);
+	assert_nothing(p);
+}
+
+static void test_access_objects_not_held_are_nothing(void **state)
+{
+	(void)state;
+	struct box b = { 0 };
+	trindle_pipe_t reply = trindle_pipe(8);
+	trindle_pipe_t w = start(hoard_entry, reply);
+	const uintptr_t *v = next_from(reply, &b);
+	assert_non_null(v);
+	trindle_segment_t seg = (trindle_segment_t)v[0];
+	trindle_pipe_t pipe = (trindle_pipe_t)v[1];
+	assert_non_null(seg);
+	assert_non_null(pipe);
+	/* Live, but held by the worker only. */
+	assert_nothing(seg);
+	assert_nothing(pipe);
+	nudge(w);
+	assert_int_equal(await_note(reply, (trindle_message_t){ w, NULL }, &b), 1);
+	/* Now destroyed with the worker. */
+	assert_nothing(seg);
+	assert_nothing(pipe);
+	assert_int_equal(t_release((trindle_object_t)v), 0);
+	assert_int_equal(t_release(reply), 0);
+}
+
+static void test_access_worker_input_pipe_is_send_only(void **state)
+{
+	(void)state;
+	struct box b = { 0 };
+	trindle_pipe_t reply = trindle_pipe(8);
+	trindle_pipe_t w = start(hoard_entry, reply);
+	assert_int_equal(trindle_access(w), TRINDLE_ACCESS_SEND);
+	const uintptr_t *v = next_from(reply, &b);
+	assert_non_null(v);
+	nudge(w);
+	assert_int_equal(await_note(reply, (trindle_message_t){ w, NULL }, &b), 1);
+	/* Its input pipe died with it. */
+	assert_nothing(w);
+	assert_int_equal(t_release((trindle_object_t)v), 0);
+	assert_int_equal(t_release(reply), 0);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup(f, drain_notices)
+	const struct CMUnitTest tests[] = {
+		T(test_access_segment_held_alone_is_read_write),
+		T(test_access_segment_in_flight_is_read_only),
+		T(test_access_pipe_creator_has_send_receive),
+		T(test_measure_pipe_is_lower_bound_on_queue),
+		T(test_access_code_is_read_execute),
+		T(test_access_null_is_nothing),
+		T(test_access_garbage_is_nothing),
+		T(test_access_stack_heap_and_data_are_nothing),
+		T(test_access_middle_of_segment_is_nothing),
+		T(test_access_middle_of_pipe_is_nothing),
+		T(test_access_extended_segment_is_read_execute),
+		T(test_access_destroyed_segment_is_nothing),
+		T(test_access_destroyed_pipe_is_nothing),
+		T(test_access_objects_not_held_are_nothing),
+		T(test_access_worker_input_pipe_is_send_only),
+	};
+	return cmocka_run_group_tests_name("objects", tests, NULL, NULL);
+}

@@ -1,0 +1,896 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Segments: allocation (contents, zero tail, alignment, sizes), rights that
+ * follow the number of holders, moves, notices, trindle_extend(), and the
+ * MMU enforcing those rights (checked once per rule, in launched workers).
+ */
+#include "helpers.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+	RW = TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE,
+	RX = TRINDLE_ACCESS_READ | TRINDLE_ACCESS_EXECUTE,
+	R = TRINDLE_ACCESS_READ,
+};
+
+/* ---- root side: waiting for messages and notices ------------------------ */
+
+/* What the root received, notices kept apart from messages so a test can
+ * wait for one kind and still count the other. */
+struct box {
+	trindle_message_t note[64];
+	size_t notes;
+	trindle_message_t msg[64];
+	size_t head, tail;
+};
+
+#define WAIT_LIMIT_NS (20LL * 1000000000LL)
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* One sync with a receive request on pipe (waiting at most 100 ms). */
+static void pump(trindle_pipe_t pipe, struct box *b)
+{
+	trindle_message_t req = { pipe, NULL }, got[8];
+	trindle_mailbox_t out = { 1, &req }, in = { 8, got };
+	assert_int_equal(trindle_sync_timeout(&out, &in, 100000000), 0);
+	assert_int_equal(out.count, 0);
+	for (size_t i = 0; i < in.count; i++) {
+		if (got[i].address && got[i].content) {
+			assert_true(b->tail < 64);
+			b->msg[b->tail++] = got[i];
+		} else {
+			assert_true(b->notes < 64);
+			b->note[b->notes++] = got[i];
+		}
+	}
+}
+
+/* The next object that arrives through pipe, or NULL past the limit. */
+static trindle_object_t next_from(trindle_pipe_t pipe, struct box *b)
+{
+	int64_t end = now_ns() + WAIT_LIMIT_NS;
+	while (b->head == b->tail && now_ns() < end)
+		pump(pipe, b);
+	if (b->head == b->tail)
+		return NULL;
+	assert_ptr_equal(b->msg[b->head].address, pipe);
+	return b->msg[b->head++].content;
+}
+
+static size_t count_notes(const struct box *b, trindle_message_t want)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < b->notes; i++)
+		n += b->note[i].address == want.address &&
+		     b->note[i].content == want.content;
+	return n;
+}
+
+/* Pumps pipe until the notice want has come; returns how many came. */
+static size_t await_note(trindle_pipe_t pipe, trindle_message_t want,
+			 struct box *b)
+{
+	int64_t end = now_ns() + WAIT_LIMIT_NS;
+	while (count_notes(b, want) == 0 && now_ns() < end)
+		pump(pipe, b);
+	return count_notes(b, want);
+}
+
+/* ---- worker side (no cmocka asserts off the main thread) ---------------- */
+
+/* The next object sent to this worker; NULL once nothing can come. */
+static trindle_object_t w_next(trindle_pipe_t input)
+{
+	for (;;) {
+		trindle_message_t req = { input, NULL }, got;
+		trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
+		if (trindle_sync(&out, &in) != 0 || out.count || !in.count)
+			return NULL;
+		if (got.address == input && got.content)
+			return got.content;
+	}
+}
+
+/* Moves a new segment holding vals[0 .. n) to reply. */
+static void w_report(trindle_pipe_t reply, const uintptr_t *vals, size_t n)
+{
+	trindle_buffer_t b = { n * sizeof *vals, vals };
+	trindle_segment_t s = trindle_allocate(1, &b);
+	trindle_message_t m[2] = { { reply, s }, { NULL, s } };
+	trindle_mailbox_t out = { 2, m };
+	trindle_sync(&out, NULL);
+}
+
+/* Launches entry with reply as its out and err pipes, and sends it reply
+ * as its first message so it knows where to answer. */
+static trindle_pipe_t start(trindle_entrypoint_t entry, trindle_pipe_t reply)
+{
+	trindle_pipe_t w = trindle_launch(entry, 8, reply, reply);
+	assert_non_null(w);
+	assert_int_equal(t_send(w, reply), 0);
+	return w;
+}
+
+/* Moves an empty segment to w: the signal to go on. */
+static void nudge(trindle_pipe_t w)
+{
+	trindle_segment_t tok = trindle_allocate(0, NULL);
+	assert_non_null(tok);
+	assert_int_equal(t_move(w, tok), 0);
+}
+
+/* Setup: drops notices left over from an earlier test, so each test
+ * counts only its own. */
+static int drain_notices(void **state)
+{
+	(void)state;
+	trindle_message_t m[16];
+	while (t_notices(m, 16) > 0)
+		;
+	return 0;
+}
+
+/* ---- the keeper: a worker holding one segment, driven by commands ------- */
+
+/* A command token: op is one of the letters below, arg its operand. */
+struct cmd {
+	uintptr_t op;
+	uintptr_t arg;
+};
+
+/* What the keeper tells after each command. */
+struct state {
+	uintptr_t op;     /* the command just done ('s' on receipt) */
+	uintptr_t access; /* trindle_access(kept segment) */
+	uintptr_t size;   /* trindle_measure(kept segment) */
+	uintptr_t first;  /* its first byte, or 256 when it may not read */
+};
+
+static void keeper_report(trindle_pipe_t reply, uintptr_t op,
+			  const unsigned char *s)
+{
+	int a = trindle_access((trindle_object_t)s);
+	uintptr_t v[4] = { op, (uintptr_t)a, trindle_measure((void *)s),
+			   (a & TRINDLE_ACCESS_READ) && trindle_measure((void *)s)
+				   ? s[0] : 256 };
+	w_report(reply, v, 4);
+}
+
+static void w_sync1(trindle_pipe_t to, trindle_object_t what)
+{
+	trindle_message_t m = { to, what };
+	trindle_mailbox_t out = { 1, &m };
+	trindle_sync(&out, NULL);
+}
+
+/*
+ * Receives the reply pipe, then the segment to keep (and reports on it),
+ * then obeys tokens, reporting after each one:
+ *   'a' just report;        'd' release the kept segment;
+ *   'w' write s[arg];       'p' read the byte at address arg;
+ *   'e' extend it;          'b' move it back to the reply pipe;
+ *   'q' end now, holding whatever it holds.
+ * 'w' and 'p' are expected to fault when the rights forbid them.
+ */
+static void keeper_entry(trindle_pipe_t input)
+{
+	trindle_pipe_t reply = w_next(input);
+	volatile unsigned char *s = w_next(input);
+	keeper_report(reply, 's', (const unsigned char *)s);
+	for (;;) {
+		const struct cmd *c = w_next(input);
+		if (!c)
+			return;
+		struct cmd k = *c;
+		w_sync1(NULL, (trindle_object_t)c);
+		switch (k.op) {
+		case 'd': w_sync1(NULL, (trindle_object_t)s); break;
+		case 'w': s[k.arg] = 0x5a; break;
+		case 'p': (void)*(volatile unsigned char *)k.arg; break;
+		case 'e': trindle_extend((trindle_object_t)s); break;
+		case 'b': {
+			trindle_message_t m[2] = { { reply, (void *)s },
+						   { NULL, (void *)s } };
+			trindle_mailbox_t out = { 2, m };
+			trindle_sync(&out, NULL);
+			break;
+		}
+		case 'q': return;
+		default: break;
+		}
+		keeper_report(reply, k.op, (const unsigned char *)s);
+	}
+}
+
+/* Root side: sends the keeper a command token (moved, so it may write). */
+static void command(trindle_pipe_t w, int op, uintptr_t arg)
+{
+	struct cmd c = { (uintptr_t)op, arg };
+	trindle_buffer_t b = { sizeof c, &c };
+	trindle_segment_t tok = trindle_allocate(1, &b);
+	assert_non_null(tok);
+	assert_int_equal(t_move(w, tok), 0);
+}
+
+/* Root side: the keeper's next report, which must answer op. */
+static struct state report(trindle_pipe_t reply, struct box *b, int op)
+{
+	const struct state *s = next_from(reply, b);
+	assert_non_null(s);
+	assert_int_equal(trindle_measure((void *)s), sizeof *s);
+	struct state copy = *s;
+	assert_int_equal(t_release((void *)s), 0);
+	assert_int_equal(copy.op, op);
+	return copy;
+}
+
+/* Starts a keeper and hands it seg: moved when move is set, else shared. */
+static trindle_pipe_t keep(trindle_pipe_t reply, trindle_segment_t seg,
+			   int move, struct box *b, struct state *first)
+{
+	trindle_pipe_t w = start(keeper_entry, reply);
+	assert_int_equal(move ? t_move(w, seg) : t_send(w, seg), 0);
+	*first = report(reply, b, 's');
+	return w;
+}
+
+static void await_end(trindle_pipe_t w, trindle_pipe_t reply, struct box *b)
+{
+	assert_int_equal(await_note(reply, (trindle_message_t){ w, NULL }, b), 1);
+}
+
+/* The next fault report on reply, checked field by field. */
+static void expect_fault(trindle_pipe_t reply, struct box *b, const void *addr,
+			 int access, trindle_object_t object, trindle_pipe_t w)
+{
+	const trindle_fault_t *f = next_from(reply, b);
+	assert_non_null(f);
+	assert_true(trindle_measure((void *)f) >= sizeof *f);
+	assert_int_equal(trindle_access((void *)f), RW);
+	assert_ptr_equal(f->address, addr);
+	assert_int_equal(f->access, access);
+	assert_true(f->signal == SIGSEGV || f->signal == SIGBUS);
+	assert_ptr_equal(f->object, object);
+	assert_ptr_equal(f->process, w);
+	assert_int_equal(t_release((void *)f), 0);
+}
+
+static size_t page_size(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* ---- allocation ---------------------------------------------------------- */
+
+static void test_allocate_concatenates_buffers_in_order(void **state)
+{
+	(void)state;
+	unsigned char big[5000];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (unsigned char)(i * 7 + 1);
+	unsigned char *src = t_segment(3, 'S');
+	trindle_buffer_t b[] = {
+		{ 3, "abc" }, { sizeof big, big }, { 0, "ignored" },
+		{ 3, src }, { 2, "yz" },
+	};
+	unsigned char *s = trindle_allocate(5, b);
+	assert_non_null(s);
+	assert_int_equal(trindle_measure(s), 3 + sizeof big + 3 + 2);
+	assert_int_equal(trindle_access(s), RW);
+	assert_memory_equal(s, "abc", 3);
+	assert_memory_equal(s + 3, big, sizeof big);
+	assert_memory_equal(s + 3 + sizeof big, "SSSyz", 5);
+	/* The source segment is copied, not taken: still held alone. */
+	assert_int_equal(trindle_access(src), RW);
+	assert_int_equal(t_release(src), 0);
+	assert_int_equal(t_release(s), 0);
+}
+
+static void test_allocate_null_buffer_gives_zeros(void **state)
+{
+	(void)state;
+	static const unsigned char zero[6000];
+	trindle_buffer_t b[] = { { 2, "ab" }, { 6000, NULL }, { 2, "cd" } };
+	unsigned char *s = trindle_allocate(3, b);
+	assert_non_null(s);
+	assert_int_equal(trindle_measure(s), 6004);
+	assert_memory_equal(s, "ab", 2);
+	assert_memory_equal(s + 2, zero, 6000);
+	assert_memory_equal(s + 6002, "cd", 2);
+	assert_int_equal(t_release(s), 0);
+}
+
+static void assert_tail_zero(const unsigned char *s, size_t size)
+{
+	size_t end = (size + page_size() - 1) / page_size() * page_size();
+	for (size_t i = size; i < end; i++)
+		if (s[i] != 0)
+			fail_msg("byte %zu of a %zu-byte segment is %d", i, size, s[i]);
+}
+
+static void test_allocate_zero_fills_tail_to_page_end(void **state)
+{
+	(void)state;
+	/* Dirty whole pages first, so that recycled memory is tested too. */
+	enum { N = 16 };
+	trindle_segment_t dirty[N];
+	for (int i = 0; i < N; i++)
+		dirty[i] = t_segment(page_size() * 2, 0xee);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(t_release(dirty[i]), 0);
+
+	const size_t sizes[] = { 1, 100, page_size() - 1, page_size() + 1,
+				 2 * page_size() + 77 };
+	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+		unsigned char *s = t_segment(sizes[i], 0xab);
+		assert_tail_zero(s, sizes[i]);
+		assert_int_equal(t_release(s), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		trindle_buffer_t b = { 3, "xyz" };
+		unsigned char *s = trindle_allocate(1, &b);
+		assert_non_null(s);
+		assert_tail_zero(s, 3);
+		assert_int_equal(t_release(s), 0);
+	}
+}
+
+static void test_allocate_is_page_aligned(void **state)
+{
+	(void)state;
+	const size_t sizes[] = { 0, 1, 63, 4096, 4097, 100000 };
+	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+		trindle_buffer_t b = { sizes[i], NULL };
+		trindle_segment_t s = trindle_allocate(1, &b);
+		assert_non_null(s);
+		assert_int_equal((uintptr_t)s % page_size(), 0);
+		assert_int_equal(trindle_measure(s), sizes[i]);
+		assert_int_equal(t_release(s), 0);
+	}
+}
+
+static void test_zero_length_segments_have_distinct_addresses(void **state)
+{
+	(void)state;
+	trindle_buffer_t empty[2] = { { 0, NULL }, { 0, "x" } };
+	trindle_segment_t s[6] = {
+		trindle_allocate(0, NULL), trindle_allocate(0, NULL),
+		trindle_allocate(0, empty), trindle_allocate(1, empty),
+		trindle_allocate(2, empty), t_segment(1, 1),
+	};
+	for (int i = 0; i < 6; i++) {
+		assert_non_null(s[i]);
+		assert_int_equal((uintptr_t)s[i] % page_size(), 0);
+		assert_int_equal(trindle_access(s[i]), RW);
+		assert_int_equal(trindle_measure(s[i]), i == 5);
+		for (int j = 0; j < i; j++)
+			assert_ptr_not_equal(s[i], s[j]);
+	}
+	/* Each is an object of its own: releasing one leaves the rest. */
+	assert_int_equal(t_release(s[0]), 0);
+	assert_int_equal(trindle_access(s[0]), 0);
+	for (int i = 1; i < 6; i++) {
+		assert_int_equal(trindle_access(s[i]), RW);
+		assert_int_equal(t_release(s[i]), 0);
+	}
+}
+
+static void expect_alloc_fails(const trindle_buffer_t *b, size_t n,
+			       int e1, int e2)
+{
+	errno = 0;
+	assert_null(trindle_allocate(n, b));
+	if (errno != e1 && errno != e2)
+		fail_msg("errno %d, expected %d or %d", errno, e1, e2);
+}
+
+static void test_allocate_overflowing_size_fails(void **state)
+{
+	(void)state;
+	const size_t half = SIZE_MAX / 2 + 1;
+	/* Sums past SIZE_MAX: EOVERFLOW, before any byte is copied. */
+	trindle_buffer_t sum[] = { { SIZE_MAX, "abc" }, { 1, NULL } };
+	expect_alloc_fails(sum, 2, EOVERFLOW, EOVERFLOW);
+	trindle_buffer_t halves[] = { { half, NULL }, { half, NULL } };
+	expect_alloc_fails(halves, 2, EOVERFLOW, EOVERFLOW);
+	/* Sizes that fit size_t but no page count or address space. */
+	trindle_buffer_t max = { SIZE_MAX, NULL };
+	expect_alloc_fails(&max, 1, ENOMEM, EOVERFLOW);
+	trindle_buffer_t near = { SIZE_MAX - 100, NULL };
+	expect_alloc_fails(&near, 1, ENOMEM, EOVERFLOW);
+	trindle_buffer_t huge = { (size_t)1 << 47, NULL };
+	expect_alloc_fails(&huge, 1, ENOMEM, ENOMEM);
+	trindle_buffer_t pieces[] = { { (size_t)1 << 46, NULL },
+				      { (size_t)1 << 46, NULL },
+				      { (size_t)1 << 46, NULL } };
+	expect_alloc_fails(pieces, 3, ENOMEM, ENOMEM);
+	/* The library still works after refusing. */
+	trindle_segment_t s = t_segment(10, 1);
+	assert_int_equal(t_release(s), 0);
+}
+
+static void test_allocate_large_segment(void **state)
+{
+	(void)state;
+	const size_t size = (size_t)64 << 20;
+	unsigned char *z = trindle_allocate(1, &(trindle_buffer_t){ size, NULL });
+	assert_non_null(z);
+	assert_int_equal(trindle_measure(z), size);
+	assert_int_equal(trindle_access(z), RW);
+	const uint64_t *w = (const uint64_t *)z;
+	for (size_t i = 0; i < size / 8; i++)
+		if (w[i])
+			fail_msg("word %zu of a fresh zero segment is set", i);
+	z[size - 1] = 1;
+
+	unsigned char *src = malloc(size + 1);
+	assert_non_null(src);
+	for (size_t i = 0; i < size + 1; i++)
+		src[i] = (unsigned char)(i ^ (i >> 12));
+	unsigned char *c = trindle_allocate(1, &(trindle_buffer_t){ size + 1, src });
+	assert_non_null(c);
+	assert_int_equal(trindle_measure(c), size + 1);
+	assert_memory_equal(c, src, size + 1);
+	assert_tail_zero(c, size + 1);
+	free(src);
+	assert_int_equal(t_release(z), 0);
+	assert_int_equal(t_release(c), 0);
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Releases n segments, a thousand messages per sync. */
+static void release_all(trindle_segment_t *segs, size_t n)
+{
+	static trindle_message_t m[1000];
+	for (size_t i = 0; i < n; i += 1000) {
+		size_t k = n - i < 1000 ? n - i : 1000;
+		for (size_t j = 0; j < k; j++)
+			m[j] = (trindle_message_t){ NULL, segs[i + j] };
+		trindle_mailbox_t out = { k, m };
+		assert_int_equal(trindle_sync(&out, NULL), 0);
+		assert_int_equal(out.count, 0);
+	}
+}
+
+/* More live segments than the kernel allows mappings (vm.max_map_count is
+ * 65530 here): one mapping per segment would fail. */
+static void test_many_live_segments(void **state)
+{
+	(void)state;
+	const size_t n = 100000;
+	trindle_segment_t *segs = malloc(n * sizeof *segs);
+	uintptr_t *sorted = malloc(n * sizeof *sorted);
+	assert_non_null(segs);
+	assert_non_null(sorted);
+	for (size_t i = 0; i < n; i++) {
+		trindle_buffer_t b = { sizeof i, &i };
+		segs[i] = trindle_allocate(1, &b);
+		if (!segs[i])
+			fail_msg("allocation %zu failed: errno %d", i, errno);
+	}
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(trindle_access(segs[i]), RW);
+		assert_memory_equal(segs[i], &i, sizeof i);
+		sorted[i] = (uintptr_t)segs[i];
+	}
+	qsort(sorted, n, sizeof *sorted, cmp_ptr);
+	for (size_t i = 1; i < n; i++)
+		assert_true(sorted[i] - sorted[i - 1] >= page_size());
+	release_all(segs, n);
+	for (size_t i = 0; i < n; i += 997)
+		assert_int_equal(trindle_access(segs[i]), 0);
+	free(sorted);
+	free(segs);
+}
+
+/* ---- rights follow the number of holders -------------------------------- */
+
+static void test_segment_sole_holder_has_read_write(void **state)
+{
+	(void)state;
+	unsigned char *s = t_segment(100, 1);
+	assert_int_equal(trindle_access(s), RW);
+	s[99] = 2;
+	assert_int_equal(s[99], 2);
+	assert_int_equal(t_release(s), 0);
+}
+
+static void test_segment_message_in_flight_counts_as_holder(void **state)
+{
+	(void)state;
+	trindle_pipe_t p = trindle_pipe(4);
+	unsigned char *s = t_segment(100, 3);
+	assert_int_equal(t_send(p, s), 0);
+	assert_int_equal(trindle_access(s), R);
+	assert_int_equal(trindle_measure(s), 100);
+	assert_int_equal(s[50], 3);
+
+	/* Receiving what it holds counts once: sole holder again, with WRITE
+	 * as soon as that sync returns, and no notice for it. */
+	trindle_message_t got[4];
+	trindle_message_t req = { p, NULL };
+	trindle_mailbox_t out = { 1, &req }, in = { 4, got };
+	assert_int_equal(trindle_sync(&out, &in), 0);
+	assert_int_equal(in.count, 1);
+	assert_ptr_equal(got[0].address, p);
+	assert_ptr_equal(got[0].content, s);
+	assert_int_equal(trindle_access(s), RW);
+	s[0] = 4;
+	assert_int_equal(t_notices(got, 4), 0);
+	assert_int_equal(t_release(s), 0);
+	assert_int_equal(t_release(p), 0);
+}
+
+static void test_segment_second_holder_loses_write(void **state)
+{
+	(void)state;
+	struct box b = { 0 };
+	struct state st;
+	trindle_pipe_t reply = trindle_pipe(8);
+	unsigned char *s = t_segment(10, 42);
+	trindle_pipe_t w = keep(reply, s, 0, &b, &st);
+	/* Both holders see READ only, and the same bytes. */
+	assert_int_equal(trindle_access(s), R);
+	assert_int_equal(st.access, R);
+	assert_int_equal(st.size, 10);
+	assert_int_equal(st.first, 42);
+	command(w, 'q', 0);
+	await_end(w, reply, &b);
+	assert_int_equal(t_release(s), 0);
+	assert_int_equal(t_release(reply), 0);
+}
+
+static void test_segment_sole_holder_regains_write_with_notice(void **state)
+{
+	(void)state;
+	struct box b = { 0 };
+	struct state st;
+	trindle_pipe_t reply = trindle_pipe(8);
+	unsigned char *s = t_segment(10, 42);
+	trindle_pipe_t w = keep(reply, s, 0, &b, &st);
+	command(w, 'd', 0);
+	st = report(reply, &b, 'd');
+	assert_int_equal(st.access, 0);
+	trindle_message_t back = { NULL, s };
+	assert_int_equal(await_note(reply, back, &b), 1);
+	assert_int_equal(trindle_access(s), RW);
+	s[1] = 43;
+	command(w, 'q', 0);
+	await_end(w, reply, &b);
+	/* The notice came once. */
+	assert_int_equal(count_notes(&b, back), 1);
+	assert_int_equal(t_release(s), 0);
+	assert_int_equal(t_release(reply), 0);
+}
+
+static void test_segment_holder_ending_gives_notice(void **state)
+{
+	(void)state;
+	struct box b = { 0 };
+	struct state st;
+	trindle_pipe_t reply = trindle_pipe(8);
+	unsigned char *s = t_segment(10, 42);
+	trindle_pipe_t w = keep(reply, s, 0, &b, &st);
+	command(w, 'q', 0);
+	await_end(w, reply, &b);
+	trindle_message_t back = { NULL, s };
+	assert_int_equal(await_note(reply, back, &b), 1);
+	assert_int_equal(trindle_access(s), RW);
+	s[0] = 1;
+	assert_int_equal(t_release(s), 0);
+	assert_int_equal(t_release(reply), 0);
+}
+
+static void test_segment_three_holders_read_only_until_two_leave(void **state)
+{
+	(void)state;
+	struct box b = { 0 };
+	struct state st1, st2;
+	trindle_pipe_t reply = trindle_pipe(16);
+	unsigned char *s = t_segment(10, 9);
+	trindle_pipe_t w1 = keep(reply, s, 0, &b, &st1);
+	trindle_pipe_t w2 = keep(reply, s, 0, &b, &st2);
+	assert_int_equal(st1.access, R);
+	assert_int_equal(st2.access, R);
+	command(w1, 'd', 0);
+	assert_int_equal(report(reply, &b, 'd').access, 0);
+	/* Still two holders: READ for both, and no notice yet. */
+	assert_int_equal(trindle_access(s), R);
+	command(w2, 'a', 0);
+	assert_int_equal(report(reply, &b, 'a').access, R);
+	assert_int_equal(count_notes(&b, (trindle_message_t){ NULL, s }), 0);
+	command(w2, 'q', 0);
+	assert_int_equal(await_note(reply, (trindle_message_t){ NULL, s }, &b), 1);
+	assert_int_equal(trindle_access(s), RW);
+	command(w1, 'q', 0);
+	await_end(w1, reply, &b);
+	await_end(w2, reply, &b);
+	assert_int_equal(count_notes(&b, (trindle_message_t){ NULL, s }), 1);
+	assert_int_equal(t_release(s), 0);
+	assert_int_equal(t_release(reply), 0);
+}
+
+static void test_segment_received_while_held_gives_no_notice(void **state)
+{
+	(void)state;
+	struct box b = { 0 };
+	struct state st;
+	trindle_pipe_t reply = trindle_pipe(8);
+	unsigned char *s = t_segment(10, 5);
+	trindle_pipe_t w = keep(reply, s, 0, &b, &st);
+	assert_int_equal(st.access, R);
+	command(w, 'b', 0);
+	/* It comes back as a message; on receipt this root is the sole
+	 * holder and may write at once. */
+	assert_ptr_equal(next_from(reply, &b), s);
+	assert_int_equal(trindle_access(s), RW);
+	s[0] = 6;
+	st = report(reply, &b, 'b');
+	assert_int_equal(st.access, 0);
+	command(w, 'q', 0);
+	await_end(w, reply, &b);
+	assert_int_equal(count_notes(&b, (trindle_message_t){ NULL, s }), 0);
+	assert_int_equal(t_release(s), 0);
+	assert_int_equal(t_release(reply), 0);
+}
+
+static void test_segment_move_to_self_keeps_write(void **state)
+{
+	(void)state;
+	trindle_pipe_t p = trindle_pipe(2);
+	unsigned char *s = t_segment(100, 8);
+	assert_int_equal(t_move(p, s), 0);
+	/* Moved away: not held until it comes back. */
+	assert_int_equal(trindle_access(s), 0);
+	trindle_message_t m;
+	assert_int_equal(t_recv(p, &m, 0), 1);
+	assert_ptr_equal(m.address, p);
+	assert_ptr_equal(m.content, s);
+	assert_int_equal(trindle_access(s), RW);
+	assert_int_equal(s[99], 8);
+	s[99] = 9;
+	assert_int_equal(t_release(s), 0);
+	assert_int_equal(t_release(p), 0);
+}
+
+static void test_segment_move_gives_receiver_write(void **state)
+{
+	(void)state;
+	struct box b = { 0 };
+	struct state st;
+	trindle_pipe_t reply = trindle_pipe(8);
+	unsigned char *s = t_segment(10, 5);
+	trindle_pipe_t w = keep(reply, s, 1, &b, &st);
+	assert_int_equal(st.access, RW);
+	assert_int_equal(st.first, 5);
+	command(w, 'w', 0);
+	st = report(reply, &b, 'w');
+	assert_int_equal(st.first, 0x5a);
+	command(w, 'b', 0);
+	assert_ptr_equal(next_from(reply, &b), s);
+	assert_int_equal(trindle_access(s), RW);
+	assert_int_equal(s[0], 0x5a);
+	assert_int_equal(report(reply, &b, 'b').access, 0);
+	command(w, 'q', 0);
+	await_end(w, reply, &b);
+	assert_int_equal(t_release(s), 0);
+	assert_int_equal(t_release(reply), 0);
+}
+
+static void test_segment_shared_write_faults_in_worker(void **state)
+{
+	(void)state;
+	struct box b = { 0 };
+	struct state st;
+	trindle_pipe_t reply = trindle_pipe(8);
+	unsigned char *s = t_segment(100, 5);
+	trindle_pipe_t w = keep(reply, s, 0, &b, &st);
+	assert_int_equal(st.access, R);
+	command(w, 'w', 10);
+	expect_fault(reply, &b, s + 10, TRINDLE_ACCESS_WRITE, s, w);
+	await_end(w, reply, &b);
+	/* The faulting worker let go: this root holds it alone again. */
+	assert_int_equal(await_note(reply, (trindle_message_t){ NULL, s }, &b), 1);
+	assert_int_equal(trindle_access(s), RW);
+	assert_int_equal(s[10], 5);
+	assert_int_equal(t_release(s), 0);
+	assert_int_equal(t_release(reply), 0);
+}
+
+static void test_destroyed_segment_touch_faults_in_worker(void **state)
+{
+	(void)state;
+	struct box b = { 0 };
+	struct state st;
+	trindle_pipe_t reply = trindle_pipe(8);
+	trindle_pipe_t w = keep(reply, trindle_allocate(0, NULL), 1, &b, &st);
+	unsigned char *d = t_segment(100, 1);
+	/* The token exists before d dies, so it cannot take d's address. */
+	struct cmd c = { 'p', (uintptr_t)(d + 3) };
+	trindle_segment_t tok = trindle_allocate(1, &(trindle_buffer_t){ sizeof c, &c });
+	assert_non_null(tok);
+	assert_int_equal(t_release(d), 0);
+	assert_int_equal(trindle_access(d), 0);
+	assert_int_equal(trindle_measure(d), 0);
+	assert_int_equal(t_move(w, tok), 0);
+	expect_fault(reply, &b, d + 3, TRINDLE_ACCESS_READ, d, w);
+	await_end(w, reply, &b);
+	assert_int_equal(t_release(reply), 0);
+}
+
+/* ---- trindle_extend ------------------------------------------------------ */
+
+/* A function returning 42, in this machine's code. */
+static const unsigned char *answer_code(size_t *len)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	static const unsigned char code[] = { 0xb8, 0x2a, 0, 0, 0, 0xc3 };
+#elif defined(__aarch64__)
+	static const unsigned char code[] = { 0x40, 0x05, 0x80, 0x52,
+					      0xc0, 0x03, 0x5f, 0xd6 };
+#else
+	static const unsigned char code[] = { 0 };
+	*len = 0;
+	return code;
+#endif
+	*len = sizeof code;
+	return code;
+}
+
+static void test_extend_makes_segment_read_execute_for_good(void **state)
+{
+	(void)state;
+	size_t len;
+	const unsigned char *code = answer_code(&len);
+	unsigned char *s = trindle_allocate(1, &(trindle_buffer_t){ len, code });
+	assert_non_null(s);
+	assert_int_equal(trindle_extend(s), 0);
+	assert_int_equal(trindle_access(s), RX);
+	assert_int_equal(trindle_measure(s), len);
+	assert_memory_equal(s, code, len);
+	if (len) {
+		int (*fn)(void) = (int (*)(void))(void *)s;
+		assert_int_equal(fn(), 42);
+	}
+	/* Shared and back again: sole holder, yet never writable again. */
+	trindle_pipe_t p = trindle_pipe(1);
+	assert_int_equal(t_send(p, s), 0);
+	assert_int_equal(trindle_access(s), RX);
+	trindle_message_t m;
+	assert_int_equal(t_recv(p, &m, 0), 1);
+	assert_ptr_equal(m.content, s);
+	assert_int_equal(trindle_access(s), RX);
+	assert_int_equal(trindle_extend(s), 0);
+	assert_int_equal(trindle_access(s), RX);
+	assert_int_equal(t_release(s), 0);
+	assert_int_equal(t_release(p), 0);
+}
+
+static void test_extend_applies_to_every_holder(void **state)
+{
+	(void)state;
+	struct box b = { 0 };
+	struct state st;
+	trindle_pipe_t reply = trindle_pipe(8);
+	unsigned char *s = t_segment(10, 0xc3);
+	trindle_pipe_t w = keep(reply, s, 0, &b, &st);
+	assert_int_equal(trindle_extend(s), 0);
+	assert_int_equal(trindle_access(s), RX);
+	command(w, 'a', 0);
+	assert_int_equal(report(reply, &b, 'a').access, RX);
+	command(w, 'q', 0);
+	await_end(w, reply, &b);
+	/* Alone again, but extended for good: no WRITE. */
+	assert_int_equal(trindle_access(s), RX);
+	assert_int_equal(t_release(s), 0);
+	assert_int_equal(t_release(reply), 0);
+}
+
+static void test_extend_by_other_holder_applies_here(void **state)
+{
+	(void)state;
+	struct box b = { 0 };
+	struct state st;
+	trindle_pipe_t reply = trindle_pipe(8);
+	unsigned char *s = t_segment(10, 0xc3);
+	trindle_pipe_t w = keep(reply, s, 0, &b, &st);
+	command(w, 'e', 0);
+	assert_int_equal(report(reply, &b, 'e').access, RX);
+	assert_int_equal(trindle_access(s), RX);
+	command(w, 'd', 0);
+	assert_int_equal(report(reply, &b, 'd').access, 0);
+	command(w, 'q', 0);
+	await_end(w, reply, &b);
+	assert_int_equal(trindle_access(s), RX);
+	assert_int_equal(t_release(s), 0);
+	assert_int_equal(t_release(reply), 0);
+}
+
+static void test_extended_segment_write_faults_in_worker(void **state)
+{
+	(void)state;
+	struct box b = { 0 };
+	struct state st;
+	trindle_pipe_t reply = trindle_pipe(8);
+	unsigned char *s = t_segment(10, 0xc3);
+	assert_int_equal(trindle_extend(s), 0);
+	trindle_pipe_t w = keep(reply, s, 1, &b, &st);
+	/* The keeper holds it alone, yet only READ|EXECUTE. */
+	assert_int_equal(st.access, RX);
+	command(w, 'w', 2);
+	expect_fault(reply, &b, s + 2, TRINDLE_ACCESS_WRITE, s, w);
+	await_end(w, reply, &b);
+	assert_int_equal(t_release(reply), 0);
+}
+
+static void test_extend_of_segment_not_held_fails_einval(void **state)
+{
+	(void)state;
+	struct box b = { 0 };
+	struct state st;
+	trindle_pipe_t reply = trindle_pipe(8);
+	unsigned char *s = t_segment(10, 1);
+	trindle_pipe_t w = keep(reply, s, 1, &b, &st);
+	/* Moved to the keeper: live, but not held here. */
+	errno = 0;
+	assert_int_equal(trindle_extend(s), -1);
+	assert_int_equal(errno, EINVAL);
+	command(w, 'a', 0);
+	assert_int_equal(report(reply, &b, 'a').access, RW);
+	command(w, 'q', 0);
+	await_end(w, reply, &b);
+	/* Destroyed with the keeper. */
+	errno = 0;
+	assert_int_equal(trindle_extend(s), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(t_release(reply), 0);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup(f, drain_notices)
+	const struct CMUnitTest tests[] = {
+		T(test_allocate_concatenates_buffers_in_order),
+		T(test_allocate_null_buffer_gives_zeros),
+		T(test_allocate_zero_fills_tail_to_page_end),
+		T(test_allocate_is_page_aligned),
+		T(test_zero_length_segments_have_distinct_addresses),
+		T(test_allocate_overflowing_size_fails),
+		T(test_allocate_large_segment),
+		T(test_many_live_segments),
+		T(test_segment_sole_holder_has_read_write),
+		T(test_segment_message_in_flight_counts_as_holder),
+		T(test_segment_second_holder_loses_write),
+		T(test_segment_sole_holder_regains_write_with_notice),
+		T(test_segment_holder_ending_gives_notice),
+		T(test_segment_three_holders_read_only_until_two_leave),
+		T(test_segment_received_while_held_gives_no_notice),
+		T(test_segment_move_to_self_keeps_write),
+		T(test_segment_move_gives_receiver_write),
+		T(test_segment_shared_write_faults_in_worker),
+		T(test_destroyed_segment_touch_faults_in_worker),
+		T(test_extend_makes_segment_read_execute_for_good),
+		T(test_extend_applies_to_every_holder),
+		T(test_extend_by_other_holder_applies_here),
+		T(test_extended_segment_write_faults_in_worker),
+		T(test_extend_of_segment_not_held_fails_einval),
+	};
+	return cmocka_run_group_tests_name("segments", tests, NULL, NULL);
+}
