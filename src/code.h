@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/* code.h - is an address inside the program's or a library's code? */
+#ifndef TRINDLE_CODE_H
+#define TRINDLE_CODE_H
+
+#include <stdbool.h>
+
+/* True if address lies in an executable PT_LOAD segment of the program or
+ * of a loaded shared object (the vDSO included).  Not for signal handlers:
+ * it takes the dynamic linker's lock. */
+bool trindle__code_contains(const void *address);
+
+#endif

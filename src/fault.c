@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/* fault.c - the SIGSEGV/SIGBUS handler (see fault.h). */
+#include "fault.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "segment.h"
+
+static struct sigaction previous_segv, previous_bus;
+
+/* What the faulting instruction tried to do. */
+static int access_kind(void *context, const struct segment *s)
+{
+#if defined(__x86_64__)
+	const ucontext_t *uc = context;
+	long err = uc->uc_mcontext.gregs[REG_ERR];
+	if (err & 16)
+		return TRINDLE_ACCESS_EXECUTE;
+	return (err & 2) ? TRINDLE_ACCESS_WRITE : TRINDLE_ACCESS_READ;
+#else
+	/* Without the page-fault error code, guess from what was allowed:
+	 * a readable page faults only for writes (or instruction fetches). */
+	(void)context;
+	int applied = s ? atomic_load(&s->applied) : SEG_NONE;
+	return applied == SEG_READ ? TRINDLE_ACCESS_WRITE : TRINDLE_ACCESS_READ;
+#endif
+}
+
+/* Did the protection change under us so that the access is now allowed?
+ * (A process may write as soon as it learns it holds a segment alone.) */
+static int now_allowed(const struct segment *s, int access)
+{
+	int applied = atomic_load_explicit(&s->applied, memory_order_acquire);
+
+	if (!atomic_load_explicit(&s->live, memory_order_acquire))
+		return 0;
+	switch (access) {
+	case TRINDLE_ACCESS_WRITE: return applied == SEG_READ_WRITE;
+	case TRINDLE_ACCESS_EXECUTE: return applied == SEG_READ_EXECUTE;
+	default: return applied != SEG_NONE;
+	}
+}
+
+static void chain(int sig, siginfo_t *info, void *context)
+{
+	struct sigaction *old = sig == SIGBUS ? &previous_bus : &previous_segv;
+
+	if (old->sa_flags & SA_SIGINFO) {
+		old->sa_sigaction(sig, info, context);
+	} else if (old->sa_handler == SIG_DFL || old->sa_handler == SIG_IGN) {
+		/* Returning re-runs the instruction, which now kills us. */
+		signal(sig, SIG_DFL);
+	} else {
+		old->sa_handler(sig);
+	}
+}
+
+/* Async-signal-safe message building. */
+static char *put_str(char *p, const char *s)
+{
+	while (*s)
+		*p++ = *s++;
+	return p;
+}
+
+static char *put_hex(char *p, uintptr_t v)
+{
+	char digits[2 * sizeof(v)];
+	int n = 0;
+
+	if (!v)
+		return put_str(p, "(nil)");
+	while (v) {
+		digits[n++] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	}
+	p = put_str(p, "0x");
+	while (n)
+		*p++ = digits[--n];
+	return p;
+}
+
+static char *put_dec(char *p, size_t v)
+{
+	char digits[24];
+	int n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = digits[--n];
+	return p;
+}
+
+static char *put_reason(char *p, const struct segment *s, int access)
+{
+	if (!s)
+		return put_str(p, "(no segment there)");
+	if (!atomic_load(&s->live))
+		return put_str(p, "(destroyed)");
+	if (access == TRINDLE_ACCESS_WRITE && atomic_load(&s->extended))
+		return put_str(p, "(executable, never writable)");
+	if (access == TRINDLE_ACCESS_EXECUTE)
+		return put_str(p, "(not executable)");
+	size_t holds = atomic_load(&s->holds);
+	if (access == TRINDLE_ACCESS_WRITE && holds > 1) {
+		p = put_str(p, "(shared by ");
+		p = put_dec(p, holds);
+		return put_str(p, " holders)");
+	}
+	return put_str(p, "(beyond the segment's end)");
+}
+
+static void report_root_fault(const trindle_fault_t *f, const struct segment *s)
+{
+	char line[256], *p = line;
+
+	p = put_str(p, "trindle: fault: ");
+	p = put_str(p, f->access == TRINDLE_ACCESS_WRITE ? "write" :
+			f->access == TRINDLE_ACCESS_EXECUTE ? "execute" : "read");
+	p = put_str(p, " at ");
+	p = put_hex(p, (uintptr_t)f->address);
+	p = put_str(p, " in segment ");
+	p = put_hex(p, (uintptr_t)f->object);
+	p = put_str(p, " ");
+	p = put_reason(p, s, f->access);
+	p = put_str(p, "\n");
+	ssize_t ignored = write(STDERR_FILENO, line, (size_t)(p - line));
+	(void)ignored;
+}
+
+static void handler(int sig, siginfo_t *info, void *context)
+{
+	int saved_errno = errno;
+	struct segment *s;
+
+	if (!trindle__segment_lookup(info->si_addr, &s)) {
+		chain(sig, info, context);
+		errno = saved_errno;
+		return;
+	}
+	int access = access_kind(context, s);
+	if (s && now_allowed(s, access)) {
+		errno = saved_errno;
+		return; /* retry: the protection caught up meanwhile */
+	}
+	trindle_fault_t report = {
+		.address = info->si_addr,
+		.access = access,
+		.signal = sig,
+		.object = s ? s->base : NULL,
+		.process = NULL,
+	};
+	if (trindle__worker_in_progress())
+		trindle__worker_fault(&report);
+	report_root_fault(&report, s);
+	signal(sig, SIG_DFL); /* re-running the access ends the program */
+	errno = saved_errno;
+}
+
+int trindle__fault_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, &previous_segv) < 0 ||
+	    sigaction(SIGBUS, &sa, &previous_bus) < 0)
+		return -errno;
+	return 0;
+}

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * launch.c - worker threads: launch, exit, abort and the fault jump.
+ *
+ * Creating a thread costs ~40 us here, so finished workers stay in a pool:
+ * an idle thread spins for a while, then sleeps on its futex word, and a
+ * launch hands it the new process directly.  Each worker thread runs its
+ * process from one base frame (run_process); trindle_exit, trindle_abort
+ * and the fault handler jump back there, so a process always ends in the
+ * same place, with its stack unwound.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "code.h"
+#include "fault.h"
+#include "pipe.h"
+#include "process.h"
+#include "runtime.h"
+#include "segment.h"
+#include "wait.h"
+
+/* An idle worker spins this long for the next launch before sleeping. */
+#define IDLE_SPIN_NS 50000
+
+enum jump_reason {
+	JUMP_NONE = 0,
+	JUMP_EXIT = 1,
+	JUMP_FAULT = 2,
+};
+
+struct worker {
+	pthread_t thread;
+	atomic_uint word;                 /* futex word while idle */
+	_Atomic(struct process *) job;
+	sigjmp_buf base;
+	volatile sig_atomic_t running;    /* inside run_process */
+	trindle_fault_t fault;
+	void *signal_stack;
+	struct worker *next_idle;
+};
+
+static TRINDLE_TLS struct worker *tls_worker;
+static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct worker *idle_workers;
+
+bool trindle__is_worker_thread(void)
+{
+	return tls_worker != NULL;
+}
+
+int trindle__worker_in_progress(void)
+{
+	struct worker *w = tls_worker;
+	return w && w->running;
+}
+
+void trindle__worker_fault(const trindle_fault_t *report)
+{
+	struct worker *w = tls_worker;
+
+	w->fault = *report;
+	w->running = 0;
+	siglongjmp(w->base, JUMP_FAULT);
+}
+
+void trindle__worker_finish(struct process *p, trindle_object_t final,
+		enum final_target target)
+{
+	struct worker *w = tls_worker;
+
+	p->final = final;
+	p->final_target = target;
+	w->running = 0;
+	siglongjmp(w->base, JUMP_EXIT);
+}
+
+/* The fault report: a new segment held by p, moved to err as p ends. */
+static trindle_object_t make_fault_report(struct worker *w, struct process *p)
+{
+	trindle_fault_t f = w->fault;
+	f.process = p->input;
+	trindle_buffer_t b = { sizeof(f), &f };
+	return trindle_allocate(1, &b);
+}
+
+static void run_process(struct worker *w, struct process *p)
+{
+	trindle__set_current(p);
+	switch (sigsetjmp(w->base, 1)) {
+	case JUMP_NONE:
+		w->running = 1;
+		p->entry(p->input);
+		w->running = 0;
+		trindle__process_end(p, NULL, FINAL_OUT);
+		break;
+	case JUMP_EXIT:
+		trindle__process_end(p, p->final, p->final_target);
+		break;
+	default:
+		trindle__process_end(p, make_fault_report(w, p), FINAL_ERR);
+		break;
+	}
+	trindle__set_current(NULL);
+	trindle__process_free(p);
+}
+
+static bool job_ready(void *arg)
+{
+	struct worker *w = arg;
+	return atomic_load_explicit(&w->job, memory_order_acquire) != NULL;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	tls_worker = w;
+	w->signal_stack = trindle__runtime_signal_stack();
+	for (;;) {
+		trindle__wait_word(&w->word, job_ready, w, -1, IDLE_SPIN_NS);
+		struct process *p = atomic_exchange_explicit(&w->job, NULL,
+				memory_order_acquire);
+		run_process(w, p);
+		pthread_mutex_lock(&idle_lock);
+		w->next_idle = idle_workers;
+		idle_workers = w;
+		pthread_mutex_unlock(&idle_lock);
+	}
+	return NULL;
+}
+
+static struct worker *idle_worker(void)
+{
+	pthread_mutex_lock(&idle_lock);
+	struct worker *w = idle_workers;
+	if (w)
+		idle_workers = w->next_idle;
+	pthread_mutex_unlock(&idle_lock);
+	return w;
+}
+
+/* A worker thread with no job yet: an idle one, or a new one. */
+static int get_worker(struct worker **out)
+{
+	struct worker *w = idle_worker();
+	if (w) {
+		*out = w;
+		return 0;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int err = pthread_create(&w->thread, &attr, worker_main, w);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		free(w);
+		return -EAGAIN;
+	}
+	*out = w;
+	return 0;
+}
+
+static void hand_job(struct worker *w, struct process *p)
+{
+	p->worker = w;
+	atomic_store_explicit(&w->job, p, memory_order_release);
+	trindle__wake_word(&w->word);
+}
+
+/* Is out (or err) NULL or a live pipe the caller may send on? */
+static bool valid_completion_pipe(struct process *caller, trindle_pipe_t pipe)
+{
+	if (!pipe)
+		return true;
+	struct cap *c = trindle__cap_find(&caller->caps, pipe);
+	return c && c->obj->kind == OBJECT_PIPE &&
+		(c->rights & TRINDLE_ACCESS_SEND) &&
+		!trindle__pipe_dead((struct pipe *)c->obj);
+}
+
+/* The extended segment, held by the caller, that entry lies in; or NULL. */
+static struct segment *entry_segment(struct process *caller, const void *entry)
+{
+	struct segment *s = trindle__segment_slot(entry);
+	if (!s)
+		return NULL;
+	struct cap *c = trindle__cap_find(&caller->caps, s->base);
+	if (!c || c->obj != &s->obj || !trindle__segment_covers(s, entry) ||
+	    !(trindle__segment_rights(s) & TRINDLE_ACCESS_EXECUTE))
+		return NULL;
+	return s;
+}
+
+/* Gives proc SEND on pipe (out/err): its own hold, kept after the caller's. */
+static void grant_send(struct process *proc, struct pipe *pipe)
+{
+	if (!pipe || trindle__cap_find(&proc->caps, pipe))
+		return;
+	if (trindle__pipe_grant(pipe, proc))
+		trindle__cap_insert(&proc->caps, pipe, &pipe->obj,
+				TRINDLE_ACCESS_SEND);
+}
+
+static int setup_process(struct process *caller, struct process *proc,
+		size_t queue_count, struct segment *code)
+{
+	struct pipe *input;
+	int err = trindle__pipe_create(queue_count, proc, &input);
+	if (err < 0)
+		return err;
+	proc->input = input;
+	trindle__cap_insert(&proc->caps, input, &input->obj,
+			TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE);
+	if (trindle__pipe_grant(input, caller))
+		trindle__cap_insert(&caller->caps, input, &input->obj,
+				TRINDLE_ACCESS_SEND);
+	grant_send(proc, proc->out);
+	grant_send(proc, proc->err);
+	if (code) {
+		trindle__segment_add_holder(code, proc);
+		trindle__cap_insert(&proc->caps, code->base, &code->obj, 0);
+	}
+	return 0;
+}
+
+TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
+		size_t queue_count, trindle_pipe_t out, trindle_pipe_t err)
+{
+	struct process *caller = trindle__current();
+	if (!caller)
+		return trindle__fail_ptr(-ENOMEM);
+	if (!queue_count || !valid_completion_pipe(caller, out) ||
+	    !valid_completion_pipe(caller, err))
+		return trindle__fail_ptr(-EINVAL);
+	struct segment *code = NULL;
+	if (!trindle__code_contains((const void *)entry) &&
+	    !(code = entry_segment(caller, (const void *)entry)))
+		return trindle__fail_ptr(-EINVAL);
+	if (trindle__process_reserve_caps(caller, 1) < 0)
+		return trindle__fail_ptr(-ENOMEM);
+
+	struct process *proc = trindle__process_new();
+	if (!proc)
+		return trindle__fail_ptr(-ENOMEM);
+	proc->out = out;
+	proc->err = err;
+	proc->entry = entry;
+	struct worker *w;
+	int e = trindle__process_reserve_caps(proc, 4);
+	if (!e)
+		e = get_worker(&w);
+	if (e < 0) {
+		trindle__process_free(proc);
+		return trindle__fail_ptr(e);
+	}
+	e = setup_process(caller, proc, queue_count, code);
+	if (e < 0) {
+		/* The worker thread goes back to the pool unused. */
+		pthread_mutex_lock(&idle_lock);
+		w->next_idle = idle_workers;
+		idle_workers = w;
+		pthread_mutex_unlock(&idle_lock);
+		trindle__process_free(proc);
+		return trindle__fail_ptr(e);
+	}
+	trindle_pipe_t input = proc->input;
+	hand_job(w, proc);
+	return input;
+}
+
+static TRINDLE_NORETURN void finish(trindle_object_t final,
+		enum final_target target)
+{
+	struct process *p = trindle__current();
+
+	if (p && !p->root && tls_worker && tls_worker->running)
+		trindle__worker_finish(p, final, target);
+	/* A root process: release everything and end the thread. */
+	if (p) {
+		trindle__process_end(p, NULL, FINAL_NONE);
+		trindle__set_current(NULL);
+		trindle__runtime_root_ended(p);
+		trindle__process_free(p);
+	}
+	pthread_exit(NULL);
+}
+
+TRINDLE_PUBLIC void trindle_exit(trindle_object_t output)
+{
+	finish(output, FINAL_OUT);
+}
+
+TRINDLE_PUBLIC void trindle_abort(trindle_object_t report)
+{
+	finish(report, FINAL_ERR);
+}

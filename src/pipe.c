@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT */
+/* pipe.c - the bounded MPSC queue and pipe lifetime (see pipe.h). */
+#include "pipe.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "process.h"
+#include "wait.h"
+
+static size_t round_up_pow2(size_t n)
+{
+	size_t v = 1;
+	while (v < n)
+		v <<= 1;
+	return v;
+}
+
+int trindle__pipe_create(size_t items, struct process *creator,
+		struct pipe **out)
+{
+	if (items > TRINDLE_PIPE_MAX_ITEMS)
+		return -ENOMEM;
+	struct pipe *p = aligned_alloc(TRINDLE_CACHELINE,
+			(sizeof(*p) + TRINDLE_CACHELINE - 1) &
+			~(size_t)(TRINDLE_CACHELINE - 1));
+	if (!p)
+		return -ENOMEM;
+	memset(p, 0, sizeof(*p));
+	size_t ncells = round_up_pow2(items);
+	p->cells = calloc(ncells, sizeof(*p->cells));
+	if (!p->cells) {
+		free(p);
+		return -ENOMEM;
+	}
+	p->obj.kind = OBJECT_PIPE;
+	p->receiver = creator;
+	p->capacity = items;
+	p->mask = ncells - 1;
+	atomic_init(&p->refs, 1);
+	pthread_mutex_init(&p->lock, NULL);
+	*out = p;
+	return 0;
+}
+
+void trindle__pipe_ref(struct pipe *p)
+{
+	atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+}
+
+void trindle__pipe_unref(struct pipe *p)
+{
+	if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	pthread_mutex_destroy(&p->lock);
+	free(p->holders);
+	free(p->cells);
+	free(p);
+}
+
+int trindle__pipe_enter(struct pipe *p)
+{
+	atomic_fetch_add_explicit(&p->senders_inside, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&p->dead, memory_order_seq_cst)) {
+		trindle__pipe_leave(p);
+		return -EPIPE;
+	}
+	return 0;
+}
+
+void trindle__pipe_leave(struct pipe *p)
+{
+	atomic_fetch_sub_explicit(&p->senders_inside, 1, memory_order_seq_cst);
+	trindle__wait_wake(p->receiver);
+}
+
+bool trindle__pipe_claim(struct pipe *p, size_t *pos)
+{
+	size_t tail = atomic_load_explicit(&p->tail, memory_order_relaxed);
+
+	for (;;) {
+		size_t head = atomic_load_explicit(&p->head_pub,
+				memory_order_acquire);
+		if (tail - head >= p->capacity)
+			return false;
+		if (atomic_compare_exchange_weak_explicit(&p->tail, &tail,
+				tail + 1, memory_order_relaxed,
+				memory_order_relaxed)) {
+			*pos = tail;
+			return true;
+		}
+	}
+}
+
+void trindle__pipe_publish(struct pipe *p, size_t pos, struct object *o)
+{
+	struct ring_cell *c = &p->cells[pos & p->mask];
+
+	c->obj = o;
+	atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
+}
+
+void trindle__pipe_force(struct pipe *p, struct object *o)
+{
+	size_t pos;
+
+	if (trindle__pipe_claim(p, &pos)) {
+		trindle__pipe_publish(p, pos, o);
+		return;
+	}
+	struct overflow_msg *m = malloc(sizeof(*m));
+	if (!m)
+		abort(); /* a completion must not be lost; nothing sane remains */
+	m->next = NULL;
+	m->obj = o;
+	pthread_mutex_lock(&p->lock);
+	m->ticket = atomic_load_explicit(&p->tail, memory_order_relaxed);
+	if (p->overflow_tail)
+		p->overflow_tail->next = m;
+	else
+		p->overflow_head = m;
+	p->overflow_tail = m;
+	atomic_fetch_add_explicit(&p->overflow_count, 1, memory_order_release);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* The first overflow message, if every message queued before it is gone. */
+static struct object *pop_overflow(struct pipe *p)
+{
+	struct object *o = NULL;
+
+	pthread_mutex_lock(&p->lock);
+	struct overflow_msg *m = p->overflow_head;
+	if (m && m->ticket <= p->head) {
+		p->overflow_head = m->next;
+		if (!p->overflow_head)
+			p->overflow_tail = NULL;
+		atomic_fetch_sub_explicit(&p->overflow_count, 1,
+				memory_order_relaxed);
+		o = m->obj;
+		free(m);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return o;
+}
+
+size_t trindle__pipe_pop(struct pipe *p, struct object **objs, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max) {
+		if (unlikely(atomic_load_explicit(&p->overflow_count,
+				memory_order_acquire))) {
+			struct object *o = pop_overflow(p);
+			if (o) {
+				objs[n++] = o;
+				continue;
+			}
+		}
+		struct ring_cell *c = &p->cells[p->head & p->mask];
+		if (atomic_load_explicit(&c->seq, memory_order_acquire) !=
+				p->head + 1)
+			break;
+		objs[n++] = c->obj;
+		p->head++;
+		atomic_store_explicit(&p->head_pub, p->head,
+				memory_order_release);
+	}
+	return n;
+}
+
+bool trindle__pipe_ready(struct pipe *p)
+{
+	struct ring_cell *c = &p->cells[p->head & p->mask];
+
+	if (atomic_load_explicit(&c->seq, memory_order_acquire) == p->head + 1)
+		return true;
+	return atomic_load_explicit(&p->overflow_count, memory_order_acquire);
+}
+
+bool trindle__pipe_has_senders(struct pipe *p)
+{
+	return atomic_load_explicit(&p->other_holds, memory_order_acquire) > 0;
+}
+
+size_t trindle__pipe_measure(struct pipe *p)
+{
+	/* Count the published cells from the head on: never more than are
+	 * really queued (a cell claimed but not yet written is not counted). */
+	size_t head = atomic_load_explicit(&p->head_pub, memory_order_acquire);
+	size_t tail = atomic_load_explicit(&p->tail, memory_order_acquire);
+	size_t n = 0;
+
+	while (head + n < tail) {
+		struct ring_cell *c = &p->cells[(head + n) & p->mask];
+		if (atomic_load_explicit(&c->seq, memory_order_acquire) !=
+				head + n + 1)
+			break;
+		n++;
+	}
+	return n + atomic_load_explicit(&p->overflow_count,
+			memory_order_acquire);
+}
+
+void trindle__pipe_kill(struct pipe *p, struct process *actor)
+{
+	struct object *batch[64];
+	size_t n;
+
+	atomic_store_explicit(&p->dead, true, memory_order_seq_cst);
+	/* Senders that saw the pipe alive finish their sends first. */
+	while (atomic_load_explicit(&p->senders_inside, memory_order_seq_cst))
+		sched_yield();
+	while ((n = trindle__pipe_pop(p, batch, 64)) > 0)
+		for (size_t i = 0; i < n; i++)
+			trindle__drop_carried(actor, batch[i]);
+
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < p->nholders; i++) {
+		trindle__pipe_ref(p); /* the notice holds the pipe */
+		trindle__process_notify_pipe(p->holders[i], p);
+	}
+	p->nholders = 0;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static bool add_holder_locked(struct pipe *p, struct process *proc)
+{
+	if (p->nholders == p->holders_capacity) {
+		size_t cap = p->holders_capacity ? p->holders_capacity * 2 : 4;
+		struct process **v = realloc(p->holders, cap * sizeof(*v));
+		if (!v)
+			return false;
+		p->holders = v;
+		p->holders_capacity = cap;
+	}
+	p->holders[p->nholders++] = proc;
+	return true;
+}
+
+bool trindle__pipe_grant(struct pipe *p, struct process *proc)
+{
+	bool ok = false;
+
+	pthread_mutex_lock(&p->lock);
+	if (!trindle__pipe_dead(p) && add_holder_locked(p, proc)) {
+		atomic_fetch_add_explicit(&p->other_holds, 1,
+				memory_order_seq_cst);
+		trindle__pipe_ref(p);
+		ok = true;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return ok;
+}
+
+void trindle__pipe_carry(struct pipe *p)
+{
+	atomic_fetch_add_explicit(&p->other_holds, 1, memory_order_seq_cst);
+	trindle__pipe_ref(p);
+}
+
+/* One hold other than the creator's went away: if it was the last, a
+ * receiver waiting for messages learns that none can come. */
+static void lose_other_hold(struct pipe *p)
+{
+	if (atomic_fetch_sub_explicit(&p->other_holds, 1,
+			memory_order_seq_cst) == 1)
+		trindle__wait_wake(p->receiver);
+}
+
+void trindle__pipe_uncarry(struct pipe *p)
+{
+	lose_other_hold(p);
+	trindle__pipe_unref(p);
+}
+
+bool trindle__pipe_adopt(struct pipe *p, struct process *proc)
+{
+	bool ok = false;
+
+	pthread_mutex_lock(&p->lock);
+	if (!trindle__pipe_dead(p))
+		ok = add_holder_locked(p, proc);
+	pthread_mutex_unlock(&p->lock);
+	if (!ok)
+		trindle__pipe_uncarry(p);
+	return ok;
+}
+
+void trindle__pipe_drop_holder(struct pipe *p, struct process *proc)
+{
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < p->nholders; i++) {
+		if (p->holders[i] == proc) {
+			p->holders[i] = p->holders[--p->nholders];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	lose_other_hold(p);
+	trindle__pipe_unref(p);
+}

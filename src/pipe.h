@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pipe.h - pipes: bounded queues with many senders and one receiver.
+ *
+ * The queue is a ring of cells, each published by a sequence number, so
+ * senders never take a lock: a sender claims a cell by advancing the tail
+ * with a CAS (only while fewer than capacity messages are queued), writes
+ * it and publishes it.  Only the creator receives, so popping needs no
+ * atomics beyond the publication check.
+ *
+ * Death: the creator releases the pipe.  Senders bracket their work with
+ * trindle__pipe_enter()/trindle__pipe_leave(); the killer marks the pipe
+ * dead, waits for the senders inside to leave, and only then drains the
+ * queue, so no message can slip in behind the drain and be lost.
+ *
+ * Completion messages may exceed the capacity: they go to an overflow
+ * list stamped with the tail at the time, and are delivered once every
+ * message queued before them has been.
+ */
+#ifndef TRINDLE_PIPE_H
+#define TRINDLE_PIPE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compiler.h"
+#include "object.h"
+
+struct process;
+
+struct ring_cell {
+	atomic_size_t seq; /* position + 1 once the cell at position is published */
+	struct object *obj;
+};
+
+struct overflow_msg {
+	struct overflow_msg *next;
+	size_t ticket; /* the tail when it was sent: deliver after those */
+	struct object *obj;
+};
+
+struct pipe {
+	struct object obj;
+	struct process *receiver;   /* the creator; fixed */
+	size_t capacity;
+	size_t mask;
+	struct ring_cell *cells;
+	atomic_bool dead;
+	atomic_size_t refs;         /* creator, holders, carriers, notices */
+	atomic_size_t other_holds;  /* holders other than the creator + carriers */
+
+	TRINDLE_ALIGNED atomic_size_t tail;
+	atomic_size_t senders_inside;
+
+	TRINDLE_ALIGNED atomic_size_t head_pub; /* head, as senders see it */
+	size_t head;                /* receiver only */
+	uint64_t last_served;       /* receiver only: fairness stamp */
+	atomic_size_t overflow_count;
+
+	pthread_mutex_t lock;       /* holders and overflow list */
+	struct overflow_msg *overflow_head, *overflow_tail;
+	struct process **holders;
+	size_t nholders, holders_capacity;
+};
+
+/* Largest queue trindle_pipe() accepts. */
+#define TRINDLE_PIPE_MAX_ITEMS ((size_t)1 << 30)
+
+int trindle__pipe_create(size_t items, struct process *creator,
+		struct pipe **out);
+void trindle__pipe_ref(struct pipe *p);
+void trindle__pipe_unref(struct pipe *p);
+
+/* Sending.  enter returns 0, or -EPIPE if the pipe is dead. */
+int trindle__pipe_enter(struct pipe *p);
+bool trindle__pipe_claim(struct pipe *p, size_t *pos);
+void trindle__pipe_publish(struct pipe *p, size_t pos, struct object *o);
+/* Queues o even when the pipe is full (between enter and leave). */
+void trindle__pipe_force(struct pipe *p, struct object *o);
+void trindle__pipe_leave(struct pipe *p);
+
+/* Receiving (the creator's thread only). */
+size_t trindle__pipe_pop(struct pipe *p, struct object **objs, size_t max);
+bool trindle__pipe_ready(struct pipe *p);
+/* Could anything still arrive?  (Someone else holds it, or carries it.) */
+bool trindle__pipe_has_senders(struct pipe *p);
+
+size_t trindle__pipe_measure(struct pipe *p);
+static inline bool trindle__pipe_dead(struct pipe *p)
+{
+	return atomic_load_explicit(&p->dead, memory_order_acquire);
+}
+
+/* Kills the pipe (its creator's release); queued objects are handed to
+ * trindle__drop_carried(actor, obj) and every holder gets a notice. */
+void trindle__pipe_kill(struct pipe *p, struct process *actor);
+
+/* Holds on a pipe by processes other than its creator. */
+bool trindle__pipe_grant(struct pipe *p, struct process *proc);
+void trindle__pipe_carry(struct pipe *p);
+void trindle__pipe_uncarry(struct pipe *p);
+bool trindle__pipe_adopt(struct pipe *p, struct process *proc);
+void trindle__pipe_drop_holder(struct pipe *p, struct process *proc);
+
+#endif

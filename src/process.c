@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+/* process.c - process records, notices, releasing and ending (process.h). */
+#include "process.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipe.h"
+#include "runtime.h"
+#include "segment.h"
+#include "wait.h"
+
+static TRINDLE_TLS struct process *tls_current;
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct process *pool;
+
+struct process *trindle__current_if_any(void)
+{
+	return tls_current;
+}
+
+void trindle__set_current(struct process *p)
+{
+	tls_current = p;
+}
+
+struct process *trindle__process_new(void)
+{
+	struct process *p;
+
+	pthread_mutex_lock(&pool_lock);
+	p = pool;
+	if (p)
+		pool = p->next_free;
+	pthread_mutex_unlock(&pool_lock);
+	if (p)
+		return p;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	if (trindle__cap_init(&p->caps) < 0) {
+		free(p);
+		return NULL;
+	}
+	pthread_mutex_init(&p->notice_lock, NULL);
+	return p;
+}
+
+void trindle__process_free(struct process *p)
+{
+	p->root = false;
+	p->input = p->out = p->err = NULL;
+	p->entry = NULL;
+	p->worker = NULL;
+	p->final = NULL;
+	p->final_target = FINAL_NONE;
+	pthread_mutex_lock(&pool_lock);
+	p->next_free = pool;
+	pool = p;
+	pthread_mutex_unlock(&pool_lock);
+}
+
+/* A root thread ended without trindle_exit: release what it held. */
+static void root_thread_ended(void *arg)
+{
+	struct process *p = arg;
+
+	tls_current = p; /* releasing may look the process up */
+	trindle__process_end(p, NULL, FINAL_NONE);
+	tls_current = NULL;
+	trindle__runtime_root_ended(p);
+	trindle__process_free(p);
+}
+
+struct process *trindle__current(void)
+{
+	struct process *p = tls_current;
+
+	if (likely(p))
+		return p;
+	if (trindle__runtime_start() < 0)
+		return NULL;
+	p = trindle__process_new();
+	if (!p)
+		return NULL;
+	p->root = true;
+	if (trindle__runtime_root_started(p, root_thread_ended) < 0) {
+		trindle__process_free(p);
+		return NULL;
+	}
+	tls_current = p;
+	return p;
+}
+
+int trindle__process_reserve_caps(struct process *p, size_t n)
+{
+	return trindle__cap_reserve(&p->caps, n);
+}
+
+static void push_notice(struct process *p, struct notice n)
+{
+	pthread_mutex_lock(&p->notice_lock);
+	if (p->notice_head + p->notice_count == p->notice_capacity) {
+		if (p->notice_head > 0) {
+			memmove(p->notices, p->notices + p->notice_head,
+				p->notice_count * sizeof(n));
+			p->notice_head = 0;
+		} else {
+			size_t cap = p->notice_capacity ? p->notice_capacity * 2 : 16;
+			struct notice *v = realloc(p->notices, cap * sizeof(n));
+			if (!v)
+				abort(); /* a lost notice breaks the contract */
+			p->notices = v;
+			p->notice_capacity = cap;
+		}
+	}
+	p->notices[p->notice_head + p->notice_count++] = n;
+	atomic_fetch_add_explicit(&p->notices_pending, 1, memory_order_release);
+	pthread_mutex_unlock(&p->notice_lock);
+	trindle__wait_wake(p);
+}
+
+void trindle__process_notify_segment(struct process *p, struct segment *s,
+		uint32_t generation)
+{
+	push_notice(p, (struct notice){ NOTICE_SOLE_HOLDER, generation, s });
+}
+
+void trindle__process_notify_pipe(struct process *p, struct pipe *pipe)
+{
+	push_notice(p, (struct notice){ NOTICE_PIPE_DIED, 0, pipe });
+}
+
+static bool pop_notice(struct process *p, struct notice *n)
+{
+	bool got = false;
+
+	if (!atomic_load_explicit(&p->notices_pending, memory_order_acquire))
+		return false;
+	pthread_mutex_lock(&p->notice_lock);
+	if (p->notice_count) {
+		*n = p->notices[p->notice_head++];
+		if (--p->notice_count == 0)
+			p->notice_head = 0;
+		atomic_fetch_sub_explicit(&p->notices_pending, 1,
+				memory_order_relaxed);
+		got = true;
+	}
+	pthread_mutex_unlock(&p->notice_lock);
+	return got;
+}
+
+/* Is notice n still true for p?  If so, fill msg; consume its resources. */
+static bool settle_notice(struct process *p, const struct notice *n,
+		trindle_message_t *msg)
+{
+	if (n->kind == NOTICE_SOLE_HOLDER) {
+		struct segment *s = n->obj;
+		struct cap *c = trindle__cap_find(&p->caps, s->base);
+		/* Still held, still the same incarnation, still alone. */
+		if (!c || c->obj != &s->obj || s->generation != n->generation ||
+		    !(trindle__segment_rights(s) & TRINDLE_ACCESS_WRITE))
+			return false;
+		msg->address = NULL;
+		msg->content = s->base;
+		return true;
+	}
+	struct pipe *pipe = n->obj;
+	struct cap *c = trindle__cap_find(&p->caps, pipe);
+	bool deliver = c && c->obj == &pipe->obj;
+	if (deliver) {
+		trindle__cap_remove(&p->caps, c);
+		trindle__pipe_drop_holder(pipe, p);
+		msg->address = pipe;
+		msg->content = NULL;
+	}
+	trindle__pipe_unref(pipe); /* the notice's own reference */
+	return deliver;
+}
+
+size_t trindle__process_take_notices(struct process *p,
+		trindle_message_t *msgs, size_t max)
+{
+	size_t n = 0;
+	struct notice notice;
+
+	while (n < max && pop_notice(p, &notice))
+		if (settle_notice(p, &notice, &msgs[n]))
+			n++;
+	return n;
+}
+
+void trindle__process_mark_dirty(struct process *p, struct segment *s)
+{
+	if (p->ndirty == p->dirty_capacity) {
+		size_t cap = p->dirty_capacity ? p->dirty_capacity * 2 : 64;
+		struct segment **v = realloc(p->dirty, cap * sizeof(*v));
+		if (!v) {
+			/* Settle now rather than forget: correctness over batching. */
+			trindle__segment_settle(s);
+			return;
+		}
+		p->dirty = v;
+		p->dirty_capacity = cap;
+	}
+	p->dirty[p->ndirty++] = s;
+}
+
+void trindle__process_settle(struct process *p)
+{
+	for (size_t i = 0; i < p->ndirty; i++)
+		trindle__segment_settle(p->dirty[i]);
+	p->ndirty = 0;
+}
+
+void trindle__drop_carried(struct process *actor, struct object *o)
+{
+	if (o->kind == OBJECT_SEGMENT) {
+		struct segment *s = (struct segment *)o;
+		trindle__segment_drop_message(s, actor);
+		trindle__process_mark_dirty(actor, s);
+	} else {
+		trindle__pipe_uncarry((struct pipe *)o);
+	}
+}
+
+void trindle__process_release_cap(struct process *p, struct cap *c)
+{
+	struct object *o = c->obj;
+	uint8_t rights = c->rights;
+
+	trindle__cap_remove(&p->caps, c);
+	if (o->kind == OBJECT_SEGMENT) {
+		struct segment *s = (struct segment *)o;
+		trindle__segment_release(s, p);
+		trindle__process_mark_dirty(p, s);
+	} else if (rights & TRINDLE_ACCESS_RECEIVE) {
+		struct pipe *pipe = (struct pipe *)o;
+		trindle__pipe_kill(pipe, p);
+		trindle__pipe_unref(pipe); /* the creator's reference */
+	} else {
+		trindle__pipe_drop_holder((struct pipe *)o, p);
+	}
+}
+
+bool trindle__process_deliver_final(struct process *p, struct cap *c,
+		struct pipe *target)
+{
+	if (trindle__pipe_enter(target) < 0)
+		return false;
+	struct object *o = c->obj;
+	if (o->kind == OBJECT_SEGMENT) {
+		/* A move: the hold passes from p to the message. */
+		trindle__segment_charge((struct segment *)o, p, true);
+		trindle__cap_remove(&p->caps, c);
+	} else {
+		/* The message carries its own hold; p's goes with the rest. */
+		trindle__pipe_carry((struct pipe *)o);
+	}
+	trindle__pipe_force(target, o);
+	trindle__pipe_leave(target);
+	return true;
+}
+
+/* The pipe p may still send on for its completion, or NULL. */
+static struct pipe *completion_pipe(struct process *p, enum final_target t)
+{
+	struct pipe *pipe = t == FINAL_OUT ? p->out : t == FINAL_ERR ? p->err : NULL;
+	if (!pipe)
+		return NULL;
+	struct cap *c = trindle__cap_find(&p->caps, pipe);
+	if (!c || c->obj != &pipe->obj || !(c->rights & TRINDLE_ACCESS_SEND))
+		return NULL;
+	return pipe;
+}
+
+void trindle__process_end(struct process *p, trindle_object_t final,
+		enum final_target target)
+{
+	struct cap *c;
+	struct notice n;
+	size_t cursor = 0;
+
+	if (final && (c = trindle__cap_find(&p->caps, final)) != NULL) {
+		struct pipe *to = completion_pipe(p, target);
+		if (to)
+			trindle__process_deliver_final(p, c, to);
+	}
+	while ((c = trindle__cap_next(&p->caps, &cursor)) != NULL)
+		trindle__process_release_cap(p, c);
+	trindle__process_settle(p);
+	/* Nobody can notify us any more: drop what is left unread. */
+	while (pop_notice(p, &n))
+		if (n.kind == NOTICE_PIPE_DIED)
+			trindle__pipe_unref(n.obj);
+	p->nrequests = 0;
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * process.h - Trindle processes: capability tables, notices, endings.
+ *
+ * A process is one thread's set of capabilities.  Workers are started by
+ * trindle_launch() on pooled threads (launch.c); any other thread that
+ * calls the library becomes a root process on first use.  Only the owning
+ * thread touches a process's capability table and sync scratch; other
+ * threads reach a process only through its notice queue and wait word.
+ * Process structures are pooled, never freed, so a stale pointer to one
+ * (a waker racing with an ending) is always safe to touch.
+ */
+#ifndef TRINDLE_PROCESS_H
+#define TRINDLE_PROCESS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cap.h"
+#include "trindle.h"
+
+struct pipe;
+struct segment;
+struct worker;
+
+enum notice_kind {
+	NOTICE_SOLE_HOLDER = 1, /* { NULL, segment } */
+	NOTICE_PIPE_DIED = 2,   /* { pipe, NULL } */
+};
+
+struct notice {
+	uint8_t kind;
+	uint32_t generation; /* the segment's, when the notice was sent */
+	void *obj;           /* struct segment * or struct pipe * */
+};
+
+enum final_target {
+	FINAL_NONE = 0,
+	FINAL_OUT = 1,
+	FINAL_ERR = 2,
+};
+
+struct process {
+	struct cap_table caps;
+	bool root;
+	struct pipe *input;          /* a worker's input pipe (it is the creator) */
+	struct pipe *out, *err;      /* completion pipes named at launch */
+	trindle_entrypoint_t entry;
+	struct worker *worker;
+
+	atomic_uint waiting;         /* futex word of trindle_sync waits */
+
+	pthread_mutex_t notice_lock;
+	struct notice *notices;      /* FIFO: [notice_head, notice_count) */
+	size_t notice_head, notice_count, notice_capacity;
+	atomic_size_t notices_pending;
+
+	/* Scratch of the sync in progress (owner thread only). */
+	struct segment **dirty;
+	size_t ndirty, dirty_capacity;
+	struct pipe **requests;
+	size_t nrequests, requests_capacity;
+	uint32_t epoch;
+	uint64_t serve_clock;
+
+	/* How a worker ends (set before jumping back to its thread). */
+	trindle_object_t final;
+	enum final_target final_target;
+
+	struct process *next_free;
+};
+
+/* The calling thread's process; a root process is made on first use.
+ * NULL only when out of memory. */
+struct process *trindle__current(void);
+/* The calling thread's process, or NULL: never creates one. */
+struct process *trindle__current_if_any(void);
+void trindle__set_current(struct process *p);
+
+struct process *trindle__process_new(void);
+void trindle__process_free(struct process *p);
+
+/* Sent from any thread. */
+void trindle__process_notify_segment(struct process *p, struct segment *s,
+		uint32_t generation);
+void trindle__process_notify_pipe(struct process *p, struct pipe *pipe);
+
+/* Owner thread only. */
+void trindle__process_mark_dirty(struct process *p, struct segment *s);
+void trindle__process_settle(struct process *p);
+void trindle__process_release_cap(struct process *p, struct cap *c);
+void trindle__drop_carried(struct process *actor, struct object *o);
+/* Takes up to max notices still valid; returns how many were stored. */
+size_t trindle__process_take_notices(struct process *p,
+		trindle_message_t *msgs, size_t max);
+/* Ends p: delivers final to its out or err pipe, releases the rest. */
+void trindle__process_end(struct process *p, trindle_object_t final,
+		enum final_target target);
+/* Queues object c (held by p) on pipe through a send that cannot fail for
+ * lack of room, moving p's hold; returns false if the pipe is dead. */
+bool trindle__process_deliver_final(struct process *p, struct cap *c,
+		struct pipe *target);
+
+/* Ensures n more capabilities can be inserted without failing. */
+int trindle__process_reserve_caps(struct process *p, size_t n);
+
+/* launch.c */
+TRINDLE_NORETURN void trindle__worker_finish(struct process *p,
+		trindle_object_t final, enum final_target target);
+bool trindle__is_worker_thread(void);
+
+#endif

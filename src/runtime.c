@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* runtime.c - lazy start of the library and root-thread bookkeeping. */
+#include "runtime.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include "compiler.h"
+#include "fault.h"
+#include "process.h"
+#include "segment.h"
+
+static pthread_once_t start_once = PTHREAD_ONCE_INIT;
+static int start_error;
+static TRINDLE_TLS void *tls_root_stack;
+
+static void start(void)
+{
+	(void)trindle__page_size();
+	start_error = trindle__fault_install();
+}
+
+int trindle__runtime_start(void)
+{
+	pthread_once(&start_once, start);
+	return start_error;
+}
+
+/* The key's destructor is set per thread through the value: a key made
+ * with a destructor would also fire for processes ended by trindle_exit. */
+static void (*root_end_fn)(void *);
+
+static void root_key_destructor(void *arg)
+{
+	if (root_end_fn)
+		root_end_fn(arg);
+}
+
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t end_key;
+static int end_key_error;
+
+static void make_end_key(void)
+{
+	end_key_error = -pthread_key_create(&end_key, root_key_destructor);
+}
+
+int trindle__runtime_root_started(struct process *p, void (*ended)(void *))
+{
+	pthread_once(&key_once, make_end_key);
+	if (end_key_error)
+		return end_key_error;
+	root_end_fn = ended;
+	if (pthread_setspecific(end_key, p) != 0)
+		return -ENOMEM;
+	tls_root_stack = trindle__runtime_signal_stack();
+	return 0;
+}
+
+void trindle__runtime_root_ended(struct process *p)
+{
+	(void)p;
+	pthread_setspecific(end_key, NULL);
+	trindle__runtime_free_signal_stack(tls_root_stack);
+	tls_root_stack = NULL;
+}
+
+void *trindle__runtime_signal_stack(void)
+{
+	stack_t old, ss;
+
+	if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE))
+		return NULL; /* the thread has one already (a sanitizer's, say) */
+	size_t size = 64 * 1024;
+	void *stack = malloc(size);
+	if (!stack)
+		return NULL;
+	ss.ss_sp = stack;
+	ss.ss_size = size;
+	ss.ss_flags = 0;
+	if (sigaltstack(&ss, NULL) < 0) {
+		free(stack);
+		return NULL;
+	}
+	return stack;
+}
+
+void trindle__runtime_free_signal_stack(void *stack)
+{
+	stack_t ss = { .ss_flags = SS_DISABLE };
+
+	if (!stack)
+		return;
+	sigaltstack(&ss, NULL);
+	free(stack);
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* runtime.h - starting the library and keeping track of root threads. */
+#ifndef TRINDLE_RUNTIME_H
+#define TRINDLE_RUNTIME_H
+
+struct process;
+
+/* Starts the library once (fault handlers, thread keys); 0 or -errno. */
+int trindle__runtime_start(void);
+
+/* A root process begins on the calling thread: arrange for ended(p) to run
+ * when the thread ends, and give the thread a signal stack. */
+int trindle__runtime_root_started(struct process *p,
+		void (*ended)(void *));
+/* Undoes what root_started set up (called from ended, or by trindle_exit). */
+void trindle__runtime_root_ended(struct process *p);
+
+/* Gives the calling thread an alternate signal stack if it has none;
+ * returns the stack allocated (to free later) or NULL. */
+void *trindle__runtime_signal_stack(void);
+void trindle__runtime_free_signal_stack(void *stack);
+
+#endif

@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: MIT */
+/* segment.c - arenas, slots, holds and page protection (see segment.h). */
+#include "segment.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "process.h"
+#include "trindle.h"
+
+#define ARENA_MAX 512
+#define ARENA_RESERVE ((size_t)4 << 30) /* 4 GiB of address space each */
+#define CLASS_MAX 40
+/* Destroyed slots at least this large give their memory back. */
+#define GIVE_BACK_BYTES ((size_t)8 << 20)
+
+struct arena {
+	char *base;
+	size_t size;
+	size_t bump;                      /* carved so far (arena_lock) */
+	_Atomic(struct segment *) *owner; /* slot descriptor of each page */
+};
+
+static struct arena arenas[ARENA_MAX];
+static atomic_size_t arena_count;
+static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct segment *free_slots[CLASS_MAX];
+static size_t page_size_cached;
+
+size_t trindle__page_size(void)
+{
+	if (unlikely(!page_size_cached))
+		page_size_cached = (size_t)sysconf(_SC_PAGESIZE);
+	return page_size_cached;
+}
+
+static int prot_bits(int prot)
+{
+	switch (prot) {
+	case SEG_READ: return PROT_READ;
+	case SEG_READ_WRITE: return PROT_READ | PROT_WRITE;
+	case SEG_READ_EXECUTE: return PROT_READ | PROT_EXEC;
+	default: return PROT_NONE;
+	}
+}
+
+bool trindle__segment_lookup(const void *address, struct segment **seg)
+{
+	uintptr_t a = (uintptr_t)address;
+	size_t n = atomic_load_explicit(&arena_count, memory_order_acquire);
+
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t base = (uintptr_t)arenas[i].base;
+		if (a < base || a - base >= arenas[i].size)
+			continue;
+		size_t page = (a - base) / trindle__page_size();
+		*seg = atomic_load_explicit(&arenas[i].owner[page],
+				memory_order_acquire);
+		return true;
+	}
+	*seg = NULL;
+	return false;
+}
+
+static unsigned class_of(size_t pages)
+{
+	unsigned c = 0;
+	while (((size_t)1 << c) < pages)
+		c++;
+	return c;
+}
+
+/* Reserves a new arena of at least bytes.  Called with arena_lock held. */
+static struct arena *add_arena(size_t bytes)
+{
+	size_t n = atomic_load_explicit(&arena_count, memory_order_relaxed);
+	size_t size = bytes > ARENA_RESERVE ? bytes : ARENA_RESERVE;
+	size_t pages = size / trindle__page_size();
+
+	if (n == ARENA_MAX)
+		return NULL;
+	void *base = mmap(NULL, size, PROT_NONE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		return NULL;
+	void *owner = mmap(NULL, pages * sizeof(struct segment *),
+			PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (owner == MAP_FAILED) {
+		munmap(base, size);
+		return NULL;
+	}
+	struct arena *a = &arenas[n];
+	a->base = base;
+	a->size = size;
+	a->bump = 0;
+	a->owner = owner;
+	atomic_store_explicit(&arena_count, n + 1, memory_order_release);
+	return a;
+}
+
+/* Carves a fresh slot of 2^cls pages.  Called with arena_lock held. */
+static struct segment *carve(unsigned cls)
+{
+	size_t ps = trindle__page_size();
+	size_t pages = (size_t)1 << cls;
+	size_t bytes = pages * ps;
+	size_t n = atomic_load_explicit(&arena_count, memory_order_relaxed);
+	struct arena *a = n ? &arenas[n - 1] : NULL;
+
+	if (!a || a->size - a->bump < bytes)
+		a = add_arena(bytes);
+	if (!a)
+		return NULL;
+	struct segment *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->obj.kind = OBJECT_SEGMENT;
+	s->base = a->base + a->bump;
+	s->slot_pages = pages;
+	s->slot_class = cls;
+	s->procs = s->inline_procs;
+	s->procs_capacity = 2;
+	size_t first = a->bump / ps;
+	for (size_t i = 0; i < pages; i++)
+		atomic_store_explicit(&a->owner[first + i], s,
+				memory_order_release);
+	a->bump += bytes;
+	return s;
+}
+
+static struct segment *take_slot(unsigned cls)
+{
+	struct segment *s;
+
+	pthread_mutex_lock(&arena_lock);
+	s = free_slots[cls];
+	if (s)
+		free_slots[cls] = s->next_free;
+	else
+		s = carve(cls);
+	pthread_mutex_unlock(&arena_lock);
+	return s;
+}
+
+static void give_slot(struct segment *s)
+{
+	pthread_mutex_lock(&arena_lock);
+	s->next_free = free_slots[s->slot_class];
+	free_slots[s->slot_class] = s;
+	pthread_mutex_unlock(&arena_lock);
+}
+
+int trindle__segment_create(size_t bytes, struct process *proc,
+		struct segment **out)
+{
+	size_t ps = trindle__page_size();
+	size_t pages = bytes ? bytes / ps + (bytes % ps != 0) : 1;
+	unsigned cls = class_of(pages);
+
+	if (cls >= CLASS_MAX)
+		return -ENOMEM;
+	struct segment *s = take_slot(cls);
+	if (!s)
+		return -ENOMEM;
+	if (mprotect(s->base, pages * ps, PROT_READ | PROT_WRITE) < 0) {
+		give_slot(s);
+		return -ENOMEM;
+	}
+	s->bytes = bytes;
+	s->pages = pages;
+	s->in_flight = 0;
+	s->nprocs = 1;
+	s->procs[0] = proc;
+	s->notify = NULL;
+	atomic_store_explicit(&s->holds, 1, memory_order_relaxed);
+	atomic_store_explicit(&s->extended, false, memory_order_relaxed);
+	atomic_store_explicit(&s->applied, SEG_READ_WRITE, memory_order_relaxed);
+	atomic_store_explicit(&s->live, true, memory_order_release);
+	*out = s;
+	return 0;
+}
+
+/* Hold bookkeeping.  All of these run with s->lock held. */
+
+static void add_proc(struct segment *s, struct process *p)
+{
+	if (s->nprocs == s->procs_capacity) {
+		size_t cap = s->procs_capacity * 2;
+		struct process **v = malloc(cap * sizeof(*v));
+		if (!v)
+			abort(); /* cannot keep the books: nothing sane remains */
+		memcpy(v, s->procs, s->nprocs * sizeof(*v));
+		if (s->procs != s->inline_procs)
+			free(s->procs);
+		s->procs = v;
+		s->procs_capacity = cap;
+	}
+	s->procs[s->nprocs++] = p;
+}
+
+static void remove_proc(struct segment *s, struct process *p)
+{
+	for (size_t i = 0; i < s->nprocs; i++) {
+		if (s->procs[i] == p) {
+			s->procs[i] = s->procs[--s->nprocs];
+			return;
+		}
+	}
+}
+
+static void set_holds(struct segment *s, size_t holds)
+{
+	atomic_store_explicit(&s->holds, holds, memory_order_release);
+}
+
+/* After a hold went away because of actor: is a fellow holder now alone? */
+static void note_sole_holder(struct segment *s, struct process *actor)
+{
+	size_t holds = atomic_load_explicit(&s->holds, memory_order_relaxed);
+
+	if (holds == 1 && s->nprocs == 1 && s->procs[0] != actor)
+		s->notify = s->procs[0];
+	else
+		s->notify = NULL;
+}
+
+void trindle__segment_charge(struct segment *s, struct process *sender,
+		bool move)
+{
+	spin_lock(&s->lock);
+	s->in_flight++;
+	if (move)
+		remove_proc(s, sender);
+	else
+		set_holds(s, atomic_load_explicit(&s->holds,
+				memory_order_relaxed) + 1);
+	s->notify = NULL;
+	spin_unlock(&s->lock);
+}
+
+void trindle__segment_receive(struct segment *s, struct process *receiver,
+		bool already_held)
+{
+	spin_lock(&s->lock);
+	s->in_flight--;
+	if (already_held) {
+		set_holds(s, atomic_load_explicit(&s->holds,
+				memory_order_relaxed) - 1);
+		note_sole_holder(s, receiver);
+	} else {
+		add_proc(s, receiver);
+	}
+	spin_unlock(&s->lock);
+}
+
+void trindle__segment_release(struct segment *s, struct process *proc)
+{
+	spin_lock(&s->lock);
+	remove_proc(s, proc);
+	set_holds(s, atomic_load_explicit(&s->holds, memory_order_relaxed) - 1);
+	note_sole_holder(s, proc);
+	spin_unlock(&s->lock);
+}
+
+void trindle__segment_drop_message(struct segment *s, struct process *actor)
+{
+	spin_lock(&s->lock);
+	s->in_flight--;
+	set_holds(s, atomic_load_explicit(&s->holds, memory_order_relaxed) - 1);
+	note_sole_holder(s, actor);
+	spin_unlock(&s->lock);
+}
+
+void trindle__segment_add_holder(struct segment *s, struct process *proc)
+{
+	spin_lock(&s->lock);
+	add_proc(s, proc);
+	set_holds(s, atomic_load_explicit(&s->holds, memory_order_relaxed) + 1);
+	s->notify = NULL;
+	spin_unlock(&s->lock);
+}
+
+/* Nobody holds s any more: make its pages fault and recycle the slot.
+ * Called with s->lock held; the caller hands the slot back after unlock. */
+static void destroy_locked(struct segment *s)
+{
+	size_t bytes = s->pages * trindle__page_size();
+
+	atomic_store_explicit(&s->live, false, memory_order_release);
+	if (mprotect(s->base, bytes, PROT_NONE) == 0)
+		atomic_store_explicit(&s->applied, SEG_NONE,
+				memory_order_release);
+	s->dirty_memory = true;
+	if (s->slot_pages * trindle__page_size() >= GIVE_BACK_BYTES &&
+	    madvise(s->base, bytes, MADV_DONTNEED) == 0)
+		s->dirty_memory = false;
+	s->generation++;
+	s->notify = NULL;
+	if (s->procs != s->inline_procs) {
+		free(s->procs);
+		s->procs = s->inline_procs;
+		s->procs_capacity = 2;
+	}
+}
+
+void trindle__segment_settle(struct segment *s)
+{
+	spin_lock(&s->lock);
+	if (!atomic_load_explicit(&s->live, memory_order_relaxed)) {
+		spin_unlock(&s->lock); /* already destroyed by another settle */
+		return;
+	}
+	size_t holds = atomic_load_explicit(&s->holds, memory_order_relaxed);
+	if (holds == 0) {
+		destroy_locked(s);
+		spin_unlock(&s->lock);
+		give_slot(s);
+		return;
+	}
+	int want = atomic_load_explicit(&s->extended, memory_order_relaxed)
+		? SEG_READ_EXECUTE : holds == 1 ? SEG_READ_WRITE : SEG_READ;
+	int have = atomic_load_explicit(&s->applied, memory_order_relaxed);
+	if (want != have && mprotect(s->base, s->pages * trindle__page_size(),
+			prot_bits(want)) == 0)
+		atomic_store_explicit(&s->applied, want, memory_order_release);
+	/* The notice goes out only once the pages are writable, so that its
+	 * receiver can write at once. */
+	struct process *target = s->notify;
+	s->notify = NULL;
+	if (target && atomic_load_explicit(&s->applied, memory_order_relaxed)
+			== SEG_READ_WRITE)
+		trindle__process_notify_segment(target, s, s->generation);
+	spin_unlock(&s->lock);
+}
+
+int trindle__segment_rights(const struct segment *s)
+{
+	if (!atomic_load_explicit(&s->live, memory_order_acquire))
+		return 0;
+	if (atomic_load_explicit(&s->extended, memory_order_acquire))
+		return TRINDLE_ACCESS_READ | TRINDLE_ACCESS_EXECUTE;
+	if (atomic_load_explicit(&s->holds, memory_order_acquire) == 1 &&
+	    atomic_load_explicit(&s->applied, memory_order_acquire) ==
+			SEG_READ_WRITE)
+		return TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE;
+	return TRINDLE_ACCESS_READ;
+}
+
+int trindle__segment_extend(struct segment *s)
+{
+	int err = 0;
+
+	spin_lock(&s->lock);
+	if (!atomic_load_explicit(&s->extended, memory_order_relaxed)) {
+		if (mprotect(s->base, s->pages * trindle__page_size(),
+				PROT_READ | PROT_EXEC) < 0) {
+			err = -ENOMEM;
+		} else {
+			atomic_store_explicit(&s->extended, true,
+					memory_order_release);
+			atomic_store_explicit(&s->applied, SEG_READ_EXECUTE,
+					memory_order_release);
+		}
+	}
+	spin_unlock(&s->lock);
+	return err;
+}
+
+struct segment *trindle__segment_slot(const void *address)
+{
+	struct segment *s;
+
+	if (!trindle__segment_lookup(address, &s))
+		return NULL;
+	return s;
+}
+
+bool trindle__segment_covers(const struct segment *s, const void *address)
+{
+	return (uintptr_t)address - (uintptr_t)s->base <
+		s->pages * trindle__page_size();
+}

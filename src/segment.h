@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * segment.h - segments: page-aligned memory whose rights the MMU enforces.
+ *
+ * Memory comes from arenas: large PROT_NONE reservations carved into slots
+ * of 2^k pages.  A slot and its descriptor live for the whole program and
+ * are recycled, so the descriptor of any address in an arena can be read
+ * at any time, even from the SIGSEGV handler, without a lock.
+ *
+ * A segment's holders are the processes that hold it plus the messages in
+ * flight that carry it.  Rights follow their number: one holder RW, more
+ * R, none destroyed (PROT_NONE).  State changes (the hold counts) happen
+ * under the segment's spinlock; the page protection catches up in
+ * trindle__segment_settle(), which each process calls at the end of a sync
+ * for the segments it touched, so a sync pays only for its net change.
+ */
+#ifndef TRINDLE_SEGMENT_H
+#define TRINDLE_SEGMENT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lock.h"
+#include "object.h"
+
+struct process;
+
+enum seg_prot {
+	SEG_NONE = 0,
+	SEG_READ = 1,
+	SEG_READ_WRITE = 3,
+	SEG_READ_EXECUTE = 5,
+};
+
+struct segment {
+	struct object obj;
+	spinlock_t lock;
+	char *base;               /* the segment's name; fixed for the slot */
+	size_t slot_pages;        /* 2^class pages; fixed for the slot */
+	unsigned slot_class;
+	/* State of the current incarnation. */
+	size_t bytes;             /* as given to trindle_allocate */
+	size_t pages;             /* pages in use (at least one) */
+	atomic_bool live;
+	atomic_bool extended;
+	atomic_int applied;       /* enum seg_prot now in force on the pages */
+	atomic_size_t holds;      /* processes + messages in flight */
+	size_t in_flight;
+	size_t nprocs;
+	size_t procs_capacity;
+	struct process **procs;   /* the holding processes */
+	struct process *inline_procs[2];
+	struct process *notify;   /* due a sole-holder notice, or NULL */
+	uint32_t generation;      /* bumped when destroyed */
+	bool dirty_memory;        /* pages may hold old data: zero on reuse */
+	struct segment *next_free;
+};
+
+/* Lookup for the fault handler: async-signal-safe, lock-free.  Returns
+ * true if address lies in an arena; *seg is its slot's descriptor or NULL. */
+bool trindle__segment_lookup(const void *address, struct segment **seg);
+
+/* A new segment of total bytes held by proc alone (RW); the caller fills
+ * it.  Returns 0 or -ENOMEM. */
+int trindle__segment_create(size_t bytes, struct process *proc,
+		struct segment **out);
+
+/* Hold changes; each returns whether the protection may need settling. */
+void trindle__segment_charge(struct segment *s, struct process *sender,
+		bool move);
+void trindle__segment_receive(struct segment *s, struct process *receiver,
+		bool already_held);
+void trindle__segment_release(struct segment *s, struct process *proc);
+/* A message carrying s was dropped (its pipe died) by actor. */
+void trindle__segment_drop_message(struct segment *s, struct process *actor);
+/* Adds a hold for proc (launch: a worker running code in s). */
+void trindle__segment_add_holder(struct segment *s, struct process *proc);
+
+/* Brings the page protection in line with the holds, destroys the segment
+ * if nobody holds it, and sends a due sole-holder notice. */
+void trindle__segment_settle(struct segment *s);
+
+/* Rights of a holder: TRINDLE_ACCESS_* bits. */
+int trindle__segment_rights(const struct segment *s);
+
+int trindle__segment_extend(struct segment *s);
+
+/* The slot descriptor of the arena page holding address, or NULL.  Reads
+ * nothing that changes: check that the process holds s (a capability for
+ * s->base) before calling trindle__segment_covers() or reading its state. */
+struct segment *trindle__segment_slot(const void *address);
+bool trindle__segment_covers(const struct segment *s, const void *address);
+
+size_t trindle__page_size(void);
+
+#endif

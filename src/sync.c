@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sync.c - trindle_sync: send, receive and release in one batch.
+ *
+ * A sync runs in four steps:
+ *  1. plan: find the sends that are moves (a later release of the same
+ *     segment in this outbox), so that their hold passes to the message
+ *     without ever being counted twice - no protection change;
+ *  2. outgoing: handle each message in order, packing failures in front;
+ *  3. settle: apply the net protection change of the whole batch;
+ *  4. incoming: notices, then messages fairly from the requested pipes,
+ *     waiting (spin, then futex) only when the contract says so.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipe.h"
+#include "process.h"
+#include "segment.h"
+#include "wait.h"
+
+/* How long a receiver spins before it sleeps: a wake-up costs ~23 us. */
+#define SYNC_SPIN_NS 50000
+
+static struct cap *fresh_marks(struct process *p, struct cap *c)
+{
+	if (c->mark_epoch != p->epoch) {
+		c->mark_epoch = p->epoch;
+		c->marks = 0;
+		c->move_send = 0;
+	}
+	return c;
+}
+
+/* Step 1: for each segment released in this outbox, the last send of it
+ * before the release becomes a move. */
+static void plan_moves(struct process *p, const trindle_message_t *msgs,
+		size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!msgs[i].content)
+			continue;
+		struct cap *c = trindle__cap_find(&p->caps, msgs[i].content);
+		if (!c || c->obj->kind != OBJECT_SEGMENT)
+			continue;
+		fresh_marks(p, c);
+		if (c->marks & CAP_RELEASE_LATER)
+			continue; /* only sends before the first release count */
+		if (msgs[i].address) {
+			c->move_send = i + 1;
+		} else {
+			c->marks |= CAP_RELEASE_LATER;
+			c->release_at = i;
+		}
+	}
+}
+
+static bool add_request(struct process *p, struct pipe *pipe)
+{
+	if (p->nrequests == p->requests_capacity) {
+		size_t cap = p->requests_capacity ? p->requests_capacity * 2 : 16;
+		struct pipe **v = realloc(p->requests, cap * sizeof(*v));
+		if (!v)
+			return false;
+		p->requests = v;
+		p->requests_capacity = cap;
+	}
+	p->requests[p->nrequests++] = pipe;
+	return true;
+}
+
+static bool do_request(struct process *p, trindle_pipe_t address)
+{
+	struct cap *c = trindle__cap_find(&p->caps, address);
+
+	if (!c || c->obj->kind != OBJECT_PIPE ||
+	    !(c->rights & TRINDLE_ACCESS_RECEIVE))
+		return false;
+	fresh_marks(p, c);
+	if (c->marks & CAP_REQUESTED)
+		return true; /* asked twice: served once */
+	if (!add_request(p, (struct pipe *)c->obj))
+		return false;
+	c->marks |= CAP_REQUESTED;
+	return true;
+}
+
+static bool do_release(struct process *p, trindle_object_t content)
+{
+	struct cap *c = trindle__cap_find(&p->caps, content);
+
+	if (!c)
+		return false;
+	if (c->mark_epoch == p->epoch) {
+		if (c->marks & CAP_SEND_FAILED)
+			return false; /* a move is all or nothing */
+		if (c->marks & CAP_MOVED) {
+			/* The message took this hold over already. */
+			trindle__cap_remove(&p->caps, c);
+			return true;
+		}
+	}
+	trindle__process_release_cap(p, c);
+	return true;
+}
+
+static void send_failed(struct process *p, struct cap *c)
+{
+	if (c)
+		fresh_marks(p, c)->marks |= CAP_SEND_FAILED;
+}
+
+/* The pipe a send goes to, if the caller may send on it. */
+static struct pipe *send_target(struct process *p, trindle_pipe_t address)
+{
+	struct cap *pc = trindle__cap_find(&p->caps, address);
+
+	if (!pc || pc->obj->kind != OBJECT_PIPE ||
+	    !(pc->rights & TRINDLE_ACCESS_SEND))
+		return NULL;
+	return (struct pipe *)pc->obj;
+}
+
+/* Puts the hold of c's object on a message; true if it was a move. */
+static bool charge(struct process *p, struct cap *c, size_t index)
+{
+	if (c->obj->kind == OBJECT_PIPE) {
+		trindle__pipe_carry((struct pipe *)c->obj);
+		return false;
+	}
+	struct segment *s = (struct segment *)c->obj;
+	bool move = c->mark_epoch == p->epoch &&
+		(c->marks & CAP_RELEASE_LATER) && c->move_send == index + 1 &&
+		!(c->marks & CAP_SEND_FAILED);
+	trindle__segment_charge(s, p, move);
+	if (move)
+		c->marks |= CAP_MOVED;
+	else
+		trindle__process_mark_dirty(p, s);
+	return move;
+}
+
+/* Sends stay inside one pipe's enter/leave while they target that pipe. */
+struct send_state {
+	struct pipe *entered;
+};
+
+static void leave_entered(struct send_state *st)
+{
+	if (st->entered)
+		trindle__pipe_leave(st->entered);
+	st->entered = NULL;
+}
+
+static bool do_send(struct process *p, struct send_state *st,
+		const trindle_message_t *m, size_t index)
+{
+	struct cap *c = trindle__cap_find(&p->caps, m->content);
+	struct pipe *pipe = send_target(p, m->address);
+	size_t pos;
+
+	if (!c || !pipe || (c->obj->kind == OBJECT_PIPE &&
+			trindle__pipe_dead((struct pipe *)c->obj))) {
+		send_failed(p, c);
+		return false;
+	}
+	if (st->entered != pipe) {
+		leave_entered(st);
+		if (trindle__pipe_enter(pipe) < 0) {
+			send_failed(p, c);
+			return false;
+		}
+		st->entered = pipe;
+	}
+	if (!trindle__pipe_claim(pipe, &pos)) {
+		send_failed(p, c);
+		return false;
+	}
+	charge(p, c, index);
+	trindle__pipe_publish(pipe, pos, c->obj);
+	return true;
+}
+
+/* Step 2: handles the outbox in order; returns the number that failed,
+ * packed at the front in their original order. */
+static size_t handle_outgoing(struct process *p, trindle_message_t *msgs,
+		size_t n)
+{
+	struct send_state st = { NULL };
+	size_t failed = 0;
+
+	if (n > 1)
+		plan_moves(p, msgs, n);
+	for (size_t i = 0; i < n; i++) {
+		trindle_message_t m = msgs[i];
+		bool ok;
+		if (m.address && m.content) {
+			ok = do_send(p, &st, &m, i);
+		} else {
+			leave_entered(&st); /* a release may kill a pipe we are in */
+			if (m.address)
+				ok = do_request(p, m.address);
+			else if (m.content)
+				ok = do_release(p, m.content);
+			else
+				ok = false;
+		}
+		if (!ok)
+			msgs[failed++] = m;
+	}
+	leave_entered(&st);
+	return failed;
+}
+
+/* Turns a message's hold into the receiver's capability. */
+static void adopt(struct process *p, struct pipe *from, struct object *o,
+		trindle_message_t *msg)
+{
+	msg->address = from;
+	if (o->kind == OBJECT_SEGMENT) {
+		struct segment *s = (struct segment *)o;
+		struct cap *c = trindle__cap_find(&p->caps, s->base);
+		bool held = c != NULL;
+		trindle__segment_receive(s, p, held);
+		if (held)
+			trindle__process_mark_dirty(p, s); /* maybe alone now */
+		else
+			trindle__cap_insert(&p->caps, s->base, o, 0);
+		msg->content = s->base;
+		return;
+	}
+	struct pipe *pipe = (struct pipe *)o;
+	msg->content = pipe;
+	if (trindle__cap_find(&p->caps, pipe))
+		trindle__pipe_uncarry(pipe); /* held already: counts once */
+	else if (trindle__pipe_adopt(pipe, p))
+		trindle__cap_insert(&p->caps, pipe, o, TRINDLE_ACCESS_SEND);
+}
+
+static size_t receive_one_pipe(struct process *p, struct pipe *pipe,
+		trindle_message_t *msgs, size_t max)
+{
+	struct object *batch[64];
+	size_t got = 0;
+
+	while (got < max) {
+		size_t want = max - got < 64 ? max - got : 64;
+		if (trindle__process_reserve_caps(p, want) < 0)
+			break;
+		size_t n = trindle__pipe_pop(pipe, batch, want);
+		for (size_t i = 0; i < n; i++)
+			adopt(p, pipe, batch[i], &msgs[got++]);
+		if (n < want)
+			break;
+	}
+	if (got)
+		pipe->last_served = ++p->serve_clock;
+	return got;
+}
+
+static void sort_by_last_served(struct pipe **v, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct pipe *x = v[i];
+		size_t j = i;
+		while (j > 0 && v[j - 1]->last_served > x->last_served) {
+			v[j] = v[j - 1];
+			j--;
+		}
+		v[j] = x;
+	}
+}
+
+/* Fair delivery: one message from each requested pipe in turn, the least
+ * recently served first. */
+static size_t receive_fair(struct process *p, trindle_message_t *msgs,
+		size_t max)
+{
+	size_t got = 0;
+	bool progress = true;
+
+	if (p->nrequests == 1)
+		return receive_one_pipe(p, p->requests[0], msgs, max);
+	sort_by_last_served(p->requests, p->nrequests);
+	while (progress && got < max) {
+		progress = false;
+		for (size_t i = 0; i < p->nrequests && got < max; i++) {
+			struct pipe *pipe = p->requests[i];
+			struct object *o;
+			if (trindle__process_reserve_caps(p, 1) < 0)
+				return got;
+			if (trindle__pipe_pop(pipe, &o, 1) == 0)
+				continue;
+			adopt(p, pipe, o, &msgs[got++]);
+			pipe->last_served = ++p->serve_clock;
+			progress = true;
+		}
+	}
+	return got;
+}
+
+static size_t deliver(struct process *p, trindle_message_t *msgs, size_t max)
+{
+	size_t got = trindle__process_take_notices(p, msgs, max);
+
+	if (got < max && p->nrequests)
+		got += receive_fair(p, msgs + got, max - got);
+	return got;
+}
+
+static bool anyone_could_send(struct process *p)
+{
+	for (size_t i = 0; i < p->nrequests; i++)
+		if (trindle__pipe_has_senders(p->requests[i]) ||
+		    trindle__pipe_ready(p->requests[i]))
+			return true;
+	return false;
+}
+
+/* Wake-up test of a waiting sync: something to deliver, or nothing more
+ * can ever come. */
+static bool sync_ready(void *arg)
+{
+	struct process *p = arg;
+
+	if (atomic_load_explicit(&p->notices_pending, memory_order_acquire))
+		return true;
+	for (size_t i = 0; i < p->nrequests; i++)
+		if (trindle__pipe_ready(p->requests[i]))
+			return true;
+	return !anyone_could_send(p);
+}
+
+static size_t receive(struct process *p, trindle_mailbox_t *in,
+		int64_t deadline_ns)
+{
+	size_t max = in ? in->count : 0;
+
+	if (!max)
+		return 0;
+	size_t got = deliver(p, in->address, max);
+	while (!got && p->nrequests && deadline_ns != 0 && anyone_could_send(p)) {
+		if (!trindle__wait_word(&p->waiting, sync_ready, p, deadline_ns,
+				SYNC_SPIN_NS))
+			break; /* timed out */
+		got = deliver(p, in->address, max);
+		if (deadline_ns > 0 && trindle__now_ns() >= deadline_ns)
+			break;
+	}
+	return got;
+}
+
+static int sync_impl(trindle_mailbox_t *out, trindle_mailbox_t *in,
+		int64_t deadline_ns)
+{
+	if ((out && out->count && !out->address) ||
+	    (in && in->count && !in->address))
+		return trindle__fail(-EINVAL);
+	struct process *p = trindle__current();
+	if (!p)
+		return trindle__fail(-ENOMEM);
+	if (++p->epoch == 0)
+		p->epoch = 1;
+	p->nrequests = 0;
+	if (out && out->count)
+		out->count = handle_outgoing(p, out->address, out->count);
+	trindle__process_settle(p);
+	size_t got = receive(p, in, deadline_ns);
+	trindle__process_settle(p);
+	p->nrequests = 0;
+	if (in)
+		in->count = got;
+	return 0;
+}
+
+TRINDLE_PUBLIC int trindle_sync(trindle_mailbox_t *out, trindle_mailbox_t *in)
+{
+	return sync_impl(out, in, -1);
+}
+
+TRINDLE_PUBLIC int trindle_sync_timeout(trindle_mailbox_t *out,
+		trindle_mailbox_t *in, int64_t timeout_ns)
+{
+	int64_t deadline = -1;
+
+	if (timeout_ns == 0)
+		deadline = 0;
+	else if (timeout_ns > 0)
+		deadline = trindle__now_ns() + timeout_ns;
+	return sync_impl(out, in, deadline);
+}

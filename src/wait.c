@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* wait.c - spin, then sleep on a futex (see wait.h). */
+#include "wait.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compiler.h"
+#include "process.h"
+
+int64_t trindle__now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void futex_sleep(atomic_uint *word, int64_t timeout_ns)
+{
+	struct timespec ts, *tsp = NULL;
+
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+		tsp = &ts;
+	}
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 1u, tsp, NULL, 0);
+}
+
+static bool spin(wait_ready_fn ready, void *arg, int64_t until_ns)
+{
+	for (unsigned i = 1;; i++) {
+		if (ready(arg))
+			return true;
+		trindle__cpu_relax();
+		if ((i & 63) == 0 && trindle__now_ns() >= until_ns)
+			return false;
+	}
+}
+
+bool trindle__wait_word(atomic_uint *word, wait_ready_fn ready, void *arg,
+		int64_t deadline_ns, int64_t spin_ns)
+{
+	int64_t start = trindle__now_ns();
+	int64_t spin_until = start + spin_ns;
+
+	if (deadline_ns >= 0 && deadline_ns < spin_until)
+		spin_until = deadline_ns;
+	if (spin(ready, arg, spin_until))
+		return true;
+	for (;;) {
+		int64_t left = -1;
+		if (deadline_ns >= 0) {
+			left = deadline_ns - trindle__now_ns();
+			if (left <= 0)
+				return ready(arg);
+		}
+		atomic_store_explicit(word, 1, memory_order_relaxed);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (ready(arg)) {
+			atomic_store_explicit(word, 0, memory_order_relaxed);
+			return true;
+		}
+		futex_sleep(word, left);
+		atomic_store_explicit(word, 0, memory_order_relaxed);
+		if (ready(arg))
+			return true;
+	}
+}
+
+void trindle__wake_word(atomic_uint *word)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(word, memory_order_relaxed) &&
+	    atomic_exchange_explicit(word, 0, memory_order_relaxed))
+		syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void trindle__wait_wake(struct process *p)
+{
+	trindle__wake_word(&p->waiting);
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wait.h - waiting for something to happen: spin briefly, then futex.
+ *
+ * Waking a sleeping thread costs ~23 us on this kind of machine, so a
+ * waiter first spins for a few microseconds; only then does it announce
+ * itself in its wait word and sleep.  A waker touches the kernel only when
+ * the word says someone sleeps.  The announce-then-recheck on one side and
+ * publish-then-check on the other are ordered by seq_cst fences, so a
+ * wake-up is never missed.
+ */
+#ifndef TRINDLE_WAIT_H
+#define TRINDLE_WAIT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct process;
+
+typedef bool (*wait_ready_fn)(void *arg);
+
+/* Monotonic clock in nanoseconds. */
+int64_t trindle__now_ns(void);
+
+/* Waits until ready(arg) is true or the monotonic clock passes deadline_ns
+ * (negative: no deadline).  Returns true if ready, false on timeout. */
+bool trindle__wait_word(atomic_uint *word, wait_ready_fn ready, void *arg,
+		int64_t deadline_ns, int64_t spin_ns);
+
+/* Wakes the thread sleeping on word, if there is one. */
+void trindle__wake_word(atomic_uint *word);
+
+/* Wakes a process that may be waiting in trindle_sync. */
+void trindle__wait_wake(struct process *p);
+
+#endif
