@@ -1,0 +1,817 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_processes.c - launching workers, how they end and what they leave
+ * behind, and root processes (threads the library did not start).
+ *
+ * Workers never call cmocka: they report through the segments they send
+ * or deliver, or through globals published under a semaphore, and the
+ * test thread asserts.
+ */
+#include "helpers.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <stdbool.h>
+#include <string.h>
+
+#define RW (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE)
+#define RX (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_EXECUTE)
+#define SR (TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE)
+
+/* Pipes a worker needs to name; set by the launcher before launching. */
+static trindle_pipe_t g_out, g_err;
+/* Variants of a worker's behaviour, set before launching it. */
+static int g_mode;
+static bool g_let_go_of_out;
+/* Holds gate_worker back until the test has filled its input. */
+static sem_t g_gate;
+
+enum { END_RETURN, END_EXIT, END_ABORT };
+
+/* ---- shared by both sides: no cmocka here ---- */
+
+static trindle_segment_t make_label(unsigned long label)
+{
+	trindle_buffer_t b = { sizeof label, &label };
+	return trindle_allocate(1, &b);
+}
+
+static unsigned long label_of(trindle_segment_t s)
+{
+	unsigned long v;
+	memcpy(&v, s, sizeof v);
+	return v;
+}
+
+static void *code_address(trindle_entrypoint_t entry)
+{
+	return (void *)(uintptr_t)entry;
+}
+
+/* The next object that came through pipe, skipping notices; NULL when
+ * nothing more can arrive. */
+static trindle_object_t w_next(trindle_pipe_t pipe)
+{
+	for (;;) {
+		trindle_message_t req = { pipe, NULL }, got;
+		trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
+		if (trindle_sync(&out, &in) != 0 || out.count || in.count == 0)
+			return NULL;
+		if (got.address == pipe && got.content)
+			return got.content;
+	}
+}
+
+static size_t w_sync(trindle_message_t *m, size_t count)
+{
+	trindle_mailbox_t out = { count, m };
+	if (trindle_sync(&out, NULL) != 0)
+		return count;
+	return out.count;
+}
+
+static size_t w_send(trindle_pipe_t pipe, trindle_object_t object)
+{
+	trindle_message_t m = { pipe, object };
+	return w_sync(&m, 1);
+}
+
+static size_t w_move(trindle_pipe_t pipe, trindle_object_t object)
+{
+	trindle_message_t m[2] = { { pipe, object }, { NULL, object } };
+	return w_sync(m, 2);
+}
+
+static size_t w_release(trindle_object_t object)
+{
+	trindle_message_t m = { NULL, object };
+	return w_sync(&m, 1);
+}
+
+/* Wait for the next message on input and let go of it. */
+static void w_await_go(trindle_pipe_t input)
+{
+	trindle_object_t go = w_next(input);
+	if (go)
+		w_release(go);
+}
+
+/* ---- workers ---- */
+
+/* Delivers its rights on its input and on its own code to out. */
+static void rights_worker(trindle_pipe_t input)
+{
+	unsigned long v[2] = {
+		(unsigned long)trindle_access(input),
+		(unsigned long)trindle_access(code_address(rights_worker)),
+	};
+	trindle_buffer_t b = { sizeof v, v };
+	trindle_exit(trindle_allocate(1, &b));
+}
+
+/* Ends the way g_mode says, delivering a label where there is one. */
+static void ending_worker(trindle_pipe_t input)
+{
+	(void)input;
+	if (g_mode == END_EXIT)
+		trindle_exit(make_label(0xE1));
+	if (g_mode == END_ABORT)
+		trindle_abort(make_label(0xAB));
+}
+
+/* Waits for go, then delivers a label by exit or abort (g_mode). */
+static void gated_end_worker(trindle_pipe_t input)
+{
+	w_await_go(input);
+	if (g_mode == END_ABORT)
+		trindle_abort(make_label(0xF0));
+	trindle_exit(make_label(0xF0));
+}
+
+/* Touches nothing until the test opens the gate, then takes one message. */
+static void gate_worker(trindle_pipe_t input)
+{
+	sem_wait(&g_gate);
+	w_await_go(input);
+}
+
+/* Shares a new segment with the launcher through g_err, waits for go,
+ * lets go of its SEND on out when g_mode says so, and exits with the
+ * segment as its output. */
+static void share_then_exit_worker(trindle_pipe_t input)
+{
+	trindle_segment_t o = make_label(0x50);
+	w_send(g_err, o);
+	w_await_go(input);
+	if (g_let_go_of_out)
+		w_release(g_out);
+	trindle_exit(o);
+}
+
+/* Keeps a segment it is given, hands the launcher SEND on a pipe of its
+ * own through g_err, waits for go and returns without releasing either. */
+static void holder_worker(trindle_pipe_t input)
+{
+	trindle_object_t s = w_next(input);
+	trindle_pipe_t q = trindle_pipe(1);
+	(void)s;
+	w_send(g_err, q);
+	w_await_go(input);
+}
+
+/* Launches a worker that delivers to g_out (or g_err, by g_mode), lets go
+ * of its own SEND on both, then tells the worker to go on. */
+static void releasing_launcher_worker(trindle_pipe_t input)
+{
+	trindle_pipe_t w = trindle_launch(gated_end_worker, 2, g_out, g_err);
+	(void)input;
+	if (!w)
+		return;
+	w_release(g_out);
+	w_release(g_err);
+	w_move(w, make_label(0));
+}
+
+/* Reads a depth n from its input: launches the next worker with n - 1,
+ * or, at depth 1, exits with a label. */
+static void chain_worker(trindle_pipe_t input)
+{
+	trindle_segment_t depth = w_next(input);
+	unsigned long n = depth ? label_of(depth) : 0;
+	if (depth)
+		w_release(depth);
+	if (n <= 1)
+		trindle_exit(make_label(0xC0DE));
+	trindle_pipe_t next = trindle_launch(chain_worker, 1, g_out, g_err);
+	if (next)
+		w_move(next, make_label(n - 1));
+}
+
+/* Gives back what it gets, labelled one higher. */
+static void plus_one_worker(trindle_pipe_t input)
+{
+	trindle_segment_t s = w_next(input);
+	if (s && (trindle_access(s) & TRINDLE_ACCESS_WRITE))
+		*(unsigned long *)s += 1;
+	trindle_exit(s);
+}
+
+/* ---- test side helpers ---- */
+
+static trindle_segment_t labelled(unsigned long label)
+{
+	trindle_segment_t s = make_label(label);
+	assert_non_null(s);
+	return s;
+}
+
+static trindle_pipe_t new_pipe(size_t n)
+{
+	trindle_pipe_t p = trindle_pipe(n);
+	assert_non_null(p);
+	return p;
+}
+
+static void expect_label(const trindle_message_t *m, trindle_pipe_t pipe,
+		unsigned long label)
+{
+	assert_ptr_equal(m->address, pipe);
+	assert_int_equal(trindle_access(m->content), RW);
+	assert_int_equal(label_of(m->content), label);
+	assert_int_equal(t_release(m->content), 0);
+}
+
+/*
+ * Wait until input dies (its worker ended).  wake is a pipe the worker
+ * holds SEND on, so the wait can sleep; anything else delivered meanwhile
+ * is stored in keep.  Returns how many were kept.
+ */
+static size_t await_end(trindle_pipe_t input, trindle_pipe_t wake,
+		trindle_message_t *keep, size_t cap)
+{
+	size_t kept = 0;
+	for (;;) {
+		trindle_message_t req = { wake, NULL }, got[8];
+		trindle_mailbox_t out = { 1, &req }, in = { 8, got };
+		bool ended = false;
+		assert_int_equal(trindle_sync(&out, &in), 0);
+		for (size_t i = 0; i < in.count; i++) {
+			if (got[i].address == input && got[i].content == NULL) {
+				ended = true;
+				continue;
+			}
+			assert_true(kept < cap);
+			keep[kept++] = got[i];
+		}
+		if (ended)
+			return kept;
+		/* The worker let go of wake; its end is still being recorded. */
+		if (in.count == 0)
+			sched_yield();
+	}
+}
+
+/* Receive on pipe until no one else can send on it; store the messages
+ * that came through it (notices are dropped).  Returns how many. */
+static size_t drain_until_alone(trindle_pipe_t pipe, trindle_message_t *keep,
+		size_t cap)
+{
+	size_t kept = 0;
+	for (;;) {
+		trindle_message_t got;
+		if (t_recv(pipe, &got, -1) == 0)
+			return kept;
+		if (got.address != pipe)
+			continue;
+		assert_true(kept < cap);
+		keep[kept++] = got;
+	}
+}
+
+/* ---- launch ---- */
+
+static void test_launch_returns_send_end_of_input(void **state)
+{
+	(void)state;
+	trindle_pipe_t errp = new_pipe(1);
+	trindle_message_t keep[2];
+	sem_init(&g_gate, 0, 0);
+	trindle_pipe_t input = trindle_launch(gate_worker, 3, NULL, errp);
+
+	assert_non_null(input);
+	assert_int_equal(trindle_access(input), TRINDLE_ACCESS_SEND);
+	/* Its capacity is queue_count: 3 fit, a fourth finds it full. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(t_move(input, labelled(0)), 0);
+	trindle_segment_t extra = labelled(0);
+	assert_int_equal(t_move(input, extra), 2);
+	assert_int_equal(trindle_access(input), TRINDLE_ACCESS_SEND);
+	assert_int_equal(t_release(extra), 0);
+	sem_post(&g_gate);
+	assert_int_equal(await_end(input, errp, keep, 2), 0);
+	sem_destroy(&g_gate);
+	assert_int_equal(t_release(errp), 0);
+}
+
+static void test_worker_holds_send_receive_on_input(void **state)
+{
+	(void)state;
+	trindle_pipe_t outp = new_pipe(1);
+	trindle_pipe_t input = trindle_launch(rights_worker, 1, outp, NULL);
+	trindle_message_t keep[2];
+	unsigned long v[2];
+
+	assert_non_null(input);
+	assert_int_equal(await_end(input, outp, keep, 2), 1);
+	assert_ptr_equal(keep[0].address, outp);
+	memcpy(v, keep[0].content, sizeof v);
+	assert_int_equal(v[0], SR);
+	assert_int_equal(t_release(keep[0].content), 0);
+	assert_int_equal(t_release(outp), 0);
+}
+
+static void test_entry_code_has_read_execute(void **state)
+{
+	(void)state;
+	trindle_pipe_t outp = new_pipe(1);
+	trindle_pipe_t input = trindle_launch(rights_worker, 1, outp, NULL);
+	trindle_message_t keep[2];
+	unsigned long v[2];
+
+	assert_int_equal(trindle_access(code_address(rights_worker)) & RX, RX);
+	assert_non_null(input);
+	assert_int_equal(await_end(input, outp, keep, 2), 1);
+	memcpy(v, keep[0].content, sizeof v);
+	assert_int_equal(v[1] & RX, RX);
+	assert_int_equal(t_release(keep[0].content), 0);
+	assert_int_equal(t_release(outp), 0);
+}
+
+static void test_launch_queue_count_zero_is_einval(void **state)
+{
+	(void)state;
+	errno = 0;
+	assert_null(trindle_launch(ending_worker, 0, NULL, NULL));
+	assert_int_equal(errno, EINVAL);
+}
+
+static void test_launch_out_or_err_not_held_is_einval(void **state)
+{
+	(void)state;
+	trindle_pipe_t dead = new_pipe(1);
+	trindle_segment_t seg = labelled(0);
+	int local;
+	trindle_object_t bad[] = { dead, seg, &local, (char *)seg + 8 };
+	assert_int_equal(t_release(dead), 0);
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		errno = 0;
+		assert_null(trindle_launch(ending_worker, 1, bad[i], NULL));
+		assert_int_equal(errno, EINVAL);
+		errno = 0;
+		assert_null(trindle_launch(ending_worker, 1, NULL, bad[i]));
+		assert_int_equal(errno, EINVAL);
+	}
+	assert_int_equal(t_release(seg), 0);
+}
+
+/* ---- how a worker ends ---- */
+
+static void test_exit_moves_output_to_out_receiver_has_write(void **state)
+{
+	(void)state;
+	trindle_pipe_t outp = new_pipe(1), errp = new_pipe(1);
+	trindle_message_t keep[2], got;
+	g_mode = END_EXIT;
+	trindle_pipe_t input = trindle_launch(ending_worker, 1, outp, errp);
+
+	assert_non_null(input);
+	assert_int_equal(await_end(input, errp, keep, 2), 0);
+	assert_int_equal(t_recv(outp, &got, 0), 1);
+	*(unsigned long *)got.content += 1;   /* WRITE right away */
+	expect_label(&got, outp, 0xE2);
+	assert_int_equal(t_release(outp), 0);
+	assert_int_equal(t_release(errp), 0);
+}
+
+static void test_abort_delivers_report_to_err(void **state)
+{
+	(void)state;
+	trindle_pipe_t outp = new_pipe(1), errp = new_pipe(1);
+	trindle_message_t keep[2], got;
+	g_mode = END_ABORT;
+	trindle_pipe_t input = trindle_launch(ending_worker, 1, outp, errp);
+
+	assert_non_null(input);
+	assert_int_equal(await_end(input, errp, keep, 2), 1);
+	expect_label(&keep[0], errp, 0xAB);
+	assert_int_equal(t_recv(outp, &got, 0), 0);
+	assert_int_equal(t_release(outp), 0);
+	assert_int_equal(t_release(errp), 0);
+}
+
+static void test_return_from_entry_is_exit_null(void **state)
+{
+	(void)state;
+	trindle_pipe_t outp = new_pipe(1), errp = new_pipe(1);
+	trindle_message_t keep[2], got;
+	g_mode = END_RETURN;
+	trindle_pipe_t input = trindle_launch(ending_worker, 1, outp, errp);
+
+	assert_non_null(input);
+	assert_int_equal(await_end(input, errp, keep, 2), 0);
+	assert_int_equal(t_recv(outp, &got, 0), 0);
+	assert_int_equal(t_release(outp), 0);
+	assert_int_equal(t_release(errp), 0);
+}
+
+static void test_launcher_gets_closure_notice_whatever_worker_delivered(void **state)
+{
+	(void)state;
+	const int modes[] = { END_RETURN, END_EXIT, END_ABORT };
+	for (size_t i = 0; i < 3; i++) {
+		trindle_pipe_t outp = new_pipe(1), errp = new_pipe(1);
+		trindle_message_t keep[2];
+		g_mode = modes[i];
+		trindle_pipe_t input = trindle_launch(ending_worker, 1, outp, errp);
+		assert_non_null(input);
+		/* await_end returns only on { input, NULL } */
+		size_t n = await_end(input, errp, keep, 2);
+		assert_int_equal(trindle_access(input), 0);
+		assert_int_equal(trindle_measure(input), 0);
+		for (size_t k = 0; k < n; k++)
+			assert_int_equal(t_release(keep[k].content), 0);
+		/* releasing our own pipes releases anything queued in them */
+		assert_int_equal(t_release(outp), 0);
+		assert_int_equal(t_release(errp), 0);
+	}
+}
+
+static void test_completion_delivered_even_when_out_is_full(void **state)
+{
+	(void)state;
+	trindle_pipe_t outp = new_pipe(1), errp = new_pipe(1);
+	trindle_message_t keep[2], got[4];
+	assert_int_equal(t_move(outp, labelled(0xF1)), 0);
+	g_mode = END_EXIT;
+	trindle_pipe_t input = trindle_launch(gated_end_worker, 1, outp, errp);
+
+	assert_non_null(input);
+	/* out stays full until the worker has ended */
+	assert_int_equal(t_move(input, labelled(0)), 0);
+	assert_int_equal(await_end(input, errp, keep, 2), 0);
+	trindle_message_t req = { outp, NULL };
+	trindle_mailbox_t out = { 1, &req }, in = { 4, got };
+	assert_int_equal(trindle_sync_timeout(&out, &in, 0), 0);
+	assert_int_equal(in.count, 2);
+	unsigned long a = label_of(got[0].content), b = label_of(got[1].content);
+	assert_true((a == 0xF1 && b == 0xF0) || (a == 0xF0 && b == 0xF1));
+	expect_label(&got[0], outp, a);
+	expect_label(&got[1], outp, b);
+	assert_int_equal(t_release(outp), 0);
+	assert_int_equal(t_release(errp), 0);
+}
+
+/* Run share_then_exit_worker; kill_out kills out before the worker exits.
+ * The output must be released, not delivered: we end as its sole holder. */
+static void expect_output_released(bool with_out, bool let_go, bool kill_out)
+{
+	trindle_pipe_t outp = with_out ? new_pipe(2) : NULL;
+	trindle_pipe_t errp = new_pipe(2);
+	trindle_message_t keep[2], got;
+	g_out = outp;
+	g_err = errp;
+	g_let_go_of_out = let_go;
+	trindle_pipe_t input = trindle_launch(share_then_exit_worker, 1, outp, errp);
+	assert_non_null(input);
+
+	assert_int_equal(t_recv(errp, &got, -1), 1);
+	trindle_segment_t o = got.content;
+	assert_ptr_equal(got.address, errp);
+	assert_int_equal(trindle_access(o), TRINDLE_ACCESS_READ);
+	if (kill_out)
+		assert_int_equal(t_release(outp), 0);
+	assert_int_equal(t_move(input, labelled(0)), 0);
+
+	assert_int_equal(await_end(input, errp, keep, 2), 1);
+	assert_null(keep[0].address);
+	assert_ptr_equal(keep[0].content, o);
+	assert_int_equal(trindle_access(o), RW);
+	assert_int_equal(label_of(o), 0x50);
+	if (with_out && !kill_out) {
+		assert_int_equal(t_recv(outp, &got, 0), 0);
+		assert_int_equal(t_release(outp), 0);
+	}
+	assert_int_equal(t_release(o), 0);
+	assert_int_equal(t_release(errp), 0);
+}
+
+static void test_output_released_when_worker_let_go_of_out(void **state)
+{
+	(void)state;
+	expect_output_released(true, true, false);
+}
+
+static void test_output_released_when_out_is_null(void **state)
+{
+	(void)state;
+	expect_output_released(false, false, false);
+}
+
+static void test_output_released_when_out_is_dead(void **state)
+{
+	(void)state;
+	expect_output_released(true, false, true);
+}
+
+/* ---- what an ended worker leaves behind ---- */
+
+static void test_worker_holdings_released_when_it_ends(void **state)
+{
+	(void)state;
+	trindle_pipe_t errp = new_pipe(2);
+	trindle_segment_t s = labelled(0x11);
+	trindle_message_t got, keep[4];
+	bool saw_segment = false, saw_pipe = false;
+	g_err = errp;
+	trindle_pipe_t input = trindle_launch(holder_worker, 2, NULL, errp);
+	assert_non_null(input);
+
+	assert_int_equal(t_send(input, s), 0);
+	/* q comes after the worker took s: from here s has two holders */
+	assert_int_equal(t_recv(errp, &got, -1), 1);
+	trindle_pipe_t q = got.content;
+	assert_int_equal(trindle_access(q), TRINDLE_ACCESS_SEND);
+	assert_int_equal(trindle_access(s), TRINDLE_ACCESS_READ);
+	assert_int_equal(t_move(input, labelled(0)), 0);
+
+	size_t n = await_end(input, errp, keep, 4);
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i].address == NULL && keep[i].content == s)
+			saw_segment = true;
+		else if (keep[i].address == q && keep[i].content == NULL)
+			saw_pipe = true;
+		else
+			fail_msg("unexpected delivery %p %p", keep[i].address,
+			         keep[i].content);
+	}
+	assert_true(saw_segment);
+	assert_true(saw_pipe);
+	assert_int_equal(trindle_access(s), RW);
+	assert_int_equal(trindle_access(q), 0);
+	assert_int_equal(t_release(s), 0);
+	assert_int_equal(t_release(errp), 0);
+}
+
+/* The launcher (a worker) lets go of out and err after launching; the
+ * grandchild still delivers through its own SEND, by exit or by abort. */
+static void expect_delivery_after_launcher_let_go(bool through_err)
+{
+	trindle_pipe_t outp = new_pipe(2), errp = new_pipe(2);
+	trindle_pipe_t target = through_err ? errp : outp;
+	trindle_message_t keep[4];
+	g_out = outp;
+	g_err = errp;
+	g_mode = through_err ? END_ABORT : END_EXIT;
+	trindle_pipe_t input = trindle_launch(releasing_launcher_worker, 1,
+	                                      outp, errp);
+	assert_non_null(input);
+
+	/* Returns once the launcher and its worker have both let go; if the
+	 * worker had no SEND of its own, nothing would have come. */
+	assert_int_equal(drain_until_alone(target, keep, 4), 1);
+	expect_label(&keep[0], target, 0xF0);
+	assert_int_equal(t_release(outp), 0);
+	assert_int_equal(t_release(errp), 0);
+}
+
+static void test_worker_keeps_send_on_out_after_launcher_releases_it(void **state)
+{
+	(void)state;
+	expect_delivery_after_launcher_let_go(false);
+}
+
+static void test_worker_keeps_send_on_err_after_launcher_releases_it(void **state)
+{
+	(void)state;
+	expect_delivery_after_launcher_let_go(true);
+}
+
+static void test_workers_launch_workers(void **state)
+{
+	(void)state;
+	trindle_pipe_t outp = new_pipe(2);
+	trindle_message_t keep[4];
+	g_out = outp;
+	g_err = NULL;
+	trindle_pipe_t input = trindle_launch(chain_worker, 1, outp, NULL);
+	assert_non_null(input);
+	assert_int_equal(t_move(input, labelled(4)), 0);
+
+	/* Four generations; only the last one delivers. */
+	assert_int_equal(drain_until_alone(outp, keep, 4), 1);
+	expect_label(&keep[0], outp, 0xC0DE);
+	assert_int_equal(t_release(outp), 0);
+}
+
+static void test_worker_threads_reused_many_short_workers_all_run(void **state)
+{
+	(void)state;
+	trindle_pipe_t outp = new_pipe(1);
+	unsigned long rounds = 200 * t_scale();
+	for (unsigned long i = 0; i < rounds; i++) {
+		trindle_message_t keep[2];
+		trindle_pipe_t input = trindle_launch(plus_one_worker, 1, outp, NULL);
+		assert_non_null(input);
+		assert_int_equal(t_move(input, labelled(i)), 0);
+		assert_int_equal(await_end(input, outp, keep, 2), 1);
+		expect_label(&keep[0], outp, i + 1);
+	}
+	assert_int_equal(t_release(outp), 0);
+}
+
+static void test_many_workers_at_once_all_run(void **state)
+{
+	(void)state;
+	enum { N = 32 };
+	trindle_pipe_t outp = new_pipe(N);
+	trindle_message_t keep[N];
+	bool seen[N] = { false };
+	for (unsigned long i = 0; i < N; i++) {
+		trindle_pipe_t input = trindle_launch(plus_one_worker, 1, outp, NULL);
+		assert_non_null(input);
+		assert_int_equal(t_move(input, labelled(i)), 0);
+		/* we never wait for their ends: drop our SEND */
+		assert_int_equal(t_release(input), 0);
+	}
+	assert_int_equal(drain_until_alone(outp, keep, N), N);
+	for (size_t i = 0; i < N; i++) {
+		unsigned long v = label_of(keep[i].content) - 1;
+		assert_true(v < N && !seen[v]);
+		seen[v] = true;
+		expect_label(&keep[i], outp, v + 1);
+	}
+	assert_int_equal(t_release(outp), 0);
+}
+
+/* ---- entry in a segment ---- */
+
+static void test_launch_entry_in_extended_segment_runs(void **state)
+{
+	(void)state;
+#if defined(__x86_64__)
+	const unsigned char ret = 0xC3;   /* x86-64 "ret": returns at once */
+	trindle_buffer_t b = { 1, &ret };
+	trindle_segment_t code = trindle_allocate(1, &b);
+	trindle_pipe_t errp = new_pipe(2);
+	trindle_message_t keep[4];
+	trindle_entrypoint_t entry;
+
+	assert_non_null(code);
+	assert_int_equal(trindle_extend(code), 0);
+	assert_int_equal(trindle_access(code), RX);
+	memcpy(&entry, &code, sizeof entry);
+	trindle_pipe_t input = trindle_launch(entry, 1, NULL, errp);
+	assert_non_null(input);
+	/* It returned normally: no fault report, at most the notice that we
+	 * hold the code alone again. */
+	size_t n = await_end(input, errp, keep, 4);
+	for (size_t i = 0; i < n; i++) {
+		assert_null(keep[i].address);
+		assert_ptr_equal(keep[i].content, code);
+	}
+	assert_int_equal(trindle_access(code), RX);
+	assert_int_equal(t_release(code), 0);
+	assert_int_equal(t_release(errp), 0);
+#else
+	skip();
+#endif
+}
+
+static void test_launch_entry_outside_executable_memory_is_einval(void **state)
+{
+	(void)state;
+	const unsigned char ret = 0xC3;
+	trindle_buffer_t b = { 1, &ret };
+	trindle_segment_t data = trindle_allocate(1, &b);
+	trindle_segment_t gone = trindle_allocate(1, &b);
+	trindle_entrypoint_t entry;
+
+	assert_non_null(data);
+	assert_non_null(gone);
+	assert_int_equal(trindle_extend(gone), 0);
+	assert_int_equal(t_release(gone), 0);
+	void *bad[] = { data, gone, NULL };
+	for (size_t i = 0; i < 3; i++) {
+		memcpy(&entry, &bad[i], sizeof entry);
+		errno = 0;
+		assert_null(trindle_launch(entry, 1, NULL, NULL));
+		assert_int_equal(errno, EINVAL);
+	}
+	assert_int_equal(t_release(data), 0);
+}
+
+/* ---- root processes ---- */
+
+/* What a root thread shares with its observer, and what the observer saw. */
+static struct {
+	trindle_pipe_t back;      /* the root's pipe, the observer's out */
+	bool after_exit;          /* code after trindle_exit ran: wrong */
+	bool setup_failed;
+	bool saw_segment_notice, saw_pipe_notice;
+	int segment_access, pipe_access;
+} g_root;
+static sem_t g_check, g_checked;
+
+/* Takes a segment and a pipe from its root, acks, and once the test says
+ * the root has ended, records the notices and rights it has. */
+static void observer_worker(trindle_pipe_t input)
+{
+	trindle_segment_t s = w_next(input);
+	trindle_pipe_t q = w_next(input);
+	trindle_message_t got[8];
+	trindle_mailbox_t in = { 8, got };
+	w_move(g_root.back, make_label(1));
+
+	sem_wait(&g_check);
+	trindle_sync(NULL, &in);
+	for (size_t i = 0; i < in.count; i++) {
+		if (got[i].address == NULL && got[i].content == s)
+			g_root.saw_segment_notice = true;
+		if (got[i].address == q && q && got[i].content == NULL)
+			g_root.saw_pipe_notice = true;
+	}
+	g_root.segment_access = trindle_access(s);
+	g_root.pipe_access = trindle_access(q);
+	w_release(s);
+	sem_post(&g_checked);
+}
+
+/* A root process: shares a segment and a pipe with an observer it
+ * launches, then ends by trindle_exit or by returning, as arg says. */
+static void *root_thread(void *arg)
+{
+	bool use_exit = arg != NULL;
+	trindle_segment_t s = make_label(0x5EED);
+	trindle_pipe_t q = trindle_pipe(1);
+	g_root.back = trindle_pipe(2);
+	trindle_pipe_t w = trindle_launch(observer_worker, 4, g_root.back, NULL);
+
+	if (!s || !q || !g_root.back || !w || w_send(w, s) || w_send(w, q)) {
+		g_root.setup_failed = true;
+		return NULL;
+	}
+	trindle_object_t ack = w_next(g_root.back);
+	g_root.setup_failed = ack == NULL;
+	if (use_exit) {
+		trindle_exit(NULL);
+		g_root.after_exit = true;
+	}
+	return NULL;
+}
+
+static void expect_root_end_releases(bool use_exit)
+{
+	pthread_t t;
+	memset(&g_root, 0, sizeof g_root);
+	sem_init(&g_check, 0, 0);
+	sem_init(&g_checked, 0, 0);
+	assert_int_equal(pthread_create(&t, NULL, root_thread,
+	                                use_exit ? &g_root : NULL), 0);
+	/* Once joined, the root has ended and let go of everything. */
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_false(g_root.setup_failed);
+	assert_false(g_root.after_exit);
+	sem_post(&g_check);
+	sem_wait(&g_checked);
+	assert_true(g_root.saw_segment_notice);
+	assert_true(g_root.saw_pipe_notice);
+	assert_int_equal(g_root.segment_access, RW);
+	assert_int_equal(g_root.pipe_access, 0);
+	sem_destroy(&g_check);
+	sem_destroy(&g_checked);
+}
+
+static void test_root_exit_in_pthread_ends_thread_and_releases(void **state)
+{
+	(void)state;
+	expect_root_end_releases(true);
+}
+
+static void test_root_thread_that_returns_releases_what_it_held(void **state)
+{
+	(void)state;
+	expect_root_end_releases(false);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_launch_returns_send_end_of_input),
+		cmocka_unit_test(test_worker_holds_send_receive_on_input),
+		cmocka_unit_test(test_entry_code_has_read_execute),
+		cmocka_unit_test(test_launch_queue_count_zero_is_einval),
+		cmocka_unit_test(test_launch_out_or_err_not_held_is_einval),
+		cmocka_unit_test(test_exit_moves_output_to_out_receiver_has_write),
+		cmocka_unit_test(test_abort_delivers_report_to_err),
+		cmocka_unit_test(test_return_from_entry_is_exit_null),
+		cmocka_unit_test(test_launcher_gets_closure_notice_whatever_worker_delivered),
+		cmocka_unit_test(test_completion_delivered_even_when_out_is_full),
+		cmocka_unit_test(test_output_released_when_worker_let_go_of_out),
+		cmocka_unit_test(test_output_released_when_out_is_null),
+		cmocka_unit_test(test_output_released_when_out_is_dead),
+		cmocka_unit_test(test_worker_holdings_released_when_it_ends),
+		cmocka_unit_test(test_worker_keeps_send_on_out_after_launcher_releases_it),
+		cmocka_unit_test(test_worker_keeps_send_on_err_after_launcher_releases_it),
+		cmocka_unit_test(test_workers_launch_workers),
+		cmocka_unit_test(test_worker_threads_reused_many_short_workers_all_run),
+		cmocka_unit_test(test_many_workers_at_once_all_run),
+		cmocka_unit_test(test_launch_entry_in_extended_segment_runs),
+		cmocka_unit_test(test_launch_entry_outside_executable_memory_is_einval),
+		cmocka_unit_test(test_root_exit_in_pthread_ends_thread_and_releases),
+		cmocka_unit_test(test_root_thread_that_returns_releases_what_it_held),
+	};
+	return cmocka_run_group_tests_name("processes", tests, NULL, NULL);
+}
