@@ -1,0 +1,699 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * trindle-jit - compile an arithmetic expression to x86-64 machine code in a
+ * segment, make the segment executable with trindle_extend(), and run it in
+ * a worker process.
+ *
+ *   $ trindle-jit '2*(3+4)'
+ *
+ * What it shows:
+ *
+ *  - Code in a segment: the compiler writes machine code into a new segment
+ *    (which its creator may write), then trindle_extend() turns it into
+ *    READ|EXECUTE for good.  trindle_access() shows WRITE gone, and with
+ *    --poke a worker that tries to write into it anyway is stopped by the
+ *    MMU and reported as a fault.
+ *  - Sharing code: the segment is sent (not moved) to a worker, which calls
+ *    the compiled function through a plain function pointer and hands the
+ *    result back with trindle_exit().  Code is read-only anyway, so both
+ *    processes keep running it.
+ *  - Entry points in a segment: trindle_launch() accepts an entry point
+ *    inside an extended segment the caller holds (here a stub that just
+ *    returns), and refuses the very same bytes in a plain data segment.
+ *
+ * The language: 64-bit integers, + - * /, unary minus, parentheses.
+ * Arithmetic wraps around like the machine's (two's complement); dividing by
+ * zero is caught by the generated code and reported.
+ */
+#include <errno.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <trindle.h>
+
+#define MAX_TEXT 4096 /* longest expression accepted */
+#define MAX_DEPTH 64  /* deepest nesting of parentheses and unary minus */
+
+/* The compiled function: returns the value, or sets *division_by_zero. */
+typedef int64_t (*expression_fn)(int32_t *division_by_zero);
+
+/* What the calculator worker hands back with trindle_exit(). */
+struct answer {
+	int64_t value;
+	int32_t division_by_zero;
+};
+
+/* ---- the code buffer ----------------------------------------------------- */
+
+/* Machine code under construction, in ordinary memory.  It is copied into
+ * a segment once complete. */
+struct code {
+	unsigned char *bytes;
+	size_t length;
+	size_t capacity;
+	bool out_of_memory;
+};
+
+static void emit(struct code *c, const void *bytes, size_t n)
+{
+	if (c->out_of_memory)
+		return;
+	if (c->length + n > c->capacity) {
+		size_t capacity = c->capacity ? 2 * c->capacity : 256;
+		unsigned char *grown = realloc(c->bytes, capacity);
+		if (!grown) {
+			c->out_of_memory = true;
+			return;
+		}
+		c->bytes = grown;
+		c->capacity = capacity;
+	}
+	memcpy(c->bytes + c->length, bytes, n);
+	c->length += n;
+}
+
+#define EMIT(c, ...) do {                                       \
+		static const unsigned char insn_[] = { __VA_ARGS__ };  \
+		emit((c), insn_, sizeof insn_);                        \
+	} while (0)
+
+/* Pads with int3 (a trap) up to a multiple of 16 bytes. */
+static void align16(struct code *c)
+{
+	while (c->length % 16)
+		EMIT(c, 0xcc);
+}
+
+/*
+ * The generated function is a stack machine: every number is pushed, every
+ * operator pops its operands and pushes its result.  It sets up a frame
+ * (push rbp; mov rbp, rsp) so that the division-by-zero exit can drop
+ * whatever is still on the stack with mov rsp, rbp.
+ *
+ * Layout: the function starts at offset 0 with a jump over that exit, so
+ * the segment's own address is the function pointer, and every division
+ * jumps backwards to a place already known when it is emitted.
+ */
+#define DIVISION_ERROR 5 /* right after the 5-byte jmp at offset 0 */
+
+static void emit_division_error(struct code *c)
+{
+	EMIT(c, 0xe9, 0, 0, 0, 0); /* jmp rel32, patched below */
+	EMIT(c, 0xc7, 0x07, 0x01, 0x00, 0x00, 0x00); /* mov dword [rdi], 1 */
+	EMIT(c, 0x31, 0xc0);                         /* xor eax, eax */
+	EMIT(c, 0x48, 0x89, 0xec);                   /* mov rsp, rbp */
+	EMIT(c, 0x5d);                               /* pop rbp */
+	EMIT(c, 0xc3);                               /* ret */
+	align16(c);
+	if (!c->out_of_memory) {
+		int32_t rel = (int32_t)(c->length - DIVISION_ERROR);
+		memcpy(c->bytes + 1, &rel, 4);
+	}
+}
+
+static void emit_prologue(struct code *c)
+{
+	EMIT(c, 0x55);             /* push rbp */
+	EMIT(c, 0x48, 0x89, 0xe5); /* mov rbp, rsp */
+}
+
+static void emit_epilogue(struct code *c)
+{
+	EMIT(c, 0x58); /* pop rax: the value of the whole expression */
+	EMIT(c, 0x5d); /* pop rbp */
+	EMIT(c, 0xc3); /* ret */
+}
+
+static void emit_number(struct code *c, int64_t value)
+{
+	unsigned char insn[10] = { 0x48, 0xb8 }; /* mov rax, imm64 */
+
+	memcpy(insn + 2, &value, 8); /* x86-64 is little-endian, like imm64 */
+	emit(c, insn, sizeof insn);
+	EMIT(c, 0x50); /* push rax */
+}
+
+static void emit_negate(struct code *c)
+{
+	EMIT(c, 0x58);             /* pop rax */
+	EMIT(c, 0x48, 0xf7, 0xd8); /* neg rax */
+	EMIT(c, 0x50);             /* push rax */
+}
+
+/* rax / rcx, with the two cases where idiv would trap handled first. */
+static void emit_divide(struct code *c)
+{
+	EMIT(c, 0x48, 0x85, 0xc9); /* test rcx, rcx */
+	/* jz DIVISION_ERROR: rel32 counts from the end of the jump. */
+	int32_t rel = (int32_t)(DIVISION_ERROR - (int64_t)(c->length + 6));
+	unsigned char jz[6] = { 0x0f, 0x84 };
+	memcpy(jz + 2, &rel, 4);
+	emit(c, jz, sizeof jz);
+	/* INT64_MIN / -1 overflows and traps in idiv: negate instead (which
+	 * wraps, like the other operators). */
+	EMIT(c, 0x48, 0x83, 0xf9, 0xff); /* cmp rcx, -1 */
+	EMIT(c, 0x75, 0x05);             /* jne +5 (to cqo) */
+	EMIT(c, 0x48, 0xf7, 0xd8);       /* neg rax */
+	EMIT(c, 0xeb, 0x05);             /* jmp +5 (past idiv) */
+	EMIT(c, 0x48, 0x99);             /* cqo: sign-extend rax into rdx */
+	EMIT(c, 0x48, 0xf7, 0xf9);       /* idiv rcx */
+}
+
+static void emit_operator(struct code *c, char op)
+{
+	EMIT(c, 0x59); /* pop rcx: right operand */
+	EMIT(c, 0x58); /* pop rax: left operand */
+	switch (op) {
+	case '+': EMIT(c, 0x48, 0x01, 0xc8); break;       /* add rax, rcx */
+	case '-': EMIT(c, 0x48, 0x29, 0xc8); break;       /* sub rax, rcx */
+	case '*': EMIT(c, 0x48, 0x0f, 0xaf, 0xc1); break; /* imul rax, rcx */
+	case '/': emit_divide(c); break;
+	}
+	EMIT(c, 0x50); /* push rax */
+}
+
+/* A worker entry point that does nothing: returning from the entry ends the
+ * worker like trindle_exit(NULL). */
+static void emit_stub_entry(struct code *c)
+{
+	align16(c);
+	EMIT(c, 0xc3); /* ret */
+}
+
+/* ---- the parser (recursive descent, emitting as it goes) --------------- */
+
+struct parser {
+	const char *text;  /* the whole expression */
+	const char *at;    /* next character to read */
+	int depth;         /* current nesting */
+	struct code *code;
+	const char *error; /* the first error, or NULL */
+	size_t error_at;   /* its offset in text */
+};
+
+static void parse_error(struct parser *p, const char *message)
+{
+	if (!p->error) {
+		p->error = message;
+		p->error_at = (size_t)(p->at - p->text);
+	}
+}
+
+/* Returns the next non-blank character without consuming it. */
+static char peek(struct parser *p)
+{
+	while (*p->at == ' ' || *p->at == '\t')
+		p->at++;
+	return *p->at;
+}
+
+static void parse_expression(struct parser *p);
+
+static void parse_number(struct parser *p)
+{
+	const char *start = p->at;
+	int64_t value = 0;
+
+	while (*p->at >= '0' && *p->at <= '9') {
+		int digit = *p->at - '0';
+		if (value > (INT64_MAX - digit) / 10) {
+			p->at = start; /* point at the number, not into it */
+			parse_error(p, "number too large for 64 bits");
+			return;
+		}
+		value = value * 10 + digit;
+		p->at++;
+	}
+	emit_number(p->code, value);
+}
+
+/* primary := number | '(' expression ')' */
+static void parse_primary(struct parser *p)
+{
+	char ch = peek(p);
+
+	if (ch >= '0' && ch <= '9') {
+		parse_number(p);
+	} else if (ch == '(') {
+		p->at++;
+		parse_expression(p);
+		if (peek(p) != ')')
+			parse_error(p, "expected ')'");
+		else
+			p->at++;
+	} else {
+		parse_error(p, ch ? "expected a number or '('" : "unexpected end of expression");
+	}
+}
+
+/* unary := '-' unary | '+' unary | primary */
+static void parse_unary(struct parser *p)
+{
+	char ch = peek(p);
+
+	if (++p->depth > MAX_DEPTH) {
+		parse_error(p, "nested too deeply");
+	} else if (ch == '-' || ch == '+') {
+		p->at++;
+		parse_unary(p);
+		if (ch == '-')
+			emit_negate(p->code);
+	} else {
+		parse_primary(p);
+	}
+	p->depth--;
+}
+
+/* term := unary (('*' | '/') unary)* */
+static void parse_term(struct parser *p)
+{
+	parse_unary(p);
+	for (char op = peek(p); !p->error && (op == '*' || op == '/'); op = peek(p)) {
+		p->at++;
+		parse_unary(p);
+		emit_operator(p->code, op);
+	}
+}
+
+/* expression := term (('+' | '-') term)* */
+static void parse_expression(struct parser *p)
+{
+	parse_term(p);
+	for (char op = peek(p); !p->error && (op == '+' || op == '-'); op = peek(p)) {
+		p->at++;
+		parse_term(p);
+		emit_operator(p->code, op);
+	}
+}
+
+/* A compiled program: the expression function starts at offset 0. */
+struct program {
+	struct code code;
+	size_t stub; /* offset of the do-nothing worker entry */
+};
+
+/* Compiles text; on a syntax error prints it, pointing at the place. */
+static int compile(const char *text, struct program *prog)
+{
+	struct parser p = { .text = text, .at = text, .code = &prog->code };
+
+	emit_division_error(&prog->code);
+	emit_prologue(&prog->code);
+	parse_expression(&p);
+	if (!p.error && peek(&p) != '\0')
+		parse_error(&p, "unexpected character");
+	emit_epilogue(&prog->code);
+	emit_stub_entry(&prog->code);
+	prog->stub = prog->code.length - 1;
+
+	if (p.error) {
+		fprintf(stderr, "trindle-jit: syntax error at column %zu: %s\n"
+				"  %s\n  %*s^\n", p.error_at + 1, p.error, text,
+				(int)p.error_at, "");
+		return -1;
+	}
+	if (prog->code.out_of_memory) {
+		fprintf(stderr, "trindle-jit: out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the workers ----------------------------------------------------------- */
+
+/* Waits for one message on this worker's input; NULL if none can come. */
+static trindle_object_t receive_one(trindle_pipe_t input)
+{
+	trindle_message_t req = { input, NULL }, msg;
+	trindle_mailbox_t out = { 1, &req };
+	trindle_mailbox_t in = { 1, &msg };
+
+	if (trindle_sync(&out, &in) != 0 || out.count != 0 || in.count == 0)
+		return NULL;
+	return msg.address == input ? msg.content : NULL;
+}
+
+/* Receives the code segment and runs the expression function at its
+ * start. */
+static void calculator_main(trindle_pipe_t input)
+{
+	unsigned char *code = receive_one(input);
+
+	/* Executable and shared with the launcher: READ|EXECUTE, never WRITE. */
+	if (!code || trindle_access(code) != (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_EXECUTE))
+		trindle_abort(NULL);
+
+	/* POSIX lets a data pointer become a function pointer (as dlsym
+	 * needs); the function is simply an address inside the segment. */
+	expression_fn fn = (expression_fn)code;
+	struct answer a = { 0 };
+	a.value = fn(&a.division_by_zero);
+
+	trindle_buffer_t buf = { sizeof a, &a };
+	trindle_exit(trindle_allocate(1, &buf)); /* moved to our out pipe */
+}
+
+/* Tries to write into the code segment it is sent: the MMU refuses, and
+ * the runtime stops this worker and reports the fault on its err pipe. */
+static void poker_main(trindle_pipe_t input)
+{
+	volatile unsigned char *code = receive_one(input);
+
+	if (code)
+		code[0] = 0xc3;
+	trindle_exit(NULL); /* not reached when code was received */
+}
+
+/* ---- the launcher ----------------------------------------------------------- */
+
+struct jit {
+	unsigned char *code;    /* the extended segment */
+	trindle_pipe_t answers; /* workers' out pipe */
+	trindle_pipe_t errors;  /* workers' err pipe */
+};
+
+/* What became of one worker. */
+struct outcome {
+	bool ended;
+	trindle_segment_t answer; /* from its out pipe, or NULL */
+	trindle_segment_t report; /* from its err pipe, or NULL */
+};
+
+static int release(trindle_object_t object)
+{
+	trindle_message_t m = { NULL, object };
+	trindle_mailbox_t out = { 1, &m };
+
+	return trindle_sync(&out, NULL) == 0 && out.count == 0 ? 0 : -1;
+}
+
+static void handle(const struct jit *j, trindle_pipe_t worker,
+		trindle_message_t m, struct outcome *o)
+{
+	if (m.content == NULL && m.address == worker)
+		o->ended = true; /* closure notice: the worker ended */
+	else if (m.address == j->answers && !o->answer)
+		o->answer = m.content;
+	else if (m.address == j->errors && !o->report)
+		o->report = m.content;
+	/* Otherwise a notice { NULL, code }: a worker that shared the code
+	 * segment ended and we hold it alone again.  It stays READ|EXECUTE. */
+}
+
+/* Collects a worker's results until it has ended and, when want_result,
+ * something arrived on its out or err pipe. */
+static int await_worker(const struct jit *j, trindle_pipe_t worker,
+		bool want_result, struct outcome *o)
+{
+	trindle_message_t inbox[4];
+
+	*o = (struct outcome){ 0 };
+	while (!o->ended || (want_result && !o->answer && !o->report)) {
+		trindle_message_t req[2] = { { j->answers, NULL }, { j->errors, NULL } };
+		trindle_mailbox_t out = { 2, req };
+		trindle_mailbox_t in = { 4, inbox };
+
+		if (trindle_sync(&out, &in) != 0 || out.count != 0) {
+			perror("trindle-jit: trindle_sync");
+			return -1;
+		}
+		/* Nothing arrived: nobody else can send to our pipes now. */
+		if (in.count == 0 && o->ended) {
+			fprintf(stderr, "trindle-jit: worker ended without a result\n");
+			return -1;
+		}
+		if (in.count == 0)
+			sched_yield(); /* its closure notice is on the way */
+		for (size_t i = 0; i < in.count; i++)
+			handle(j, worker, inbox[i], o);
+	}
+	return 0;
+}
+
+static const char *access_text(int bits)
+{
+	static char text[64];
+
+	snprintf(text, sizeof text, "%s%s%s%s",
+			bits & TRINDLE_ACCESS_READ ? "|READ" : "",
+			bits & TRINDLE_ACCESS_WRITE ? "|WRITE" : "",
+			bits & TRINDLE_ACCESS_EXECUTE ? "|EXECUTE" : "",
+			bits ? "" : "|none");
+	return text + 1;
+}
+
+static const char *access_word(int access)
+{
+	return access == TRINDLE_ACCESS_WRITE ? "write"
+		: access == TRINDLE_ACCESS_EXECUTE ? "execute" : "read";
+}
+
+/* Copies the program into a segment and makes it executable. */
+static int load(const struct program *prog, struct jit *j)
+{
+	trindle_buffer_t buf = { prog->code.length, prog->code.bytes };
+
+	j->code = trindle_allocate(1, &buf);
+	if (!j->code) {
+		perror("trindle-jit: trindle_allocate");
+		return -1;
+	}
+	int before = trindle_access(j->code);
+	if (trindle_extend(j->code) != 0) {
+		perror("trindle-jit: trindle_extend");
+		return -1;
+	}
+	int after = trindle_access(j->code);
+	printf("code: %zu bytes in segment %p\n", prog->code.length, (void *)j->code);
+	printf("access before trindle_extend: %s\n", access_text(before));
+	printf("access after trindle_extend: %s\n", access_text(after));
+	if (after & TRINDLE_ACCESS_WRITE || !(after & TRINDLE_ACCESS_EXECUTE)) {
+		fprintf(stderr, "trindle-jit: extended segment has access %s\n",
+				access_text(after));
+		return -1;
+	}
+	return 0;
+}
+
+/* Launches a worker and sends it the code segment (a send, not a move: we
+ * keep running the code too). */
+static trindle_pipe_t launch_with_code(const struct jit *j, trindle_entrypoint_t entry)
+{
+	trindle_pipe_t worker = trindle_launch(entry, 1, j->answers, j->errors);
+	if (!worker) {
+		perror("trindle-jit: trindle_launch");
+		return NULL;
+	}
+	trindle_message_t m = { worker, j->code };
+	trindle_mailbox_t out = { 1, &m };
+	if (trindle_sync(&out, NULL) != 0 || out.count != 0) {
+		fprintf(stderr, "trindle-jit: could not send the code to the worker\n");
+		return NULL;
+	}
+	return worker;
+}
+
+static void print_fault(const char *who, trindle_segment_t report)
+{
+	const trindle_fault_t *f = report;
+
+	if (trindle_measure(report) < sizeof *f) {
+		fprintf(stderr, "trindle-jit: %s aborted\n", who);
+		return;
+	}
+	printf("%s faulted: %s at %p in segment %p (signal %d)\n", who,
+			access_word(f->access), f->address, f->object, f->signal);
+}
+
+/* Runs the expression in a worker; prints the value.  Returns 0, or -1. */
+static int calculate(const struct jit *j, const char *text)
+{
+	struct outcome o;
+	trindle_pipe_t worker = launch_with_code(j, calculator_main);
+
+	if (!worker || await_worker(j, worker, true, &o) != 0)
+		return -1;
+	int status = -1;
+	if (o.report) {
+		print_fault("calculator", o.report);
+	} else if (trindle_measure(o.answer) != sizeof(struct answer)) {
+		fprintf(stderr, "trindle-jit: malformed answer\n");
+	} else if (((struct answer *)o.answer)->division_by_zero) {
+		fprintf(stderr, "trindle-jit: division by zero in '%s'\n", text);
+	} else {
+		printf("%s = %" PRId64 "\n", text, ((struct answer *)o.answer)->value);
+		status = 0;
+	}
+	if ((o.answer && release(o.answer)) || (o.report && release(o.report)))
+		return -1;
+	return status;
+}
+
+/* Launches a worker whose entry point is the stub inside the extended
+ * segment, then shows the same bytes are refused as data. */
+static int run_stub(const struct jit *j, const struct program *prog)
+{
+	trindle_entrypoint_t entry = (trindle_entrypoint_t)(j->code + prog->stub);
+	struct outcome o;
+
+	trindle_pipe_t worker = trindle_launch(entry, 1, NULL, j->errors);
+	if (!worker) {
+		perror("trindle-jit: launching the stub in the extended segment");
+		return -1;
+	}
+	if (await_worker(j, worker, false, &o) != 0)
+		return -1;
+	if (o.report) {
+		print_fault("stub worker", o.report);
+		release(o.report);
+		return -1;
+	}
+	printf("worker with entry point %p (in the extended segment) ran and ended\n",
+			(void *)entry);
+
+	/* The same single ret instruction in a segment that is not extended. */
+	trindle_buffer_t buf = { 1, prog->code.bytes + prog->stub };
+	unsigned char *data = trindle_allocate(1, &buf);
+	if (!data) {
+		perror("trindle-jit: trindle_allocate");
+		return -1;
+	}
+	errno = 0;
+	worker = trindle_launch((trindle_entrypoint_t)data, 1, NULL, j->errors);
+	int refused = worker == NULL && errno == EINVAL;
+	printf("entry point in a plain data segment: %s\n",
+			refused ? "refused (EINVAL)" : "ACCEPTED");
+	if (release(data) != 0 || !refused)
+		return -1;
+	return 0;
+}
+
+/* Shows that writing into the extended segment is refused by the MMU. */
+static int poke(const struct jit *j)
+{
+	struct outcome o;
+	trindle_pipe_t worker = launch_with_code(j, poker_main);
+
+	if (!worker || await_worker(j, worker, true, &o) != 0)
+		return -1;
+	if (!o.report || o.answer) {
+		fprintf(stderr, "trindle-jit: the write into the code was not refused\n");
+		return -1;
+	}
+	print_fault("writer", o.report);
+	const trindle_fault_t *f = o.report;
+	int ok = trindle_measure(o.report) >= sizeof *f && f->object == j->code
+		&& f->access == TRINDLE_ACCESS_WRITE;
+	release(o.report);
+	return ok ? 0 : -1;
+}
+
+static void dump(const struct program *prog)
+{
+	for (size_t i = 0; i < prog->code.length; i++)
+		printf("%02x%s", prog->code.bytes[i], i % 16 == 15 ? "\n" : " ");
+	if (prog->code.length % 16)
+		printf("\n");
+}
+
+static void usage(FILE *to)
+{
+	fprintf(to,
+		"Usage: trindle-jit [--dump] [--poke] [--] EXPRESSION\n"
+		"\n"
+		"Compiles EXPRESSION (64-bit integers, + - * /, unary minus and\n"
+		"parentheses) to x86-64 machine code in a libtrindle segment, makes\n"
+		"the segment executable with trindle_extend() and runs the code in a\n"
+		"worker process, which sends back the value.  Then it launches a worker\n"
+		"whose entry point is inside that segment.\n"
+		"\n"
+		"  -d, --dump   print the generated machine code\n"
+		"  -p, --poke   also let a worker try to write into the code segment\n"
+		"               (the MMU refuses; the fault report is printed)\n"
+		"  -h, --help   show this help\n"
+		"\n"
+		"Exit status: 0 on success, 1 for a syntax error, a division by zero\n"
+		"or a failure of the runtime, 2 for bad usage.\n");
+}
+
+/* "-x" or "--xyz": an option; "-3+4" or "--5": an expression. */
+static bool looks_like_option(const char *arg)
+{
+	if (arg[0] != '-')
+		return false;
+	while (*arg == '-')
+		arg++;
+	return *arg == '\0' || isalpha((unsigned char)*arg);
+}
+
+int main(int argc, char **argv)
+{
+	bool want_dump = false, want_poke = false;
+	const char *text = NULL;
+
+	/* Options are read by hand rather than with getopt, so that an
+	 * expression such as "-3+4" is not taken for an option. */
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(arg, "-d") || !strcmp(arg, "--dump")) {
+			want_dump = true;
+		} else if (!strcmp(arg, "-p") || !strcmp(arg, "--poke")) {
+			want_poke = true;
+		} else if (!strcmp(arg, "--") && i == argc - 2 && !text) {
+			text = argv[++i];
+		} else if (!text && !looks_like_option(arg)) {
+			text = arg;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!text || strlen(text) > MAX_TEXT) {
+		usage(stderr);
+		return 2;
+	}
+#if !defined(__x86_64__)
+	printf("trindle-jit: this example generates x86-64 machine code, and this "
+			"machine is not x86-64: nothing to run.\n");
+	return 0;
+#endif
+	struct program prog = { 0 };
+	struct jit j = { 0 };
+
+	if (compile(text, &prog) != 0) {
+		free(prog.code.bytes);
+		return 1;
+	}
+	if (want_dump)
+		dump(&prog);
+
+	j.answers = trindle_pipe(1);
+	j.errors = trindle_pipe(1);
+	if (!j.answers || !j.errors) {
+		perror("trindle-jit: trindle_pipe");
+		return 1;
+	}
+	int status = load(&prog, &j);
+	if (status == 0)
+		status = calculate(&j, text);
+	if (status == 0)
+		status = run_stub(&j, &prog);
+	if (status == 0 && want_poke)
+		status = poke(&j);
+
+	free(prog.code.bytes);
+	trindle_message_t rel[3] = { { NULL, j.answers }, { NULL, j.errors }, { NULL, j.code } };
+	trindle_mailbox_t out = { j.code ? 3 : 2, rel };
+	if (trindle_sync(&out, NULL) != 0 || out.count != 0)
+		status = -1;
+	return status == 0 ? 0 : 1;
+}
