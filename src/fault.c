@@ -45,6 +45,17 @@ static int now_allowed(const struct segment *s, int access)
 	}
 }
 
+/* Back to the default action, so that re-running the access ends us. */
+static void default_action(int sig)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
+
 static void chain(int sig, siginfo_t *info, void *context)
 {
 	struct sigaction *old = sig == SIGBUS ? &previous_bus : &previous_segv;
@@ -52,8 +63,7 @@ static void chain(int sig, siginfo_t *info, void *context)
 	if (old->sa_flags & SA_SIGINFO) {
 		old->sa_sigaction(sig, info, context);
 	} else if (old->sa_handler == SIG_DFL || old->sa_handler == SIG_IGN) {
-		/* Returning re-runs the instruction, which now kills us. */
-		signal(sig, SIG_DFL);
+		default_action(sig);
 	} else {
 		old->sa_handler(sig);
 	}
@@ -160,7 +170,7 @@ static void handler(int sig, siginfo_t *info, void *context)
 	if (trindle__worker_in_progress())
 		trindle__worker_fault(&report);
 	report_root_fault(&report, s);
-	signal(sig, SIG_DFL); /* re-running the access ends the program */
+	default_action(sig);
 	errno = saved_errno;
 }
 
