@@ -253,6 +253,16 @@ static size_t await_end(trindle_pipe_t input, trindle_pipe_t wake,
 	}
 }
 
+/* The next message through pipe, waiting for it; notices are skipped. */
+static trindle_object_t next_message(trindle_pipe_t pipe)
+{
+	trindle_message_t got;
+	do
+		assert_int_equal(t_recv(pipe, &got, -1), 1);
+	while (got.address != pipe);
+	return got.content;
+}
+
 /* Receive on pipe until no one else can send on it; store the messages
  * that came through it (notices are dropped).  Returns how many. */
 static size_t drain_until_alone(trindle_pipe_t pipe, trindle_message_t *keep,
@@ -268,6 +278,21 @@ static size_t drain_until_alone(trindle_pipe_t pipe, trindle_message_t *keep,
 		assert_true(kept < cap);
 		keep[kept++] = got;
 	}
+}
+
+/* Before each test: drop notices a failed earlier test left behind, so
+ * one failure does not spill into the next test. */
+static int drop_stale_notices(void **state)
+{
+	trindle_message_t got[16];
+	trindle_mailbox_t in;
+	(void)state;
+	do {
+		in = (trindle_mailbox_t){ 16, got };
+		if (trindle_sync(NULL, &in) != 0)
+			return -1;
+	} while (in.count);
+	return 0;
 }
 
 /* ---- launch ---- */
@@ -467,9 +492,7 @@ static void expect_output_released(bool with_out, bool let_go, bool kill_out)
 	trindle_pipe_t input = trindle_launch(share_then_exit_worker, 1, outp, errp);
 	assert_non_null(input);
 
-	assert_int_equal(t_recv(errp, &got, -1), 1);
-	trindle_segment_t o = got.content;
-	assert_ptr_equal(got.address, errp);
+	trindle_segment_t o = next_message(errp);
 	assert_int_equal(trindle_access(o), TRINDLE_ACCESS_READ);
 	if (kill_out)
 		assert_int_equal(t_release(outp), 0);
@@ -513,7 +536,7 @@ static void test_worker_holdings_released_when_it_ends(void **state)
 	(void)state;
 	trindle_pipe_t errp = new_pipe(2);
 	trindle_segment_t s = labelled(0x11);
-	trindle_message_t got, keep[4];
+	trindle_message_t keep[4];
 	bool saw_segment = false, saw_pipe = false;
 	g_err = errp;
 	trindle_pipe_t input = trindle_launch(holder_worker, 2, NULL, errp);
@@ -521,8 +544,7 @@ static void test_worker_holdings_released_when_it_ends(void **state)
 
 	assert_int_equal(t_send(input, s), 0);
 	/* q comes after the worker took s: from here s has two holders */
-	assert_int_equal(t_recv(errp, &got, -1), 1);
-	trindle_pipe_t q = got.content;
+	trindle_pipe_t q = next_message(errp);
 	assert_int_equal(trindle_access(q), TRINDLE_ACCESS_SEND);
 	assert_int_equal(trindle_access(s), TRINDLE_ACCESS_READ);
 	assert_int_equal(t_move(input, labelled(0)), 0);
@@ -789,29 +811,29 @@ static void test_root_thread_that_returns_releases_what_it_held(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_launch_returns_send_end_of_input),
-		cmocka_unit_test(test_worker_holds_send_receive_on_input),
-		cmocka_unit_test(test_entry_code_has_read_execute),
-		cmocka_unit_test(test_launch_queue_count_zero_is_einval),
-		cmocka_unit_test(test_launch_out_or_err_not_held_is_einval),
-		cmocka_unit_test(test_exit_moves_output_to_out_receiver_has_write),
-		cmocka_unit_test(test_abort_delivers_report_to_err),
-		cmocka_unit_test(test_return_from_entry_is_exit_null),
-		cmocka_unit_test(test_launcher_gets_closure_notice_whatever_worker_delivered),
-		cmocka_unit_test(test_completion_delivered_even_when_out_is_full),
-		cmocka_unit_test(test_output_released_when_worker_let_go_of_out),
-		cmocka_unit_test(test_output_released_when_out_is_null),
-		cmocka_unit_test(test_output_released_when_out_is_dead),
-		cmocka_unit_test(test_worker_holdings_released_when_it_ends),
-		cmocka_unit_test(test_worker_keeps_send_on_out_after_launcher_releases_it),
-		cmocka_unit_test(test_worker_keeps_send_on_err_after_launcher_releases_it),
-		cmocka_unit_test(test_workers_launch_workers),
-		cmocka_unit_test(test_worker_threads_reused_many_short_workers_all_run),
-		cmocka_unit_test(test_many_workers_at_once_all_run),
-		cmocka_unit_test(test_launch_entry_in_extended_segment_runs),
-		cmocka_unit_test(test_launch_entry_outside_executable_memory_is_einval),
-		cmocka_unit_test(test_root_exit_in_pthread_ends_thread_and_releases),
-		cmocka_unit_test(test_root_thread_that_returns_releases_what_it_held),
+		cmocka_unit_test_setup(test_launch_returns_send_end_of_input, drop_stale_notices),
+		cmocka_unit_test_setup(test_worker_holds_send_receive_on_input, drop_stale_notices),
+		cmocka_unit_test_setup(test_entry_code_has_read_execute, drop_stale_notices),
+		cmocka_unit_test_setup(test_launch_queue_count_zero_is_einval, drop_stale_notices),
+		cmocka_unit_test_setup(test_launch_out_or_err_not_held_is_einval, drop_stale_notices),
+		cmocka_unit_test_setup(test_exit_moves_output_to_out_receiver_has_write, drop_stale_notices),
+		cmocka_unit_test_setup(test_abort_delivers_report_to_err, drop_stale_notices),
+		cmocka_unit_test_setup(test_return_from_entry_is_exit_null, drop_stale_notices),
+		cmocka_unit_test_setup(test_launcher_gets_closure_notice_whatever_worker_delivered, drop_stale_notices),
+		cmocka_unit_test_setup(test_completion_delivered_even_when_out_is_full, drop_stale_notices),
+		cmocka_unit_test_setup(test_output_released_when_worker_let_go_of_out, drop_stale_notices),
+		cmocka_unit_test_setup(test_output_released_when_out_is_null, drop_stale_notices),
+		cmocka_unit_test_setup(test_output_released_when_out_is_dead, drop_stale_notices),
+		cmocka_unit_test_setup(test_worker_holdings_released_when_it_ends, drop_stale_notices),
+		cmocka_unit_test_setup(test_worker_keeps_send_on_out_after_launcher_releases_it, drop_stale_notices),
+		cmocka_unit_test_setup(test_worker_keeps_send_on_err_after_launcher_releases_it, drop_stale_notices),
+		cmocka_unit_test_setup(test_workers_launch_workers, drop_stale_notices),
+		cmocka_unit_test_setup(test_worker_threads_reused_many_short_workers_all_run, drop_stale_notices),
+		cmocka_unit_test_setup(test_many_workers_at_once_all_run, drop_stale_notices),
+		cmocka_unit_test_setup(test_launch_entry_in_extended_segment_runs, drop_stale_notices),
+		cmocka_unit_test_setup(test_launch_entry_outside_executable_memory_is_einval, drop_stale_notices),
+		cmocka_unit_test_setup(test_root_exit_in_pthread_ends_thread_and_releases, drop_stale_notices),
+		cmocka_unit_test_setup(test_root_thread_that_returns_releases_what_it_held, drop_stale_notices),
 	};
 	return cmocka_run_group_tests_name("processes", tests, NULL, NULL);
 }
