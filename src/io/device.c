@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * device.c - plumbing both devices share: starting a device and handing it
+ * its parameters, error reports, and moving a segment into a pipe that may
+ * be full.
+ */
+#include "device.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define PARAMS_MAGIC 0x50494f54u /* "TOIP" */
+
+void trindle__io_release(trindle_object_t obj)
+{
+	if (!obj)
+		return;
+	trindle_message_t m = { NULL, obj };
+	trindle_mailbox_t out = { 1, &m };
+	trindle_sync(&out, NULL);
+}
+
+trindle_segment_t trindle__io_copy(const void *src, size_t len)
+{
+	trindle_buffer_t b = { len, src };
+	return trindle_allocate(1, &b);
+}
+
+trindle_pipe_t trindle__io_start(trindle_entrypoint_t entry,
+		size_t queue_count, const struct trindle__io_params *p,
+		const char *path)
+{
+	struct trindle__io_params head = *p;
+	head.magic = PARAMS_MAGIC;
+	trindle_buffer_t b[2] = { { sizeof head, &head },
+				  { strlen(path) + 1, path } };
+	trindle_segment_t seg = trindle_allocate(2, b);
+	if (!seg)
+		return NULL;
+	trindle_pipe_t input = trindle_launch(entry, queue_count, p->out,
+					      p->err);
+	if (!input) {
+		int saved = errno;
+		trindle__io_release(seg);
+		errno = saved;
+		return NULL;
+	}
+	/* The input pipe is new and empty, so the move cannot find it full;
+	 * it fails only if the device died already, and then it is gone. */
+	trindle_message_t m[2] = { { input, seg }, { NULL, seg } };
+	trindle_mailbox_t out = { 2, m };
+	trindle_sync(&out, NULL);
+	if (out.count) {
+		trindle__io_release(seg);
+		trindle__io_release(input);
+		errno = EAGAIN;
+		return NULL;
+	}
+	return input;
+}
+
+const struct trindle__io_params *trindle__io_params_take(
+		trindle_pipe_t input, uint32_t kind)
+{
+	trindle_message_t req = { input, NULL }, msg;
+	for (;;) {
+		trindle_mailbox_t out = { 1, &req }, in = { 1, &msg };
+		if (trindle_sync(&out, &in) < 0 || in.count == 0)
+			return NULL; /* the launcher let go before sending */
+		if (msg.address != input || !msg.content)
+			continue; /* a notice; the parameters come first */
+		const struct trindle__io_params *p = msg.content;
+		size_t size = trindle_measure(msg.content);
+		if (size > sizeof *p && p->magic == PARAMS_MAGIC &&
+		    p->kind == kind && ((const char *)p)[size - 1] == '\0')
+			return p;
+		trindle__io_release(msg.content);
+		return NULL;
+	}
+}
+
+static const char *device_name(enum trindle__io_kind kind)
+{
+	return kind == TRINDLE__IO_SOURCE ? "file source" : "file sink";
+}
+
+trindle_segment_t trindle__io_report(enum trindle__io_kind kind,
+		const char *operation, const char *path, int error,
+		uint64_t offset)
+{
+	char msg[512], ebuf[128];
+	const char *what = strerror_r(error, ebuf, sizeof ebuf);
+	const char *shown = strcmp(path, "-") ? path
+			    : kind == TRINDLE__IO_SOURCE ? "standard input"
+							 : "standard output";
+	int n;
+
+	if (offset)
+		n = snprintf(msg, sizeof msg,
+			     "trindle: %s: %s %s at offset %llu: %s (errno %d)",
+			     device_name(kind), operation, shown,
+			     (unsigned long long)offset, what, error);
+	else
+		n = snprintf(msg, sizeof msg, "trindle: %s: %s %s: %s (errno %d)",
+			     device_name(kind), operation, shown, what, error);
+	size_t mlen = n < 0 ? 0 : (size_t)n >= sizeof msg ? sizeof msg - 1
+							   : (size_t)n;
+	trindle_io_report_t head = {
+		.magic = TRINDLE_IO_REPORT_MAGIC,
+		.error = error,
+		.offset = offset,
+		.path_offset = (uint32_t)(sizeof head + mlen + 1),
+	};
+	snprintf(head.operation, sizeof head.operation, "%s", operation);
+	trindle_buffer_t b[4] = {
+		{ sizeof head, &head }, { mlen, msg }, { 1, NULL },
+		{ strlen(path) + 1, path },
+	};
+	return trindle_allocate(4, b);
+}
+
+/* Sleeps a little longer each round: a sender has no way to sleep until a
+ * full pipe has room, so it polls, starting at once and backing off to half
+ * a millisecond so a stalled consumer costs next to no CPU. */
+static void backoff(unsigned *round)
+{
+	if (*round < 4) {
+		(*round)++;
+		return; /* the first retries are immediate */
+	}
+	long ns = 2000L << (*round - 4 < 8 ? *round - 4 : 8);
+	struct timespec ts = { 0, ns < 500000 ? ns : 500000 };
+	nanosleep(&ts, NULL);
+	(*round)++;
+}
+
+int trindle__io_deliver(trindle_pipe_t pipe, trindle_segment_t seg)
+{
+	for (unsigned round = 0;; backoff(&round)) {
+		trindle_message_t m[2] = { { pipe, seg }, { NULL, seg } };
+		trindle_mailbox_t out = { 2, m };
+		trindle_sync(&out, NULL);
+		if (out.count == 0)
+			return 0;
+		if (!(trindle_access(pipe) & TRINDLE_ACCESS_SEND))
+			return -EPIPE;
+	}
+}

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * device.h - what the file source and sink share: the I/O engine (io_uring,
+ * or pread/pwrite when io_uring is refused), the parameter segment a device
+ * gets on its input pipe, error reports, and delivery into a full pipe.
+ *
+ * Everything here runs on the device's own thread unless said otherwise.
+ * Internal functions return 0 or a negative errno and leave errno alone.
+ */
+#ifndef TRINDLE_IO_DEVICE_H
+#define TRINDLE_IO_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <trindle.h>
+#include <trindle/io.h>
+
+#ifdef TRINDLE_HAVE_LIBURING
+#include <liburing.h>
+#endif
+
+/* One read or write.  The engine fills res when it completes. */
+struct trindle__io_op {
+	void *buf;
+	size_t len;
+	int64_t offset; /* -1: at the file position (pipes, terminals) */
+	int write;      /* 0: read into buf; 1: write from buf */
+	ssize_t res;    /* bytes moved, or -errno */
+};
+
+/*
+ * Runs up to depth operations at a time on one file descriptor.  With
+ * io_uring they run in the kernel concurrently and complete in any order;
+ * the fallback runs each one, in submission order, when it is reaped.
+ */
+struct trindle__io_engine {
+	int fd;
+	unsigned depth;
+	unsigned queued;   /* submitted and not reaped yet */
+	int uring;         /* 1 when the io_uring ring is in use */
+#ifdef TRINDLE_HAVE_LIBURING
+	struct io_uring ring;
+	unsigned unsubmitted; /* prepared SQEs the kernel has not seen yet */
+#endif
+	struct trindle__io_op **fifo; /* fallback: pending ops, oldest first */
+	unsigned head;
+};
+
+/* Picks io_uring or the fallback (see TRINDLE_IO_URING in trindle/io.h) and
+ * says so once on stderr when it falls back.  Returns 0 or -ENOMEM. */
+int trindle__io_engine_init(struct trindle__io_engine *e, int fd,
+		unsigned depth);
+
+/* Queues op; the caller keeps at most depth operations queued. */
+void trindle__io_engine_submit(struct trindle__io_engine *e,
+		struct trindle__io_op *op);
+
+/* Returns an operation that completed (res filled in), or NULL when none
+ * is queued, or when wait is 0 and none has completed yet.  Blocks only
+ * when wait is nonzero. */
+struct trindle__io_op *trindle__io_engine_reap(struct trindle__io_engine *e,
+		int wait);
+
+/* Waits for every queued operation (so no kernel write lands in memory
+ * the device is about to release), then frees the engine. */
+void trindle__io_engine_fini(struct trindle__io_engine *e);
+
+/* Waits until fd is ready for the direction of op (after -EAGAIN on a
+ * descriptor somebody left non-blocking). */
+void trindle__io_wait_ready(int fd, int write);
+
+/* Which device a parameter segment or a report is for. */
+enum trindle__io_kind { TRINDLE__IO_SOURCE = 1, TRINDLE__IO_SINK = 2 };
+
+/*
+ * The parameters travel to the device as the first segment on its input
+ * pipe (a worker's entrypoint gets nothing else).  out and err are the
+ * pipes given to trindle_launch(): the device already holds SEND on them.
+ */
+struct trindle__io_params {
+	uint32_t magic;
+	uint32_t kind;
+	trindle_pipe_t out;
+	trindle_pipe_t err;
+	size_t chunk;      /* source: bytes per chunk */
+	unsigned depth;    /* operations in flight */
+	unsigned flags;    /* TRINDLE_SOURCE_* or TRINDLE_SINK_* */
+	unsigned mode;     /* sink: creation mode */
+	unsigned reserved;
+	char path[];       /* NUL-terminated; "" for standard input/output */
+};
+
+/* Launches entry with an input pipe of queue_count items and moves it a
+ * parameter segment built from *p and path.  Called by the public entry
+ * points, on the caller's thread.  Returns the pipe, or NULL with errno. */
+trindle_pipe_t trindle__io_start(trindle_entrypoint_t entry,
+		size_t queue_count, const struct trindle__io_params *p,
+		const char *path);
+
+/* Receives the parameter segment on the device's input pipe (blocking).
+ * Returns it (the device holds it), or NULL when none came. */
+const struct trindle__io_params *trindle__io_params_take(
+		trindle_pipe_t input, uint32_t kind);
+
+/* A report segment for the err pipe (see trindle_io_report_t), or NULL
+ * when memory runs out. */
+trindle_segment_t trindle__io_report(enum trindle__io_kind kind,
+		const char *operation, const char *path, int error,
+		uint64_t offset);
+
+/* Moves seg into pipe, waiting while the pipe is full.  Returns 0, or
+ * -EPIPE when the pipe died (the caller still holds seg then). */
+int trindle__io_deliver(trindle_pipe_t pipe, trindle_segment_t seg);
+
+/* Releases the caller's access to obj (NULL is ignored). */
+void trindle__io_release(trindle_object_t obj);
+
+/* A new segment holding a copy of len bytes at src, or NULL. */
+trindle_segment_t trindle__io_copy(const void *src, size_t len);
+
+#endif /* TRINDLE_IO_DEVICE_H */

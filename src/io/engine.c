@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine.c - the devices' I/O engine: io_uring with several operations in
+ * flight, or plain pread()/pwrite() on the device's thread when io_uring is
+ * refused (sysctl, seccomp, an old kernel, a build without liburing) or
+ * TRINDLE_IO_URING=0 asks for the fallback.
+ */
+#include "device.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The longest single operation: read() and write() stop short of 2 GiB on
+ * Linux anyway, and an io_uring SQE holds a 32-bit length. */
+#define MAX_OP (1u << 30)
+
+/* Say once per program that the devices run without io_uring. */
+static void say_fallback(const char *why)
+{
+	static atomic_flag said = ATOMIC_FLAG_INIT;
+
+	if (!atomic_flag_test_and_set(&said))
+		fprintf(stderr, "trindle: %s; the file devices use pread/pwrite\n",
+			why);
+}
+
+static int uring_forced_off(void)
+{
+	const char *v = getenv("TRINDLE_IO_URING");
+
+	return v && strcmp(v, "0") == 0;
+}
+
+#ifdef TRINDLE_HAVE_LIBURING
+/* Returns 0, or the negative errno io_uring_queue_init() gave. */
+static int uring_init(struct trindle__io_engine *e)
+{
+	int rc = io_uring_queue_init(e->depth, &e->ring, 0);
+
+	if (rc < 0)
+		return rc;
+	e->uring = 1;
+	e->unsubmitted = 0;
+	return 0;
+}
+#endif
+
+/* Chooses the engine; returns 0 when io_uring is in use, 1 otherwise. */
+static int choose(struct trindle__io_engine *e)
+{
+	if (uring_forced_off()) {
+		say_fallback("TRINDLE_IO_URING=0");
+		return 1;
+	}
+#ifdef TRINDLE_HAVE_LIBURING
+	int rc = uring_init(e);
+	if (rc == 0)
+		return 0;
+	char why[96];
+	snprintf(why, sizeof why, "io_uring unavailable (%s)", strerror(-rc));
+	say_fallback(why);
+#endif
+	/* A build without liburing was chosen at configure time: no notice. */
+	(void)e;
+	return 1;
+}
+
+int trindle__io_engine_init(struct trindle__io_engine *e, int fd,
+		unsigned depth)
+{
+	memset(e, 0, sizeof *e);
+	e->fd = fd;
+	e->depth = depth ? depth : 1;
+	if (choose(e) == 0)
+		return 0;
+	e->fifo = calloc(e->depth, sizeof *e->fifo);
+	return e->fifo ? 0 : -ENOMEM;
+}
+
+void trindle__io_engine_submit(struct trindle__io_engine *e,
+		struct trindle__io_op *op)
+{
+	op->res = 0;
+#ifdef TRINDLE_HAVE_LIBURING
+	if (e->uring) {
+		/* The ring has depth entries and never more than depth ops are
+		 * queued, so an SQE is always free. */
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&e->ring);
+		/* An SQE length is 32 bits: a longer op completes short and
+		 * the caller submits the rest, as after any short read. */
+		unsigned len = op->len > MAX_OP ? MAX_OP : (unsigned)op->len;
+		/* offset -1 means "at the file position" to io_uring as well. */
+		if (op->write)
+			io_uring_prep_write(sqe, e->fd, op->buf, len,
+					    (__u64)op->offset);
+		else
+			io_uring_prep_read(sqe, e->fd, op->buf, len,
+					   (__u64)op->offset);
+		io_uring_sqe_set_data(sqe, op);
+		e->unsubmitted++;
+		e->queued++;
+		return;
+	}
+#endif
+	e->fifo[(e->head + e->queued) % e->depth] = op;
+	e->queued++;
+}
+
+/* One system call of the fallback; returns bytes or -errno. */
+static ssize_t run_plain(int fd, struct trindle__io_op *op)
+{
+	ssize_t n;
+
+	do {
+		if (op->offset < 0)
+			n = op->write ? write(fd, op->buf, op->len)
+				      : read(fd, op->buf, op->len);
+		else if (op->write)
+			n = pwrite(fd, op->buf, op->len, (off_t)op->offset);
+		else
+			n = pread(fd, op->buf, op->len, (off_t)op->offset);
+	} while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+#ifdef TRINDLE_HAVE_LIBURING
+static struct trindle__io_op *uring_reap(struct trindle__io_engine *e,
+		int wait)
+{
+	struct io_uring_cqe *cqe = NULL;
+	int rc;
+
+	while (e->unsubmitted) {
+		rc = io_uring_submit(&e->ring);
+		if (rc == -EINTR || rc == -EAGAIN)
+			continue;
+		if (rc < 0)
+			return NULL; /* nothing could be waited for */
+		e->unsubmitted -= (unsigned)rc < e->unsubmitted
+				  ? (unsigned)rc : e->unsubmitted;
+		if (rc == 0)
+			break;
+	}
+	do
+		rc = wait ? io_uring_wait_cqe(&e->ring, &cqe)
+			  : io_uring_peek_cqe(&e->ring, &cqe);
+	while (rc == -EINTR);
+	if (rc < 0 || !cqe)
+		return NULL;
+	struct trindle__io_op *op = io_uring_cqe_get_data(cqe);
+	op->res = cqe->res;
+	io_uring_cqe_seen(&e->ring, cqe);
+	e->queued--;
+	return op;
+}
+#endif
+
+struct trindle__io_op *trindle__io_engine_reap(struct trindle__io_engine *e,
+		int wait)
+{
+	if (e->queued == 0)
+		return NULL;
+#ifdef TRINDLE_HAVE_LIBURING
+	if (e->uring)
+		return uring_reap(e, wait);
+#endif
+	/* The fallback has no background: reaping is doing, in order. */
+	(void)wait;
+	struct trindle__io_op *op = e->fifo[e->head];
+	e->head = (e->head + 1) % e->depth;
+	e->queued--;
+	op->res = run_plain(e->fd, op);
+	return op;
+}
+
+void trindle__io_engine_fini(struct trindle__io_engine *e)
+{
+#ifdef TRINDLE_HAVE_LIBURING
+	if (e->uring) {
+		while (e->queued && uring_reap(e, 1))
+			;
+		io_uring_queue_exit(&e->ring);
+		e->uring = 0;
+	}
+#endif
+	free(e->fifo);
+	e->fifo = NULL;
+	e->queued = 0;
+}
+
+void trindle__io_wait_ready(int fd, int write)
+{
+	struct pollfd p = { .fd = fd, .events = write ? POLLOUT : POLLIN };
+
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+}

@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sink.c - the file sink device.
+ *
+ * Segments arriving on the input pipe are written in arrival order.  On a
+ * regular file each one is given its offset when it arrives, so up to depth
+ * writes can be in flight and complete in any order; a pipe, a terminal or
+ * an O_APPEND file has no offsets to give, so its writes go one at a time.
+ * The sink only ever reads the segments, and releases each one when its
+ * write is done.
+ */
+#include "device.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* One write in flight; op comes first, so a completed op is its slot. */
+struct slot {
+	struct trindle__io_op op;
+	const unsigned char *seg;
+	size_t len, done;
+	uint64_t off;  /* file offset of seg[0]; unused for streams */
+	int busy;
+};
+
+struct sink {
+	trindle_pipe_t input;
+	const char *path;  /* for reports: "-" is standard output */
+	int fd, own_fd;
+	int seekable;      /* a regular file written at offsets */
+	int regular;       /* fsync() applies */
+	int nosync;
+	unsigned depth, inflight;
+	struct slot *slots;
+	uint64_t pos;      /* offset of the next segment (regular files) */
+	uint64_t written;
+	int ended;         /* the end marker came */
+	struct trindle__io_engine eng;
+	int eng_ready;
+	const char *op;
+	uint64_t err_off;
+};
+
+static int fail(struct sink *s, const char *op, uint64_t off, int error)
+{
+	s->op = op;
+	s->err_off = off;
+	return -(error ? error : EIO);
+}
+
+static void submit(struct sink *s, struct slot *w)
+{
+	w->op = (struct trindle__io_op){
+		.buf = (void *)(w->seg + w->done),
+		.len = w->len - w->done,
+		.offset = s->seekable ? (int64_t)(w->off + w->done) : -1,
+		.write = 1,
+	};
+	trindle__io_engine_submit(&s->eng, &w->op);
+}
+
+static void start_write(struct sink *s, const unsigned char *seg, size_t len)
+{
+	struct slot *w = s->slots;
+	while (w->busy)
+		w++; /* inflight < depth, so a slot is free */
+	*w = (struct slot){ .seg = seg, .len = len, .off = s->pos, .busy = 1 };
+	s->pos += len;
+	s->inflight++;
+	submit(s, w);
+}
+
+/* The same segment may be sent twice and be in flight twice while the
+ * sink holds it once: only the last write to finish releases it. */
+static int still_in_flight(const struct sink *s, const unsigned char *seg)
+{
+	for (unsigned i = 0; i < s->depth; i++)
+		if (s->slots[i].busy && s->slots[i].seg == seg)
+			return 1;
+	return 0;
+}
+
+static int write_done(struct sink *s, struct trindle__io_op *op)
+{
+	struct slot *w = (struct slot *)op;
+
+	if (op->res == -EINTR) {
+		submit(s, w);
+		return 0;
+	}
+	if (op->res == -EAGAIN) { /* someone left the fd non-blocking */
+		trindle__io_wait_ready(s->fd, 1);
+		submit(s, w);
+		return 0;
+	}
+	if (op->res < 0)
+		return fail(s, "write", w->off + w->done, (int)-op->res);
+	if (op->res == 0) /* no progress is possible: call it what write() would */
+		return fail(s, "write", w->off + w->done, ENOSPC);
+	w->done += (size_t)op->res;
+	s->written += (uint64_t)op->res;
+	if (w->done < w->len) {
+		submit(s, w); /* a short write: send the rest */
+		return 0;
+	}
+	w->busy = 0;
+	s->inflight--;
+	if (!still_in_flight(s, w->seg))
+		trindle__io_release((trindle_segment_t)w->seg);
+	return 0;
+}
+
+/* One message from the input pipe. */
+static void take(struct sink *s, const trindle_message_t *m)
+{
+	if (m->address != s->input || !m->content)
+		return; /* a notice: a segment we hold anyway, or a dead pipe */
+	int rights = trindle_access(m->content);
+	if (s->ended || !(rights & TRINDLE_ACCESS_READ)) {
+		trindle__io_release(m->content); /* a pipe, or past the end */
+		return;
+	}
+	size_t len = trindle_measure(m->content);
+	if (len == 0) {
+		s->ended = 1;
+		trindle__io_release(m->content);
+		return;
+	}
+	start_write(s, m->content, len);
+}
+
+/* Takes as many segments as there are free slots.  Waits only when no
+ * write is in flight.  Returns how many messages came, or -EPIPE when the
+ * input lost its last sender before the end marker. */
+static int take_input(struct sink *s)
+{
+	trindle_message_t req = { s->input, NULL }, msgs[TRINDLE_IO_IN_FLIGHT_MAX];
+	trindle_mailbox_t out = { 1, &req };
+	trindle_mailbox_t in = { s->depth - s->inflight, msgs };
+	int wait = s->inflight == 0;
+
+	trindle_sync_timeout(&out, &in, wait ? -1 : 0);
+	for (size_t i = 0; i < in.count; i++)
+		take(s, &msgs[i]);
+	if (wait && in.count == 0)
+		return fail(s, "input", 0, EPIPE);
+	return (int)in.count;
+}
+
+static int run(struct sink *s)
+{
+	while (!s->ended || s->inflight) {
+		if (!s->ended && s->inflight < s->depth) {
+			int rc = take_input(s);
+			if (rc < 0)
+				return rc;
+			if (rc > 0)
+				continue;
+		}
+		if (s->inflight == 0)
+			continue;
+		struct trindle__io_op *op = trindle__io_engine_reap(&s->eng, 1);
+		int rc = op ? write_done(s, op) : fail(s, "write", s->pos, EIO);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* fsync() for files, and standard output left after what was written. */
+static int flush(struct sink *s)
+{
+	if (s->regular && !s->nosync && fsync(s->fd) < 0)
+		return fail(s, "fsync", 0, errno);
+	if (s->seekable && !s->own_fd)
+		lseek(s->fd, (off_t)s->pos, SEEK_SET);
+	return 0;
+}
+
+static int open_output(struct sink *s, const struct trindle__io_params *p)
+{
+	struct stat st;
+
+	if (p->path[0]) {
+		int flags = O_WRONLY | O_CREAT | O_CLOEXEC |
+			    (p->flags & TRINDLE_SINK_APPEND ? O_APPEND : O_TRUNC);
+		s->fd = open(p->path, flags, p->mode ? p->mode : 0666);
+		if (s->fd < 0)
+			return fail(s, "open", 0, errno);
+		s->own_fd = 1;
+	} else {
+		s->fd = STDOUT_FILENO;
+	}
+	if (fstat(s->fd, &st) < 0)
+		return fail(s, "fstat", 0, errno);
+	int fl = fcntl(s->fd, F_GETFL);
+	s->regular = S_ISREG(st.st_mode);
+	off_t pos = s->own_fd ? 0 : s->regular ? lseek(s->fd, 0, SEEK_CUR) : -1;
+	/* O_APPEND ignores pwrite()'s offset, so appends go in turn. */
+	s->seekable = s->regular && pos >= 0 && fl >= 0 && !(fl & O_APPEND);
+	s->pos = s->seekable ? (uint64_t)pos : 0;
+	return 0;
+}
+
+static int setup(struct sink *s, const struct trindle__io_params *p)
+{
+	s->path = p->path[0] ? p->path : "-";
+	s->nosync = (p->flags & TRINDLE_SINK_NO_FSYNC) != 0;
+	int rc = open_output(s, p);
+	if (rc < 0)
+		return rc;
+	s->depth = s->seekable ? p->depth : 1;
+	s->slots = calloc(s->depth, sizeof *s->slots);
+	if (!s->slots)
+		return fail(s, "allocate", 0, ENOMEM);
+	rc = trindle__io_engine_init(&s->eng, s->fd, s->depth);
+	if (rc < 0)
+		return fail(s, "allocate", 0, -rc);
+	s->eng_ready = 1;
+	return 0;
+}
+
+static void teardown(struct sink *s)
+{
+	/* Writes still in flight must finish before their segments go. */
+	if (s->eng_ready)
+		trindle__io_engine_fini(&s->eng);
+	for (unsigned i = 0; s->slots && i < s->depth; i++)
+		if (s->slots[i].busy) {
+			s->slots[i].busy = 0;
+			if (!still_in_flight(s, s->slots[i].seg))
+				trindle__io_release((trindle_segment_t)s->slots[i].seg);
+		}
+	free(s->slots);
+	if (s->own_fd)
+		close(s->fd);
+}
+
+static void sink_main(trindle_pipe_t input)
+{
+	const struct trindle__io_params *p =
+		trindle__io_params_take(input, TRINDLE__IO_SINK);
+	if (!p)
+		return;
+
+	struct sink s = { .input = input, .fd = -1 };
+	trindle_segment_t result = NULL, report = NULL;
+	int rc = setup(&s, p);
+	if (rc == 0)
+		rc = run(&s);
+	if (rc == 0)
+		rc = flush(&s);
+	if (rc == 0) {
+		uint64_t bytes = s.written;
+		result = trindle__io_copy(&bytes, sizeof bytes);
+		if (!result)
+			rc = fail(&s, "allocate", 0, errno);
+	}
+	if (rc < 0)
+		report = trindle__io_report(TRINDLE__IO_SINK, s.op, s.path, -rc,
+					    s.err_off);
+	teardown(&s);
+	trindle__io_release((trindle_segment_t)p);
+	if (rc < 0)
+		trindle_abort(report);
+	trindle_exit(result);
+}
+
+TRINDLE_PUBLIC trindle_pipe_t trindle_file_sink(const char *path,
+		const struct trindle_sink_options *opt,
+		trindle_pipe_t out, trindle_pipe_t err)
+{
+	struct trindle_sink_options o = { 0 };
+	if (opt)
+		o = *opt;
+	if (!o.queue_items)
+		o.queue_items = TRINDLE_SINK_QUEUE_DEFAULT;
+	if (!o.in_flight)
+		o.in_flight = TRINDLE_IO_IN_FLIGHT_DEFAULT;
+	if (o.in_flight > TRINDLE_IO_IN_FLIGHT_MAX || (o.mode & ~07777u) ||
+	    (o.flags & ~(TRINDLE_SINK_APPEND | TRINDLE_SINK_NO_FSYNC)) ||
+	    (out && !(trindle_access(out) & TRINDLE_ACCESS_SEND)) ||
+	    (err && !(trindle_access(err) & TRINDLE_ACCESS_SEND))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct trindle__io_params p = {
+		.kind = TRINDLE__IO_SINK, .out = out, .err = err,
+		.depth = o.in_flight, .flags = o.flags, .mode = o.mode,
+	};
+	if (!path || strcmp(path, "-") == 0)
+		path = "";
+	/* One more item than asked: the parameters travel first. */
+	return trindle__io_start(sink_main, o.queue_items + 1, &p, path);
+}

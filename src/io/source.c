@@ -1,0 +1,520 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * source.c - the file source device.
+ *
+ * A regular file is cut into chunks planned ahead at known offsets: each
+ * chunk gets a zero-filled segment of exactly its size, which the device
+ * holds alone, and the kernel reads straight into it, with up to depth
+ * reads in flight.  Chunks leave in file order: the head of the window is
+ * moved to out as soon as it is complete.
+ *
+ * Line-aware cuts on a regular file are found before the chunk is read, by
+ * a small pread() just before the chunk's natural end (the "probe"); the
+ * probed bytes that belong to the chunk are copied into it, so no byte of
+ * the file is read twice except the partial line after the cut.
+ *
+ * Pipes, terminals and empty-looking files (procfs) are read in turn, one
+ * read at a time, each chunk filled before it leaves; a line-aware cut there
+ * keeps the partial line in a carry buffer and copies the chunk once.
+ */
+#include "device.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { CHUNK_READING, CHUNK_DONE };
+
+/* One chunk of a regular file; op comes first, so a completed op is its
+ * chunk. */
+struct chunk {
+	struct trindle__io_op op;
+	unsigned char *seg; /* held by the device alone until it is moved */
+	size_t len;         /* the segment's size */
+	size_t want;        /* [0, want) is read; the rest came from the probe */
+	size_t done;        /* bytes of [0, want) read so far */
+	uint64_t off;       /* file offset of seg[0] */
+	int state;
+	int truncated;      /* the file ended early: only [0, done) is valid */
+};
+
+struct source {
+	trindle_pipe_t out;
+	const char *path;   /* for reports: "-" is standard input */
+	int fd, own_fd;
+	int seekable;       /* a regular file read at offsets */
+	int lines;          /* TRINDLE_SOURCE_LINES */
+	size_t chunk;
+	unsigned depth;
+	uint64_t next, end; /* next chunk's offset; where reading stops */
+	struct chunk *win;  /* the chunks in flight, a ring, head first */
+	unsigned head, count;
+	struct trindle__io_engine eng;
+	int eng_ready;
+	unsigned char *buf; /* the probe (regular files) or carry (streams) */
+	size_t buf_cap, buf_len;
+	uint64_t probe_off; /* file offset of buf[0] after a probe */
+	const char *op;     /* what failed, for the report */
+	uint64_t err_off;
+	int stopped;        /* out died: end quietly, without a marker */
+};
+
+static int fail(struct source *s, const char *op, uint64_t off, int error)
+{
+	s->op = op;
+	s->err_off = off;
+	return -(error ? error : EIO);
+}
+
+static size_t min_size(uint64_t a, uint64_t b)
+{
+	return (size_t)(a < b ? a : b);
+}
+
+static int reserve(struct source *s, size_t n)
+{
+	if (n <= s->buf_cap)
+		return 0;
+	unsigned char *b = realloc(s->buf, n);
+	if (!b)
+		return -ENOMEM;
+	s->buf = b;
+	s->buf_cap = n;
+	return 0;
+}
+
+/* Moves seg to out; if out died, releases it and marks the source stopped
+ * (returns 1). */
+static int deliver(struct source *s, trindle_segment_t seg)
+{
+	if (trindle__io_deliver(s->out, seg) == 0)
+		return 0;
+	trindle__io_release(seg);
+	s->stopped = 1;
+	return 1;
+}
+
+/* --- regular files ---------------------------------------------------- */
+
+/* Reads n bytes at off into buf (a short count means the file shrank: end
+ * moves back to where it stops).  Synchronous: probes are small. */
+static int probe(struct source *s, uint64_t off, size_t n)
+{
+	if (reserve(s, n) < 0)
+		return fail(s, "allocate", off, ENOMEM);
+	s->probe_off = off;
+	s->buf_len = 0;
+	while (s->buf_len < n) {
+		ssize_t r = pread(s->fd, s->buf + s->buf_len, n - s->buf_len,
+				  (off_t)(off + s->buf_len));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return fail(s, "read", off + s->buf_len, errno);
+		if (r == 0) {
+			s->end = off + s->buf_len;
+			break;
+		}
+		s->buf_len += (size_t)r;
+	}
+	return 0;
+}
+
+static size_t probe_window(size_t chunk)
+{
+	size_t w = chunk / 8;
+	return w < 1 ? 1 : w > 4096 ? 4096 : w;
+}
+
+/* Backwards from b + chunk: the offset just after the last '\n' in
+ * [b, b + chunk), or b when there is none (0 on success, else -errno). */
+static int cut_back(struct source *s, uint64_t b, uint64_t *cut)
+{
+	size_t win = probe_window(s->chunk);
+	uint64_t hi = b + s->chunk;
+
+	*cut = b;
+	while (hi > b) {
+		size_t n = min_size(win, hi - b);
+		int rc = probe(s, hi - n, n);
+		if (rc < 0)
+			return rc;
+		if (s->buf_len < n) {
+			*cut = s->end; /* shrank: the rest is the last chunk */
+			return 0;
+		}
+		unsigned char *nl = memrchr(s->buf, '\n', n);
+		if (nl) {
+			*cut = hi - n + (uint64_t)(nl - s->buf) + 1;
+			return 0;
+		}
+		hi -= n;
+		win = win * 2 < s->chunk ? win * 2 : s->chunk;
+	}
+	return 0;
+}
+
+/* Forwards from b + chunk: one line is longer than a chunk, so the chunk
+ * runs to the end of that line (or of the file). */
+static int cut_forward(struct source *s, uint64_t b, uint64_t *cut)
+{
+	size_t win = probe_window(s->chunk), top = s->chunk;
+	uint64_t lo = b + s->chunk;
+
+	if (top < ((size_t)1 << 20))
+		top = (size_t)1 << 20;
+	while (lo < s->end) {
+		size_t n = min_size(win, s->end - lo);
+		int rc = probe(s, lo, n);
+		if (rc < 0)
+			return rc;
+		unsigned char *nl = memchr(s->buf, '\n', s->buf_len);
+		if (nl) {
+			*cut = lo + (uint64_t)(nl - s->buf) + 1;
+			return 0;
+		}
+		lo += s->buf_len;
+		win = win * 2 < top ? win * 2 : top;
+	}
+	*cut = s->end;
+	return 0;
+}
+
+static void submit(struct source *s, struct chunk *c)
+{
+	c->op = (struct trindle__io_op){
+		.buf = c->seg + c->done,
+		.len = c->want - c->done,
+		.offset = (int64_t)(c->off + c->done),
+	};
+	trindle__io_engine_submit(&s->eng, &c->op);
+}
+
+/* Plans the next chunk: where it ends, its segment, its read. */
+static int plan(struct source *s)
+{
+	uint64_t b = s->next, cut = b + min_size(s->chunk, s->end - b);
+	int rc;
+
+	s->buf_len = 0;
+	if (s->lines && s->end - b > s->chunk) {
+		rc = cut_back(s, b, &cut);
+		if (rc == 0 && cut == b)
+			rc = cut_forward(s, b, &cut);
+		if (rc < 0)
+			return rc;
+		if (cut <= b) { /* the file shrank before b */
+			s->next = s->end;
+			return 0;
+		}
+	}
+	size_t len = (size_t)(cut - b);
+	unsigned char *seg = trindle_allocate(1, &(trindle_buffer_t){ len, NULL });
+	if (!seg)
+		return fail(s, "allocate", b, errno);
+	struct chunk *c = &s->win[(s->head + s->count++) % s->depth];
+	*c = (struct chunk){ .seg = seg, .len = len, .want = len, .off = b };
+	/* The chunk's tail that the probe holds is copied, not read again. */
+	if (s->buf_len && s->probe_off >= b && s->probe_off < cut &&
+	    s->probe_off + s->buf_len >= cut) {
+		c->want = (size_t)(s->probe_off - b);
+		memcpy(seg + c->want, s->buf, len - c->want);
+	}
+	s->next = cut;
+	if (c->want == 0)
+		c->state = CHUNK_DONE;
+	else
+		submit(s, c);
+	return 0;
+}
+
+static int complete(struct source *s, struct trindle__io_op *op)
+{
+	struct chunk *c = (struct chunk *)op;
+
+	if (op->res == -EINTR || op->res == -EAGAIN) {
+		submit(s, c);
+		return 0;
+	}
+	if (op->res < 0)
+		return fail(s, "read", c->off + c->done, (int)-op->res);
+	if (op->res == 0) { /* the file shrank while we read it */
+		if (c->off + c->done < s->end)
+			s->end = c->off + c->done;
+		c->truncated = 1;
+		c->state = CHUNK_DONE;
+		return 0;
+	}
+	c->done += (size_t)op->res;
+	if (c->done < c->want)
+		submit(s, c); /* a short read: ask for the rest */
+	else
+		c->state = CHUNK_DONE;
+	return 0;
+}
+
+/* Moves the head chunk out (in file order).  Returns 0, 1 when out died,
+ * or -errno. */
+static int emit_head(struct source *s)
+{
+	struct chunk *c = &s->win[s->head];
+	unsigned char *seg = c->seg;
+	size_t valid = c->truncated ? c->done : c->len;
+
+	c->seg = NULL;
+	s->head = (s->head + 1) % s->depth;
+	s->count--;
+	if (c->off >= s->end || valid == 0) {
+		trindle__io_release(seg);
+		return 0;
+	}
+	if (valid < c->len) { /* cut short by a shrinking file: exact size */
+		unsigned char *fit = trindle__io_copy(seg, valid);
+		trindle__io_release(seg);
+		if (!fit)
+			return fail(s, "allocate", c->off, errno);
+		seg = fit;
+	}
+	return deliver(s, seg);
+}
+
+static int run_offsets(struct source *s)
+{
+	int rc = 0;
+
+	while (rc == 0) {
+		while (rc == 0 && s->count < s->depth && s->next < s->end)
+			rc = plan(s);
+		if (rc || s->count == 0)
+			break;
+		struct chunk *c = &s->win[s->head];
+		if (c->state == CHUNK_DONE) {
+			rc = emit_head(s);
+			continue;
+		}
+		struct trindle__io_op *op = trindle__io_engine_reap(&s->eng, 1);
+		rc = op ? complete(s, op) : fail(s, "read", c->off, EIO);
+	}
+	return rc < 0 ? rc : 0;
+}
+
+/* --- pipes and terminals ---------------------------------------------- */
+
+/* Reads at the file position until seg is full or the input ends. */
+static int fill(struct source *s, unsigned char *seg, size_t size,
+		size_t *filled, int *eof, uint64_t *total)
+{
+	while (*filled < size) {
+		struct trindle__io_op op = { .buf = seg + *filled,
+					     .len = size - *filled,
+					     .offset = -1 };
+		trindle__io_engine_submit(&s->eng, &op);
+		if (!trindle__io_engine_reap(&s->eng, 1))
+			return fail(s, "read", *total, EIO);
+		if (op.res == -EINTR)
+			continue;
+		if (op.res == -EAGAIN) { /* someone left the fd non-blocking */
+			trindle__io_wait_ready(s->fd, 0);
+			continue;
+		}
+		if (op.res < 0)
+			return fail(s, "read", *total, (int)-op.res);
+		if (op.res == 0) {
+			*eof = 1;
+			return 0;
+		}
+		*filled += (size_t)op.res;
+		*total += (uint64_t)op.res;
+	}
+	return 0;
+}
+
+/* Sends [0, cut) of a filled segment and carries [cut, filled) over. */
+static int stream_emit(struct source *s, unsigned char *seg, size_t size,
+		size_t filled, int eof)
+{
+	size_t cut = filled;
+
+	if (s->lines && !eof) {
+		unsigned char *nl = memrchr(seg, '\n', filled);
+		cut = nl ? (size_t)(nl - seg) + 1 : 0;
+	}
+	if (cut < filled) {
+		if (reserve(s, filled - cut) < 0) {
+			trindle__io_release(seg);
+			return fail(s, "allocate", 0, ENOMEM);
+		}
+		memcpy(s->buf, seg + cut, filled - cut);
+		s->buf_len = filled - cut;
+	}
+	if (cut == 0) {
+		trindle__io_release(seg);
+		return 0;
+	}
+	if (cut < size) {
+		unsigned char *fit = trindle__io_copy(seg, cut);
+		trindle__io_release(seg);
+		if (!fit)
+			return fail(s, "allocate", 0, errno);
+		seg = fit;
+	}
+	return deliver(s, seg);
+}
+
+static int run_stream(struct source *s)
+{
+	uint64_t total = 0;
+
+	for (;;) {
+		/* Room for the carried partial line plus a whole chunk, so a
+		 * line longer than a chunk keeps growing until it ends. */
+		size_t size = s->buf_len + s->chunk;
+		unsigned char *seg = trindle_allocate(1,
+				&(trindle_buffer_t){ size, NULL });
+		if (!seg)
+			return fail(s, "allocate", total, errno);
+		memcpy(seg, s->buf, s->buf_len);
+		size_t filled = s->buf_len;
+		int eof = 0;
+		s->buf_len = 0;
+		int rc = fill(s, seg, size, &filled, &eof, &total);
+		if (rc < 0) {
+			trindle__io_release(seg);
+			return rc;
+		}
+		rc = stream_emit(s, seg, size, filled, eof);
+		if (rc || eof)
+			return rc < 0 ? rc : 0;
+	}
+}
+
+/* --- the device --------------------------------------------------------- */
+
+static int open_input(struct source *s, const char *path)
+{
+	struct stat st;
+
+	if (path[0]) {
+		s->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (s->fd < 0)
+			return fail(s, "open", 0, errno);
+		s->own_fd = 1;
+	} else {
+		s->fd = STDIN_FILENO;
+	}
+	if (fstat(s->fd, &st) < 0)
+		return fail(s, "fstat", 0, errno);
+	/* Standard input redirected from a file is read from where it
+	 * stands; a size of 0 may hide content (procfs): read it in turn. */
+	off_t pos = 0;
+	if (!s->own_fd && S_ISREG(st.st_mode))
+		pos = lseek(s->fd, 0, SEEK_CUR);
+	s->seekable = S_ISREG(st.st_mode) && st.st_size > 0 && pos >= 0;
+	if (s->seekable) {
+		s->next = (uint64_t)pos;
+		s->end = st.st_size > pos ? (uint64_t)st.st_size : (uint64_t)pos;
+		posix_fadvise(s->fd, pos, 0, POSIX_FADV_SEQUENTIAL);
+	}
+	return 0;
+}
+
+static int setup(struct source *s, const struct trindle__io_params *p)
+{
+	s->out = p->out;
+	s->chunk = p->chunk;
+	s->lines = (p->flags & TRINDLE_SOURCE_LINES) != 0;
+	s->path = p->path[0] ? p->path : "-";
+	int rc = open_input(s, p->path);
+	if (rc < 0)
+		return rc;
+	s->depth = s->seekable ? p->depth : 1;
+	if (s->seekable) {
+		s->win = calloc(s->depth, sizeof *s->win);
+		if (!s->win)
+			return fail(s, "allocate", 0, ENOMEM);
+	}
+	rc = trindle__io_engine_init(&s->eng, s->fd, s->depth);
+	if (rc < 0)
+		return fail(s, "allocate", 0, -rc);
+	s->eng_ready = 1;
+	return 0;
+}
+
+static void teardown(struct source *s)
+{
+	/* Reads still in flight must land before their segments go. */
+	if (s->eng_ready)
+		trindle__io_engine_fini(&s->eng);
+	for (unsigned i = 0; i < s->count; i++)
+		trindle__io_release(s->win[(s->head + i) % s->depth].seg);
+	free(s->win);
+	free(s->buf);
+	if (s->own_fd)
+		close(s->fd);
+}
+
+/* Finishes a complete stream: leaves standard input after what was read,
+ * and makes the end marker. */
+static int finish(struct source *s, trindle_segment_t *marker)
+{
+	if (s->seekable && !s->own_fd)
+		lseek(s->fd, (off_t)s->end, SEEK_SET);
+	*marker = trindle_allocate(0, NULL);
+	return *marker ? 0 : fail(s, "allocate", 0, errno);
+}
+
+static void source_main(trindle_pipe_t input)
+{
+	const struct trindle__io_params *p =
+		trindle__io_params_take(input, TRINDLE__IO_SOURCE);
+	if (!p)
+		return;
+
+	struct source s = { .fd = -1 };
+	trindle_segment_t marker = NULL, report = NULL;
+	int rc = setup(&s, p);
+	if (rc == 0)
+		rc = s.seekable ? run_offsets(&s) : run_stream(&s);
+	if (rc == 0 && !s.stopped)
+		rc = finish(&s, &marker);
+	if (rc < 0)
+		report = trindle__io_report(TRINDLE__IO_SOURCE, s.op, s.path,
+					    -rc, s.err_off);
+	teardown(&s);
+	trindle__io_release((trindle_segment_t)p);
+	if (rc < 0)
+		trindle_abort(report);
+	/* The marker goes as the final object: delivery past a full pipe. */
+	trindle_exit(marker);
+}
+
+TRINDLE_PUBLIC trindle_pipe_t trindle_file_source(const char *path,
+		const struct trindle_source_options *opt,
+		trindle_pipe_t out, trindle_pipe_t err)
+{
+	struct trindle_source_options o = { 0 };
+	if (opt)
+		o = *opt;
+	if (!o.chunk_bytes)
+		o.chunk_bytes = TRINDLE_SOURCE_CHUNK_DEFAULT;
+	if (!o.in_flight)
+		o.in_flight = TRINDLE_IO_IN_FLIGHT_DEFAULT;
+	if (o.chunk_bytes > TRINDLE_SOURCE_CHUNK_MAX ||
+	    o.in_flight > TRINDLE_IO_IN_FLIGHT_MAX ||
+	    (o.flags & ~TRINDLE_SOURCE_LINES) ||
+	    !(trindle_access(out) & TRINDLE_ACCESS_SEND) ||
+	    (err && !(trindle_access(err) & TRINDLE_ACCESS_SEND))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct trindle__io_params p = {
+		.kind = TRINDLE__IO_SOURCE, .out = out, .err = err,
+		.chunk = o.chunk_bytes, .depth = o.in_flight, .flags = o.flags,
+	};
+	if (!path || strcmp(path, "-") == 0)
+		path = "";
+	return trindle__io_start(source_main, 1, &p, path);
+}
