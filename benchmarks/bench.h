@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench.h - common code of trindle-bench.
+ *
+ * Every scenario runs two *sides* doing the same work on the same data: the
+ * libtrindle version and the pthreads twin a careful C programmer would
+ * write instead (a mutex and two condition variables around a bounded queue
+ * of pointers, no memory protection).  The runner alternates the sides
+ * A B A B after a warm-up and reports medians, min-max and the ratio.
+ *
+ * Names: bench_* is the runner and statistics, bq_* the pthreads bounded
+ * queue, bt_* small helpers for the libtrindle side.
+ */
+#ifndef TRINDLE_BENCH_H
+#define TRINDLE_BENCH_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <trindle.h>
+
+/* How many items move per lock (pthreads) or per sync (libtrindle). */
+#define BENCH_BATCH 64
+/* Size of the small blocks the message scenarios pass around. */
+#define BENCH_BLOCK 4096
+
+/* ---- running scenarios ------------------------------------------------ */
+
+/* What the command line asked for. */
+typedef struct bench_opts {
+	bool quick;          /* tiny sizes, for CI */
+	uint64_t messages;   /* stream scenario message count; 0: default */
+	int reps;            /* measured repetitions per side (>= 5) */
+} bench_opts_t;
+
+/* One timed run of one side. */
+typedef struct bench_sample {
+	double seconds;      /* length of the timed region */
+	uint64_t ops;        /* operations done in it (messages, bytes, ...) */
+	uint64_t check;      /* digest of the work; both sides must agree */
+} bench_sample_t;
+
+/* Runs one side once; returns 0, or -1 after printing why to stderr. */
+typedef int (*bench_side_fn)(const bench_opts_t *opts, bench_sample_t *out);
+
+enum bench_kind {
+	BENCH_RATE,          /* figure = ops / second / divisor; higher wins */
+	BENCH_LATENCY,       /* figure = ns per op; lower wins */
+};
+
+typedef struct bench_scenario {
+	const char *name;    /* as in the JSON: "ping-pong", "stream", ... */
+	const char *unit;    /* "ns/round-trip", "msg/s", "MiB/s", ... */
+	enum bench_kind kind;
+	double divisor;      /* BENCH_RATE only: 1, or 1 << 20 for MiB/s */
+	double target;       /* the ratio the runtime aims at; 0: none */
+	bench_side_fn trindle;
+	bench_side_fn pthreads;
+} bench_scenario_t;
+
+typedef struct bench_stats {
+	double median, min, max;
+} bench_stats_t;
+
+/* Everything measured for one scenario. */
+typedef struct bench_result {
+	char name[32];
+	bool ok;             /* both sides ran, verified and agreed */
+	int reps;
+	bench_stats_t trindle, pthreads;
+	double ratio;        /* > 1: libtrindle is better */
+	long trindle_rss_kib, pthreads_rss_kib, peak_rss_kib;
+} bench_result_t;
+
+/* The sides, one pair (or more) per scenario file. */
+int ping_pong_trindle(const bench_opts_t *opts, bench_sample_t *out);
+int ping_pong_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+int stream_trindle(const bench_opts_t *opts, bench_sample_t *out);
+int stream_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+int stream_pthreads_batched(const bench_opts_t *opts, bench_sample_t *out);
+int fan_in_2_trindle(const bench_opts_t *opts, bench_sample_t *out);
+int fan_in_2_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+int fan_in_4_trindle(const bench_opts_t *opts, bench_sample_t *out);
+int fan_in_4_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+int pipeline_trindle(const bench_opts_t *opts, bench_sample_t *out);
+int pipeline_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+int share_trindle(const bench_opts_t *opts, bench_sample_t *out);
+int share_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+int launch_trindle(const bench_opts_t *opts, bench_sample_t *out);
+int launch_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+int scale_ring_trindle(const bench_opts_t *opts, bench_sample_t *out);
+int scale_ring_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+int scale_segments_trindle(const bench_opts_t *opts, bench_sample_t *out);
+int scale_segments_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+
+/*
+ * The block stream both stream and share use (stream.c): the producer
+ * stamps each 4 KiB block, the consumer checks it and hands it back.
+ * These run the pthreads twin with 64 blocks per lock for `messages`.
+ */
+int stream_twin_batched(uint64_t messages, bench_sample_t *out);
+void stream_stamp(void *block, uint64_t seq);
+/* Checks a block against the sequence number expected; true if good. */
+bool stream_verify(const void *block, uint64_t seq);
+
+/* The scenarios, in the order the runner runs them. */
+extern const bench_scenario_t bench_scenarios[];
+extern const size_t bench_scenario_count;
+
+/* Warm up, alternate the sides opts->reps times, fill *res. */
+int bench_run(const bench_scenario_t *sc, const bench_opts_t *opts,
+		bench_result_t *res);
+/* The figure (in sc->unit) a sample stands for. */
+double bench_figure(const bench_scenario_t *sc, const bench_sample_t *s);
+void bench_print_table(const bench_result_t *res, size_t n);
+int bench_write_json(const char *path, const bench_result_t *res, size_t n);
+
+/* ---- small utilities --------------------------------------------------- */
+
+/* CLOCK_MONOTONIC in seconds. */
+double bench_now(void);
+/* Prints "trindle-bench: <name>: <message>" to stderr; returns -1. */
+int bench_fail(const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Picks the full or the quick size. */
+uint64_t bench_size(const bench_opts_t *opts, uint64_t full, uint64_t quick);
+/* A well-mixed 64-bit value from x (splitmix64's finaliser). */
+uint64_t bench_mix(uint64_t x);
+
+/* ---- the pthreads bounded queue of pointers ---------------------------- */
+
+typedef struct bq {
+	pthread_mutex_t lock;
+	pthread_cond_t not_empty, not_full;
+	void **items;
+	size_t capacity, head, count;
+} bq_t;
+
+/* Exits when memory runs out, like bench_block(). */
+void bq_init(bq_t *q, size_t capacity);
+void bq_destroy(bq_t *q);
+/* One item per lock: waits while the queue is full or empty. */
+void bq_push(bq_t *q, void *item);
+void *bq_pop(bq_t *q);
+/* Batches: push all n items, taking the lock once per run of free room;
+ * pop waits for at least one item (unless try), then takes up to max. */
+void bq_push_many(bq_t *q, void *const *items, size_t n);
+size_t bq_pop_many(bq_t *q, void **items, size_t max);
+size_t bq_try_pop_many(bq_t *q, void **items, size_t max);
+
+/* A zeroed page-aligned block for the pthreads side; exits when memory
+ * runs out (nothing sensible can be measured then). */
+void *bench_block(size_t bytes);
+
+/* Starts a thread or reports why not; returns 0 or -1. */
+int bench_thread(pthread_t *t, void *(*fn)(void *), void *arg);
+
+/* ---- libtrindle helpers ----------------------------------------------- */
+
+/*
+ * An outgoing batch for trindle_sync().  Room for BENCH_BATCH moves (a
+ * send plus a release each) and a few receive requests.
+ */
+typedef struct bt_out {
+	size_t count;
+	trindle_message_t msg[2 * BENCH_BATCH + 8];
+} bt_out_t;
+
+/* A 64-slot inbox. */
+typedef struct bt_in {
+	size_t count;
+	trindle_message_t msg[BENCH_BATCH];
+} bt_in_t;
+
+/* The figures a worker hands back when it ends. */
+typedef struct bt_result {
+	uint64_t count;      /* items it handled */
+	uint64_t check;      /* digest of what it saw */
+	uint64_t errors;     /* verification failures */
+} bt_result_t;
+
+/* Appends a move (send + release) of seg through pipe. */
+void bt_move(bt_out_t *out, trindle_pipe_t pipe, trindle_object_t seg);
+/* Appends a send that keeps the sender's access (sharing). */
+void bt_send(bt_out_t *out, trindle_pipe_t pipe, trindle_object_t obj);
+void bt_release(bt_out_t *out, trindle_object_t obj);
+void bt_recv(bt_out_t *out, trindle_pipe_t pipe);
+/*
+ * trindle_sync_timeout(out, in) with in's full capacity.  Failed sends and
+ * releases stay in out to be retried by the next call; failed receive
+ * requests are dropped (the next batch asks again).  Returns -1 when a send
+ * failed on a dead pipe or the call itself failed, else 0.
+ */
+int bt_sync(bt_out_t *out, bt_in_t *in, int64_t timeout_ns);
+
+/* Sends everything in out, retrying what did not fit yet. */
+int bt_flush(bt_out_t *out);
+
+/* A segment of bytes zero bytes, or NULL after reporting why. */
+trindle_segment_t bt_segment(size_t bytes);
+
+/* Hands a worker its setup: a segment holding cfg (moved), then the pipes,
+ * in that order (bt_start receives them).  Returns 0 or -1. */
+int bt_setup(trindle_pipe_t worker, const void *cfg, size_t cfg_bytes,
+		const trindle_pipe_t *pipes, size_t npipes);
+/* The worker's half: copies the setup out of its first messages. */
+int bt_start(trindle_pipe_t input, void *cfg, size_t cfg_bytes,
+		trindle_pipe_t *pipes, size_t npipes);
+/* Ends the worker, moving *res (if not NULL) to its done pipe. */
+TRINDLE_NORETURN void bt_finish(const bt_result_t *res);
+
+/*
+ * Workers launched by one root process, all with the group's `done` pipe
+ * as their out pipe: they hold SEND on it until they end, so the root can
+ * wait on it, and their results arrive there.
+ */
+typedef struct bt_group {
+	trindle_pipe_t done;
+	trindle_pipe_t *workers;     /* their input pipes */
+	size_t n, capacity;
+	size_t ended, results;       /* end notices and results seen */
+	bt_result_t sum;             /* the results, added up */
+} bt_group_t;
+
+int bt_group_init(bt_group_t *g, size_t capacity);
+/* Launches entry with a queue_count input pipe; NULL after reporting. */
+trindle_pipe_t bt_group_launch(bt_group_t *g, trindle_entrypoint_t entry,
+		size_t queue_count);
+/*
+ * Takes in a delivery if it belongs to the group (a result on done, or a
+ * notice that a pipe the root sends on died, which here only happens when
+ * a worker ends).  Result segments are released through out.  Root loops
+ * pass every delivery that is not their data here, so no end notice is
+ * lost.  Returns true when it took the message.
+ */
+bool bt_group_note(bt_group_t *g, const trindle_message_t *m, bt_out_t *out);
+/* Waits until every worker has ended (and, if results, sent its result). */
+int bt_group_wait(bt_group_t *g, bool results);
+/* Releases the done pipe and frees the group. */
+void bt_group_destroy(bt_group_t *g);
+
+#endif

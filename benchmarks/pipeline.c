@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pipeline: 256 MiB flow in 64 KiB chunks through 4 stages; the figure is
+ * MiB per second.  The source (the root process, or the main thread) fills
+ * each chunk with data derived from its number; every stage checksums the
+ * bytes it gets and transforms them in place; the sink checksums the
+ * result and recycles the chunk to the source.  32 chunks circulate.
+ *
+ * libtrindle: each stage is a worker moving chunks to the next stage's
+ * input pipe, up to 64 per sync.  pthreads: 4 threads and 5 bounded
+ * queues, 64 per lock.  The digest adds up every stage's and the sink's
+ * checksums, so both sides must have transformed the same bytes the same
+ * way.
+ */
+#include "bench.h"
+
+#include <stdlib.h>
+
+#define PL_STAGES 4
+#define PL_CHUNK (64 * 1024)
+#define PL_POOL 32
+#define PL_WORDS (PL_CHUNK / sizeof(uint64_t))
+
+typedef struct pl_cfg {
+	uint64_t stage, chunks;
+} pl_cfg_t;
+
+static uint64_t pl_chunks(const bench_opts_t *opts)
+{
+	return bench_size(opts, 256, 2) * (1024 * 1024 / PL_CHUNK);
+}
+
+/* The source's data: a cheap, distinct pattern per chunk. */
+static void pl_fill(uint64_t *w, uint64_t chunk)
+{
+	uint64_t v = bench_mix(chunk);
+
+	for (size_t i = 0; i < PL_WORDS; i++) {
+		v += 0x9e3779b97f4a7c15ULL;
+		w[i] = v ^ (v >> 29);
+	}
+}
+
+/* A Fletcher-style checksum of the words as they are. */
+static uint64_t pl_sum(const uint64_t *w)
+{
+	uint64_t a = 0, b = 0;
+
+	for (size_t i = 0; i < PL_WORDS; i++) {
+		a += w[i];
+		b += a;
+	}
+	return a ^ (b * 31);
+}
+
+/* A stage's work: checksum the input, then transform every word. */
+static uint64_t pl_stage(uint64_t *w, uint64_t stage)
+{
+	uint64_t a = 0, b = 0, key = bench_mix(stage);
+
+	for (size_t i = 0; i < PL_WORDS; i++) {
+		uint64_t x = w[i];
+
+		a += x;
+		b += a;
+		w[i] = (x ^ key) * 0xff51afd7ed558ccdULL;
+	}
+	return a ^ (b * 31);
+}
+
+/* ---- libtrindle ------------------------------------------------------- */
+
+static void pl_worker(trindle_pipe_t input)
+{
+	bt_result_t res = { 0 };
+	trindle_pipe_t next;
+	bt_out_t out = { 0 };
+	pl_cfg_t cfg;
+	bt_in_t in;
+
+	if (bt_start(input, &cfg, sizeof cfg, &next, 1) != 0)
+		trindle_abort(NULL);
+	while (res.count < cfg.chunks) {
+		bt_recv(&out, input);
+		if (bt_sync(&out, &in, -1) != 0)
+			trindle_abort(NULL);
+		for (size_t k = 0; k < in.count; k++) {
+			trindle_message_t *m = &in.msg[k];
+
+			if (m->address != input || !m->content)
+				continue;
+			res.check += pl_stage(m->content, cfg.stage);
+			res.count++;
+			bt_move(&out, next, m->content);
+		}
+	}
+	if (bt_flush(&out) != 0)
+		trindle_abort(NULL);
+	bt_finish(&res);
+}
+
+typedef struct pl_src {
+	trindle_segment_t pool[PL_POOL];
+	size_t nfree;
+	uint64_t sent, returned, chunks, check;
+} pl_src_t;
+
+static int pl_source(pl_src_t *p, bt_group_t *g, trindle_pipe_t back)
+{
+	trindle_pipe_t first = g->workers[0];
+	bt_out_t out = { 0 };
+	bt_in_t in;
+
+	while (p->returned < p->chunks) {
+		bool more;
+
+		while (out.count < 2 * BENCH_BATCH && p->nfree > 0 &&
+				p->sent < p->chunks) {
+			trindle_segment_t seg = p->pool[--p->nfree];
+
+			pl_fill(seg, p->sent++);
+			bt_move(&out, first, seg);
+		}
+		more = p->nfree > 0 && p->sent < p->chunks;
+		bt_recv(&out, back);
+		if (bt_sync(&out, &in, more ? 0 : -1) != 0)
+			return -1;
+		for (size_t k = 0; k < in.count; k++) {
+			trindle_message_t *m = &in.msg[k];
+
+			/* Early stages end while the last chunks are still
+			 * on their way to us. */
+			if (m->address != back || !m->content) {
+				if (!bt_group_note(g, m, &out))
+					return bench_fail("pipeline", "stray");
+				continue;
+			}
+			p->check += pl_sum(m->content);
+			p->pool[p->nfree++] = m->content;
+			p->returned++;
+		}
+	}
+	return bt_flush(&out);
+}
+
+/* Launches the stages and wires each to the next (the last to back). */
+static int pl_wire(bt_group_t *g, trindle_pipe_t back, uint64_t chunks)
+{
+	for (size_t s = 0; s < PL_STAGES; s++)
+		if (!bt_group_launch(g, pl_worker, PL_POOL + 4))
+			return -1;
+	for (size_t s = 0; s < PL_STAGES; s++) {
+		pl_cfg_t cfg = { s + 1, chunks };
+		trindle_pipe_t next = s + 1 < PL_STAGES ? g->workers[s + 1]
+			: back;
+
+		if (bt_setup(g->workers[s], &cfg, sizeof cfg, &next, 1) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int pl_run_trindle(pl_src_t *p, bt_group_t *g, trindle_pipe_t back,
+		bench_sample_t *s)
+{
+	double t0;
+
+	if (pl_wire(g, back, p->chunks) != 0)
+		return -1;
+	t0 = bench_now();
+	if (pl_source(p, g, back) != 0)
+		return -1;
+	s->seconds = bench_now() - t0;
+	s->ops = p->chunks * PL_CHUNK;
+	if (bt_group_wait(g, true) != 0)
+		return -1;
+	if (g->sum.count != p->chunks * PL_STAGES)
+		return bench_fail("pipeline", "stages lost chunks");
+	s->check = p->check + g->sum.check;
+	return 0;
+}
+
+int pipeline_trindle(const bench_opts_t *opts, bench_sample_t *s)
+{
+	pl_src_t *p = calloc(1, sizeof *p);
+	trindle_pipe_t back = trindle_pipe(PL_POOL);
+	bt_out_t out = { 0 };
+	bt_group_t g;
+	int rc = -1;
+
+	if (!p || !back || bt_group_init(&g, PL_STAGES) != 0)
+		goto out;
+	p->chunks = pl_chunks(opts);
+	for (; p->nfree < PL_POOL; p->nfree++)
+		if (!(p->pool[p->nfree] = bt_segment(PL_CHUNK)))
+			break;
+	if (p->nfree == PL_POOL)
+		rc = pl_run_trindle(p, &g, back, s);
+	for (size_t i = 0; i < p->nfree; i++)
+		bt_release(&out, p->pool[i]);
+	bt_flush(&out);
+	bt_group_destroy(&g);
+out:
+	if (back)
+		bt_release(&out, back);
+	bt_flush(&out);
+	free(p);
+	return rc;
+}
+
+/* ---- pthreads --------------------------------------------------------- */
+
+typedef struct pl_twin {
+	bq_t q[PL_STAGES + 1];       /* q[s]: into stage s; q[4]: to main */
+	uint64_t chunks;
+} pl_twin_t;
+
+typedef struct pl_thread {
+	pl_twin_t *twin;
+	uint64_t stage, check;
+} pl_thread_t;
+
+static void *pl_twin_stage(void *arg)
+{
+	pl_thread_t *th = arg;
+	pl_twin_t *t = th->twin;
+	void *batch[BENCH_BATCH];
+	uint64_t done = 0;
+
+	while (done < t->chunks) {
+		size_t n = bq_pop_many(&t->q[th->stage], batch, BENCH_BATCH);
+
+		for (size_t k = 0; k < n; k++)
+			th->check += pl_stage(batch[k], th->stage + 1);
+		done += n;
+		bq_push_many(&t->q[th->stage + 1], batch, n);
+	}
+	return NULL;
+}
+
+static uint64_t pl_twin_source(pl_twin_t *t, void **pool)
+{
+	uint64_t sent = 0, returned = 0, check = 0;
+	size_t nfree = PL_POOL;
+	void *batch[BENCH_BATCH];
+
+	while (returned < t->chunks) {
+		size_t k = 0, n;
+
+		while (k < BENCH_BATCH && nfree > 0 && sent < t->chunks) {
+			batch[k] = pool[--nfree];
+			pl_fill(batch[k++], sent++);
+		}
+		if (k)
+			bq_push_many(&t->q[0], batch, k);
+		if (nfree > 0 && sent < t->chunks)
+			n = bq_try_pop_many(&t->q[PL_STAGES], pool + nfree,
+					BENCH_BATCH);
+		else
+			n = bq_pop_many(&t->q[PL_STAGES], pool + nfree,
+					BENCH_BATCH);
+		for (size_t i = 0; i < n; i++)
+			check += pl_sum(pool[nfree + i]);
+		nfree += n;
+		returned += n;
+	}
+	return check;
+}
+
+int pipeline_pthreads(const bench_opts_t *opts, bench_sample_t *s)
+{
+	pl_twin_t t = { .chunks = pl_chunks(opts) };
+	pl_thread_t th[PL_STAGES];
+	pthread_t tid[PL_STAGES];
+	void *pool[PL_POOL];
+	size_t started = 0;
+	double t0;
+	int rc = -1;
+
+	for (size_t i = 0; i < PL_POOL; i++)
+		pool[i] = bench_block(PL_CHUNK);
+	for (size_t q = 0; q <= PL_STAGES; q++)
+		bq_init(&t.q[q], q < PL_STAGES ? PL_POOL + 4 : PL_POOL);
+	for (; started < PL_STAGES; started++) {
+		th[started] = (pl_thread_t){ &t, started, 0 };
+		if (bench_thread(&tid[started], pl_twin_stage,
+				&th[started]) != 0)
+			break;
+	}
+	if (started == PL_STAGES) {
+		t0 = bench_now();
+		s->check = pl_twin_source(&t, pool);
+		s->seconds = bench_now() - t0;
+		s->ops = t.chunks * PL_CHUNK;
+		rc = 0;
+	}
+	for (size_t i = 0; i < started; i++) {
+		pthread_join(tid[i], NULL);
+		s->check += th[i].check;
+	}
+	for (size_t q = 0; q <= PL_STAGES; q++)
+		bq_destroy(&t.q[q]);
+	for (size_t i = 0; i < PL_POOL; i++)
+		free(pool[i]);
+	return rc;
+}

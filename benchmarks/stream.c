@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stream: one producer sends 4 KiB blocks to one consumer, which checks
+ * each one and hands it back for reuse; the figure is messages per second.
+ *
+ * libtrindle: the root process produces; it moves up to 64 segments per
+ * trindle_sync into the consumer's input pipe, and the consumer moves them
+ * back through the root's return pipe, 64 per sync at most.
+ * pthreads, "stream": the same through two bounded queues, one lock per
+ * item.  pthreads, "stream-batched": the same queues, 64 items per lock.
+ *
+ * The producer stamps every block with its sequence number at both ends;
+ * the consumer checks the stamp and the order and adds the numbers up, so
+ * a side that skipped or reordered work would give a different digest.
+ */
+#include "bench.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Blocks in circulation; pipes and queues have room for all of them. */
+#define ST_POOL 256
+#define ST_WORDS (BENCH_BLOCK / sizeof(uint64_t))
+
+typedef struct st_cfg {
+	uint64_t messages;
+} st_cfg_t;
+
+static uint64_t st_messages(const bench_opts_t *opts)
+{
+	if (opts->messages)
+		return opts->messages;
+	return bench_size(opts, 1000000, 2000);
+}
+
+void stream_stamp(void *block, uint64_t seq)
+{
+	uint64_t *w = block;
+
+	w[0] = seq;
+	w[ST_WORDS - 1] = ~seq;
+}
+
+bool stream_verify(const void *block, uint64_t seq)
+{
+	const uint64_t *w = block;
+
+	return w[0] == seq && w[ST_WORDS - 1] == ~seq;
+}
+
+/* What a consumer learned; both sides fill it the same way. */
+static void consume(bt_result_t *r, const void *block)
+{
+	r->errors += !stream_verify(block, r->count);
+	r->check += r->count;
+	r->count++;
+}
+
+/* ---- libtrindle ------------------------------------------------------- */
+
+static void st_consumer(trindle_pipe_t input)
+{
+	bt_result_t res = { 0 };
+	trindle_pipe_t back;
+	bt_out_t out = { 0 };
+	st_cfg_t cfg;
+	bt_in_t in;
+
+	if (bt_start(input, &cfg, sizeof cfg, &back, 1) != 0)
+		trindle_abort(NULL);
+	while (res.count < cfg.messages) {
+		bt_recv(&out, input);
+		if (bt_sync(&out, &in, -1) != 0)
+			trindle_abort(NULL);
+		for (size_t k = 0; k < in.count; k++) {
+			trindle_message_t *m = &in.msg[k];
+
+			if (m->address != input || !m->content)
+				continue;
+			consume(&res, m->content);
+			bt_move(&out, back, m->content);
+		}
+	}
+	if (bt_flush(&out) != 0)
+		trindle_abort(NULL);
+	bt_finish(&res);
+}
+
+/* The producer's state: free segments and counts. */
+typedef struct st_prod {
+	trindle_segment_t pool[ST_POOL];
+	size_t nfree;
+	uint64_t sent, returned, messages;
+} st_prod_t;
+
+/* Stamps and queues up moves of free segments, up to one batch. */
+static void st_fill(st_prod_t *p, bt_out_t *out, trindle_pipe_t consumer)
+{
+	while (out->count < 2 * BENCH_BATCH && p->nfree > 0 &&
+			p->sent < p->messages) {
+		trindle_segment_t seg = p->pool[--p->nfree];
+
+		stream_stamp(seg, p->sent++);
+		bt_move(out, consumer, seg);
+	}
+}
+
+static int st_produce(st_prod_t *p, bt_group_t *g, trindle_pipe_t consumer,
+		trindle_pipe_t back)
+{
+	bt_out_t out = { 0 };
+	bt_in_t in;
+
+	while (p->returned < p->messages) {
+		bool more = p->sent < p->messages;
+
+		st_fill(p, &out, consumer);
+		bt_recv(&out, back);
+		/* While free blocks remain, only look for returns. */
+		if (bt_sync(&out, &in, more && p->nfree > 0 ? 0 : -1) != 0)
+			return -1;
+		for (size_t k = 0; k < in.count; k++) {
+			trindle_message_t *m = &in.msg[k];
+
+			if (m->address == back && m->content) {
+				p->pool[p->nfree++] = m->content;
+				p->returned++;
+			} else if (!bt_group_note(g, m, &out)) {
+				return bench_fail("stream", "stray message");
+			}
+		}
+	}
+	return bt_flush(&out);
+}
+
+static int st_alloc_pool(st_prod_t *p)
+{
+	for (p->nfree = 0; p->nfree < ST_POOL; p->nfree++) {
+		p->pool[p->nfree] = bt_segment(BENCH_BLOCK);
+		if (!p->pool[p->nfree])
+			return -1;
+	}
+	return 0;
+}
+
+static void st_free_pool(st_prod_t *p)
+{
+	bt_out_t out = { 0 };
+
+	for (size_t i = 0; i < p->nfree; i++) {
+		bt_release(&out, p->pool[i]);
+		if (out.count == BENCH_BATCH)
+			bt_flush(&out);
+	}
+	bt_flush(&out);
+}
+
+static int st_run(st_prod_t *p, bt_group_t *g, trindle_pipe_t back,
+		bench_sample_t *s)
+{
+	st_cfg_t cfg = { p->messages };
+	trindle_pipe_t consumer = bt_group_launch(g, st_consumer, ST_POOL + 4);
+	double t0;
+
+	if (!consumer || bt_setup(consumer, &cfg, sizeof cfg, &back, 1) != 0)
+		return -1;
+	t0 = bench_now();
+	if (st_produce(p, g, consumer, back) != 0)
+		return -1;
+	s->seconds = bench_now() - t0;
+	s->ops = p->messages;
+	if (bt_group_wait(g, true) != 0)
+		return -1;
+	if (g->sum.errors || g->sum.count != p->messages)
+		return bench_fail("stream", "consumer saw %lu bad blocks",
+				(unsigned long)g->sum.errors);
+	s->check = g->sum.check;
+	return 0;
+}
+
+int stream_trindle(const bench_opts_t *opts, bench_sample_t *s)
+{
+	st_prod_t *p = calloc(1, sizeof *p);
+	trindle_pipe_t back = trindle_pipe(ST_POOL);
+	bt_out_t out = { 0 };
+	bt_group_t g;
+	int rc = -1;
+
+	if (!p || !back || bt_group_init(&g, 1) != 0)
+		goto out;
+	p->messages = st_messages(opts);
+	if (st_alloc_pool(p) == 0)
+		rc = st_run(p, &g, back, s);
+	st_free_pool(p);
+	bt_group_destroy(&g);
+out:
+	bt_release(&out, back);
+	bt_flush(&out);
+	free(p);
+	return rc;
+}
+
+/* ---- pthreads --------------------------------------------------------- */
+
+typedef struct st_twin {
+	bq_t to_consumer, back;
+	void *pool[ST_POOL];
+	size_t nfree;
+	uint64_t messages;
+	bt_result_t res;             /* the consumer's, read after join */
+} st_twin_t;
+
+static void *st_consumer_single(void *arg)
+{
+	st_twin_t *t = arg;
+
+	while (t->res.count < t->messages) {
+		void *block = bq_pop(&t->to_consumer);
+
+		consume(&t->res, block);
+		bq_push(&t->back, block);
+	}
+	return NULL;
+}
+
+static void *st_consumer_batched(void *arg)
+{
+	st_twin_t *t = arg;
+	void *batch[BENCH_BATCH];
+
+	while (t->res.count < t->messages) {
+		size_t n = bq_pop_many(&t->to_consumer, batch, BENCH_BATCH);
+
+		for (size_t k = 0; k < n; k++)
+			consume(&t->res, batch[k]);
+		bq_push_many(&t->back, batch, n);
+	}
+	return NULL;
+}
+
+/* One lock per item: push while blocks are free, else wait for one. */
+static void st_produce_single(st_twin_t *t)
+{
+	uint64_t sent = 0, returned = 0;
+
+	while (returned < t->messages) {
+		if (t->nfree > 0 && sent < t->messages) {
+			void *block = t->pool[--t->nfree];
+
+			stream_stamp(block, sent++);
+			bq_push(&t->to_consumer, block);
+		} else {
+			t->pool[t->nfree++] = bq_pop(&t->back);
+			returned++;
+		}
+	}
+}
+
+/* 64 per lock, shaped like the libtrindle producer's loop. */
+static void st_produce_batched(st_twin_t *t)
+{
+	uint64_t sent = 0, returned = 0;
+	void *batch[BENCH_BATCH];
+
+	while (returned < t->messages) {
+		size_t k = 0, n;
+
+		while (k < BENCH_BATCH && t->nfree > 0 && sent < t->messages) {
+			batch[k] = t->pool[--t->nfree];
+			stream_stamp(batch[k++], sent++);
+		}
+		if (k)
+			bq_push_many(&t->to_consumer, batch, k);
+		if (t->nfree > 0 && sent < t->messages)
+			n = bq_try_pop_many(&t->back, t->pool + t->nfree,
+					BENCH_BATCH);
+		else
+			n = bq_pop_many(&t->back, t->pool + t->nfree,
+					BENCH_BATCH);
+		t->nfree += n;
+		returned += n;
+	}
+}
+
+static void st_twin_init(st_twin_t *t, uint64_t messages)
+{
+	memset(t, 0, sizeof *t);
+	t->messages = messages;
+	for (; t->nfree < ST_POOL; t->nfree++)
+		t->pool[t->nfree] = bench_block(BENCH_BLOCK);
+	bq_init(&t->to_consumer, ST_POOL + 4);
+	bq_init(&t->back, ST_POOL);
+}
+
+static void st_twin_fini(st_twin_t *t)
+{
+	for (size_t i = 0; i < t->nfree; i++)
+		free(t->pool[i]);
+	bq_destroy(&t->to_consumer);
+	bq_destroy(&t->back);
+}
+
+static int st_twin(uint64_t messages, bool batched, bench_sample_t *s)
+{
+	st_twin_t *t = bench_block(sizeof *t);
+	pthread_t consumer;
+	double t0;
+	int rc = -1;
+
+	st_twin_init(t, messages);
+	if (bench_thread(&consumer, batched ? st_consumer_batched
+				: st_consumer_single, t) != 0)
+		goto out;
+	t0 = bench_now();
+	if (batched)
+		st_produce_batched(t);
+	else
+		st_produce_single(t);
+	s->seconds = bench_now() - t0;
+	s->ops = messages;
+	pthread_join(consumer, NULL);
+	s->check = t->res.check;
+	rc = t->res.errors || t->res.count != messages
+		? bench_fail("stream", "consumer saw bad blocks") : 0;
+out:
+	st_twin_fini(t);
+	free(t);
+	return rc;
+}
+
+int stream_twin_batched(uint64_t messages, bench_sample_t *s)
+{
+	return st_twin(messages, true, s);
+}
+
+int stream_pthreads(const bench_opts_t *opts, bench_sample_t *s)
+{
+	return st_twin(st_messages(opts), false, s);
+}
+
+int stream_pthreads_batched(const bench_opts_t *opts, bench_sample_t *s)
+{
+	return st_twin(st_messages(opts), true, s);
+}
