@@ -309,8 +309,9 @@ static void test_send_on_pipe_without_send_fails(void **state)
 {
 	(void)state;
 	struct bad t[32];
-	trindle_message_t m[32];
-	size_t n = bad_pipes(t, &n);
+	trindle_message_t m[32] = { { NULL, NULL } };
+	int on_stack = 0;
+	size_t n = bad_pipes(t, &on_stack);
 	for (size_t i = 0; i < n; i++) {
 		m[i] = (trindle_message_t){ (void *)t[i].addr, fx.seg };
 		expect_fail(m[i], t[i].name);
@@ -325,8 +326,9 @@ static void test_send_of_object_not_held_fails(void **state)
 {
 	(void)state;
 	struct bad t[32];
-	trindle_message_t m[32];
-	size_t n = bad_objects(t, &n);
+	trindle_message_t m[32] = { { NULL, NULL } };
+	int on_stack = 0;
+	size_t n = bad_objects(t, &on_stack);
 	for (size_t i = 0; i < n; i++) {
 		m[i] = (trindle_message_t){ fx.pipe, (void *)t[i].addr };
 		expect_fail(m[i], t[i].name);
@@ -344,8 +346,9 @@ static void test_receive_without_receive_fails(void **state)
 {
 	(void)state;
 	struct bad t[32];
-	trindle_message_t m[32];
-	size_t n = bad_pipes(t, &n);
+	trindle_message_t m[32] = { { NULL, NULL } };
+	int on_stack = 0;
+	size_t n = bad_pipes(t, &on_stack);
 	t[n++] = (struct bad){ "pipe held with SEND only", fx.hoard };
 	for (size_t i = 0; i < n; i++) {
 		m[i] = (trindle_message_t){ (void *)t[i].addr, NULL };
@@ -359,8 +362,9 @@ static void test_release_of_object_not_held_fails(void **state)
 {
 	(void)state;
 	struct bad t[32];
-	trindle_message_t m[32];
-	size_t n = bad_objects(t, &n);
+	trindle_message_t m[32] = { { NULL, NULL } };
+	int on_stack = 0;
+	size_t n = bad_objects(t, &on_stack);
 	for (size_t i = 0; i < n; i++) {
 		m[i] = (trindle_message_t){ NULL, (void *)t[i].addr };
 		expect_fail(m[i], t[i].name);
@@ -523,7 +527,8 @@ static void test_launch_with_pipe_not_held_fails_einval(void **state)
 {
 	(void)state;
 	struct bad t[32];
-	size_t n = bad_pipes(t, &n);
+	int on_stack = 0;
+	size_t n = bad_pipes(t, &on_stack);
 	for (size_t i = 0; i < n; i++) {
 		trindle_pipe_t p = (void *)t[i].addr;
 		expect_launch_einval(quit_entry, 1, p, NULL, t[i].name);
@@ -539,7 +544,8 @@ static void test_extend_of_garbage_fails_einval(void **state)
 {
 	(void)state;
 	struct bad t[32];
-	size_t n = bad_objects(t, &n);
+	int on_stack = 0;
+	size_t n = bad_objects(t, &on_stack);
 	t[n++] = (struct bad){ "pipe", fx.pipe };
 	t[n++] = (struct bad){ "NULL", NULL };
 	for (size_t i = 0; i < n; i++) {
