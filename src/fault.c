@@ -8,6 +8,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "compiler.h"
 #include "segment.h"
 
 static struct sigaction previous_segv, previous_bus;
@@ -30,14 +31,30 @@ static int access_kind(void *context, const struct segment *s)
 #endif
 }
 
+/* Retries of the same access in a row; past a bound it counts as a fault,
+ * so that no inconsistency can turn into an endless fault loop. */
+#define RETRY_LIMIT 1000
+static TRINDLE_TLS void *tls_retry_address;
+static TRINDLE_TLS unsigned tls_retries;
+
 /* Did the protection change under us so that the access is now allowed?
  * (A process may write as soon as it learns it holds a segment alone.) */
-static int now_allowed(const struct segment *s, int access)
+static int now_allowed(const struct segment *s, const void *address,
+		int access)
 {
 	int applied = atomic_load_explicit(&s->applied, memory_order_acquire);
 
 	if (!atomic_load_explicit(&s->live, memory_order_acquire))
 		return 0;
+	if ((uintptr_t)address - (uintptr_t)s->base >=
+			atomic_load_explicit(&s->mapped, memory_order_relaxed))
+		return 0; /* past the end: those pages never open */
+	if (address == tls_retry_address && ++tls_retries > RETRY_LIMIT)
+		return 0;
+	if (address != tls_retry_address) {
+		tls_retry_address = (void *)address;
+		tls_retries = 0;
+	}
 	switch (access) {
 	case TRINDLE_ACCESS_WRITE: return applied == SEG_READ_WRITE;
 	case TRINDLE_ACCESS_EXECUTE: return applied == SEG_READ_EXECUTE;
@@ -156,7 +173,7 @@ static void handler(int sig, siginfo_t *info, void *context)
 		return;
 	}
 	int access = access_kind(context, s);
-	if (s && now_allowed(s, access)) {
+	if (s && now_allowed(s, info->si_addr, access)) {
 		errno = saved_errno;
 		return; /* retry: the protection caught up meanwhile */
 	}

@@ -172,6 +172,7 @@ int trindle__segment_create(size_t bytes, struct process *proc,
 	}
 	s->bytes = bytes;
 	s->pages = pages;
+	atomic_store_explicit(&s->mapped, pages * ps, memory_order_relaxed);
 	s->in_flight = 0;
 	s->nprocs = 1;
 	s->procs[0] = proc;

@@ -43,6 +43,7 @@ struct segment {
 	/* State of the current incarnation. */
 	size_t bytes;             /* as given to trindle_allocate */
 	size_t pages;             /* pages in use (at least one) */
+	atomic_size_t mapped;     /* pages * page size, for the fault handler */
 	atomic_bool live;
 	atomic_bool extended;
 	atomic_int applied;       /* enum seg_prot now in force on the pages */
