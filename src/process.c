@@ -220,7 +220,7 @@ void trindle__drop_carried(struct process *actor, struct object *o)
 	if (o->kind == OBJECT_SEGMENT) {
 		struct segment *s = (struct segment *)o;
 		trindle__segment_drop_message(s, actor);
-		trindle__process_mark_dirty(actor, s);
+		trindle__segment_settle(s);
 	} else {
 		trindle__pipe_uncarry((struct pipe *)o);
 	}
@@ -234,8 +234,10 @@ void trindle__process_release_cap(struct process *p, struct cap *c)
 	trindle__cap_remove(&p->caps, c);
 	if (o->kind == OBJECT_SEGMENT) {
 		struct segment *s = (struct segment *)o;
+		/* Settled at once: a fellow holder's notice (or the segment's
+		 * destruction) happens before whatever p does next. */
 		trindle__segment_release(s, p);
-		trindle__process_mark_dirty(p, s);
+		trindle__segment_settle(s);
 	} else if (rights & TRINDLE_ACCESS_RECEIVE) {
 		struct pipe *pipe = (struct pipe *)o;
 		trindle__pipe_kill(pipe, p);
@@ -288,7 +290,13 @@ void trindle__process_end(struct process *p, trindle_object_t final,
 		if (to)
 			trindle__process_deliver_final(p, c, to);
 	}
+	/* The input pipe dies last: its closure notice tells the launcher
+	 * that everything else the process held has been let go already. */
 	while ((c = trindle__cap_next(&p->caps, &cursor)) != NULL)
+		if (!p->input || c->obj != &p->input->obj)
+			trindle__process_release_cap(p, c);
+	trindle__process_settle(p);
+	if (p->input && (c = trindle__cap_find(&p->caps, p->input)) != NULL)
 		trindle__process_release_cap(p, c);
 	trindle__process_settle(p);
 	/* Nobody can notify us any more: drop what is left unread. */

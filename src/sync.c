@@ -7,7 +7,10 @@
  *     segment in this outbox), so that their hold passes to the message
  *     without ever being counted twice - no protection change;
  *  2. outgoing: handle each message in order, packing failures in front;
- *  3. settle: apply the net protection change of the whole batch;
+ *     a segment that becomes shared turns read-only before the message
+ *     that shares it is published, and a release takes effect (pages,
+ *     notices) before the next message, so effects keep the outbox order;
+ *  3. settle: apply what receiving changed;
  *  4. incoming: notices, then messages fairly from the requested pipes,
  *     waiting (spin, then futex) only when the contract says so.
  */
@@ -136,7 +139,7 @@ static bool charge(struct process *p, struct cap *c, size_t index)
 	if (move)
 		c->marks |= CAP_MOVED;
 	else
-		trindle__process_mark_dirty(p, s);
+		trindle__segment_settle(s); /* read-only before anyone sees it */
 	return move;
 }
 
