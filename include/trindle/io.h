@@ -134,8 +134,8 @@ typedef struct trindle_io_report {
  *
  * With TRINDLE_SOURCE_LINES every chunk but the last ends with '\n', so no
  * line is ever split between two chunks.  A chunk is then at most
- * chunk_bytes long, unless one line alone is longer: that line goes whole
- * into a chunk of its own size (plus the lines before it).  The cut is found
+ * chunk_bytes long, unless it holds a line that alone is longer: such a
+ * line goes whole into one chunk, however long.  The cut is found
  * with a small read near the boundary, so the bulk of every chunk still goes
  * straight from the kernel into its segment.  On a pipe or terminal a
  * line-aware chunk is copied once.

@@ -369,9 +369,11 @@ static int run_stream(struct source *s)
 	uint64_t total = 0;
 
 	for (;;) {
-		/* Room for the carried partial line plus a whole chunk, so a
-		 * line longer than a chunk keeps growing until it ends. */
-		size_t size = s->buf_len + s->chunk;
+		/* A chunk's worth, carried partial line included; once that
+		 * line alone is longer, room for it and a chunk more, so it
+		 * keeps growing until it ends. */
+		size_t size = s->buf_len < s->chunk ? s->chunk
+						    : s->buf_len + s->chunk;
 		unsigned char *seg = trindle_allocate(1,
 				&(trindle_buffer_t){ size, NULL });
 		if (!seg)
