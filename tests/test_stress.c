@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_stress.c - many messages through many processes: every message is
+ * accounted for, segments are moved (never copied), per-sender order
+ * holds, and nothing is left behind.
+ *
+ * Sizes scale with TRINDLE_TEST_SCALE (t_scale()); the default runs in a
+ * few seconds even under ThreadSanitizer on two cores.  Workers never call
+ * cmocka: they count what went wrong in g_errors and the test asserts.
+ */
+#include "helpers.h"
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RW (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE)
+
+static atomic_uint g_errors;
+
+/* ---- shared by both sides: no cmocka here ---- */
+
+static trindle_segment_t make_label(unsigned long label)
+{
+	trindle_buffer_t b = { sizeof label, &label };
+	return trindle_allocate(1, &b);
+}
+
+static unsigned long label_of(trindle_segment_t s)
+{
+	unsigned long v;
+	memcpy(&v, s, sizeof v);
+	return v;
+}
+
+static void oops(void)
+{
+	atomic_fetch_add_explicit(&g_errors, 1, memory_order_relaxed);
+}
+
+static trindle_object_t w_next(trindle_pipe_t pipe)
+{
+	for (;;) {
+		trindle_message_t req = { pipe, NULL }, got;
+		trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
+		if (trindle_sync(&out, &in) != 0 || out.count || in.count == 0)
+			return NULL;
+		if (got.address == pipe && got.content)
+			return got.content;
+	}
+}
+
+static void w_release(trindle_object_t object)
+{
+	trindle_message_t m = { NULL, object };
+	trindle_mailbox_t out = { 1, &m };
+	if (trindle_sync(&out, NULL) != 0 || out.count)
+		oops();
+}
+
+/* Sync out, retrying what failed; every failure is counted, since the
+ * protocols below leave room for everything they send. */
+static void w_sync_all(trindle_message_t *m, size_t n)
+{
+	while (n) {
+		trindle_mailbox_t out = { n, m };
+		if (trindle_sync(&out, NULL) != 0)
+			break;
+		if (out.count)
+			oops();
+		n = out.count;
+		if (n)
+			sched_yield();
+	}
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* ---- fan-in: producers -> one sink ---- */
+
+/*
+ * Each producer owns POOL segments that circulate: it fills one with its
+ * next sequence number and moves it to the sink; the consumer checks it
+ * and moves it back.  Moves change no protection, so millions of messages
+ * cost no system call, and the sink (room for every pool) never overflows:
+ * no send ever fails, so no item can overtake another.  At the end each
+ * producer sends its whole pool home, marked RETIRED, for the consumer to
+ * count and destroy.
+ */
+enum { PRODUCERS = 4, BATCH = 64, POOL = 2 * BATCH };
+#define RETIRED UINT64_MAX
+
+/* One message: who sent it, its number, and where it was made. */
+struct item {
+	uint32_t producer;
+	uint64_t seq;
+	void *self;
+};
+
+static trindle_pipe_t g_sink;
+static unsigned long g_per_producer;
+
+/* A new segment for producer; its own address inside. */
+static struct item *make_item(uint32_t producer)
+{
+	struct item it = { producer, 0, NULL };
+	trindle_buffer_t b = { sizeof it, &it };
+	struct item *s = trindle_allocate(1, &b);
+	if (s)
+		s->self = s;
+	return s;
+}
+
+struct producer {
+	trindle_pipe_t input;
+	uint32_t id;
+	struct item *free[POOL];   /* segments back in hand */
+	size_t nfree;
+	trindle_message_t out[2 * BATCH + 1];
+};
+
+/* Send k items from the free list (numbered from seq, or RETIRED) and, in
+ * the same sync, take back what the consumer returned, waiting for it
+ * only when wait says so. */
+static bool produce(struct producer *pr, size_t k, uint64_t seq, bool wait)
+{
+	trindle_message_t got[POOL];
+	size_t n = 0;
+	for (size_t i = 0; i < k; i++) {
+		struct item *s = pr->free[--pr->nfree];
+		s->seq = seq == RETIRED ? RETIRED : seq + i;
+		pr->out[n++] = (trindle_message_t){ g_sink, s };
+		pr->out[n++] = (trindle_message_t){ NULL, s };
+	}
+	pr->out[n++] = (trindle_message_t){ pr->input, NULL };
+	trindle_mailbox_t out = { n, pr->out }, in = { POOL - pr->nfree, got };
+	if (trindle_sync_timeout(&out, &in, wait ? -1 : 0) != 0 || out.count)
+		oops();
+	for (size_t i = 0; i < in.count; i++) {
+		struct item *s = got[i].content;
+		if (got[i].address != pr->input || trindle_access(s) != RW ||
+		    s->self != s || pr->nfree == POOL) {
+			oops();
+			continue;
+		}
+		pr->free[pr->nfree++] = s;
+	}
+	return !(wait && in.count == 0);
+}
+
+static void producer_worker(trindle_pipe_t input)
+{
+	struct producer *pr = calloc(1, sizeof *pr);
+	trindle_segment_t id_seg = w_next(input);
+	if (!pr || !id_seg) {
+		oops();
+		free(pr);
+		return;
+	}
+	pr->input = input;
+	pr->id = (uint32_t)label_of(id_seg);
+	w_release(id_seg);
+	for (; pr->nfree < POOL; pr->nfree++)
+		if ((pr->free[pr->nfree] = make_item(pr->id)) == NULL)
+			oops();
+
+	for (uint64_t seq = 0; seq < g_per_producer;) {
+		size_t k = g_per_producer - seq;
+		k = k < BATCH ? k : BATCH;
+		k = k < pr->nfree ? k : pr->nfree;
+		if (!produce(pr, k, seq, pr->nfree == k))
+			break;
+		seq += k;
+	}
+	/* Get the whole pool back, then send it home. */
+	while (pr->nfree < POOL)
+		if (!produce(pr, 0, 0, true))
+			break;
+	while (pr->nfree)
+		produce(pr, pr->nfree < BATCH ? pr->nfree : BATCH, RETIRED, false);
+	free(pr);
+}
+
+/* What the consumer knows about one producer. */
+struct producer_state {
+	trindle_pipe_t input;
+	uint64_t next;          /* the sequence number expected next */
+	unsigned long retired;  /* pool segments come home */
+	bool ended;
+};
+
+struct consumer {
+	struct producer_state prod[PRODUCERS];
+	trindle_message_t out[2 * 256 + 1];
+	size_t nout;
+	unsigned long items;
+	void *retired[PRODUCERS * POOL];
+	size_t nretired;
+	unsigned long ended;
+};
+
+/* Check one item: moved to us alone, not copied, next in its producer's
+ * order; then move it back (or, retired, release it). */
+static void consume(struct consumer *c, struct item *s)
+{
+	assert_int_equal(trindle_access(s), RW);
+	assert_int_equal(trindle_measure(s), sizeof *s);
+	assert_ptr_equal(s->self, s);
+	assert_true(s->producer < PRODUCERS);
+	struct producer_state *p = &c->prod[s->producer];
+	if (s->seq == RETIRED) {
+		assert_true(c->nretired < PRODUCERS * POOL);
+		for (size_t i = 0; i < c->nretired; i++)
+			assert_ptr_not_equal(c->retired[i], s);
+		c->retired[c->nretired++] = s;
+		p->retired++;
+		c->out[c->nout++] = (trindle_message_t){ NULL, s };
+		return;
+	}
+	assert_int_equal(s->seq, p->next);
+	p->next++;
+	c->items++;
+	c->out[c->nout++] = (trindle_message_t){ p->input, s };
+	c->out[c->nout++] = (trindle_message_t){ NULL, s };
+}
+
+static void note_notice(struct consumer *c, const trindle_message_t *m)
+{
+	for (size_t i = 0; i < PRODUCERS; i++) {
+		if (m->address == c->prod[i].input && !m->content) {
+			assert_false(c->prod[i].ended);
+			c->prod[i].ended = true;
+			c->ended++;
+			return;
+		}
+	}
+	fail_msg("unexpected notice %p %p", m->address, m->content);
+}
+
+/* One consumer round: send back and release what came last time, and
+ * receive (waiting when request is set). */
+static size_t consumer_round(struct consumer *c, bool request)
+{
+	trindle_message_t got[256];
+	if (request)
+		c->out[c->nout++] = (trindle_message_t){ g_sink, NULL };
+	trindle_mailbox_t out = { c->nout, c->out }, in = { 256, got };
+	assert_int_equal(trindle_sync(&out, &in), 0);
+	assert_int_equal(out.count, 0);
+	c->nout = 0;
+	for (size_t i = 0; i < in.count; i++) {
+		if (got[i].address == g_sink)
+			consume(c, got[i].content);
+		else
+			note_notice(c, &got[i]);
+	}
+	return in.count;
+}
+
+static void test_stress_fan_in_every_message_once_in_order_moved(void **state)
+{
+	(void)state;
+	const unsigned long total = 200000UL * t_scale();
+	struct consumer *c = calloc(1, sizeof *c);
+	struct timespec t0;
+	assert_non_null(c);
+	g_per_producer = total / PRODUCERS;
+	atomic_store(&g_errors, 0);
+	g_sink = trindle_pipe(PRODUCERS * POOL);
+	assert_non_null(g_sink);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (uint32_t i = 0; i < PRODUCERS; i++) {
+		c->prod[i].input = trindle_launch(producer_worker, POOL + 1,
+		                                  g_sink, NULL);
+		assert_non_null(c->prod[i].input);
+		assert_int_equal(t_move(c->prod[i].input, make_label(i)), 0);
+	}
+	/* Until every item and every pool came and every producer ended; the
+	 * producers hold SEND on the sink until they end, so rounds can sleep. */
+	while (c->nretired < PRODUCERS * POOL || c->ended < PRODUCERS)
+		if (consumer_round(c, true) == 0)
+			sched_yield();   /* a producer let go; its end is on the way */
+	consumer_round(c, false);   /* release the last retired ones */
+	double secs = seconds_since(&t0);
+
+	assert_int_equal(atomic_load(&g_errors), 0);
+	assert_int_equal(c->items, g_per_producer * PRODUCERS);
+	for (size_t i = 0; i < PRODUCERS; i++) {
+		assert_int_equal(c->prod[i].next, g_per_producer);
+		assert_int_equal(c->prod[i].retired, POOL);
+		assert_int_equal(trindle_access(c->prod[i].input), 0);
+	}
+	trindle_message_t extra;
+	assert_int_equal(t_recv(g_sink, &extra, 0), 0);
+	assert_int_equal(t_release(g_sink), 0);
+	/* Nothing left behind: every segment that ever circulated is gone. */
+	for (size_t i = 0; i < c->nretired; i++) {
+		assert_int_equal(trindle_access(c->retired[i]), 0);
+		assert_int_equal(trindle_measure(c->retired[i]), 0);
+	}
+	print_message("fan-in: %lu items from %d producers in %.3f s (%.2f M items/s)\n",
+	              c->items, PRODUCERS, secs, (double)c->items / secs / 1e6);
+	free(c);
+}
+
+/* ---- a ring of processes ---- */
+
+enum { RING = 4, TOKENS = 16 };
+#define TOKEN_MAGIC 0x70CE
+#define STOP_MAGIC 0x5709
+
+struct token {
+	unsigned long magic;
+	unsigned long id;
+	unsigned long hops;
+	void *self;
+};
+
+static unsigned long g_hops;   /* hops each token makes before it returns */
+static trindle_pipe_t g_home;  /* where finished tokens go: every worker's out */
+
+/* Forward one token: to the next worker, or home once it has gone round
+ * enough; returns false for STOP. */
+static bool forward(struct token *t, trindle_pipe_t next, trindle_message_t *m)
+{
+	if (trindle_measure(t) != sizeof *t || t->self != t ||
+	    !(trindle_access(t) & TRINDLE_ACCESS_WRITE)) {
+		oops();
+		return true;
+	}
+	if (t->magic == STOP_MAGIC)
+		return false;
+	t->hops++;
+	m[0] = (trindle_message_t){ t->hops >= g_hops ? g_home : next, t };
+	m[1] = (trindle_message_t){ NULL, t };
+	return true;
+}
+
+/*
+ * Takes the next worker's input pipe from its first message, then moves
+ * every token on, forwarding a whole batch and asking for the next one in
+ * the same sync.  Each input has room for every token, so no send fails.
+ */
+static void ring_worker(trindle_pipe_t input)
+{
+	trindle_pipe_t next = w_next(input);
+	trindle_message_t got[TOKENS + 1], out[2 * (TOKENS + 1) + 1];
+	size_t nout = 0;
+	bool stop = false;
+	if (!next) {
+		oops();
+		return;
+	}
+	while (!stop) {
+		out[nout++] = (trindle_message_t){ input, NULL };
+		trindle_mailbox_t o = { nout, out }, in = { TOKENS + 1, got };
+		if (trindle_sync(&o, &in) != 0 || o.count)
+			oops();
+		nout = 0;
+		for (size_t i = 0; i < in.count; i++) {
+			if (got[i].address != input)
+				continue;   /* a notice (the next worker ended) */
+			if (!forward(got[i].content, next, &out[nout])) {
+				w_release(got[i].content);
+				stop = true;
+			} else {
+				nout += 2;
+			}
+		}
+		if (in.count == 0) {
+			oops();   /* nobody could send to us: the ring broke */
+			return;
+		}
+	}
+	w_sync_all(out, nout);
+}
+
+static trindle_segment_t make_token(unsigned long magic, unsigned long id)
+{
+	struct token t = { magic, id, 0, NULL };
+	trindle_buffer_t b = { sizeof t, &t };
+	struct token *s = trindle_allocate(1, &b);
+	assert_non_null(s);
+	s->self = s;
+	return s;
+}
+
+static void test_stress_ring_tokens_go_round_and_come_home(void **state)
+{
+	(void)state;
+	trindle_pipe_t input[RING];
+	bool home[TOKENS] = { false }, ended[RING] = { false };
+	void *addresses[TOKENS];
+	size_t came = 0, nended = 0;
+	struct timespec t0;
+	g_hops = 4000UL * t_scale();
+	g_home = trindle_pipe(TOKENS + RING);
+	assert_non_null(g_home);
+	atomic_store(&g_errors, 0);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (size_t i = 0; i < RING; i++) {
+		input[i] = trindle_launch(ring_worker, TOKENS + 2, g_home, NULL);
+		assert_non_null(input[i]);
+	}
+	for (size_t i = 0; i < RING; i++)   /* SEND on the next input */
+		assert_int_equal(t_send(input[i], input[(i + 1) % RING]), 0);
+	for (size_t j = 0; j < TOKENS; j++)
+		assert_int_equal(t_move(input[j % RING], make_token(TOKEN_MAGIC, j)), 0);
+
+	while (came < TOKENS) {
+		trindle_message_t got;
+		assert_int_equal(t_recv(g_home, &got, -1), 1);
+		assert_ptr_equal(got.address, g_home);
+		struct token *t = got.content;
+		assert_int_equal(trindle_access(t), RW);
+		assert_ptr_equal(t->self, t);
+		assert_int_equal(t->magic, TOKEN_MAGIC);
+		assert_int_equal(t->hops, g_hops);
+		assert_true(t->id < TOKENS && !home[t->id]);
+		home[t->id] = true;
+		addresses[came++] = t;
+		assert_int_equal(t_release(t), 0);
+	}
+	double secs = seconds_since(&t0);
+
+	for (size_t i = 0; i < RING; i++)
+		assert_int_equal(t_move(input[i], make_token(STOP_MAGIC, 0)), 0);
+	while (nended < RING) {
+		trindle_message_t got;
+		if (t_recv(g_home, &got, -1) == 0) {
+			sched_yield();   /* the last worker let go; its end is coming */
+			continue;
+		}
+		for (size_t i = 0; i < RING; i++) {
+			if (got.address == input[i] && !got.content && !ended[i]) {
+				ended[i] = true;
+				nended++;
+			}
+		}
+	}
+	assert_int_equal(atomic_load(&g_errors), 0);
+	assert_int_equal(t_release(g_home), 0);
+	for (size_t j = 0; j < TOKENS; j++)
+		assert_int_equal(trindle_access(addresses[j]), 0);
+	for (size_t i = 0; i < RING; i++)
+		assert_int_equal(trindle_access(input[i]), 0);
+	print_message("ring: %d tokens x %lu hops through %d workers in %.3f s (%.2f M hops/s)\n",
+	              TOKENS, g_hops, RING, secs,
+	              (double)TOKENS * (double)g_hops / secs / 1e6);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stress_fan_in_every_message_once_in_order_moved),
+		cmocka_unit_test(test_stress_ring_tokens_go_round_and_come_home),
+	};
+	return cmocka_run_group_tests_name("stress", tests, NULL, NULL);
+}
