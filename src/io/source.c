@@ -378,7 +378,8 @@ static int run_stream(struct source *s)
 				&(trindle_buffer_t){ size, NULL });
 		if (!seg)
 			return fail(s, "allocate", total, errno);
-		memcpy(seg, s->buf, s->buf_len);
+		if (s->buf_len)
+			memcpy(seg, s->buf, s->buf_len);
 		size_t filled = s->buf_len;
 		int eof = 0;
 		s->buf_len = 0;
