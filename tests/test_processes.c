@@ -100,12 +100,14 @@ static void w_await_go(trindle_pipe_t input)
 
 /* ---- workers ---- */
 
-/* Delivers its rights on its input and on its own code to out. */
+/* Delivers its rights on its input, on its own code and on g_out (its
+ * out pipe) to out. */
 static void rights_worker(trindle_pipe_t input)
 {
-	unsigned long v[2] = {
+	unsigned long v[3] = {
 		(unsigned long)trindle_access(input),
 		(unsigned long)trindle_access(code_address(rights_worker)),
+		(unsigned long)trindle_access(g_out),
 	};
 	trindle_buffer_t b = { sizeof v, v };
 	trindle_exit(trindle_allocate(1, &b));
@@ -324,15 +326,18 @@ static void test_worker_holds_send_receive_on_input(void **state)
 {
 	(void)state;
 	trindle_pipe_t outp = new_pipe(1);
-	trindle_pipe_t input = trindle_launch(rights_worker, 1, outp, NULL);
 	trindle_message_t keep[2];
-	unsigned long v[2];
+	unsigned long v[3];
+	g_out = outp;
+	trindle_pipe_t input = trindle_launch(rights_worker, 1, outp, NULL);
 
 	assert_non_null(input);
 	assert_int_equal(await_end(input, outp, keep, 2), 1);
 	assert_ptr_equal(keep[0].address, outp);
 	memcpy(v, keep[0].content, sizeof v);
 	assert_int_equal(v[0], SR);
+	/* and SEND, only, on the out pipe it was given */
+	assert_int_equal(v[2], TRINDLE_ACCESS_SEND);
 	assert_int_equal(t_release(keep[0].content), 0);
 	assert_int_equal(t_release(outp), 0);
 }
@@ -341,9 +346,10 @@ static void test_entry_code_has_read_execute(void **state)
 {
 	(void)state;
 	trindle_pipe_t outp = new_pipe(1);
-	trindle_pipe_t input = trindle_launch(rights_worker, 1, outp, NULL);
 	trindle_message_t keep[2];
-	unsigned long v[2];
+	unsigned long v[3];
+	g_out = outp;
+	trindle_pipe_t input = trindle_launch(rights_worker, 1, outp, NULL);
 
 	assert_int_equal(trindle_access(code_address(rights_worker)) & RX, RX);
 	assert_non_null(input);

@@ -600,6 +600,30 @@ static void test_sync_notices_come_before_messages(void **state)
 	assert_int_equal(t_release(s), 0);
 }
 
+static void test_sync_release_takes_effect_before_a_later_send(void **state)
+{
+	(void)state;
+	trindle_message_t got;
+	trindle_segment_t s = labelled(9);
+	g_ack_by_message = true;
+	trindle_pipe_t input = start(release_worker, NULL);
+
+	assert_int_equal(t_send(input, s), 0);
+	/* The worker releases s and then, in the same sync, sends its ack.
+	 * Effects keep the outbox order, so whenever the ack can be seen the
+	 * notice can too, and it comes first. */
+	assert_int_equal(t_recv(g_back, &got, -1), 1);
+	assert_null(got.address);
+	assert_ptr_equal(got.content, s);
+	assert_int_equal(trindle_access(s), RW);
+	assert_int_equal(t_recv(g_back, &got, -1), 1);
+	expect_label(&got, g_back, 1);
+
+	sem_wait(&g_released);   /* the worker's post: leave none behind */
+	stop_and_end(input, g_back);
+	assert_int_equal(t_release(s), 0);
+}
+
 /* ---- when sync waits ---- */
 
 static void test_sync_waits_until_another_process_sends(void **state)
@@ -879,6 +903,7 @@ int main(void)
 		cmocka_unit_test(test_sync_fair_wide_inbox_alternates_pipes),
 		cmocka_unit_test(test_sync_notice_delivered_without_receive_request),
 		cmocka_unit_test(test_sync_notices_come_before_messages),
+		cmocka_unit_test(test_sync_release_takes_effect_before_a_later_send),
 		cmocka_unit_test(test_sync_waits_until_another_process_sends),
 		cmocka_unit_test(test_sync_timeout_negative_waits_like_sync),
 		cmocka_unit_test(test_sync_timeout_positive_returns_nothing_when_time_runs_out),
