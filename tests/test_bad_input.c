@@ -142,19 +142,25 @@ static int drain_notices(void **state)
 	return 0;
 }
 
-/* Holds a segment and a pipe of its own and tells their addresses; when
- * nudged, reports its rights on them (they must be intact) and ends. */
+/* Holds a segment, a pipe and an extended segment (of 'ret' bytes) of its
+ * own and tells their addresses; when nudged, reports its rights on them
+ * (they must be intact) and ends. */
 static void hoard_entry(trindle_pipe_t input)
 {
 	trindle_pipe_t reply = w_next(input);
 	trindle_segment_t seg = trindle_allocate(1, &(trindle_buffer_t){ 100, NULL });
 	trindle_pipe_t pipe = trindle_pipe(4);
-	uintptr_t v[2] = { (uintptr_t)seg, (uintptr_t)pipe };
-	w_report(reply, v, 2);
+	unsigned char ret[64];
+	memset(ret, 0xc3, sizeof ret);
+	trindle_segment_t code = trindle_allocate(1, &(trindle_buffer_t){ 64, ret });
+	trindle_extend(code);
+	uintptr_t v[3] = { (uintptr_t)seg, (uintptr_t)pipe, (uintptr_t)code };
+	w_report(reply, v, 3);
 	w_next(input);
 	v[0] = (uintptr_t)trindle_access(seg);
 	v[1] = (uintptr_t)trindle_access(pipe);
-	w_report(reply, v, 2);
+	v[2] = (uintptr_t)trindle_access(code);
+	w_report(reply, v, 3);
 }
 
 static void quit_entry(trindle_pipe_t input)
@@ -174,7 +180,7 @@ static struct {
 	struct box box;
 	trindle_pipe_t reply, pipe, hoard, dead_pipe, dead_input;
 	unsigned char *seg, *dead_seg;
-	trindle_segment_t foreign_seg;
+	trindle_segment_t foreign_seg, foreign_code;
 	trindle_pipe_t foreign_pipe;
 	char *heap;
 } fx;
@@ -196,6 +202,7 @@ static int make_fixture(void **state)
 	assert_non_null(v);
 	fx.foreign_seg = (void *)v[0];
 	fx.foreign_pipe = (void *)v[1];
+	fx.foreign_code = (void *)v[2];
 	assert_int_equal(t_release((void *)v), 0);
 	fx.dead_input = trindle_launch(quit_entry, 1, NULL, NULL);
 	assert_non_null(fx.dead_input);
@@ -215,6 +222,7 @@ static int drop_fixture(void **state)
 	assert_non_null(v);
 	assert_int_equal(v[0], RW);
 	assert_int_equal(v[1], SR);
+	assert_int_equal(v[2], TRINDLE_ACCESS_READ | TRINDLE_ACCESS_EXECUTE);
 	assert_int_equal(t_release((void *)v), 0);
 	trindle_message_t gone = { fx.hoard, NULL };
 	assert_int_equal(await_note(fx.reply, gone, &fx.box), 1);
@@ -255,6 +263,7 @@ static size_t bad_objects(struct bad *t, const void *stack)
 		{ "misaligned pipe", (char *)fx.pipe + 1 },
 		{ "foreign segment", fx.foreign_seg },
 		{ "foreign pipe", fx.foreign_pipe },
+		{ "foreign extended segment", fx.foreign_code },
 		{ "stack", stack },
 		{ "heap", fx.heap },
 		{ "code", (void *)printf },
@@ -503,6 +512,7 @@ static void test_launch_with_bad_entry_fails_einval(void **state)
 		{ "writable segment", rw },
 		{ "dangling segment", fx.dead_seg },
 		{ "foreign segment", fx.foreign_seg },
+		{ "foreign extended segment", fx.foreign_code },
 		{ "pipe", fx.pipe },
 		{ "deadbeef", (void *)(uintptr_t)0xdeadbeef },
 		{ "all ones", (void *)UINTPTR_MAX },

@@ -132,16 +132,18 @@ static void nudge(trindle_pipe_t w)
 	assert_int_equal(t_move(w, tok), 0);
 }
 
-/* Holds a segment and a pipe of its own, tells their addresses, and lets
- * go of them (by ending) only when nudged. */
+/* Holds a segment, a pipe and an extended segment of its own, tells their
+ * addresses, and lets go of them (by ending) only when nudged. */
 static void hoard_entry(trindle_pipe_t input)
 {
 	trindle_pipe_t reply = w_next(input);
 	trindle_buffer_t b = { 100, NULL };
 	trindle_segment_t seg = trindle_allocate(1, &b);
 	trindle_pipe_t pipe = trindle_pipe(4);
-	uintptr_t v[2] = { (uintptr_t)seg, (uintptr_t)pipe };
-	w_report(reply, v, 2);
+	trindle_segment_t code = trindle_allocate(1, &b);
+	trindle_extend(code);
+	uintptr_t v[3] = { (uintptr_t)seg, (uintptr_t)pipe, (uintptr_t)code };
+	w_report(reply, v, 3);
 	w_next(input);
 }
 
@@ -354,16 +356,22 @@ static void test_access_objects_not_held_are_nothing(void **state)
 	assert_non_null(v);
 	trindle_segment_t seg = (trindle_segment_t)v[0];
 	trindle_pipe_t pipe = (trindle_pipe_t)v[1];
+	const char *code = (const char *)v[2];
 	assert_non_null(seg);
 	assert_non_null(pipe);
-	/* Live, but held by the worker only. */
+	assert_non_null(code);
+	/* Live, but held by the worker only; executable, but not held here,
+	 * so not code this root may run. */
 	assert_nothing(seg);
 	assert_nothing(pipe);
+	assert_nothing(code);
+	assert_nothing(code + 10);
 	nudge(w);
 	assert_int_equal(await_note(reply, (trindle_message_t){ w, NULL }, &b), 1);
 	/* Now destroyed with the worker. */
 	assert_nothing(seg);
 	assert_nothing(pipe);
+	assert_nothing(code);
 	assert_int_equal(t_release((trindle_object_t)v), 0);
 	assert_int_equal(t_release(reply), 0);
 }
