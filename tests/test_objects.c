@@ -8,6 +8,7 @@
 #include "helpers.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,6 +394,49 @@ static void test_access_worker_input_pipe_is_send_only(void **state)
 	assert_int_equal(t_release(reply), 0);
 }
 
+/* The address a churning worker has last made, and whether it is done. */
+static _Atomic uintptr_t churn_addr;
+static atomic_int churn_done;
+
+enum { CHURN_ROUNDS = 3000 };
+
+/* Makes and destroys segments and pipes as fast as it can, publishing
+ * each address just before letting go of it. */
+static void churn_entry(trindle_pipe_t input)
+{
+	(void)input;
+	for (int i = 0; i < CHURN_ROUNDS; i++) {
+		trindle_buffer_t b = { (size_t)(i % 3) * 4096, NULL };
+		trindle_object_t o = i % 4 == 3 ? trindle_pipe(2)
+						: trindle_allocate(1, &b);
+		atomic_store(&churn_addr, (uintptr_t)o);
+		trindle_message_t m = { NULL, o };
+		trindle_mailbox_t out = { 1, &m };
+		trindle_sync(&out, NULL);
+	}
+	atomic_store(&churn_done, 1);
+}
+
+static void test_access_never_faults_while_objects_die(void **state)
+{
+	(void)state;
+	struct box b = { 0 };
+	trindle_pipe_t mine = trindle_pipe(1);
+	atomic_store(&churn_done, 0);
+	atomic_store(&churn_addr, 0);
+	trindle_pipe_t w = trindle_launch(churn_entry, 1, NULL, NULL);
+	assert_non_null(w);
+	do {
+		uintptr_t a = atomic_load(&churn_addr);
+		/* Held by the worker or already gone: never ours. */
+		assert_int_equal(trindle_access((void *)a), 0);
+		assert_int_equal(trindle_measure((void *)a), 0);
+		assert_int_equal(trindle_access((void *)(a + 1)), 0);
+	} while (!atomic_load(&churn_done));
+	assert_int_equal(await_note(mine, (trindle_message_t){ w, NULL }, &b), 1);
+	assert_int_equal(t_release(mine), 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, drain_notices)
@@ -412,6 +456,7 @@ int main(void)
 		T(test_access_destroyed_pipe_is_nothing),
 		T(test_access_objects_not_held_are_nothing),
 		T(test_access_worker_input_pipe_is_send_only),
+		T(test_access_never_faults_while_objects_die),
 	};
 	return cmocka_run_group_tests_name("objects", tests, NULL, NULL);
 }
