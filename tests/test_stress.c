@@ -227,7 +227,11 @@ static void consume(struct consumer *c, struct item *s)
 		c->out[c->nout++] = (trindle_message_t){ NULL, s };
 		return;
 	}
-	assert_int_equal(s->seq, p->next);
+	if (s->seq != p->next)
+		fail_msg("producer %u: item %llu came when %llu was due "
+		         "(%u failed syncs in the workers)", s->producer,
+		         (unsigned long long)s->seq, (unsigned long long)p->next,
+		         atomic_load(&g_errors));
 	p->next++;
 	c->items++;
 	c->out[c->nout++] = (trindle_message_t){ p->input, s };
