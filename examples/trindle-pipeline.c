@@ -55,6 +55,7 @@
 #define MAX_WORKERS 64
 #define MAX_CHUNKS 1000000
 #define CHUNKS_PER_WORKER 4 /* segments in circulation, per worker */
+#define MAX_IN_FLIGHT (CHUNKS_PER_WORKER * MAX_WORKERS)
 #define INBOX_SLOTS 16      /* messages taken per trindle_sync() */
 
 /* One chunk segment: a header the workers fill in, then the data. */
@@ -296,7 +297,10 @@ static void source_start(struct source *s)
 
 static void source_main(trindle_pipe_t input)
 {
-	struct source s = { 0 };
+	/* Worst round: every circulating chunk moved (2 messages each), the
+	 * end markers, and the receive request. */
+	trindle_message_t msgs[2 * MAX_IN_FLIGHT + 2 * MAX_WORKERS + 1];
+	struct source s = { .out = { msgs, 0, sizeof msgs / sizeof msgs[0] } };
 	trindle_message_t inbox[INBOX_SLOTS];
 	char why[160];
 
@@ -307,12 +311,8 @@ static void source_main(trindle_pipe_t input)
 	for (uint32_t i = 0; i < s.config->workers; i++)
 		s.workers[i] = receive_one("source", input);
 
-	/* Worst round: every circulating chunk moved (2 messages each), the
-	 * end markers, and the receive request. */
-	s.out.capacity = 2 * (size_t)s.config->in_flight + 2 * s.config->workers + 1;
-	s.out.msg = malloc(s.out.capacity * sizeof *s.out.msg);
-	if (!s.out.msg)
-		give_up("source", "out of memory");
+	if (s.config->in_flight > MAX_IN_FLIGHT)
+		give_up("source", "bad configuration");
 
 	source_start(&s);
 	for (uint64_t back = 0; back < s.config->chunks;) {
@@ -342,7 +342,6 @@ static void source_main(trindle_pipe_t input)
 	/* Release the last chunks (no receive request: this does not wait). */
 	if (batch_sync(&s.out, NULL, 0, why, sizeof why) < 0)
 		give_up("source", why);
-	free(s.out.msg);
 	trindle_exit(NULL); /* releases the config and the workers' pipes */
 }
 
@@ -371,6 +370,11 @@ static void worker_main(trindle_pipe_t input)
 			give_up("worker", "input closed before the end marker");
 		for (long i = 0; i < n; i++) {
 			struct chunk *c = inbox[i].content;
+			/* The sink ends once it has every chunk, perhaps before
+			 * our end marker arrives: only the marker can follow
+			 * (a chunk would fail to move, and be reported). */
+			if (inbox[i].address == sink && c == NULL)
+				continue;
 			if (inbox[i].address != input || c == NULL)
 				give_up("worker", "unexpected notice");
 			if (trindle_measure(c) == 0) { /* the end marker */
@@ -424,7 +428,10 @@ static void sink_main(trindle_pipe_t input)
 	/* The summary is a segment too: it leaves through trindle_exit(). */
 	trindle_buffer_t shape = { sizeof(struct summary) + chunks * sizeof(uint64_t), NULL };
 	struct summary *sum = trindle_allocate(1, &shape);
-	bool *seen = calloc(chunks, sizeof *seen);
+	/* Private scratch memory can be a segment too: whatever a process
+	 * holds is released when it ends, even by give_up(). */
+	trindle_buffer_t flags = { chunks * sizeof(bool), NULL };
+	bool *seen = trindle_allocate(1, &flags);
 	if (!sum || !seen)
 		give_up("sink", "out of memory");
 
@@ -443,9 +450,9 @@ static void sink_main(trindle_pipe_t input)
 			batch_move(&out, source, c); /* back for reuse */
 		}
 	}
+	batch_add(&out, NULL, seen);
 	if (batch_sync(&out, NULL, 0, why, sizeof why) < 0)
 		give_up("sink", why);
-	free(seen);
 
 	sum->checksum = FOLD_START;
 	for (uint64_t i = 0; i < chunks; i++)
@@ -509,7 +516,13 @@ static trindle_segment_t config_segment(const void *config, size_t bytes)
 }
 
 /* Tells everyone who to talk to, in one batch: configurations are moved,
- * pipes are sent (we keep SEND on them, to get their closure notices). */
+ * pipes are sent (we keep SEND on them, to get their closure notices).
+ *
+ * Order matters.  Messages from different senders into one pipe are not
+ * ordered, so a worker could see a chunk from the source before its own
+ * configuration from us.  The batch is handled in order, so configuring
+ * the sink and the workers first and the source last means everyone is
+ * ready before the first chunk exists. */
 static int wire_up(struct run *r)
 {
 	uint32_t j = r->opt->workers;
@@ -517,14 +530,8 @@ static int wire_up(struct run *r)
 	struct sink_config kc = { r->opt->chunks };
 	trindle_message_t msgs[6 + 4 * MAX_WORKERS];
 	struct batch out = { msgs, 0, sizeof msgs / sizeof msgs[0] };
+	trindle_segment_t seg;
 	char why[160];
-
-	trindle_segment_t seg = config_segment(&sc, sizeof sc);
-	if (!seg)
-		goto no_memory;
-	batch_move(&out, r->source, seg);
-	for (uint32_t i = 0; i < j; i++)
-		batch_add(&out, r->source, r->workers[i]);
 
 	if (!(seg = config_segment(&kc, sizeof kc)))
 		goto no_memory;
@@ -538,6 +545,13 @@ static int wire_up(struct run *r)
 		batch_move(&out, r->workers[i], seg);
 		batch_add(&out, r->workers[i], r->sink);
 	}
+
+	if (!(seg = config_segment(&sc, sizeof sc)))
+		goto no_memory;
+	batch_move(&out, r->source, seg);
+	for (uint32_t i = 0; i < j; i++)
+		batch_add(&out, r->source, r->workers[i]);
+
 	if (batch_sync(&out, NULL, 0, why, sizeof why) < 0) {
 		fprintf(stderr, "trindle-pipeline: setup: %s\n", why);
 		return -1;

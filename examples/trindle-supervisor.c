@@ -135,7 +135,9 @@ struct options {
 struct worker {
 	trindle_pipe_t input; /* its input pipe: its identity */
 	uint32_t chunk;       /* the chunk it is working on, or NO_CHUNK */
-	bool ended;
+	uint32_t tasks;       /* tasks given to it so far */
+	bool ended;           /* its closure notice arrived */
+	bool settled;         /* no fault report can still come for it */
 };
 
 struct supervisor {
@@ -178,8 +180,9 @@ static void assign(struct supervisor *s, uint32_t w, struct task *t, uint32_t ch
 	t->sum = 0;
 	/* The chosen worker misbehaves on its first task; its replacement,
 	 * with a new id, does not. */
-	t->sabotage = w == s->opt->faulty;
+	t->sabotage = w == s->opt->faulty && s->workers[w].tasks == 0;
 	s->workers[w].chunk = chunk;
+	s->workers[w].tasks++;
 	queue(s, s->workers[w].input, t);
 	queue(s, NULL, t);
 }
@@ -211,12 +214,26 @@ static int launch(struct supervisor *s, uint32_t chunk)
 	return 0;
 }
 
-/* Finds the worker whose input pipe is pipe. */
-static uint32_t worker_of(const struct supervisor *s, trindle_pipe_t pipe)
+/*
+ * Which worker does a pipe address name?  Addresses of dead objects are
+ * reused, so a relaunched worker may get the input pipe address of one that
+ * ended.  (The runtime never reuses it before our closure notice for the
+ * old pipe was delivered, so there are never two live ones.)
+ *
+ * A closure notice names the live worker with that address.  A fault
+ * report can come after the closure notice (when the inbox was full), so it
+ * names the earliest worker with that address that may still be reported:
+ * an earlier worker with the same address died first, so its report comes
+ * first.
+ */
+static uint32_t worker_of(const struct supervisor *s, trindle_pipe_t pipe,
+		bool for_report)
 {
-	for (uint32_t w = 0; w < s->launched; w++)
-		if (s->workers[w].input == pipe)
+	for (uint32_t w = 0; w < s->launched; w++) {
+		const struct worker *k = &s->workers[w];
+		if (k->input == pipe && (for_report ? !k->settled : !k->ended))
 			return w;
+	}
 	return NO_WORKER;
 }
 
@@ -280,8 +297,10 @@ static int on_fault(struct supervisor *s, trindle_segment_t report)
 		fprintf(stderr, "trindle-supervisor: a worker aborted\n");
 		return -1;
 	}
-	uint32_t w = worker_of(s, f->process);
+	uint32_t w = worker_of(s, f->process, true);
 	s->faults++;
+	if (w != NO_WORKER)
+		s->workers[w].settled = true;
 	printf("fault: worker %" PRId32 " %s at %p in segment %p%s, %s\n",
 			w == NO_WORKER ? -1 : (int32_t)w, access_word(f->access),
 			f->address, f->object,
@@ -298,11 +317,14 @@ static int on_fault(struct supervisor *s, trindle_segment_t report)
  * up without a fault report), that chunk goes to a new worker. */
 static int on_end(struct supervisor *s, trindle_pipe_t input)
 {
-	uint32_t w = worker_of(s, input);
+	uint32_t w = worker_of(s, input, false);
 
-	if (w == NO_WORKER || s->workers[w].ended)
+	if (w == NO_WORKER)
 		return 0;
 	s->workers[w].ended = true;
+	/* Ended between tasks: it stopped when told to, no report follows. */
+	if (s->workers[w].chunk == NO_CHUNK)
+		s->workers[w].settled = true;
 	s->alive--;
 	return relaunch(s, w);
 }
