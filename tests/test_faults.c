@@ -444,6 +444,9 @@ static void test_fault_many_in_a_row_then_workers_still_run(void **state)
 
 /* ---- faults in a root process, in a child program ---- */
 
+/* This program's path, to run it again (argv[0] when it names a file). */
+static const char *g_self = "/proc/self/exe";
+
 struct child_result {
 	int status;
 	char out[512], err[8192];
@@ -462,7 +465,7 @@ static void run_child(const char *scenario, struct child_result *r)
 	if (pid == 0) {
 		dup2(o[1], STDOUT_FILENO);
 		dup2(e[1], STDERR_FILENO);
-		execl("/proc/self/exe", "test_faults", scenario, (char *)NULL);
+		execl(g_self, "test_faults", scenario, (char *)NULL);
 		_exit(127);
 	}
 	close(o[1]);
@@ -589,6 +592,8 @@ static int child_chain(void)
 
 int main(int argc, char **argv)
 {
+	if (argc > 0 && strchr(argv[0], '/'))
+		g_self = argv[0];
 	if (argc == 2 && strcmp(argv[1], "--root-write-shared") == 0)
 		return child_root_write_shared();
 	if (argc == 2 && strcmp(argv[1], "--chain") == 0)
