@@ -29,6 +29,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -507,8 +508,9 @@ static void print_fault(const char *who, trindle_segment_t report)
 		fprintf(stderr, "trindle-jit: %s aborted\n", who);
 		return;
 	}
-	printf("%s faulted: %s at %p in segment %p (signal %d)\n", who,
-			access_word(f->access), f->address, f->object, f->signal);
+	printf("%s faulted: %s at %p in segment %p (%s)\n", who,
+			access_word(f->access), f->address, f->object,
+			f->signal == SIGSEGV ? "SIGSEGV" : f->signal == SIGBUS ? "SIGBUS" : "?");
 }
 
 /* Runs the expression in a worker; prints the value.  Returns 0, or -1. */
@@ -632,68 +634,87 @@ static bool looks_like_option(const char *arg)
 	return *arg == '\0' || isalpha((unsigned char)*arg);
 }
 
-int main(int argc, char **argv)
-{
-	bool want_dump = false, want_poke = false;
-	const char *text = NULL;
+struct arguments {
+	bool dump;
+	bool poke;
+	const char *text;
+};
 
-	/* Options are read by hand rather than with getopt, so that an
-	 * expression such as "-3+4" is not taken for an option. */
+/* Returns 0 to go on, 1 when --help was shown, -1 for bad usage.  Options
+ * are read by hand rather than with getopt, so that an expression such as
+ * "-3+4" is not taken for an option. */
+static int parse_arguments(int argc, char **argv, struct arguments *args)
+{
+	*args = (struct arguments){ 0 };
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
 			usage(stdout);
-			return 0;
+			return 1;
 		} else if (!strcmp(arg, "-d") || !strcmp(arg, "--dump")) {
-			want_dump = true;
+			args->dump = true;
 		} else if (!strcmp(arg, "-p") || !strcmp(arg, "--poke")) {
-			want_poke = true;
-		} else if (!strcmp(arg, "--") && i == argc - 2 && !text) {
-			text = argv[++i];
-		} else if (!text && !looks_like_option(arg)) {
-			text = arg;
+			args->poke = true;
+		} else if (!strcmp(arg, "--") && i == argc - 2 && !args->text) {
+			args->text = argv[++i];
+		} else if (!args->text && !looks_like_option(arg)) {
+			args->text = arg;
 		} else {
 			usage(stderr);
-			return 2;
+			return -1;
 		}
 	}
-	if (!text || strlen(text) > MAX_TEXT) {
+	if (!args->text || strlen(args->text) > MAX_TEXT) {
 		usage(stderr);
-		return 2;
+		return -1;
 	}
-#if !defined(__x86_64__)
-	printf("trindle-jit: this example generates x86-64 machine code, and this "
-			"machine is not x86-64: nothing to run.\n");
 	return 0;
-#endif
-	struct program prog = { 0 };
-	struct jit j = { 0 };
+}
 
-	if (compile(text, &prog) != 0) {
-		free(prog.code.bytes);
-		return 1;
-	}
-	if (want_dump)
-		dump(&prog);
+/* Loads the program and runs each demonstration in turn. */
+static int run(const struct arguments *args, const struct program *prog)
+{
+	struct jit j = { 0 };
 
 	j.answers = trindle_pipe(1);
 	j.errors = trindle_pipe(1);
 	if (!j.answers || !j.errors) {
 		perror("trindle-jit: trindle_pipe");
-		return 1;
+		return -1;
 	}
-	int status = load(&prog, &j);
+	int status = load(prog, &j);
 	if (status == 0)
-		status = calculate(&j, text);
+		status = calculate(&j, args->text);
 	if (status == 0)
-		status = run_stub(&j, &prog);
-	if (status == 0 && want_poke)
+		status = run_stub(&j, prog);
+	if (status == 0 && args->poke)
 		status = poke(&j);
 
-	free(prog.code.bytes);
 	trindle_message_t rel[3] = { { NULL, j.answers }, { NULL, j.errors }, { NULL, j.code } };
 	trindle_mailbox_t out = { j.code ? 3 : 2, rel };
 	if (trindle_sync(&out, NULL) != 0 || out.count != 0)
 		status = -1;
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct arguments args;
+	struct program prog = { 0 };
+
+	int parsed = parse_arguments(argc, argv, &args);
+	if (parsed != 0)
+		return parsed > 0 ? 0 : 2;
+#if !defined(__x86_64__)
+	printf("trindle-jit: this example generates x86-64 machine code, and this "
+			"machine is not x86-64: nothing to run.\n");
+	return 0;
+#endif
+	int status = compile(args.text, &prog);
+	if (status == 0 && args.dump)
+		dump(&prog);
+	if (status == 0)
+		status = run(&args, &prog);
+	free(prog.code.bytes);
 	return status == 0 ? 0 : 1;
 }

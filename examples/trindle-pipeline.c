@@ -295,6 +295,67 @@ static void source_start(struct source *s)
 	}
 }
 
+/* One round of a stage: sends what the batch holds, asks for more input
+ * in the same call, and waits for it.  Returns how many messages arrived
+ * in inbox (INBOX_SLOTS long): at least one. */
+static size_t next_round(const char *who, struct batch *b, trindle_pipe_t input,
+		trindle_message_t *inbox)
+{
+	char why[160];
+
+	batch_add(b, input, NULL);
+	long n = batch_sync(b, inbox, INBOX_SLOTS, why, sizeof why);
+	if (n < 0)
+		give_up(who, why);
+	/* Nothing delivered: nobody can send to us any more. */
+	if (n == 0)
+		give_up(who, "input closed too early");
+	return (size_t)n;
+}
+
+/* Sends (and releases) what the batch holds; does not wait. */
+static void flush(const char *who, struct batch *b)
+{
+	char why[160];
+
+	if (batch_sync(b, NULL, 0, why, sizeof why) < 0)
+		give_up(who, why);
+}
+
+/* Input, in order: the configuration, then one pipe per worker. */
+static void source_setup(struct source *s, trindle_pipe_t input)
+{
+	s->config = receive_one("source", input);
+	if (!owned_segment(s->config, sizeof *s->config)
+			|| s->config->workers == 0 || s->config->workers > MAX_WORKERS
+			|| s->config->in_flight > MAX_IN_FLIGHT)
+		give_up("source", "bad configuration");
+	for (uint32_t i = 0; i < s->config->workers; i++)
+		s->workers[i] = receive_one("source", input);
+}
+
+/* A chunk came back from the sink: refill it and send it out again, or
+ * let it go once every chunk exists.  Returns 1 for a chunk, 0 for a
+ * notice. */
+static int source_take(struct source *s, trindle_pipe_t input, trindle_message_t m)
+{
+	struct chunk *c = m.content;
+
+	if (c == NULL) {
+		/* A worker ended.  Fine after the end markers, not before. */
+		if (!s->markers_sent)
+			give_up("source", "a worker ended early");
+		return 0;
+	}
+	if (m.address != input || !owned_segment(c, sizeof *c))
+		give_up("source", "unexpected message");
+	if (s->next < s->config->chunks)
+		source_dispatch(s, c);
+	else
+		batch_add(&s->out, NULL, c);
+	return 1;
+}
+
 static void source_main(trindle_pipe_t input)
 {
 	/* Worst round: every circulating chunk moved (2 messages each), the
@@ -302,162 +363,146 @@ static void source_main(trindle_pipe_t input)
 	trindle_message_t msgs[2 * MAX_IN_FLIGHT + 2 * MAX_WORKERS + 1];
 	struct source s = { .out = { msgs, 0, sizeof msgs / sizeof msgs[0] } };
 	trindle_message_t inbox[INBOX_SLOTS];
-	char why[160];
 
-	s.config = receive_one("source", input);
-	if (!owned_segment(s.config, sizeof *s.config)
-			|| s.config->workers == 0 || s.config->workers > MAX_WORKERS)
-		give_up("source", "bad configuration");
-	for (uint32_t i = 0; i < s.config->workers; i++)
-		s.workers[i] = receive_one("source", input);
-
-	if (s.config->in_flight > MAX_IN_FLIGHT)
-		give_up("source", "bad configuration");
-
+	source_setup(&s, input);
 	source_start(&s);
 	for (uint64_t back = 0; back < s.config->chunks;) {
 		if (s.next == s.config->chunks && !s.markers_sent)
 			source_send_markers(&s);
-		batch_add(&s.out, input, NULL); /* and wait for chunks coming back */
-		long n = batch_sync(&s.out, inbox, INBOX_SLOTS, why, sizeof why);
-		if (n < 0)
-			give_up("source", why);
-		if (n == 0)
-			give_up("source", "nobody can return chunks any more");
-		for (long i = 0; i < n; i++) {
-			struct chunk *c = inbox[i].content;
-			if (c == NULL && s.markers_sent)
-				continue; /* a worker ended: it holds no chunk now */
-			if (c == NULL)
-				give_up("source", "a worker ended early");
-			if (inbox[i].address != input || !owned_segment(c, sizeof *c))
-				give_up("source", "unexpected message or notice");
-			back++;
-			if (s.next < s.config->chunks)
-				source_dispatch(&s, c); /* reuse the segment */
-			else
-				batch_add(&s.out, NULL, c);
-		}
+		size_t n = next_round("source", &s.out, input, inbox);
+		for (size_t i = 0; i < n; i++)
+			back += source_take(&s, input, inbox[i]);
 	}
-	/* Release the last chunks (no receive request: this does not wait). */
-	if (batch_sync(&s.out, NULL, 0, why, sizeof why) < 0)
-		give_up("source", why);
+	flush("source", &s.out); /* releases the last chunks */
 	trindle_exit(NULL); /* releases the config and the workers' pipes */
 }
 
 /* ---- the workers ------------------------------------------------------- */
 
+struct worker {
+	trindle_pipe_t input;
+	trindle_pipe_t sink;
+	struct worker_tally *tally;
+	struct batch out;
+};
+
+/* Handles one incoming message; returns true at the end marker. */
+static bool worker_take(struct worker *w, trindle_message_t m)
+{
+	struct chunk *c = m.content;
+
+	/* The sink ends once it has every chunk, perhaps before our end
+	 * marker arrives: only the marker can follow. */
+	if (m.address == w->sink && c == NULL)
+		return false;
+	if (m.address != w->input || c == NULL)
+		give_up("worker", "unexpected notice");
+	if (trindle_measure(c) == 0) { /* the end marker */
+		batch_add(&w->out, NULL, c);
+		return true;
+	}
+	if (!owned_segment(c, sizeof *c))
+		give_up("worker", "unexpected message");
+	/* The chunk was moved to us: we are its sole holder and may write. */
+	c->digest = analyse(c->data, c->histogram);
+	c->worker = w->tally->id;
+	w->tally->chunks++;
+	batch_move(&w->out, w->sink, c);
+	return false;
+}
+
 static void worker_main(trindle_pipe_t input)
 {
-	struct worker_tally *tally = receive_one("worker", input);
 	trindle_message_t inbox[INBOX_SLOTS];
 	trindle_message_t msgs[2 * INBOX_SLOTS + 1];
-	struct batch out = { msgs, 0, 2 * INBOX_SLOTS + 1 };
+	struct worker w = { .input = input, .out = { msgs, 0, 2 * INBOX_SLOTS + 1 } };
 	bool done = false;
-	char why[160];
 
-	if (!owned_segment(tally, sizeof *tally))
+	/* Input, in order: our tally (with our id), the sink's pipe, chunks. */
+	w.tally = receive_one("worker", input);
+	if (!owned_segment(w.tally, sizeof *w.tally))
 		give_up("worker", "bad configuration");
-	trindle_pipe_t sink = receive_one("worker", input);
+	w.sink = receive_one("worker", input);
 
 	while (!done) {
-		/* Results of the last round go out with the next request. */
-		batch_add(&out, input, NULL);
-		long n = batch_sync(&out, inbox, INBOX_SLOTS, why, sizeof why);
-		if (n < 0)
-			give_up("worker", why);
-		if (n == 0)
-			give_up("worker", "input closed before the end marker");
-		for (long i = 0; i < n; i++) {
-			struct chunk *c = inbox[i].content;
-			/* The sink ends once it has every chunk, perhaps before
-			 * our end marker arrives: only the marker can follow
-			 * (a chunk would fail to move, and be reported). */
-			if (inbox[i].address == sink && c == NULL)
-				continue;
-			if (inbox[i].address != input || c == NULL)
-				give_up("worker", "unexpected notice");
-			if (trindle_measure(c) == 0) { /* the end marker */
-				batch_add(&out, NULL, c);
-				done = true;
-				continue;
-			}
-			if (!owned_segment(c, sizeof *c))
-				give_up("worker", "unexpected message");
-			/* We are the sole holder: writing needs no permission. */
-			c->digest = analyse(c->data, c->histogram);
-			c->worker = tally->id;
-			tally->chunks++;
-			batch_move(&out, sink, c);
-		}
+		/* The results of a round go out with the next request. */
+		size_t n = next_round("worker", &w.out, input, inbox);
+		for (size_t i = 0; i < n; i++)
+			done |= worker_take(&w, inbox[i]);
 	}
-	if (batch_sync(&out, NULL, 0, why, sizeof why) < 0)
-		give_up("worker", why);
+	flush("worker", &w.out);
 	/* Moves the tally to our out pipe, then releases everything else. */
-	trindle_exit(tally);
+	trindle_exit(w.tally);
 }
 
 /* ---- the sink ---------------------------------------------------------- */
 
-/* Records one transformed chunk in the summary. */
-static void sink_record(struct summary *sum, uint64_t chunks, bool *seen,
-		const struct chunk *c)
+struct sink {
+	trindle_pipe_t input;
+	trindle_pipe_t source;
+	uint64_t chunks;       /* how many to expect */
+	struct summary *sum;   /* handed back through trindle_exit() */
+	bool *seen;            /* per chunk index */
+	struct batch out;
+};
+
+/* Records one transformed chunk and sends it back to the source. */
+static void sink_take(struct sink *k, trindle_message_t m)
 {
-	if (c->index >= chunks || seen[c->index])
+	const struct chunk *c = m.content;
+
+	if (m.address != k->input || !owned_segment(m.content, sizeof *c))
+		give_up("sink", "unexpected message or notice");
+	if (c->index >= k->chunks || k->seen[c->index])
 		give_up("sink", "chunk index out of range or repeated");
-	seen[c->index] = true;
-	sum->digests[c->index] = c->digest;
+	k->seen[c->index] = true;
+	k->sum->digests[c->index] = c->digest;
 	for (int v = 0; v < 256; v++)
-		sum->histogram[v] += c->histogram[v];
-	sum->chunks++;
+		k->sum->histogram[v] += c->histogram[v];
+	k->sum->chunks++;
+	batch_move(&k->out, k->source, m.content); /* back for reuse */
+}
+
+/* Input, in order: the configuration, the source's pipe. */
+static void sink_setup(struct sink *k)
+{
+	struct sink_config *config = receive_one("sink", k->input);
+
+	if (!owned_segment(config, sizeof *config))
+		give_up("sink", "bad configuration");
+	k->chunks = config->chunks;
+	k->source = receive_one("sink", k->input);
+	batch_add(&k->out, NULL, config); /* done with it */
+
+	/* Private scratch memory can be a segment too: whatever a process
+	 * holds is released when it ends, even through give_up(). */
+	trindle_buffer_t shape = { sizeof *k->sum + k->chunks * sizeof(uint64_t), NULL };
+	trindle_buffer_t flags = { k->chunks * sizeof(bool), NULL };
+	k->sum = trindle_allocate(1, &shape);
+	k->seen = trindle_allocate(1, &flags);
+	if (!k->sum || !k->seen)
+		give_up("sink", "out of memory");
 }
 
 static void sink_main(trindle_pipe_t input)
 {
-	struct sink_config *config = receive_one("sink", input);
 	trindle_message_t inbox[INBOX_SLOTS];
 	trindle_message_t msgs[2 * INBOX_SLOTS + 1];
-	struct batch out = { msgs, 0, 2 * INBOX_SLOTS + 1 };
-	char why[160];
+	struct sink k = { .input = input, .out = { msgs, 0, 2 * INBOX_SLOTS + 1 } };
 
-	if (!owned_segment(config, sizeof *config))
-		give_up("sink", "bad configuration");
-	uint64_t chunks = config->chunks;
-	trindle_pipe_t source = receive_one("sink", input);
-
-	/* The summary is a segment too: it leaves through trindle_exit(). */
-	trindle_buffer_t shape = { sizeof(struct summary) + chunks * sizeof(uint64_t), NULL };
-	struct summary *sum = trindle_allocate(1, &shape);
-	/* Private scratch memory can be a segment too: whatever a process
-	 * holds is released when it ends, even by give_up(). */
-	trindle_buffer_t flags = { chunks * sizeof(bool), NULL };
-	bool *seen = trindle_allocate(1, &flags);
-	if (!sum || !seen)
-		give_up("sink", "out of memory");
-
-	while (sum->chunks < chunks) {
-		batch_add(&out, input, NULL);
-		long n = batch_sync(&out, inbox, INBOX_SLOTS, why, sizeof why);
-		if (n < 0)
-			give_up("sink", why);
-		if (n == 0)
-			give_up("sink", "input closed before the last chunk");
-		for (long i = 0; i < n; i++) {
-			struct chunk *c = inbox[i].content;
-			if (inbox[i].address != input || !owned_segment(c, sizeof *c))
-				give_up("sink", "unexpected message or notice");
-			sink_record(sum, chunks, seen, c);
-			batch_move(&out, source, c); /* back for reuse */
-		}
+	sink_setup(&k);
+	while (k.sum->chunks < k.chunks) {
+		size_t n = next_round("sink", &k.out, input, inbox);
+		for (size_t i = 0; i < n; i++)
+			sink_take(&k, inbox[i]);
 	}
-	batch_add(&out, NULL, seen);
-	if (batch_sync(&out, NULL, 0, why, sizeof why) < 0)
-		give_up("sink", why);
+	batch_add(&k.out, NULL, k.seen);
+	flush("sink", &k.out);
 
-	sum->checksum = FOLD_START;
-	for (uint64_t i = 0; i < chunks; i++)
-		sum->checksum = fold(sum->checksum, sum->digests[i]);
-	trindle_exit(sum);
+	k.sum->checksum = FOLD_START;
+	for (uint64_t i = 0; i < k.chunks; i++)
+		k.sum->checksum = fold(k.sum->checksum, k.sum->digests[i]);
+	trindle_exit(k.sum);
 }
 
 /* ---- the launcher (the main thread, a root process) -------------------- */
@@ -572,8 +617,10 @@ static void print_report(const void *report)
 	if (bytes == sizeof *f && f->magic == FAILURE_MAGIC)
 		fprintf(stderr, "trindle-pipeline: %.*s\n", (int)sizeof f->text, f->text);
 	else if (bytes >= sizeof *fault)
-		fprintf(stderr, "trindle-pipeline: process %p faulted: access %d at %p "
-				"in segment %p\n", fault->process, fault->access,
+		fprintf(stderr, "trindle-pipeline: process %p faulted: %s at %p "
+				"in segment %p\n", fault->process,
+				fault->access == TRINDLE_ACCESS_WRITE ? "write"
+				: fault->access == TRINDLE_ACCESS_EXECUTE ? "execute" : "read",
 				fault->address, fault->object);
 	else
 		fprintf(stderr, "trindle-pipeline: unreadable report on err pipe\n");
