@@ -3,12 +3,12 @@
  * trindle-pipeline - the libtrindle demo: a source, a pool of workers and a
  * sink, passing 64 KiB chunks of data as segments.
  *
- *            chunks                 results
- *   source --------> worker 0 ---+
- *      ^     (round  worker 1 ---+--> sink
- *      |      robin) ...      ---+     |
- *      +-----------------------------------+
- *                 empty chunks come back to the source for reuse
+ *              chunks (round robin)       results
+ *   source ---+--> worker 0 ---+
+ *     ^       +--> worker 1 ---+---------> sink
+ *     |       +--> ...      ---+            |
+ *     +-------------------------------------+
+ *          used chunks go back to the source, which refills them
  *
  * The source fills chunks with pseudo-random bytes from a fixed seed; each
  * worker computes a byte histogram and a 64-bit digest of every chunk it gets
@@ -208,7 +208,8 @@ static long batch_sync(struct batch *b, trindle_message_t *inbox, size_t slots,
 	return (long)in.count;
 }
 
-/* Ends the calling worker process with a text report on its err pipe. */
+/* Ends the calling process (source, worker or sink) with a text report,
+ * which trindle_abort() delivers to the err pipe it was launched with. */
 static _Noreturn void give_up(const char *who, const char *what)
 {
 	struct failure f = { .magic = FAILURE_MAGIC };
