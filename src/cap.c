@@ -108,6 +108,25 @@ struct cap *trindle__cap_insert(struct cap_table *t, const void *key,
 	return c;
 }
 
+struct cap *trindle__cap_find_or_insert(struct cap_table *t, const void *key,
+		struct object *obj, uint8_t rights, bool *inserted)
+{
+	uintptr_t k = (uintptr_t)key;
+	size_t mask = t->capacity - 1;
+
+	for (size_t i = hash(k, mask);; i = (i + 1) & mask) {
+		struct cap *c = &t->slots[i];
+		if (c->key == k) {
+			*inserted = false;
+			return c;
+		}
+		if (c->key == CAP_EMPTY)
+			break;
+	}
+	*inserted = true;
+	return trindle__cap_insert(t, key, obj, rights);
+}
+
 void trindle__cap_remove(struct cap_table *t, struct cap *c)
 {
 	size_t mask = t->capacity - 1;

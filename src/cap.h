@@ -11,6 +11,7 @@
 #ifndef TRINDLE_CAP_H
 #define TRINDLE_CAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,7 +31,6 @@ struct cap {
 	uint8_t rights;      /* pipes: SEND, or SEND|RECEIVE for the creator */
 	uint8_t marks;       /* enum cap_mark, valid for mark_epoch */
 	uint32_t mark_epoch;
-	size_t release_at;   /* outbox index of the first release */
 	size_t move_send;    /* outbox index of the send that moves it */
 };
 
@@ -48,6 +48,10 @@ struct cap *trindle__cap_find(const struct cap_table *t, const void *key);
 struct cap *trindle__cap_insert(struct cap_table *t, const void *key,
 		struct object *obj, uint8_t rights);
 void trindle__cap_remove(struct cap_table *t, struct cap *c);
+/* The entry for key, inserted if missing (after trindle__cap_reserve, so
+ * it cannot fail); *inserted says which. */
+struct cap *trindle__cap_find_or_insert(struct cap_table *t, const void *key,
+		struct object *obj, uint8_t rights, bool *inserted);
 /* Makes room so that n more inserts cannot fail: 0 or -ENOMEM. */
 int trindle__cap_reserve(struct cap_table *t, size_t n);
 /* The next live entry at or after *cursor, or NULL; advances *cursor. */

@@ -14,18 +14,24 @@
 static struct sigaction previous_segv, previous_bus;
 
 /* What the faulting instruction tried to do. */
-static int access_kind(void *context, const struct segment *s)
+static int access_kind(void *context, const void *address,
+		const struct segment *s)
 {
 #if defined(__x86_64__)
 	const ucontext_t *uc = context;
 	long err = uc->uc_mcontext.gregs[REG_ERR];
-	if (err & 16)
+	(void)s;
+	/* Jumping into the page is an execute even where the error code is
+	 * not filled in (valgrind, for one). */
+	if ((err & 16) || (uintptr_t)uc->uc_mcontext.gregs[REG_RIP] ==
+			(uintptr_t)address)
 		return TRINDLE_ACCESS_EXECUTE;
 	return (err & 2) ? TRINDLE_ACCESS_WRITE : TRINDLE_ACCESS_READ;
 #else
 	/* Without the page-fault error code, guess from what was allowed:
 	 * a readable page faults only for writes (or instruction fetches). */
 	(void)context;
+	(void)address;
 	int applied = s ? atomic_load(&s->applied) : SEG_NONE;
 	return applied == SEG_READ ? TRINDLE_ACCESS_WRITE : TRINDLE_ACCESS_READ;
 #endif
@@ -172,7 +178,7 @@ static void handler(int sig, siginfo_t *info, void *context)
 		errno = saved_errno;
 		return;
 	}
-	int access = access_kind(context, s);
+	int access = access_kind(context, info->si_addr, s);
 	if (s && now_allowed(s, info->si_addr, access)) {
 		errno = saved_errno;
 		return; /* retry: the protection caught up meanwhile */

@@ -252,7 +252,7 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
 	proc->out = out;
 	proc->err = err;
 	proc->entry = entry;
-	struct worker *w;
+	struct worker *w = NULL;
 	int e = trindle__process_reserve_caps(proc, 4);
 	if (!e)
 		e = get_worker(&w);

@@ -75,20 +75,27 @@ void trindle__pipe_leave(struct pipe *p)
 	trindle__wait_wake(p->receiver);
 }
 
-bool trindle__pipe_claim(struct pipe *p, size_t *pos)
+size_t trindle__pipe_claim(struct pipe *p, size_t want, size_t *pos)
 {
 	size_t tail = atomic_load_explicit(&p->tail, memory_order_relaxed);
 
 	for (;;) {
 		size_t head = atomic_load_explicit(&p->head_pub,
 				memory_order_acquire);
-		if (tail - head >= p->capacity)
-			return false;
+		if (tail - head > p->capacity) {
+			/* Our tail is older than the head we just read. */
+			tail = atomic_load_explicit(&p->tail, memory_order_relaxed);
+			continue;
+		}
+		size_t room = p->capacity - (tail - head);
+		size_t n = want < room ? want : room;
+		if (!n)
+			return 0;
 		if (atomic_compare_exchange_weak_explicit(&p->tail, &tail,
-				tail + 1, memory_order_relaxed,
+				tail + n, memory_order_relaxed,
 				memory_order_relaxed)) {
 			*pos = tail;
-			return true;
+			return n;
 		}
 	}
 }
@@ -105,7 +112,7 @@ void trindle__pipe_force(struct pipe *p, struct object *o)
 {
 	size_t pos;
 
-	if (trindle__pipe_claim(p, &pos)) {
+	if (trindle__pipe_claim(p, 1, &pos)) {
 		trindle__pipe_publish(p, pos, o);
 		return;
 	}
@@ -162,7 +169,8 @@ size_t trindle__pipe_pop(struct pipe *p, struct object **objs, size_t max)
 		if (atomic_load_explicit(&c->seq, memory_order_acquire) !=
 				p->head + 1)
 			break;
-		objs[n++] = c->obj;
+		if (c->obj) /* an empty cell is a claim its sender gave up */
+			objs[n++] = c->obj;
 		p->head++;
 		atomic_store_explicit(&p->head_pub, p->head,
 				memory_order_release);
@@ -190,16 +198,17 @@ size_t trindle__pipe_measure(struct pipe *p)
 	 * really queued (a cell claimed but not yet written is not counted). */
 	size_t head = atomic_load_explicit(&p->head_pub, memory_order_acquire);
 	size_t tail = atomic_load_explicit(&p->tail, memory_order_acquire);
-	size_t n = 0;
+	size_t n = 0, queued = 0;
 
 	while (head + n < tail) {
 		struct ring_cell *c = &p->cells[(head + n) & p->mask];
 		if (atomic_load_explicit(&c->seq, memory_order_acquire) !=
 				head + n + 1)
 			break;
+		queued += c->obj != NULL;
 		n++;
 	}
-	return n + atomic_load_explicit(&p->overflow_count,
+	return queued + atomic_load_explicit(&p->overflow_count,
 			memory_order_acquire);
 }
 

@@ -76,7 +76,10 @@ void trindle__pipe_unref(struct pipe *p);
 
 /* Sending.  enter returns 0, or -EPIPE if the pipe is dead. */
 int trindle__pipe_enter(struct pipe *p);
-bool trindle__pipe_claim(struct pipe *p, size_t *pos);
+/* Claims up to want cells (as many as there is room for): returns how
+ * many, the first at *pos.  Every claimed cell must be published; an
+ * empty one (o == NULL) is skipped by the receiver. */
+size_t trindle__pipe_claim(struct pipe *p, size_t want, size_t *pos);
 void trindle__pipe_publish(struct pipe *p, size_t pos, struct object *o);
 /* Queues o even when the pipe is full (between enter and leave). */
 void trindle__pipe_force(struct pipe *p, struct object *o);

@@ -243,6 +243,14 @@ void trindle__segment_charge(struct segment *s, struct process *sender,
 	spin_unlock(&s->lock);
 }
 
+void trindle__segment_uncharge(struct segment *s)
+{
+	spin_lock(&s->lock);
+	s->in_flight--;
+	set_holds(s, atomic_load_explicit(&s->holds, memory_order_relaxed) - 1);
+	spin_unlock(&s->lock);
+}
+
 void trindle__segment_receive(struct segment *s, struct process *receiver,
 		bool already_held)
 {
@@ -310,34 +318,36 @@ static void destroy_locked(struct segment *s)
 	}
 }
 
-void trindle__segment_settle(struct segment *s)
+bool trindle__segment_settle(struct segment *s)
 {
 	spin_lock(&s->lock);
 	if (!atomic_load_explicit(&s->live, memory_order_relaxed)) {
 		spin_unlock(&s->lock); /* already destroyed by another settle */
-		return;
+		return true;
 	}
 	size_t holds = atomic_load_explicit(&s->holds, memory_order_relaxed);
 	if (holds == 0) {
 		destroy_locked(s);
 		spin_unlock(&s->lock);
 		give_slot(s);
-		return;
+		return true;
 	}
 	int want = atomic_load_explicit(&s->extended, memory_order_relaxed)
 		? SEG_READ_EXECUTE : holds == 1 ? SEG_READ_WRITE : SEG_READ;
 	int have = atomic_load_explicit(&s->applied, memory_order_relaxed);
 	if (want != have && mprotect(s->base, s->pages * trindle__page_size(),
-			prot_bits(want)) == 0)
+			prot_bits(want)) == 0) {
 		atomic_store_explicit(&s->applied, want, memory_order_release);
+		have = want;
+	}
 	/* The notice goes out only once the pages are writable, so that its
 	 * receiver can write at once. */
 	struct process *target = s->notify;
 	s->notify = NULL;
-	if (target && atomic_load_explicit(&s->applied, memory_order_relaxed)
-			== SEG_READ_WRITE)
+	if (target && have == SEG_READ_WRITE)
 		trindle__process_notify_segment(target, s, s->generation);
 	spin_unlock(&s->lock);
+	return have == want;
 }
 
 int trindle__segment_rights(const struct segment *s)

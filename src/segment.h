@@ -71,6 +71,8 @@ int trindle__segment_create(size_t bytes, struct process *proc,
 /* Hold changes; each returns whether the protection may need settling. */
 void trindle__segment_charge(struct segment *s, struct process *sender,
 		bool move);
+/* Undoes a charge that shared s (its send failed after all). */
+void trindle__segment_uncharge(struct segment *s);
 void trindle__segment_receive(struct segment *s, struct process *receiver,
 		bool already_held);
 void trindle__segment_release(struct segment *s, struct process *proc);
@@ -80,8 +82,9 @@ void trindle__segment_drop_message(struct segment *s, struct process *actor);
 void trindle__segment_add_holder(struct segment *s, struct process *proc);
 
 /* Brings the page protection in line with the holds, destroys the segment
- * if nobody holds it, and sends a due sole-holder notice. */
-void trindle__segment_settle(struct segment *s);
+ * if nobody holds it, and sends a due sole-holder notice.  Returns false if
+ * the kernel refused the protection change (out of memory mappings). */
+bool trindle__segment_settle(struct segment *s);
 
 /* Rights of a holder: TRINDLE_ACCESS_* bits. */
 int trindle__segment_rights(const struct segment *s);

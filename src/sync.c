@@ -35,8 +35,27 @@ static struct cap *fresh_marks(struct process *p, struct cap *c)
 	return c;
 }
 
-/* Step 1: for each segment released in this outbox, the last send of it
- * before the release becomes a move. */
+/* Is msgs[i] a release of the object msgs[i - 1] sends?  Then that send
+ * is a move: it is the last send before the release. */
+static bool releases_previous(const trindle_message_t *msgs, size_t i)
+{
+	return i > 0 && !msgs[i].address && msgs[i].content &&
+		msgs[i - 1].address && msgs[i - 1].content == msgs[i].content;
+}
+
+/* Does the outbox need planning: a release that does not directly follow
+ * a send of the same object, which an earlier send might make a move? */
+static bool needs_plan(const trindle_message_t *msgs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!msgs[i].address && msgs[i].content &&
+		    !releases_previous(msgs, i))
+			return true;
+	return false;
+}
+
+/* Step 1 (only for outboxes that need it): for each segment released, the
+ * last send of it before the release becomes a move. */
 static void plan_moves(struct process *p, const trindle_message_t *msgs,
 		size_t n)
 {
@@ -49,12 +68,10 @@ static void plan_moves(struct process *p, const trindle_message_t *msgs,
 		fresh_marks(p, c);
 		if (c->marks & CAP_RELEASE_LATER)
 			continue; /* only sends before the first release count */
-		if (msgs[i].address) {
+		if (msgs[i].address)
 			c->move_send = i + 1;
-		} else {
+		else
 			c->marks |= CAP_RELEASE_LATER;
-			c->release_at = i;
-		}
 	}
 }
 
@@ -107,81 +124,143 @@ static bool do_release(struct process *p, trindle_object_t content)
 	return true;
 }
 
-static void send_failed(struct process *p, struct cap *c)
+/*
+ * Sends.  A run of sends to one pipe (with the releases of moves between
+ * them) enters the pipe once and claims its cells with one CAS; cells
+ * claimed for sends that then fail are published empty, and the receiver
+ * skips them.
+ */
+struct send_state {
+	trindle_pipe_t address;  /* the pipe last looked up */
+	struct pipe *pipe;       /* ... and what it names (NULL: no SEND) */
+	bool entered;
+	size_t pos, end;         /* cells claimed and not yet used */
+};
+
+static void leave_pipe(struct send_state *st)
 {
-	if (c)
-		fresh_marks(p, c)->marks |= CAP_SEND_FAILED;
+	if (!st->entered)
+		return;
+	while (st->pos < st->end)
+		trindle__pipe_publish(st->pipe, st->pos++, NULL);
+	trindle__pipe_leave(st->pipe);
+	st->entered = false;
 }
 
-/* The pipe a send goes to, if the caller may send on it. */
-static struct pipe *send_target(struct process *p, trindle_pipe_t address)
+/* Forgets the looked-up pipe (a release may have changed what it is). */
+static void forget_pipe(struct send_state *st)
 {
+	leave_pipe(st);
+	st->address = NULL;
+	st->pipe = NULL;
+}
+
+static struct pipe *send_target(struct process *p, struct send_state *st,
+		trindle_pipe_t address)
+{
+	if (address == st->address && st->address)
+		return st->pipe;
+	forget_pipe(st);
 	struct cap *pc = trindle__cap_find(&p->caps, address);
-
-	if (!pc || pc->obj->kind != OBJECT_PIPE ||
-	    !(pc->rights & TRINDLE_ACCESS_SEND))
-		return NULL;
-	return (struct pipe *)pc->obj;
+	st->address = address;
+	if (pc && pc->obj->kind == OBJECT_PIPE &&
+	    (pc->rights & TRINDLE_ACCESS_SEND))
+		st->pipe = (struct pipe *)pc->obj;
+	return st->pipe;
 }
 
-/* Puts the hold of c's object on a message; true if it was a move. */
-static bool charge(struct process *p, struct cap *c, size_t index)
+/* Sends to the same pipe from msgs[i] on, moves' releases between them. */
+static size_t run_of_sends(const trindle_message_t *msgs, size_t i, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t j = i; j < n && k < 64; j++) {
+		if (msgs[j].address == msgs[i].address && msgs[j].content)
+			k++;
+		else if (!releases_previous(msgs, j))
+			break;
+	}
+	return k;
+}
+
+/* A cell for one message: enters the pipe and claims cells as needed. */
+static bool claim_cell(struct send_state *st, const trindle_message_t *msgs,
+		size_t i, size_t n, size_t *pos)
+{
+	if (!st->entered) {
+		if (trindle__pipe_enter(st->pipe) < 0)
+			return false;
+		st->entered = true;
+	}
+	if (st->pos == st->end) {
+		size_t got = trindle__pipe_claim(st->pipe,
+				run_of_sends(msgs, i, n), &st->pos);
+		st->end = st->pos + got;
+		if (!got)
+			return false;
+	}
+	*pos = st->pos++;
+	return true;
+}
+
+/* Puts the hold of c's object on a message.  A shared segment turns
+ * read-only before the message is published; false if the kernel would
+ * not (it ran out of memory mappings), and then nothing changed. */
+static bool charge(struct process *p, struct cap *c, bool move)
 {
 	if (c->obj->kind == OBJECT_PIPE) {
 		trindle__pipe_carry((struct pipe *)c->obj);
-		return false;
+		return true;
 	}
 	struct segment *s = (struct segment *)c->obj;
-	bool move = c->mark_epoch == p->epoch &&
-		(c->marks & CAP_RELEASE_LATER) && c->move_send == index + 1 &&
-		!(c->marks & CAP_SEND_FAILED);
 	trindle__segment_charge(s, p, move);
-	if (move)
-		c->marks |= CAP_MOVED;
-	else
-		trindle__segment_settle(s); /* read-only before anyone sees it */
-	return move;
+	if (move || trindle__segment_settle(s))
+		return true;
+	trindle__segment_uncharge(s);
+	return false;
 }
 
-/* Sends stay inside one pipe's enter/leave while they target that pipe. */
-struct send_state {
-	struct pipe *entered;
+enum send_result {
+	SEND_FAILED,
+	SEND_DONE,
+	SEND_AND_RELEASE_DONE, /* a move, with the release that follows it */
 };
 
-static void leave_entered(struct send_state *st)
+static enum send_result do_send(struct process *p, struct send_state *st,
+		const trindle_message_t *msgs, size_t i, size_t n)
 {
-	if (st->entered)
-		trindle__pipe_leave(st->entered);
-	st->entered = NULL;
-}
-
-static bool do_send(struct process *p, struct send_state *st,
-		const trindle_message_t *m, size_t index)
-{
+	const trindle_message_t *m = &msgs[i];
 	struct cap *c = trindle__cap_find(&p->caps, m->content);
-	struct pipe *pipe = send_target(p, m->address);
+	struct pipe *pipe = send_target(p, st, m->address);
 	size_t pos;
 
-	if (!c || !pipe || (c->obj->kind == OBJECT_PIPE &&
-			trindle__pipe_dead((struct pipe *)c->obj))) {
-		send_failed(p, c);
-		return false;
+	if (c)
+		fresh_marks(p, c);
+	if (!c || !pipe || trindle__pipe_dead(pipe) ||
+	    (c->obj->kind == OBJECT_PIPE &&
+	     trindle__pipe_dead((struct pipe *)c->obj)) ||
+	    !claim_cell(st, msgs, i, n, &pos))
+		goto failed;
+	bool segment = c->obj->kind == OBJECT_SEGMENT;
+	bool adjacent = i + 1 < n && releases_previous(msgs, i + 1);
+	bool move = segment && !(c->marks & CAP_SEND_FAILED) &&
+		(adjacent || c->move_send == i + 1);
+	if (!charge(p, c, move)) {
+		st->pos--; /* the cell goes back: published empty on leaving */
+		goto failed;
 	}
-	if (st->entered != pipe) {
-		leave_entered(st);
-		if (trindle__pipe_enter(pipe) < 0) {
-			send_failed(p, c);
-			return false;
-		}
-		st->entered = pipe;
-	}
-	if (!trindle__pipe_claim(pipe, &pos)) {
-		send_failed(p, c);
-		return false;
-	}
-	charge(p, c, index);
 	trindle__pipe_publish(pipe, pos, c->obj);
-	return true;
+	if (move && adjacent) {
+		trindle__cap_remove(&p->caps, c);
+		return SEND_AND_RELEASE_DONE;
+	}
+	if (move)
+		c->marks |= CAP_MOVED;
+	return SEND_DONE;
+failed:
+	if (c)
+		c->marks |= CAP_SEND_FAILED;
+	return SEND_FAILED;
 }
 
 /* Step 2: handles the outbox in order; returns the number that failed,
@@ -189,18 +268,23 @@ static bool do_send(struct process *p, struct send_state *st,
 static size_t handle_outgoing(struct process *p, trindle_message_t *msgs,
 		size_t n)
 {
-	struct send_state st = { NULL };
+	struct send_state st = { 0 };
 	size_t failed = 0;
 
-	if (n > 1)
+	if (needs_plan(msgs, n))
 		plan_moves(p, msgs, n);
 	for (size_t i = 0; i < n; i++) {
 		trindle_message_t m = msgs[i];
 		bool ok;
 		if (m.address && m.content) {
-			ok = do_send(p, &st, &m, i);
+			enum send_result r = do_send(p, &st, msgs, i, n);
+			if (r == SEND_AND_RELEASE_DONE) {
+				i++; /* the release is done too */
+				continue;
+			}
+			ok = r == SEND_DONE;
 		} else {
-			leave_entered(&st); /* a release may kill a pipe we are in */
+			forget_pipe(&st); /* a release may kill a pipe we are in */
 			if (m.address)
 				ok = do_request(p, m.address);
 			else if (m.content)
@@ -211,24 +295,24 @@ static size_t handle_outgoing(struct process *p, trindle_message_t *msgs,
 		if (!ok)
 			msgs[failed++] = m;
 	}
-	leave_entered(&st);
+	forget_pipe(&st);
 	return failed;
 }
 
-/* Turns a message's hold into the receiver's capability. */
+/* Turns a message's hold into the receiver's capability.  The caller has
+ * reserved room in the capability table. */
 static void adopt(struct process *p, struct pipe *from, struct object *o,
 		trindle_message_t *msg)
 {
+	bool inserted;
+
 	msg->address = from;
 	if (o->kind == OBJECT_SEGMENT) {
 		struct segment *s = (struct segment *)o;
-		struct cap *c = trindle__cap_find(&p->caps, s->base);
-		bool held = c != NULL;
-		trindle__segment_receive(s, p, held);
-		if (held)
+		trindle__cap_find_or_insert(&p->caps, s->base, o, 0, &inserted);
+		trindle__segment_receive(s, p, !inserted);
+		if (!inserted)
 			trindle__process_mark_dirty(p, s); /* maybe alone now */
-		else
-			trindle__cap_insert(&p->caps, s->base, o, 0);
 		msg->content = s->base;
 		return;
 	}

@@ -41,8 +41,13 @@ struct chunk {
 	int truncated;      /* the file ended early: only [0, done) is valid */
 };
 
+/* Chunks given back on the input pipe, kept until one fits. */
+#define STASH 16
+
 struct source {
-	trindle_pipe_t out;
+	trindle_pipe_t input, out;
+	trindle_segment_t stash[STASH];
+	unsigned nstash;
 	const char *path;   /* for reports: "-" is standard input */
 	int fd, own_fd;
 	int seekable;       /* a regular file read at offsets */
@@ -95,6 +100,62 @@ static int deliver(struct source *s, trindle_segment_t seg)
 	trindle__io_release(seg);
 	s->stopped = 1;
 	return 1;
+}
+
+/* --- segments ---------------------------------------------------------- */
+
+static void stash_put(struct source *s, trindle_segment_t seg)
+{
+	if (s->nstash == STASH) { /* full of sizes nobody wants: drop one */
+		trindle__io_release(s->stash[0]);
+		memmove(s->stash, s->stash + 1, (STASH - 1) * sizeof s->stash[0]);
+		s->nstash--;
+	}
+	s->stash[s->nstash++] = seg;
+}
+
+/* Takes what consumers gave back on the input pipe, without waiting.
+ * Only segments the source now holds alone (moved back) can be reused. */
+static void collect_returns(struct source *s)
+{
+	trindle_message_t req = { s->input, NULL }, got[STASH];
+	trindle_mailbox_t out = { 1, &req }, in = { STASH, got };
+
+	if (trindle_sync_timeout(&out, &in, 0) != 0)
+		return;
+	for (size_t i = 0; i < in.count; i++) {
+		trindle_object_t obj = got[i].content;
+		if (got[i].address != s->input || !obj)
+			continue; /* a notice */
+		if (trindle_access(obj) == (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE)
+		    && trindle_measure(obj) > 0)
+			stash_put(s, obj);
+		else
+			trindle__io_release(obj);
+	}
+}
+
+static unsigned char *stash_take(struct source *s, size_t len)
+{
+	for (unsigned i = 0; i < s->nstash; i++)
+		if (trindle_measure(s->stash[i]) == len) {
+			unsigned char *seg = s->stash[i];
+			s->stash[i] = s->stash[--s->nstash];
+			return seg;
+		}
+	return NULL;
+}
+
+/* A segment of len bytes the source holds alone: a chunk given back, or
+ * a new one.  Its contents are stale or zero: the caller overwrites them. */
+static unsigned char *chunk_segment(struct source *s, size_t len)
+{
+	unsigned char *seg = stash_take(s, len);
+	if (!seg) {
+		collect_returns(s);
+		seg = stash_take(s, len);
+	}
+	return seg ? seg : trindle_allocate(1, &(trindle_buffer_t){ len, NULL });
 }
 
 /* --- regular files ---------------------------------------------------- */
@@ -212,7 +273,7 @@ static int plan(struct source *s)
 		}
 	}
 	size_t len = (size_t)(cut - b);
-	unsigned char *seg = trindle_allocate(1, &(trindle_buffer_t){ len, NULL });
+	unsigned char *seg = chunk_segment(s, len);
 	if (!seg)
 		return fail(s, "allocate", b, errno);
 	struct chunk *c = &s->win[(s->head + s->count++) % s->depth];
@@ -374,8 +435,7 @@ static int run_stream(struct source *s)
 		 * keeps growing until it ends. */
 		size_t size = s->buf_len < s->chunk ? s->chunk
 						    : s->buf_len + s->chunk;
-		unsigned char *seg = trindle_allocate(1,
-				&(trindle_buffer_t){ size, NULL });
+		unsigned char *seg = chunk_segment(s, size);
 		if (!seg)
 			return fail(s, "allocate", total, errno);
 		if (s->buf_len)
@@ -453,6 +513,8 @@ static void teardown(struct source *s)
 		trindle__io_engine_fini(&s->eng);
 	for (unsigned i = 0; i < s->count; i++)
 		trindle__io_release(s->win[(s->head + i) % s->depth].seg);
+	for (unsigned i = 0; i < s->nstash; i++)
+		trindle__io_release(s->stash[i]);
 	free(s->win);
 	free(s->buf);
 	if (s->own_fd)
@@ -476,7 +538,7 @@ static void source_main(trindle_pipe_t input)
 	if (!p)
 		return;
 
-	struct source s = { .fd = -1 };
+	struct source s = { .input = input, .fd = -1 };
 	trindle_segment_t marker = NULL, report = NULL;
 	int rc = setup(&s, p);
 	if (rc == 0)
@@ -519,5 +581,6 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_file_source(const char *path,
 	};
 	if (!path || strcmp(path, "-") == 0)
 		path = "";
-	return trindle__io_start(source_main, 1, &p, path);
+	/* Room for the parameters and for chunks given back. */
+	return trindle__io_start(source_main, 1 + TRINDLE_SOURCE_RETURNS, &p, path);
 }
