@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- small utilities --------------------------------------------------- */
 
@@ -75,6 +76,20 @@ static long peak_rss_kib(void)
 	return ru.ru_maxrss;
 }
 
+/* Resident memory now, from /proc/self/statm (0 if unreadable). */
+static long current_rss_kib(void)
+{
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
 /* ---- statistics and alternation --------------------------------------- */
 
 double bench_figure(const bench_scenario_t *sc, const bench_sample_t *s)
@@ -102,60 +117,71 @@ static bench_stats_t stats_of(double *v, int n)
 	return st;
 }
 
-/* Runs one side once, tracking its peak RSS and checking its digest. */
-static int run_side(const bench_scenario_t *sc, bench_side_fn fn,
-		const char *side, const bench_opts_t *opts, uint64_t *check,
-		bool *have_check, long *rss, double *figure)
+/* One scenario's alternation: what every run must agree on. */
+typedef struct alternation {
+	const bench_scenario_t *sc;
+	const bench_opts_t *opts;
+	uint64_t check;              /* the first run's digest */
+	bool have_check;
+} alternation_t;
+
+/*
+ * Runs one side once, tracking its peak RSS (rss[0]) and how far that
+ * peak rose above the RSS the run started with (rss[1]: what the side
+ * needed beyond what the process already held), and checking its digest.
+ */
+static int run_side(alternation_t *alt, bool trindle, long rss[2],
+		double *figure)
 {
+	const char *side = trindle ? "libtrindle" : "pthreads";
+	bench_side_fn fn = trindle ? alt->sc->trindle : alt->sc->pthreads;
 	bench_sample_t s = { 0 };
+	long before, peak;
 
 	reset_peak_rss();
-	if (fn(opts, &s) != 0)
-		return bench_fail(sc->name, "the %s side failed", side);
-	if (peak_rss_kib() > *rss)
-		*rss = peak_rss_kib();
-	if (*have_check && s.check != *check)
-		return bench_fail(sc->name, "%s side digest %#" PRIx64
+	before = current_rss_kib();
+	if (fn(alt->opts, &s) != 0)
+		return bench_fail(alt->sc->name, "the %s side failed", side);
+	peak = peak_rss_kib();
+	if (peak > rss[0])
+		rss[0] = peak;
+	if (peak - before > rss[1])
+		rss[1] = peak - before;
+	if (alt->have_check && s.check != alt->check)
+		return bench_fail(alt->sc->name, "%s side digest %#" PRIx64
 				" differs from %#" PRIx64 ": the sides did not do "
-				"the same work", side, s.check, *check);
-	*check = s.check;
-	*have_check = true;
-	*figure = bench_figure(sc, &s);
+				"the same work", side, s.check, alt->check);
+	alt->check = s.check;
+	alt->have_check = true;
+	*figure = bench_figure(alt->sc, &s);
 	return 0;
 }
 
 int bench_run(const bench_scenario_t *sc, const bench_opts_t *opts,
 		bench_result_t *res)
 {
-	double tv[opts->reps], pv[opts->reps], dummy;
-	uint64_t check = 0;
-	bool have = false;
-	int r;
+	alternation_t alt = { sc, opts, 0, false };
+	double tv[opts->reps], pv[opts->reps], warm;
+	long *trss = res->trindle_rss_kib, *prss = res->pthreads_rss_kib;
 
 	memset(res, 0, sizeof *res);
 	snprintf(res->name, sizeof res->name, "%s", sc->name);
 	res->reps = opts->reps;
 	/* The warm-up pays for first-touch page faults, thread creation and
 	 * lazy start-up on both sides; its figures are not kept. */
-	if (run_side(sc, sc->trindle, "libtrindle", opts, &check, &have,
-			&res->trindle_rss_kib, &dummy) ||
-	    run_side(sc, sc->pthreads, "pthreads", opts, &check, &have,
-			&res->pthreads_rss_kib, &dummy))
+	if (run_side(&alt, true, trss, &warm) ||
+	    run_side(&alt, false, prss, &warm))
 		return -1;
-	for (r = 0; r < opts->reps; r++) {
-		if (run_side(sc, sc->trindle, "libtrindle", opts, &check,
-				&have, &res->trindle_rss_kib, &tv[r]) ||
-		    run_side(sc, sc->pthreads, "pthreads", opts, &check,
-				&have, &res->pthreads_rss_kib, &pv[r]))
+	for (int r = 0; r < opts->reps; r++)
+		if (run_side(&alt, true, trss, &tv[r]) ||
+		    run_side(&alt, false, prss, &pv[r]))
 			return -1;
-	}
 	res->trindle = stats_of(tv, opts->reps);
 	res->pthreads = stats_of(pv, opts->reps);
 	res->ratio = sc->kind == BENCH_RATE
 		? res->trindle.median / res->pthreads.median
 		: res->pthreads.median / res->trindle.median;
-	res->peak_rss_kib = res->trindle_rss_kib > res->pthreads_rss_kib
-		? res->trindle_rss_kib : res->pthreads_rss_kib;
+	res->peak_rss_kib = trss[0] > prss[0] ? trss[0] : prss[0];
 	res->ok = true;
 	return 0;
 }
@@ -252,8 +278,11 @@ static void json_row(FILE *f, const bench_result_t *r)
 	json_number(f, "trindle_max", r->ok ? r->trindle.max : nan, false);
 	json_number(f, "pthreads_min", r->ok ? r->pthreads.min : nan, false);
 	json_number(f, "pthreads_max", r->ok ? r->pthreads.max : nan, false);
-	fprintf(f, "\"trindle_rss_kib\": %ld, \"pthreads_rss_kib\": %ld, ",
-			r->trindle_rss_kib, r->pthreads_rss_kib);
+	fprintf(f, "\"trindle_rss_kib\": %ld, \"pthreads_rss_kib\": %ld, "
+			"\"trindle_rss_growth_kib\": %ld, "
+			"\"pthreads_rss_growth_kib\": %ld, ",
+			r->trindle_rss_kib[0], r->pthreads_rss_kib[0],
+			r->trindle_rss_kib[1], r->pthreads_rss_kib[1]);
 	json_number(f, "target", sc && sc->target > 0 ? sc->target : nan,
 			false);
 	fprintf(f, "\"higher_is_better\": %s, \"reps\": %d, \"ok\": %s}",

@@ -70,7 +70,10 @@ typedef struct bench_result {
 	int reps;
 	bench_stats_t trindle, pthreads;
 	double ratio;        /* > 1: libtrindle is better */
-	long trindle_rss_kib, pthreads_rss_kib, peak_rss_kib;
+	/* Per side: [0] its peak RSS, [1] how far the peak rose above the
+	 * RSS its run started with (the largest over its runs). */
+	long trindle_rss_kib[2], pthreads_rss_kib[2];
+	long peak_rss_kib;           /* the larger of the two peaks */
 } bench_result_t;
 
 /* The sides, one pair (or more) per scenario file. */
