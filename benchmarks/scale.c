@@ -239,7 +239,7 @@ static void seg_mark(void *block, uint64_t i)
 	uint64_t *w = block;
 
 	w[0] = i + 1;
-	w[BENCH_BLOCK / sizeof *w - 1] = ~i;
+	w[BENCH_BLOCK / sizeof *w - 1] = bench_mix(i);
 }
 
 static uint64_t seg_read(const void *block)
