@@ -2,23 +2,30 @@
 /*
  * trindle-wc - a parallel wc (lines, words, bytes) on libtrindle devices.
  *
- *   file source --chunks--> main --chunk--> worker 0 --counts--+
- *   (line-aware)              |  (least busy) worker 1 --counts--+--> main
- *                             +---------------- ...              |
+ *   file source --chunk--> main --chunk--> worker i --counts--> main
+ *        ^                                    |
+ *        +------------ the chunk, given back -+
  *
- * The file source cuts the file at line ends, so no word is ever split
- * between two chunks, and moves each chunk to main.  Main moves it on to
- * the least busy worker (a move: no copy, the worker may even write it).
- * Each worker counts its chunk and moves back a small segment of counts on
- * a reply pipe of its own; main adds them up.  A worker never holds more
- * than QUEUE chunks, and main asks the source for a chunk only when some
- * worker has room, so the source waits on its full pipe and memory stays
- * bounded whatever the file size.
+ * The file source reads the file into fixed-size chunks and moves each to
+ * main, which numbers it and moves it to the least busy worker (a move: no
+ * copy).  The worker counts the chunk, gives the chunk's segment back to
+ * the source, which reads a later chunk into it (so in the steady state no
+ * segment is allocated and no page protection changes), and moves a small
+ * segment of counts back to main on a reply pipe of its own.
+ *
+ * A word may straddle two chunks.  So a worker counts as if its chunk
+ * started outside a word and also reports the kind of the chunk's first
+ * and last bytes that are not neutral; main, knowing the chunks' order,
+ * takes one word off a chunk that continues a word begun before it.
+ *
+ * A worker never holds more than QUEUE chunks and main asks the source for
+ * a chunk only when some worker has room, so the source waits on its full
+ * pipe and memory stays bounded whatever the file size.
  *
  * Output is the same as coreutils wc in the C locale: whitespace is space,
- * \t, \n, \v, \f and \r; a word is a run of printable characters (other
- * bytes, such as control characters or bytes above 0x7e, neither start nor
- * end a word); the numbers are right-aligned to the width wc uses.
+ * \t, \n, \v, \f and \r; a word is a run of printable characters; other
+ * bytes (control characters, bytes above 0x7e) neither start nor end a word;
+ * the numbers are right-aligned to the width wc uses.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -38,11 +45,16 @@
 
 /* ---- counting (runs in the workers) ---- */
 
+enum { NEUTRAL, SPACE, PRINT };
+
+/* What a worker reports about one chunk.  words counts the words that
+ * start in the chunk if it starts outside a word; first and last are the
+ * kinds of its first and last bytes that are not NEUTRAL (NEUTRAL if
+ * there are none). */
 struct counts {
 	uint64_t lines, words, bytes;
+	int first, last;
 };
-
-enum { NEUTRAL, SPACE, PRINT };
 
 /* The class of every byte in the C locale. */
 static unsigned char byte_class[256];
@@ -56,10 +68,9 @@ static void init_classes(void)
 		byte_class[(unsigned char)*p] = SPACE;
 }
 
-/* Counts a chunk that starts outside any word (it starts a line). */
 static struct counts count(const unsigned char *p, size_t n)
 {
-	struct counts c = { 0, 0, n };
+	struct counts c = { 0, 0, n, NEUTRAL, NEUTRAL };
 	int in_word = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -68,6 +79,10 @@ static struct counts count(const unsigned char *p, size_t n)
 		c.words += k == PRINT && !in_word;
 		in_word = k == PRINT || (in_word && k == NEUTRAL);
 	}
+	for (size_t i = 0; i < n && c.first == NEUTRAL; i++)
+		c.first = byte_class[p[i]];
+	for (size_t i = n; i-- > 0 && c.last == NEUTRAL;)
+		c.last = byte_class[p[i]];
 	return c;
 }
 
@@ -84,11 +99,12 @@ static trindle_object_t next_object(trindle_pipe_t pipe)
 	}
 }
 
-static void move(trindle_pipe_t pipe, trindle_object_t obj)
+static int try_move(trindle_pipe_t pipe, trindle_object_t obj)
 {
 	trindle_message_t m[2] = { { pipe, obj }, { NULL, obj } };
 	trindle_mailbox_t out = { 2, m };
 	trindle_sync(&out, NULL);
+	return out.count ? -1 : 0;
 }
 
 static void release(trindle_object_t obj)
@@ -98,33 +114,38 @@ static void release(trindle_object_t obj)
 	trindle_sync(&out, NULL);
 }
 
-/* A worker: its first message is the pipe to reply on (sending a pipe
- * gives SEND on it); then chunks, until an empty segment says stop.  The
- * reply pipe has room for every chunk the worker may hold, so the move
- * of the counts cannot fail for a full pipe. */
+/* A worker: its first two messages are the pipe to reply on and the
+ * source's input pipe (sending a pipe gives SEND on it), or an empty
+ * segment if the source had already ended; then chunks, until an empty
+ * segment says stop.  The reply pipe has room for every
+ * chunk the worker may hold, so the move of the counts cannot fail for a
+ * full pipe; if the source has no room for a chunk given back (or has
+ * ended), the chunk is released instead. */
 static void wc_worker(trindle_pipe_t input)
 {
 	trindle_pipe_t reply = next_object(input);
+	trindle_object_t source = reply ? next_object(input) : NULL;
 	trindle_segment_t chunk;
 
-	while (reply && (chunk = next_object(input)) && trindle_measure(chunk)) {
+	while (source && (chunk = next_object(input)) && trindle_measure(chunk)) {
 		struct counts c = count(chunk, trindle_measure(chunk));
-		release(chunk);
+		if (try_move(source, chunk) != 0)
+			release(chunk);
 		trindle_segment_t res = trindle_allocate(1,
 				&(trindle_buffer_t){ sizeof c, &c });
-		if (!res)
+		if (!res || try_move(reply, res) != 0)
 			trindle_abort(NULL);
-		move(reply, res);
 	}
 	/* Returning ends the worker and releases what it holds (the stop
-	 * marker, the reply pipe). */
+	 * marker, the pipes). */
 }
 
 /* ---- the pool (runs in main) ---- */
 
 struct worker {
 	trindle_pipe_t in, reply;
-	unsigned busy;   /* chunks sent, counts not back yet */
+	unsigned busy;            /* chunks sent, counts not back yet */
+	unsigned long seq[QUEUE]; /* the chunks it holds, oldest first */
 	int ended;
 };
 
@@ -132,8 +153,10 @@ struct job {
 	trindle_pipe_t chunks, errp, source;
 	struct worker w[MAX_WORKERS];
 	unsigned n;
+	unsigned long next_seq;
+	struct counts *per_chunk; /* by chunk number, to join words */
+	size_t cap;
 	int source_ended, source_closed, failed;
-	struct counts total;
 	const char *name; /* for messages */
 };
 
@@ -142,12 +165,18 @@ static int start_workers(struct job *j)
 	for (unsigned i = 0; i < j->n; i++) {
 		struct worker *w = &j->w[i];
 		w->reply = trindle_pipe(QUEUE);
-		w->in = trindle_launch(wc_worker, QUEUE + 1, NULL, j->errp);
+		w->in = trindle_launch(wc_worker, QUEUE + 2, NULL, j->errp);
 		if (!w->reply || !w->in)
 			return -1;
-		trindle_message_t m = { w->in, w->reply };
-		trindle_mailbox_t out = { 1, &m };
+		/* A short file may be read already: its source has ended. */
+		trindle_object_t give_back = j->source;
+		if (!(trindle_access(j->source) & TRINDLE_ACCESS_SEND))
+			give_back = trindle_allocate(0, NULL);
+		trindle_message_t m[2] = { { w->in, w->reply }, { w->in, give_back } };
+		trindle_mailbox_t out = { 2, m };
 		trindle_sync(&out, NULL);
+		if (give_back != j->source)
+			release(give_back);
 		if (out.count)
 			return -1;
 	}
@@ -183,37 +212,53 @@ static void report(struct job *j, trindle_segment_t seg)
 	j->failed = 1;
 }
 
-static void handle(struct job *j, const trindle_message_t *m)
+/* Files the counts of a worker's oldest chunk under its number. */
+static void take_counts(struct job *j, struct worker *w, trindle_segment_t seg)
+{
+	unsigned long seq = w->seq[0];
+	memmove(w->seq, w->seq + 1, (QUEUE - 1) * sizeof w->seq[0]);
+	w->busy--;
+	if (seq >= j->cap) {
+		size_t cap = j->cap ? j->cap * 2 : 1024;
+		struct counts *c = realloc(j->per_chunk, cap * sizeof *c);
+		if (!c) {
+			j->failed = 1;
+			return;
+		}
+		j->per_chunk = c;
+		j->cap = cap;
+	}
+	memcpy(&j->per_chunk[seq], seg, sizeof(struct counts));
+}
+
+static void handle(struct job *j, const trindle_message_t *m, struct worker *room)
 {
 	if (!m->content) { /* a closure notice: someone ended */
 		for (unsigned i = 0; i < j->n; i++)
-			if (m->address == j->w[i].in)
-				j->w[i].ended = 1;
+			j->w[i].ended |= m->address == j->w[i].in;
 		j->source_closed |= m->address == j->source;
 		return;
 	}
 	if (!m->address)
 		return; /* we became sole holder of something: nothing to do */
-	if (m->address == j->errp) {
-		report(j, m->content);
-	} else if (m->address == j->chunks) {
-		j->source_ended = 1; /* chunks with data never get here */
-	} else {
-		for (unsigned i = 0; i < j->n; i++)
-			if (m->address == j->w[i].reply) {
-				const struct counts *c = m->content;
-				j->total.lines += c->lines;
-				j->total.words += c->words;
-				j->total.bytes += c->bytes;
-				j->w[i].busy--;
-			}
+	if (m->address == j->chunks && trindle_measure(m->content)) {
+		room->seq[room->busy++] = j->next_seq++;
+		if (try_move(room->in, m->content) != 0)
+			j->failed = 1; /* it had room when we asked: cannot be */
+		return;
 	}
+	for (unsigned i = 0; i < j->n; i++)
+		if (m->address == j->w[i].reply)
+			take_counts(j, &j->w[i], m->content);
+	if (m->address == j->errp)
+		report(j, m->content);
+	else if (m->address == j->chunks)
+		j->source_ended = 1;
 	release(m->content);
 }
 
 /* One message: from the err pipe, the source (when a worker has room), or
- * the reply pipe of a worker that owes counts.  Returns 0, or -1 when
- * nothing more can come. */
+ * a worker's reply pipe.  Returns 0, or -1 when nothing more can come. */
 static int step(struct job *j)
 {
 	trindle_message_t req[MAX_WORKERS + 2], got;
@@ -223,19 +268,29 @@ static int step(struct job *j)
 	if (room)
 		req[k++] = (trindle_message_t){ j->chunks, NULL };
 	for (unsigned i = 0; i < j->n; i++)
-		if (j->w[i].busy || !j->w[i].ended)
+		if (!j->w[i].ended)
 			req[k++] = (trindle_message_t){ j->w[i].reply, NULL };
 	trindle_mailbox_t out = { k, req }, in = { 1, &got };
 	if (trindle_sync(&out, &in) != 0 || in.count == 0)
 		return -1;
-	if (got.address == j->chunks && got.content &&
-	    trindle_measure(got.content)) {
-		room->busy++; /* it had room when we asked, and still has */
-		move(room->in, got.content);
-		return 0;
-	}
-	handle(j, &got);
+	handle(j, &got, room);
 	return 0;
+}
+
+/* Adds up the chunks in file order, joining words across chunks. */
+static struct counts total(const struct job *j)
+{
+	struct counts t = { 0, 0, 0, NEUTRAL, NEUTRAL };
+	int in_word = 0;
+	for (unsigned long i = 0; i < j->next_seq; i++) {
+		const struct counts *c = &j->per_chunk[i];
+		t.lines += c->lines;
+		t.bytes += c->bytes;
+		t.words += c->words - (in_word && c->first == PRINT);
+		if (c->last != NEUTRAL) /* all neutral: the state goes through */
+			in_word = c->last == PRINT;
+	}
+	return t;
 }
 
 static int all_ended(const struct job *j)
@@ -257,7 +312,8 @@ static void shut_down(struct job *j)
 	for (unsigned i = 0; i < j->n; i++)
 		if (j->w[i].in && !j->w[i].ended) {
 			trindle_segment_t stop = trindle_allocate(0, NULL);
-			move(j->w[i].in, stop);
+			if (try_move(j->w[i].in, stop) != 0)
+				release(stop);
 		}
 	while (!all_ended(j) && step(j) == 0)
 		;
@@ -267,6 +323,7 @@ static void shut_down(struct job *j)
 	}
 	release(j->source);
 	release(j->errp);
+	free(j->per_chunk);
 }
 
 /* ---- output ---- */
@@ -357,10 +414,10 @@ int main(int argc, char **argv)
 
 	j->chunks = trindle_pipe(4);
 	j->errp = trindle_pipe(MAX_WORKERS + 4);
-	struct trindle_source_options so = { .chunk_bytes = chunk,
-					     .flags = TRINDLE_SOURCE_LINES };
-	if (!j->chunks || !j->errp || start_workers(j) ||
-	    !(j->source = trindle_file_source(path, &so, j->chunks, j->errp))) {
+	struct trindle_source_options so = { .chunk_bytes = chunk };
+	if (!j->chunks || !j->errp ||
+	    !(j->source = trindle_file_source(path, &so, j->chunks, j->errp)) ||
+	    start_workers(j)) {
 		perror("trindle-wc: starting");
 		return 1;
 	}
@@ -369,11 +426,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "trindle-wc: the source ended early\n");
 			j->failed = 1;
 		}
+	struct counts t = total(j);
 	shut_down(j);
 	int failed = j->failed;
 	if (!failed) {
-		printf("%*" PRIu64 " %*" PRIu64 " %*" PRIu64, width, j->total.lines,
-		       width, j->total.words, width, j->total.bytes);
+		printf("%*" PRIu64 " %*" PRIu64 " %*" PRIu64, width, t.lines,
+		       width, t.words, width, t.bytes);
 		printf(path ? " %s\n" : "\n", path);
 	}
 	free(j);

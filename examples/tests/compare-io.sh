@@ -86,9 +86,13 @@ check stdin 2 4096 redirect corpus.txt
 check pipe 2 4096 pipe corpus.txt
 check pipe-small 3 1000 pipe longline.txt
 
-# The edge cases.
+# The edge cases, and chunks of a few bytes (words and lines straddle
+# almost every cut).
 for f in empty.txt nonl.txt newlines.txt blank.txt longline.txt; do
 	check edge 2 1000 file "$f"
+done
+for f in nonl.txt newlines.txt blank.txt; do
+	check tiny-chunks 3 7 file "$f"
 done
 
 # The same with the fallback forced.

@@ -54,6 +54,8 @@ extern "C" {
 #define TRINDLE_SOURCE_CHUNK_MAX ((size_t)1 << 30)
 #define TRINDLE_IO_IN_FLIGHT_DEFAULT 4u
 #define TRINDLE_IO_IN_FLIGHT_MAX 64u
+/** How many chunks the source's input pipe can hold when given back. */
+#define TRINDLE_SOURCE_RETURNS 64u
 
 /**
  * How the file source cuts the file.  A NULL options pointer, or a zero
@@ -124,8 +126,9 @@ typedef struct trindle_io_report {
  *
  * The source opens path (NULL or "-": it reads standard input, from its
  * current position) and moves the file's bytes, in order, into out as
- * segments of opt->chunk_bytes bytes (the last one shorter), each allocated
- * for the purpose and held by nobody else: the receiver has WRITE on it.
+ * segments of opt->chunk_bytes bytes (the last one shorter), each held by
+ * nobody else (allocated for the purpose, or given back, see below): the
+ * receiver has WRITE on it.
  * After the last chunk it moves a zero-length segment, the end marker, and
  * ends.  An empty file gives the end marker alone.  Regular files are read
  * with opt->in_flight reads in flight at explicit offsets, up to the size
@@ -149,10 +152,21 @@ typedef struct trindle_io_report {
  * trindle_io_report_t, and the source ends without an end marker.  Chunks
  * moved before the error stay valid.
  *
+ * Giving chunks back: a consumer done with a chunk may move it (send and
+ * release in one trindle_sync()) to the source's input pipe, the pipe this
+ * call returns, which may be passed on to whoever consumes the chunks.  The
+ * source then reads a later chunk of the same size into that memory
+ * instead of allocating a new segment, which saves the allocation, the
+ * zero-fill and two page-protection changes per chunk.  Sizes must match
+ * exactly, so this pays with fixed-size chunks (without
+ * TRINDLE_SOURCE_LINES).  The pipe holds TRINDLE_SOURCE_RETURNS items:
+ * when a move there fails, release the chunk instead.  Anything that is not
+ * a segment the source then holds alone is released.
+ *
  * The caller holds SEND on the returned pipe, the device's input pipe.  It
- * carries nothing the caller needs to send; the caller may release it at
- * once, or keep it to be told, by the closure notice
- * { address = pipe, content = NULL }, when the device has ended.
+ * may release it at once, keep it to give chunks back, or keep it to be
+ * told, by the closure notice { address = pipe, content = NULL }, when the
+ * device has ended.
  *
  * Returns the device's input pipe, or NULL with errno:
  *  - EINVAL: out is not a pipe the caller may send on, err is neither NULL

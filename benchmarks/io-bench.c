@@ -1,0 +1,858 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * trindle-io-bench - the file devices and the text tools against the
+ * pthreads code users would otherwise write.
+ *
+ *  1. The file source against a single-threaded read() loop with the same
+ *     chunk size, on a file in the page cache.  The source's consumer only
+ *     receives and releases the chunks; the loop only reads.
+ *  2. trindle-wc, trindle-grep and trindle-sort against their pthreads
+ *     twins: the same chunking (fixed-size chunks whose buffers circulate
+ *     for wc, line-aware chunks cut at the same places for grep and sort),
+ *     the same worker count, the same per-chunk work (the same counting,
+ *     matching and sorting code) and the same merge; the twin moves chunks
+ *     through mutex-and-condvar queues and writes with write() from its
+ *     main thread.  Each program runs as a child process
+ *     with its output going to /dev/null, the twins being this program
+ *     started again with --twin.
+ *
+ * A and B alternate, --runs times each (at least 5 by default); the report
+ * gives the medians and their ratio.  Before timing, each tool's output is
+ * compared with its twin's on the same file.
+ *
+ * The input is a generated text file in /tmp of --size MiB (default 256):
+ * lines of 0 to 24 pseudo-words, about 5% holding "needle".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <trindle.h>
+#include <trindle/io.h>
+
+extern char **environ;
+
+#define QUEUE 2 /* chunks per worker in flight, as in the examples */
+#define PATTERN "needle"
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ==== the work itself: the same code as in the examples ==== */
+
+struct counts {
+	uint64_t lines, words, bytes;
+	int first, last; /* kinds of the first and last non-neutral bytes */
+};
+
+enum { NEUTRAL, SPACE, PRINT };
+static unsigned char byte_class[256];
+
+static void init_classes(void)
+{
+	for (int c = 0; c < 256; c++)
+		byte_class[c] = (c >= 0x21 && c <= 0x7e) ? PRINT : NEUTRAL;
+	for (const char *p = " \t\n\v\f\r"; *p; p++)
+		byte_class[(unsigned char)*p] = SPACE;
+}
+
+static struct counts count(const unsigned char *p, size_t n)
+{
+	struct counts c = { 0, 0, n, NEUTRAL, NEUTRAL };
+	int in_word = 0;
+	for (size_t i = 0; i < n; i++) {
+		int k = byte_class[p[i]];
+		c.lines += p[i] == '\n';
+		c.words += k == PRINT && !in_word;
+		in_word = k == PRINT || (in_word && k == NEUTRAL);
+	}
+	for (size_t i = 0; i < n && c.first == NEUTRAL; i++)
+		c.first = byte_class[p[i]];
+	for (size_t i = n; i-- > 0 && c.last == NEUTRAL;)
+		c.last = byte_class[p[i]];
+	return c;
+}
+
+/* grep -F with one pattern: the matching lines, copied into out. */
+static size_t grep_chunk(const char *p, size_t n, char *out)
+{
+	const char *end = p + n, *hit;
+	size_t k = 0, plen = strlen(PATTERN);
+	while (p < end && (hit = memmem(p, (size_t)(end - p), PATTERN, plen))) {
+		const char *start = hit;
+		while (start > p && start[-1] != '\n')
+			start--;
+		const char *nl = memchr(hit, '\n', (size_t)(end - hit));
+		const char *stop = nl ? nl + 1 : end;
+		memcpy(out + k, start, (size_t)(stop - start));
+		k += (size_t)(stop - start);
+		if (!nl)
+			out[k++] = '\n';
+		p = stop;
+	}
+	return k;
+}
+
+struct line {
+	uint64_t key;
+	const char *p;
+	size_t n;
+};
+
+static uint64_t key_of(const char *p, size_t n)
+{
+	uint64_t k = 0;
+	for (size_t i = 0; i < 8; i++)
+		k = k << 8 | (i < n ? (unsigned char)p[i] : 0);
+	return k;
+}
+
+static int line_cmp(const struct line *a, const struct line *b)
+{
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	size_t n = a->n < b->n ? a->n : b->n;
+	int r = memcmp(a->p, b->p, n);
+	if (r)
+		return r;
+	return (a->n > b->n) - (a->n < b->n);
+}
+
+static int qsort_cmp(const void *a, const void *b)
+{
+	return line_cmp(a, b);
+}
+
+/* The sorted run of a chunk, copied into out (n + 1 bytes). */
+static size_t sort_chunk(const char *p, size_t n, char *out)
+{
+	size_t cap = 1024, k = 0, o = 0;
+	struct line *v = malloc(cap * sizeof *v);
+	for (const char *q = p, *end = p + n; q < end;) {
+		const char *nl = memchr(q, '\n', (size_t)(end - q));
+		size_t len = nl ? (size_t)(nl - q) : (size_t)(end - q);
+		if (k == cap)
+			v = realloc(v, (cap *= 2) * sizeof *v);
+		v[k++] = (struct line){ key_of(q, len), q, len };
+		q += len + 1;
+	}
+	qsort(v, k, sizeof *v, qsort_cmp);
+	for (size_t i = 0; i < k; i++) {
+		memcpy(out + o, v[i].p, v[i].n);
+		o += v[i].n;
+		out[o++] = '\n';
+	}
+	free(v);
+	return o;
+}
+
+/* ==== the pthreads twins ==== */
+
+struct item {
+	char *p;
+	size_t n;
+	unsigned long seq;
+	struct counts c;
+};
+
+/* A bounded queue with a mutex and two condition variables. */
+struct queue {
+	pthread_mutex_t m;
+	pthread_cond_t not_empty, not_full;
+	struct item *items;
+	size_t cap, head, count;
+	int closed;
+};
+
+static void q_init(struct queue *q, size_t cap)
+{
+	pthread_mutex_init(&q->m, NULL);
+	pthread_cond_init(&q->not_empty, NULL);
+	pthread_cond_init(&q->not_full, NULL);
+	q->items = calloc(cap, sizeof *q->items);
+	q->cap = cap;
+}
+
+static void q_push(struct queue *q, struct item it)
+{
+	pthread_mutex_lock(&q->m);
+	while (q->count == q->cap)
+		pthread_cond_wait(&q->not_full, &q->m);
+	q->items[(q->head + q->count++) % q->cap] = it;
+	pthread_cond_signal(&q->not_empty);
+	pthread_mutex_unlock(&q->m);
+}
+
+/* Returns 0 once the queue is closed and empty. */
+static int q_pop(struct queue *q, struct item *it)
+{
+	pthread_mutex_lock(&q->m);
+	while (q->count == 0 && !q->closed)
+		pthread_cond_wait(&q->not_empty, &q->m);
+	int got = q->count > 0;
+	if (got) {
+		*it = q->items[q->head];
+		q->head = (q->head + 1) % q->cap;
+		q->count--;
+		pthread_cond_signal(&q->not_full);
+	}
+	pthread_mutex_unlock(&q->m);
+	return got;
+}
+
+static void q_close(struct queue *q)
+{
+	pthread_mutex_lock(&q->m);
+	q->closed = 1;
+	pthread_cond_broadcast(&q->not_empty);
+	pthread_mutex_unlock(&q->m);
+}
+
+struct twin {
+	const char *tool;
+	int fd;
+	size_t chunk;
+	struct queue work, results;
+	pthread_mutex_t m;
+	unsigned workers_left;
+	char **spare;       /* wc: chunk buffers given back, for reuse */
+	size_t nspare, spare_cap;
+};
+
+/* wc's buffers circulate, as the file source's chunks do. */
+static char *spare_take(struct twin *t)
+{
+	pthread_mutex_lock(&t->m);
+	char *b = t->nspare ? t->spare[--t->nspare] : NULL;
+	pthread_mutex_unlock(&t->m);
+	return b ? b : malloc(t->chunk);
+}
+
+static void spare_give(struct twin *t, char *b)
+{
+	pthread_mutex_lock(&t->m);
+	if (t->nspare < t->spare_cap) {
+		t->spare[t->nspare++] = b;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&t->m);
+	free(b);
+}
+
+/* wc's reader: fixed-size chunks, as the file source without
+ * TRINDLE_SOURCE_LINES cuts them. */
+static void *twin_fixed_reader(void *arg)
+{
+	struct twin *t = arg;
+	unsigned long seq = 0;
+	for (;;) {
+		char *b = spare_take(t);
+		size_t filled = 0;
+		ssize_t r = 1;
+		while (filled < t->chunk &&
+		       (r = read(t->fd, b + filled, t->chunk - filled)) > 0)
+			filled += (size_t)r;
+		if (filled)
+			q_push(&t->work, (struct item){ b, filled, seq++, { 0 } });
+		else
+			spare_give(t, b);
+		if (r <= 0)
+			break;
+	}
+	q_close(&t->work);
+	return NULL;
+}
+
+/* The reader: chunks of the file source's shape, from read(): a chunk is
+ * chunk bytes (carried partial line included) cut after its last newline. */
+static void *twin_reader(void *arg)
+{
+	struct twin *t = arg;
+	char *carry = NULL;
+	size_t carry_n = 0;
+	unsigned long seq = 0;
+	for (int eof = 0; !eof;) {
+		size_t size = carry_n < t->chunk ? t->chunk : carry_n + t->chunk;
+		char *b = malloc(size);
+		if (carry_n)
+			memcpy(b, carry, carry_n);
+		size_t filled = carry_n;
+		while (filled < size) {
+			ssize_t r = read(t->fd, b + filled, size - filled);
+			if (r <= 0) {
+				eof = 1;
+				break;
+			}
+			filled += (size_t)r;
+		}
+		size_t cut = filled;
+		if (!eof) {
+			char *nl = memrchr(b, '\n', filled);
+			cut = nl ? (size_t)(nl - b) + 1 : 0;
+		}
+		free(carry);
+		carry_n = filled - cut;
+		carry = malloc(carry_n + 1);
+		memcpy(carry, b + cut, carry_n);
+		if (cut)
+			q_push(&t->work, (struct item){ b, cut, seq++, { 0 } });
+		else
+			free(b);
+	}
+	free(carry);
+	q_close(&t->work);
+	return NULL;
+}
+
+static void *twin_worker(void *arg)
+{
+	struct twin *t = arg;
+	struct item it;
+	while (q_pop(&t->work, &it)) {
+		struct item r = { NULL, 0, it.seq, { 0 } };
+		if (t->tool[0] == 'w') {
+			r.c = count((unsigned char *)it.p, it.n);
+			spare_give(t, it.p);
+		} else {
+			r.p = malloc(it.n + 1);
+			r.n = t->tool[0] == 'g' ? grep_chunk(it.p, it.n, r.p)
+						: sort_chunk(it.p, it.n, r.p);
+			free(it.p);
+		}
+		q_push(&t->results, r);
+	}
+	pthread_mutex_lock(&t->m);
+	int last = --t->workers_left == 0;
+	pthread_mutex_unlock(&t->m);
+	if (last)
+		q_close(&t->results);
+	return NULL;
+}
+
+static void write_all(const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(STDOUT_FILENO, p, n);
+		if (w <= 0)
+			exit(3);
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* grep's replies, written in file order. */
+static void twin_grep_out(struct twin *t)
+{
+	size_t cap = 64;
+	struct item *held = calloc(cap, sizeof *held);
+	unsigned char *have = calloc(cap, 1);
+	unsigned long next = 0;
+	struct item r;
+	while (q_pop(&t->results, &r)) {
+		while (r.seq >= next + cap) { /* grow the reorder window */
+			struct item *h = calloc(cap * 2, sizeof *h);
+			unsigned char *v = calloc(cap * 2, 1);
+			for (unsigned long s = next; s < next + cap; s++) {
+				h[s % (cap * 2)] = held[s % cap];
+				v[s % (cap * 2)] = have[s % cap];
+			}
+			free(held);
+			free(have);
+			held = h;
+			have = v;
+			cap *= 2;
+		}
+		held[r.seq % cap] = r;
+		have[r.seq % cap] = 1;
+		for (; have[next % cap]; next++) {
+			struct item *x = &held[next % cap];
+			write_all(x->p, x->n);
+			free(x->p);
+			have[next % cap] = 0;
+		}
+	}
+	free(held);
+	free(have);
+}
+
+struct cursor {
+	struct line line;
+	const char *end;
+};
+
+static int cursor_load(struct cursor *c)
+{
+	const char *p = c->line.p;
+	if (p >= c->end)
+		return 0;
+	const char *nl = memchr(p, '\n', (size_t)(c->end - p));
+	c->line.n = (size_t)(nl - p);
+	c->line.key = key_of(p, c->line.n);
+	return 1;
+}
+
+static void sift_down(struct cursor *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		if (l < n && line_cmp(&h[l].line, &h[m].line) < 0)
+			m = l;
+		if (l + 1 < n && line_cmp(&h[l + 1].line, &h[m].line) < 0)
+			m = l + 1;
+		if (m == i)
+			return;
+		struct cursor x = h[i];
+		h[i] = h[m];
+		h[m] = x;
+		i = m;
+	}
+}
+
+/* sort's runs, merged with a heap into 1 MiB writes. */
+static void twin_sort_out(struct twin *t)
+{
+	size_t cap = 64, n = 0, used = 0;
+	struct item *runs = malloc(cap * sizeof *runs);
+	struct item r;
+	while (q_pop(&t->results, &r)) {
+		if (n == cap)
+			runs = realloc(runs, (cap *= 2) * sizeof *runs);
+		runs[n++] = r;
+	}
+	struct cursor *h = malloc((n + 1) * sizeof *h);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		h[k] = (struct cursor){ .line.p = runs[i].p, .end = runs[i].p + runs[i].n };
+		k += (size_t)cursor_load(&h[k]);
+	}
+	for (size_t i = k; i-- > 0;)
+		sift_down(h, k, i);
+	enum { OUT = 1 << 20 };
+	char *out = malloc(OUT);
+	while (k) {
+		struct line *top = &h[0].line;
+		if (used + top->n + 1 > OUT) {
+			write_all(out, used);
+			used = 0;
+		}
+		if (top->n + 1 > OUT)
+			write_all(top->p, top->n + 1);
+		else {
+			memcpy(out + used, top->p, top->n + 1);
+			used += top->n + 1;
+		}
+		top->p += top->n + 1;
+		if (!cursor_load(&h[0]))
+			h[0] = h[--k];
+		sift_down(h, k, 0);
+	}
+	write_all(out, used);
+	for (size_t i = 0; i < n; i++)
+		free(runs[i].p);
+	free(runs);
+	free(h);
+	free(out);
+}
+
+/* wc's counts, joined in file order (a word may straddle two chunks). */
+static void twin_wc_out(struct twin *t, const char *path)
+{
+	size_t cap = 1024, n = 0;
+	struct counts *per = malloc(cap * sizeof *per), c = { 0 };
+	struct item r;
+	while (q_pop(&t->results, &r)) {
+		while (r.seq >= cap)
+			per = realloc(per, (cap *= 2) * sizeof *per);
+		per[r.seq] = r.c;
+		n = r.seq + 1 > n ? r.seq + 1 : n;
+	}
+	int in_word = 0;
+	for (size_t i = 0; i < n; i++) {
+		c.lines += per[i].lines;
+		c.bytes += per[i].bytes;
+		c.words += per[i].words - (in_word && per[i].first == PRINT);
+		if (per[i].last != NEUTRAL)
+			in_word = per[i].last == PRINT;
+	}
+	printf("%" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n", c.lines, c.words,
+	       c.bytes, path);
+	free(per);
+}
+
+static int run_twin(const char *tool, const char *path, unsigned jobs, size_t chunk)
+{
+	struct twin t = { .tool = tool, .chunk = chunk, .workers_left = jobs };
+	t.fd = open(path, O_RDONLY);
+	if (t.fd < 0)
+		return 2;
+	init_classes();
+	q_init(&t.work, jobs * QUEUE);
+	q_init(&t.results, jobs * QUEUE);
+	pthread_mutex_init(&t.m, NULL);
+	pthread_t reader, workers[256];
+	t.spare_cap = 4 + 2 * (size_t)jobs * QUEUE;
+	t.spare = calloc(t.spare_cap, sizeof *t.spare);
+	pthread_create(&reader, NULL, tool[0] == 'w' ? twin_fixed_reader : twin_reader, &t);
+	for (unsigned i = 0; i < jobs; i++)
+		pthread_create(&workers[i], NULL, twin_worker, &t);
+	if (tool[0] == 'g') {
+		twin_grep_out(&t);
+	} else if (tool[0] == 's') {
+		twin_sort_out(&t);
+	} else {
+		twin_wc_out(&t, path);
+	}
+	pthread_join(reader, NULL);
+	for (unsigned i = 0; i < jobs; i++)
+		pthread_join(workers[i], NULL);
+	close(t.fd);
+	while (t.nspare)
+		free(t.spare[--t.nspare]);
+	free(t.spare);
+	return 0;
+}
+
+/* ==== the input file ==== */
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* Lines of 0-24 pseudo-words of 1-10 letters; 5% of lines hold "needle". */
+static int generate(const char *path, size_t bytes)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	char line[512];
+	for (size_t total = 0; total < bytes;) {
+		size_t n = 0, words = next_rand() % 25;
+		for (size_t w = 0; w < words; w++) {
+			size_t len = 1 + next_rand() % 10;
+			for (size_t i = 0; i < len; i++)
+				line[n++] = (char)('a' + next_rand() % 26);
+			line[n++] = ' ';
+		}
+		if (next_rand() % 20 == 0) {
+			memcpy(line + n, PATTERN, strlen(PATTERN));
+			n += strlen(PATTERN);
+		}
+		line[n++] = '\n';
+		fwrite(line, 1, n, f);
+		total += n;
+	}
+	return fclose(f);
+}
+
+/* Reads the file once so that every run finds it in the page cache. */
+static void warm(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	static char buf[1 << 20];
+	while (fd >= 0 && read(fd, buf, sizeof buf) > 0)
+		;
+	if (fd >= 0)
+		close(fd);
+}
+
+/* ==== timing ==== */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Runs argv with stdout to out_path; returns seconds, or -1 on failure. */
+static double run_child(char *const argv[], const char *out_path)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out_path,
+					 O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	pid_t pid;
+	int status;
+	double t0 = now();
+	int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	double t = now() - t0;
+	/* grep exits 1 when nothing matched: not a failure here. */
+	if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
+		return -1;
+	return t;
+}
+
+struct config {
+	const char *file;
+	size_t mib, chunk, source_chunk;
+	unsigned jobs;
+	int runs;
+	int keep;           /* keep the file, and reuse it if its size fits */
+	const char *bin[3]; /* trindle-wc, -grep, -sort */
+};
+
+static const char *tools[3] = { "wc", "grep", "sort" };
+
+static void tool_argv(const struct config *c, int t, int twin, char *jobs,
+		      char *chunk, char *argv[12])
+{
+	int k = 0;
+	if (twin) {
+		argv[k++] = "/proc/self/exe";
+		argv[k++] = "--twin";
+		argv[k++] = (char *)tools[t];
+	} else {
+		argv[k++] = (char *)c->bin[t];
+	}
+	argv[k++] = "-j";
+	argv[k++] = jobs;
+	argv[k++] = "--chunk";
+	argv[k++] = chunk;
+	if (t == 1)
+		argv[k++] = PATTERN;
+	argv[k++] = (char *)c->file;
+	argv[k] = NULL;
+}
+
+/* The outputs must agree before the timing means anything (wc prints its
+ * columns aligned, the twin does not: compare the numbers). */
+static int same_output(int t, const char *a, const char *b)
+{
+	char cmd[512];
+	if (t == 0)
+		snprintf(cmd, sizeof cmd,
+			 "test \"$(cat %s | tr -s ' ' | sed 's/^ //')\" = \"$(cat %s)\"",
+			 a, b);
+	else
+		snprintf(cmd, sizeof cmd, "cmp -s %s %s", a, b);
+	return system(cmd) == 0;
+}
+
+static int bench_tool(const struct config *c, int t)
+{
+	char jobs[16], chunk[32], *argv[2][12];
+	snprintf(jobs, sizeof jobs, "%u", c->jobs);
+	snprintf(chunk, sizeof chunk, "%zu", c->chunk);
+	tool_argv(c, t, 0, jobs, chunk, argv[0]);
+	tool_argv(c, t, 1, jobs, chunk, argv[1]);
+
+	char out_a[64], out_b[64];
+	snprintf(out_a, sizeof out_a, "/tmp/trindle-io-bench-%d.a", (int)getpid());
+	snprintf(out_b, sizeof out_b, "/tmp/trindle-io-bench-%d.b", (int)getpid());
+	int same = run_child(argv[0], out_a) >= 0 && run_child(argv[1], out_b) >= 0 &&
+		   same_output(t, out_a, out_b);
+	unlink(out_a);
+	unlink(out_b);
+	if (!same) {
+		fprintf(stderr, "trindle-io-bench: %s: trindle and twin disagree\n",
+			tools[t]);
+		return -1;
+	}
+	double a[64], b[64];
+	for (int r = 0; r < c->runs; r++) {
+		a[r] = run_child(argv[0], "/dev/null");
+		b[r] = run_child(argv[1], "/dev/null");
+		if (a[r] < 0 || b[r] < 0)
+			return -1;
+	}
+	double ma = median(a, c->runs), mb = median(b, c->runs);
+	double mib = (double)c->mib;
+	printf("%-6s trindle %8.3f s %8.1f MiB/s | pthreads twin %8.3f s %8.1f MiB/s"
+	       " | trindle/twin time %.3f %s\n",
+	       tools[t], ma, mib / ma, mb, mib / mb, ma / mb,
+	       ma <= mb ? "(trindle as fast or faster)" : "(twin faster)");
+	return 0;
+}
+
+/* The file source feeding a consumer that releases each chunk, or gives
+ * it back to the source for reuse (recycle). */
+static double time_source(const char *path, size_t chunk, int recycle)
+{
+	trindle_pipe_t out = trindle_pipe(8);
+	struct trindle_source_options o = { .chunk_bytes = chunk };
+	double t0 = now();
+	trindle_pipe_t dev = trindle_file_source(path, &o, out, NULL);
+	if (!dev)
+		return -1;
+	for (;;) {
+		trindle_message_t req = { out, NULL }, got[8];
+		trindle_mailbox_t mo = { 1, &req }, in = { 8, got };
+		if (trindle_sync(&mo, &in) != 0 || in.count == 0)
+			return -1;
+		trindle_message_t rel[16];
+		size_t k = 0, end = 0;
+		for (size_t i = 0; i < in.count; i++)
+			if (got[i].address == out && got[i].content) {
+				size_t n = trindle_measure(got[i].content);
+				end |= n == 0;
+				if (recycle && n == chunk)
+					rel[k++] = (trindle_message_t){ dev, got[i].content };
+				rel[k++] = (trindle_message_t){ NULL, got[i].content };
+			}
+		trindle_mailbox_t ro = { k, rel };
+		trindle_sync(&ro, NULL);
+		if (end)
+			break;
+	}
+	double t = now() - t0;
+	trindle_message_t rel[2] = { { NULL, out }, { NULL, dev } };
+	trindle_mailbox_t ro = { 2, rel };
+	trindle_sync(&ro, NULL);
+	return t;
+}
+
+static double time_read_loop(const char *path, size_t chunk)
+{
+	char *buf = malloc(chunk);
+	double t0 = now();
+	int fd = open(path, O_RDONLY);
+	if (fd < 0 || !buf)
+		return -1;
+	while (read(fd, buf, chunk) > 0)
+		;
+	close(fd);
+	double t = now() - t0;
+	free(buf);
+	return t;
+}
+
+static void bench_source(const struct config *c, size_t chunk)
+{
+	double a[64], b[64], d[64];
+	for (int r = 0; r < c->runs; r++) {
+		a[r] = time_source(c->file, chunk, 1);
+		b[r] = time_read_loop(c->file, chunk);
+		d[r] = time_source(c->file, chunk, 0);
+	}
+	double ma = median(a, c->runs), mb = median(b, c->runs);
+	double md = median(d, c->runs), mib = (double)c->mib;
+	printf("source %4zu KiB chunks: trindle %8.1f MiB/s | read() loop %8.1f MiB/s"
+	       " | trindle/read throughput %.3f %s\n",
+	       chunk >> 10, mib / ma, mib / mb, mb / ma,
+	       mb / ma >= 0.9 ? "(meets 0.9)" : "(below 0.9)");
+	printf("       (chunks released, not given back: %8.1f MiB/s, %.3f of read())\n",
+	       mib / md, mb / md);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: trindle-io-bench [--size MIB] [--runs N] [-j N] [--chunk BYTES]\n"
+		"                        [--source-chunk BYTES] [--file PATH] [--keep]\n"
+		"                        [--wc BIN --grep BIN --sort BIN]\n"
+		"Times the file source against a read() loop, and trindle-wc, -grep and\n"
+		"-sort against pthreads twins, on a generated file (default 256 MiB in\n"
+		"/tmp).  Without the tool paths, only the source is timed.  --keep leaves\n"
+		"the file in place, and reuses it next time if its size fits.\n");
+}
+
+static int parse(int argc, char **argv, struct config *c)
+{
+	static const struct option opts[] = {
+		{ "size", required_argument, NULL, 's' },
+		{ "runs", required_argument, NULL, 'r' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "chunk", required_argument, NULL, 'c' },
+		{ "source-chunk", required_argument, NULL, 'S' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "keep", no_argument, NULL, 'k' },
+		{ "wc", required_argument, NULL, 'W' },
+		{ "grep", required_argument, NULL, 'G' },
+		{ "sort", required_argument, NULL, 'O' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	for (int o; (o = getopt_long(argc, argv, "j:", opts, NULL)) != -1;) {
+		switch (o) {
+		case 's': c->mib = strtoul(optarg, NULL, 10); break;
+		case 'r': c->runs = atoi(optarg); break;
+		case 'j': c->jobs = (unsigned)atoi(optarg); break;
+		case 'c': c->chunk = strtoul(optarg, NULL, 10); break;
+		case 'S': c->source_chunk = strtoul(optarg, NULL, 10); break;
+		case 'f': c->file = optarg; break;
+		case 'k': c->keep = 1; break;
+		case 'W': c->bin[0] = optarg; break;
+		case 'G': c->bin[1] = optarg; break;
+		case 'O': c->bin[2] = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (c->runs < 1 || c->runs > 64 || !c->mib || !c->jobs || c->jobs > 256 ||
+	    !c->chunk || !c->source_chunk) {
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 8 && strcmp(argv[1], "--twin") == 0) /* TOOL -j N --chunk B [P] F */
+		return run_twin(argv[2], argv[argc - 1], (unsigned)atoi(argv[4]),
+				strtoul(argv[6], NULL, 10));
+
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	char file[64];
+	snprintf(file, sizeof file, "/tmp/trindle-io-bench-%d.txt", (int)getpid());
+	struct config c = {
+		.file = file, .mib = 256, .runs = 5,
+		.chunk = 1 << 20, .source_chunk = TRINDLE_SOURCE_CHUNK_DEFAULT,
+		.jobs = cores > 0 ? (unsigned)cores : 1,
+	};
+	if (parse(argc, argv, &c))
+		return 2;
+	printf("trindle-io-bench: %zu MiB file %s, %u workers, %zu KiB chunks, "
+	       "%d runs each (medians)\n", c.mib, c.file, c.jobs, c.chunk >> 10, c.runs);
+	fflush(stdout);
+	struct stat st;
+	int fits = c.keep && stat(c.file, &st) == 0 &&
+		   (size_t)st.st_size >= c.mib << 20 &&
+		   (size_t)st.st_size < (c.mib << 20) + 4096;
+	if (!fits && generate(c.file, c.mib << 20) != 0) {
+		perror(c.file);
+		return 2;
+	}
+	warm(c.file);
+	bench_source(&c, c.source_chunk);
+	if (c.chunk != c.source_chunk)
+		bench_source(&c, c.chunk);
+	fflush(stdout);
+	int rc = 0;
+	for (int t = 0; t < 3; t++) {
+		if (c.bin[t] && bench_tool(&c, t) < 0)
+			rc = 1;
+		fflush(stdout);
+	}
+	if (!c.keep)
+		unlink(c.file);
+	return rc;
+}
