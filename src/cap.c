@@ -7,7 +7,6 @@
 #include <string.h>
 
 #define CAP_EMPTY ((uintptr_t)0)
-#define CAP_TOMBSTONE ((uintptr_t)1)
 #define CAP_INITIAL 64
 
 static size_t hash(uintptr_t key, size_t mask)
@@ -24,7 +23,6 @@ int trindle__cap_init(struct cap_table *t)
 		return -ENOMEM;
 	t->capacity = CAP_INITIAL;
 	t->used = 0;
-	t->filled = 0;
 	return 0;
 }
 
@@ -32,27 +30,32 @@ void trindle__cap_destroy(struct cap_table *t)
 {
 	free(t->slots);
 	t->slots = NULL;
-	t->capacity = t->used = t->filled = 0;
+	t->capacity = t->used = 0;
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static struct cap *probe(const struct cap_table *t, uintptr_t k)
+{
+	size_t mask = t->capacity - 1;
+
+	for (size_t i = hash(k, mask);; i = (i + 1) & mask) {
+		struct cap *c = &t->slots[i];
+		if (c->key == k || c->key == CAP_EMPTY)
+			return c;
+	}
 }
 
 struct cap *trindle__cap_find(const struct cap_table *t, const void *key)
 {
 	uintptr_t k = (uintptr_t)key;
-	size_t mask = t->capacity - 1;
 
-	if (k <= CAP_TOMBSTONE)
+	if (k == CAP_EMPTY)
 		return NULL;
-	for (size_t i = hash(k, mask);; i = (i + 1) & mask) {
-		struct cap *c = &t->slots[i];
-		if (c->key == k)
-			return c;
-		if (c->key == CAP_EMPTY)
-			return NULL;
-	}
+	struct cap *c = probe(t, k);
+	return c->key == k ? c : NULL;
 }
 
-/* Rebuilds the table at new_capacity, dropping tombstones. */
-static int rehash(struct cap_table *t, size_t new_capacity)
+static int grow(struct cap_table *t, size_t new_capacity)
 {
 	struct cap *old = t->slots;
 	size_t old_capacity = t->capacity;
@@ -60,46 +63,29 @@ static int rehash(struct cap_table *t, size_t new_capacity)
 
 	if (!slots)
 		return -ENOMEM;
-	for (size_t i = 0; i < old_capacity; i++) {
-		if (old[i].key <= CAP_TOMBSTONE)
-			continue;
-		size_t j = hash(old[i].key, new_capacity - 1);
-		while (slots[j].key != CAP_EMPTY)
-			j = (j + 1) & (new_capacity - 1);
-		slots[j] = old[i];
-	}
-	free(old);
 	t->slots = slots;
 	t->capacity = new_capacity;
-	t->filled = t->used;
+	for (size_t i = 0; i < old_capacity; i++)
+		if (old[i].key != CAP_EMPTY)
+			*probe(t, old[i].key) = old[i];
+	free(old);
 	return 0;
 }
 
 int trindle__cap_reserve(struct cap_table *t, size_t n)
 {
-	/* Keep at most half the slots filled so probes stay short. */
-	if ((t->filled + n) * 2 <= t->capacity)
+	/* Keep at most half the slots used so probes stay short. */
+	if ((t->used + n) * 2 <= t->capacity)
 		return 0;
 	size_t want = t->capacity;
-	while ((t->used + n) * 4 > want)
+	while ((t->used + n) * 2 > want)
 		want *= 2;
-	return rehash(t, want);
+	return grow(t, want);
 }
 
-struct cap *trindle__cap_insert(struct cap_table *t, const void *key,
+static struct cap *fill(struct cap_table *t, struct cap *c, uintptr_t k,
 		struct object *obj, uint8_t rights)
 {
-	uintptr_t k = (uintptr_t)key;
-
-	if (trindle__cap_reserve(t, 1) < 0)
-		return NULL;
-	size_t mask = t->capacity - 1;
-	size_t i = hash(k, mask);
-	while (t->slots[i].key > CAP_TOMBSTONE)
-		i = (i + 1) & mask;
-	struct cap *c = &t->slots[i];
-	if (c->key == CAP_EMPTY)
-		t->filled++;
 	memset(c, 0, sizeof(*c));
 	c->key = k;
 	c->obj = obj;
@@ -108,49 +94,48 @@ struct cap *trindle__cap_insert(struct cap_table *t, const void *key,
 	return c;
 }
 
+struct cap *trindle__cap_insert(struct cap_table *t, const void *key,
+		struct object *obj, uint8_t rights)
+{
+	if (trindle__cap_reserve(t, 1) < 0)
+		return NULL;
+	return fill(t, probe(t, (uintptr_t)key), (uintptr_t)key, obj, rights);
+}
+
 struct cap *trindle__cap_find_or_insert(struct cap_table *t, const void *key,
 		struct object *obj, uint8_t rights, bool *inserted)
 {
 	uintptr_t k = (uintptr_t)key;
-	size_t mask = t->capacity - 1;
+	struct cap *c = probe(t, k);
 
-	for (size_t i = hash(k, mask);; i = (i + 1) & mask) {
-		struct cap *c = &t->slots[i];
-		if (c->key == k) {
-			*inserted = false;
-			return c;
-		}
-		if (c->key == CAP_EMPTY)
-			break;
-	}
-	*inserted = true;
-	return trindle__cap_insert(t, key, obj, rights);
+	*inserted = c->key != k;
+	if (!*inserted)
+		return c;
+	return fill(t, c, k, obj, rights);
+}
+
+/* Is slot i between home and j on the probe path (cyclically)? */
+static bool on_path(size_t home, size_t i, size_t j, size_t mask)
+{
+	return ((i - home) & mask) < ((j - home) & mask);
 }
 
 void trindle__cap_remove(struct cap_table *t, struct cap *c)
 {
 	size_t mask = t->capacity - 1;
-	size_t next = ((size_t)(c - t->slots) + 1) & mask;
+	size_t i = (size_t)(c - t->slots);
 
-	t->used--;
-	/* A slot followed by an empty one ends no probe chain: free it. */
-	if (t->slots[next].key == CAP_EMPTY) {
-		c->key = CAP_EMPTY;
-		t->filled--;
-	} else {
-		c->key = CAP_TOMBSTONE;
-	}
-	c->obj = NULL;
-}
-
-struct cap *trindle__cap_next(const struct cap_table *t, size_t *cursor)
-{
-	for (size_t i = *cursor; i < t->capacity; i++) {
-		if (t->slots[i].key > CAP_TOMBSTONE) {
-			*cursor = i + 1;
-			return &t->slots[i];
+	/* Backward-shift deletion: pull later entries of the probe chain
+	 * into the hole, so no tombstones pile up under churn. */
+	for (size_t j = (i + 1) & mask; t->slots[j].key != CAP_EMPTY;
+			j = (j + 1) & mask) {
+		size_t home = hash(t->slots[j].key, mask);
+		if (on_path(home, i, j, mask)) {
+			t->slots[i] = t->slots[j];
+			i = j;
 		}
 	}
-	*cursor = t->capacity;
-	return NULL;
+	t->slots[i].key = CAP_EMPTY;
+	t->slots[i].obj = NULL;
+	t->used--;
 }

@@ -6,7 +6,8 @@
  * rights on it.  Only the owning process's thread reads or changes its
  * table (a launcher fills a new worker's table before the worker starts),
  * so the table has no lock.  Open addressing with linear probing and
- * tombstones: an entry pointer stays valid until the next insert.
+ * backward-shift deletion: an entry pointer stays valid until the next
+ * insert or removal.
  */
 #ifndef TRINDLE_CAP_H
 #define TRINDLE_CAP_H
@@ -26,7 +27,7 @@ enum cap_mark {
 };
 
 struct cap {
-	uintptr_t key;       /* the object's name; 0 empty, 1 tombstone */
+	uintptr_t key;       /* the object's name; 0: an empty slot */
 	struct object *obj;
 	uint8_t rights;      /* pipes: SEND, or SEND|RECEIVE for the creator */
 	uint8_t marks;       /* enum cap_mark, valid for mark_epoch */
@@ -38,7 +39,6 @@ struct cap_table {
 	struct cap *slots;
 	size_t capacity; /* a power of two */
 	size_t used;     /* live entries */
-	size_t filled;   /* live entries plus tombstones */
 };
 
 int trindle__cap_init(struct cap_table *t);
@@ -48,13 +48,11 @@ struct cap *trindle__cap_find(const struct cap_table *t, const void *key);
 struct cap *trindle__cap_insert(struct cap_table *t, const void *key,
 		struct object *obj, uint8_t rights);
 void trindle__cap_remove(struct cap_table *t, struct cap *c);
-/* The entry for key, inserted if missing (after trindle__cap_reserve, so
- * it cannot fail); *inserted says which. */
+/* The entry for key, inserted if missing; call trindle__cap_reserve()
+ * first, so that it cannot fail.  *inserted says which. */
 struct cap *trindle__cap_find_or_insert(struct cap_table *t, const void *key,
 		struct object *obj, uint8_t rights, bool *inserted);
 /* Makes room so that n more inserts cannot fail: 0 or -ENOMEM. */
 int trindle__cap_reserve(struct cap_table *t, size_t n);
-/* The next live entry at or after *cursor, or NULL; advances *cursor. */
-struct cap *trindle__cap_next(const struct cap_table *t, size_t *cursor);
 
 #endif

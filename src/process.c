@@ -226,12 +226,9 @@ void trindle__drop_carried(struct process *actor, struct object *o)
 	}
 }
 
-void trindle__process_release_cap(struct process *p, struct cap *c)
+static void release_object(struct process *p, struct object *o,
+		uint8_t rights)
 {
-	struct object *o = c->obj;
-	uint8_t rights = c->rights;
-
-	trindle__cap_remove(&p->caps, c);
 	if (o->kind == OBJECT_SEGMENT) {
 		struct segment *s = (struct segment *)o;
 		/* Settled at once: a fellow holder's notice (or the segment's
@@ -245,6 +242,15 @@ void trindle__process_release_cap(struct process *p, struct cap *c)
 	} else {
 		trindle__pipe_drop_holder((struct pipe *)o, p);
 	}
+}
+
+void trindle__process_release_cap(struct process *p, struct cap *c)
+{
+	struct object *o = c->obj;
+	uint8_t rights = c->rights;
+
+	trindle__cap_remove(&p->caps, c);
+	release_object(p, o, rights);
 }
 
 bool trindle__process_deliver_final(struct process *p, struct cap *c,
@@ -283,7 +289,8 @@ void trindle__process_end(struct process *p, trindle_object_t final,
 {
 	struct cap *c;
 	struct notice n;
-	size_t cursor = 0;
+	struct object *input = NULL;
+	uint8_t input_rights = 0;
 
 	if (final && (c = trindle__cap_find(&p->caps, final)) != NULL) {
 		struct pipe *to = completion_pipe(p, target);
@@ -292,12 +299,20 @@ void trindle__process_end(struct process *p, trindle_object_t final,
 	}
 	/* The input pipe dies last: its closure notice tells the launcher
 	 * that everything else the process held has been let go already. */
-	while ((c = trindle__cap_next(&p->caps, &cursor)) != NULL)
-		if (!p->input || c->obj != &p->input->obj)
-			trindle__process_release_cap(p, c);
+	if (p->input && (c = trindle__cap_find(&p->caps, p->input)) != NULL) {
+		input = c->obj;
+		input_rights = c->rights;
+		trindle__cap_remove(&p->caps, c);
+	}
+	/* Removal shifts entries backwards, rarely across the array's end:
+	 * sweep down until the table is empty. */
+	while (p->caps.used)
+		for (size_t i = p->caps.capacity; i-- > 0;)
+			if (p->caps.slots[i].key)
+				trindle__process_release_cap(p, &p->caps.slots[i]);
 	trindle__process_settle(p);
-	if (p->input && (c = trindle__cap_find(&p->caps, p->input)) != NULL)
-		trindle__process_release_cap(p, c);
+	if (input)
+		release_object(p, input, input_rights);
 	trindle__process_settle(p);
 	/* Nobody can notify us any more: drop what is left unread. */
 	while (pop_notice(p, &n))
