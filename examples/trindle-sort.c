@@ -8,11 +8,10 @@
  *
  * The file source cuts the file at line ends and moves each chunk to main,
  * which moves it to the least busy worker.  A worker sorts the lines of its
- * chunk and moves back a *run*: a new segment holding them in order, each
- * ended by a newline (trindle_allocate() gathers the lines straight from
- * the chunk).  When every run is back, main merges them with a heap and
- * moves the output, in segments of about a megabyte, to the file sink,
- * which writes standard output.
+ * chunk in place (the chunk was moved to it: it may write it) and moves it
+ * back as a *run*, its lines in order, each ended by a newline.  When every run is back, main merges them with a heap and
+ * moves the output, in segments of a megabyte, to the file sink, which
+ * writes standard output and gives each segment back to be filled again.
  *
  * Output is that of LC_ALL=C sort FILE: lines ordered by their bytes
  * (unsigned), a line that is a prefix of another first, every line ended by
@@ -31,8 +30,7 @@
 #define QUEUE 2          /* chunks a worker may hold at once */
 #define MAX_WORKERS 256
 #define CHUNK_DEFAULT (1u << 20)
-#define OUT_BYTES (1u << 20)  /* output segment size, roughly */
-#define OUT_LINES 16384       /* lines gathered per output segment, at most */
+#define OUT_BYTES (1u << 20)  /* output segment size */
 
 /* ---- lines and their order (used by workers and main) ---- */
 
@@ -127,40 +125,62 @@ static struct line *split(const char *p, size_t n, size_t *count)
 	return v;
 }
 
-/* The sorted run of a chunk: its lines in order, each with a newline. */
-static trindle_segment_t sort_chunk(const char *p, size_t n)
+/* Sorts the lines of a chunk in place: a copy of the chunk keeps the
+ * lines while they are written back in order.  The chunk was moved to the
+ * worker, so the worker may write it, and it becomes the run: no segment
+ * is allocated or released, and no page protection changes. */
+static int sort_in_place(char *p, size_t n)
 {
-	size_t count, k = 0;
-	struct line *v = split(p, n, &count);
-	/* Only the file's last line can lack a newline: one buffer more. */
-	trindle_buffer_t *b = v ? malloc((count + 1) * sizeof *b) : NULL;
-	trindle_segment_t run = NULL;
-
-	if (b) {
-		qsort(v, count, sizeof *v, qsort_cmp);
-		for (size_t i = 0; i < count; i++) {
-			int has_nl = v[i].p + v[i].n < p + n;
-			b[k++] = (trindle_buffer_t){ v[i].n + (size_t)has_nl, v[i].p };
-			if (!has_nl)
-				b[k++] = (trindle_buffer_t){ 1, "\n" };
-		}
-		run = trindle_allocate(k, b);
+	char *copy = malloc(n);
+	size_t count;
+	if (copy)
+		memcpy(copy, p, n);
+	struct line *v = copy ? split(copy, n, &count) : NULL;
+	if (!v) {
+		free(copy);
+		return -1;
 	}
-	free(b);
+	qsort(v, count, sizeof *v, qsort_cmp);
+	for (size_t i = 0, at = 0; i < count; i++) {
+		memcpy(p + at, v[i].p, v[i].n);
+		at += v[i].n;
+		p[at++] = '\n';
+	}
 	free(v);
-	return run;
+	free(copy);
+	return 0;
+}
+
+/* The sorted run of a chunk: its lines in order, each with a newline.
+ * Only the file's last line can lack one: its chunk is copied into a
+ * segment a byte longer. */
+static trindle_segment_t sort_chunk(trindle_segment_t chunk)
+{
+	size_t n = trindle_measure(chunk);
+	char *p = chunk;
+	if (p[n - 1] != '\n') {
+		char *run = trindle_allocate(2, (trindle_buffer_t[]){
+				{ n, p }, { 1, "\n" } });
+		release(chunk);
+		p = run;
+		n++;
+	}
+	if (p && sort_in_place(p, n) != 0) {
+		release(p);
+		p = NULL;
+	}
+	return p;
 }
 
 /* First message: the reply pipe.  Then chunks until an empty one; each
- * gets one reply, its sorted run. */
+ * comes back sorted, as a run. */
 static void sort_worker(trindle_pipe_t input)
 {
 	trindle_pipe_t reply = next_object(input);
 	trindle_segment_t chunk;
 
 	while (reply && (chunk = next_object(input)) && trindle_measure(chunk)) {
-		trindle_segment_t run = sort_chunk(chunk, trindle_measure(chunk));
-		release(chunk);
+		trindle_segment_t run = sort_chunk(chunk);
 		if (!run)
 			trindle_abort(NULL);
 		move(reply, run);
@@ -176,7 +196,7 @@ struct worker {
 };
 
 struct job {
-	trindle_pipe_t chunks, errp, source, sink, sink_out;
+	trindle_pipe_t chunks, errp, source, sink, sink_out, back;
 	struct worker w[MAX_WORKERS];
 	unsigned n;
 	trindle_segment_t *runs;
@@ -358,33 +378,72 @@ static void sift_down(struct cursor *h, size_t n, size_t i)
 	}
 }
 
-/* Output segments are gathered straight from the runs' lines. */
-struct gather {
-	trindle_buffer_t b[OUT_LINES];
-	size_t count, bytes;
+/* The output goes out in segments of exactly OUT_BYTES (lines may run
+ * from one into the next: the sink writes a byte stream), which the sink
+ * gives back once written, so the same few segments go round. */
+struct output {
+	unsigned char *seg; /* being filled, or NULL */
+	size_t used;
 };
 
-static void gather_flush(struct job *j, struct gather *g)
+static unsigned char *empty_output(struct job *j)
 {
-	if (!g->count)
+	trindle_message_t req = { j->back, NULL }, got;
+	trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
+	trindle_sync_timeout(&out, &in, 0);
+	if (in.count && got.address == j->back && got.content) {
+		if (trindle_measure(got.content) == OUT_BYTES &&
+		    trindle_access(got.content) ==
+		    (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE))
+			return got.content;
+		release(got.content);
+	}
+	return trindle_allocate(1, &(trindle_buffer_t){ OUT_BYTES, NULL });
+}
+
+static void put(struct job *j, struct output *o, const char *p, size_t n)
+{
+	while (n && !j->failed) {
+		if (!o->seg && !(o->seg = empty_output(j))) {
+			j->failed = 1;
+			return;
+		}
+		size_t k = OUT_BYTES - o->used < n ? OUT_BYTES - o->used : n;
+		memcpy(o->seg + o->used, p, k);
+		o->used += k;
+		p += k;
+		n -= k;
+		if (o->used == OUT_BYTES) {
+			to_sink(j, o->seg);
+			o->seg = NULL;
+			o->used = 0;
+		}
+	}
+}
+
+/* The last, partly filled segment goes out at its exact size. */
+static void put_end(struct job *j, struct output *o)
+{
+	if (!o->seg)
 		return;
-	trindle_segment_t seg = trindle_allocate(g->count, g->b);
-	if (!seg)
+	trindle_segment_t fit = NULL;
+	if (o->used && !j->failed)
+		fit = trindle_allocate(1, &(trindle_buffer_t){ o->used, o->seg });
+	release(o->seg);
+	o->seg = NULL;
+	if (fit)
+		to_sink(j, fit);
+	else if (o->used)
 		j->failed = 1;
-	else
-		to_sink(j, seg);
-	g->count = g->bytes = 0;
 }
 
 static void merge(struct job *j)
 {
 	struct cursor *h = malloc((j->nruns + 1) * sizeof *h);
-	struct gather *g = calloc(1, sizeof *g);
+	struct output o = { NULL, 0 };
 	size_t n = 0;
-	if (!h || !g) {
+	if (!h) {
 		j->failed = 1;
-		free(h);
-		free(g);
 		return;
 	}
 	for (size_t i = 0; i < j->nruns; i++) {
@@ -397,19 +456,14 @@ static void merge(struct job *j)
 		sift_down(h, n, i);
 	while (n && !j->failed) {
 		struct line *top = &h[0].line;
-		g->b[g->count++] = (trindle_buffer_t){ top->n + 1, top->p };
-		g->bytes += top->n + 1;
-		if (g->count == OUT_LINES || g->bytes >= OUT_BYTES)
-			gather_flush(j, g);
+		put(j, &o, top->p, top->n + 1);
 		top->p += top->n + 1;
 		if (!cursor_load(&h[0]))
 			h[0] = h[--n];
 		sift_down(h, n, 0);
 	}
-	if (!j->failed)
-		gather_flush(j, g);
+	put_end(j, &o);
 	free(h);
-	free(g);
 }
 
 /* ---- the run ---- */
@@ -467,6 +521,7 @@ static void shut_down(struct job *j)
 	release(j->source);
 	release(j->sink);
 	release(j->sink_out);
+	release(j->back);
 	release(j->errp);
 }
 
@@ -544,10 +599,12 @@ int main(int argc, char **argv)
 	j->chunks = trindle_pipe(4);
 	j->errp = trindle_pipe(MAX_WORKERS + 4);
 	j->sink_out = trindle_pipe(1);
+	j->back = trindle_pipe(TRINDLE_SINK_QUEUE_DEFAULT);
 	struct trindle_source_options so = { .chunk_bytes = chunk,
 					     .flags = TRINDLE_SOURCE_LINES };
-	struct trindle_sink_options ko = { .flags = TRINDLE_SINK_NO_FSYNC };
-	if (!j->chunks || !j->errp || !j->sink_out || start_workers(j) ||
+	struct trindle_sink_options ko = { .flags = TRINDLE_SINK_NO_FSYNC,
+					   .give_back = j->back };
+	if (!j->chunks || !j->errp || !j->sink_out || !j->back || start_workers(j) ||
 	    !(j->sink = trindle_file_sink(NULL, &ko, j->sink_out, j->errp)) ||
 	    !(j->source = trindle_file_source(path, &so, j->chunks, j->errp))) {
 		perror("trindle-sort: starting");

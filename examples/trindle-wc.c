@@ -8,10 +8,12 @@
  *
  * The file source reads the file into fixed-size chunks and moves each to
  * main, which numbers it and moves it to the least busy worker (a move: no
- * copy).  The worker counts the chunk, gives the chunk's segment back to
- * the source, which reads a later chunk into it (so in the steady state no
- * segment is allocated and no page protection changes), and moves a small
- * segment of counts back to main on a reply pipe of its own.
+ * copy, and the worker may write it).  The worker counts the chunk, writes
+ * the counts over the chunk's first bytes, and moves the chunk back to
+ * main on a reply pipe of its own; main reads the counts and gives the
+ * chunk's segment back to the source, which reads a later chunk into it.
+ * So in the steady state no segment is allocated and no page protection
+ * changes: the same few segments go round.
  *
  * A word may straddle two chunks.  So a worker counts as if its chunk
  * started outside a word and also reports the kind of the chunk's first
@@ -114,30 +116,31 @@ static void release(trindle_object_t obj)
 	trindle_sync(&out, NULL);
 }
 
-/* A worker: its first two messages are the pipe to reply on and the
- * source's input pipe (sending a pipe gives SEND on it), or an empty
- * segment if the source had already ended; then chunks, until an empty
- * segment says stop.  The reply pipe has room for every
- * chunk the worker may hold, so the move of the counts cannot fail for a
- * full pipe; if the source has no room for a chunk given back (or has
- * ended), the chunk is released instead. */
+/* A worker: its first message is the pipe to reply on (sending a pipe
+ * gives SEND on it); then chunks, until an empty segment says stop.  The
+ * reply is the chunk itself with the counts written over its first bytes,
+ * or, for a chunk too short to hold them, a new segment.  The reply pipe
+ * has room for every chunk the worker may hold, so the move cannot fail
+ * for a full pipe. */
 static void wc_worker(trindle_pipe_t input)
 {
 	trindle_pipe_t reply = next_object(input);
-	trindle_object_t source = reply ? next_object(input) : NULL;
 	trindle_segment_t chunk;
 
-	while (source && (chunk = next_object(input)) && trindle_measure(chunk)) {
+	while (reply && (chunk = next_object(input)) && trindle_measure(chunk)) {
 		struct counts c = count(chunk, trindle_measure(chunk));
-		if (try_move(source, chunk) != 0)
+		trindle_segment_t res = chunk;
+		if (trindle_measure(chunk) >= sizeof c) {
+			memcpy(chunk, &c, sizeof c); /* moved to us: writable */
+		} else {
 			release(chunk);
-		trindle_segment_t res = trindle_allocate(1,
-				&(trindle_buffer_t){ sizeof c, &c });
+			res = trindle_allocate(1, &(trindle_buffer_t){ sizeof c, &c });
+		}
 		if (!res || try_move(reply, res) != 0)
 			trindle_abort(NULL);
 	}
 	/* Returning ends the worker and releases what it holds (the stop
-	 * marker, the pipes). */
+	 * marker, the reply pipe). */
 }
 
 /* ---- the pool (runs in main) ---- */
@@ -165,18 +168,12 @@ static int start_workers(struct job *j)
 	for (unsigned i = 0; i < j->n; i++) {
 		struct worker *w = &j->w[i];
 		w->reply = trindle_pipe(QUEUE);
-		w->in = trindle_launch(wc_worker, QUEUE + 2, NULL, j->errp);
+		w->in = trindle_launch(wc_worker, QUEUE + 1, NULL, j->errp);
 		if (!w->reply || !w->in)
 			return -1;
-		/* A short file may be read already: its source has ended. */
-		trindle_object_t give_back = j->source;
-		if (!(trindle_access(j->source) & TRINDLE_ACCESS_SEND))
-			give_back = trindle_allocate(0, NULL);
-		trindle_message_t m[2] = { { w->in, w->reply }, { w->in, give_back } };
-		trindle_mailbox_t out = { 2, m };
+		trindle_message_t m = { w->in, w->reply };
+		trindle_mailbox_t out = { 1, &m };
 		trindle_sync(&out, NULL);
-		if (give_back != j->source)
-			release(give_back);
 		if (out.count)
 			return -1;
 	}
@@ -248,8 +245,13 @@ static void handle(struct job *j, const trindle_message_t *m, struct worker *roo
 		return;
 	}
 	for (unsigned i = 0; i < j->n; i++)
-		if (m->address == j->w[i].reply)
+		if (m->address == j->w[i].reply) {
 			take_counts(j, &j->w[i], m->content);
+			/* The source reuses a chunk of its size; if it has ended
+			 * or has no room, let the chunk go. */
+			if (try_move(j->source, m->content) == 0)
+				return;
+		}
 	if (m->address == j->errp)
 		report(j, m->content);
 	else if (m->address == j->chunks)

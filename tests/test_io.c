@@ -670,6 +670,56 @@ static void test_sink_writes_a_segment_sent_twice_twice(void **state)
 	free(got);
 }
 
+/* Written segments that were moved to the sink come back on give_back,
+ * writable; shared ones stay with their other holder. */
+static void test_sink_gives_written_segments_back(void **state)
+{
+	(void)state;
+	enum { N = 12 };
+	trindle_segment_t segs[N];
+	int move[N];
+	for (int i = 0; i < N; i++) {
+		segs[i] = t_segment(4096 + (size_t)i, (unsigned char)('a' + i));
+		move[i] = i % 4 != 0;
+	}
+	const char *path = write_file("", 0);
+	trindle_pipe_t out = trindle_pipe(2), err = trindle_pipe(2);
+	trindle_pipe_t back = trindle_pipe(N);
+	struct trindle_sink_options o = { .give_back = back,
+					  .flags = TRINDLE_SINK_NO_FSYNC };
+	trindle_pipe_t dev = trindle_file_sink(path, &o, out, err);
+	assert_non_null(dev);
+	struct stream st;
+	run_sink(dev, out, err, segs, move, N, &st);
+	assert_int_equal(st.reports, 0);
+
+	int returned[N] = { 0 };
+	trindle_message_t m;
+	while (t_recv(back, &m, 0)) {
+		if (m.address != back || !m.content)
+			continue;
+		int found = 0;
+		for (int i = 0; i < N; i++)
+			if (m.content == segs[i] && move[i]) {
+				returned[i]++;
+				found = 1;
+				assert_int_equal(trindle_access(m.content), RW);
+				assert_int_equal(((unsigned char *)m.content)[4095], 'a' + i);
+			}
+		assert_true(found);
+		t_release(m.content);
+	}
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(returned[i], move[i]);
+		if (!move[i])
+			t_release(segs[i]);
+	}
+	t_release(back);
+	t_release(out);
+	t_release(err);
+	unlink(path);
+}
+
 static void test_sink_appends_when_asked(void **state)
 {
 	(void)state;
@@ -823,6 +873,7 @@ static void test_sink_rejects_bad_arguments(void **state)
 		{ NULL, NULL, { .in_flight = TRINDLE_IO_IN_FLIGHT_MAX + 1 } },
 		{ NULL, NULL, { .flags = 4 } },
 		{ NULL, NULL, { .mode = 010000 } },
+		{ NULL, NULL, { .give_back = &junk } },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		errno = 0;
@@ -984,6 +1035,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_source_rejects_bad_arguments),
 		BOTH(test_sink_writes_segments_in_arrival_order),
 		BOTH(test_sink_writes_a_segment_sent_twice_twice),
+		BOTH(test_sink_gives_written_segments_back),
 		BOTH(test_sink_appends_when_asked),
 		BOTH(test_sink_missing_directory_reports_enoent),
 		BOTH(test_sink_full_device_reports_enospc),

@@ -89,6 +89,8 @@ struct trindle_sink_options {
 	unsigned flags;     /* TRINDLE_SINK_APPEND, TRINDLE_SINK_NO_FSYNC */
 	unsigned mode;      /* permission bits of a file the sink creates (before
 	                     * the umask); 0: 0666 */
+	trindle_pipe_t give_back; /* NULL, or a pipe the caller may send on:
+	                     * where written segments go back (see below) */
 };
 
 /** First field of every trindle_io_report_t. */
@@ -191,6 +193,13 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_file_source(const char *path,
  * to opt->in_flight writes in flight on a regular file and one at a time on
  * a pipe or terminal.  Pipes sent to it are released and ignored.
  *
+ * Giving segments back: with opt->give_back set, every segment the sink
+ * holds alone once written (it was moved to the sink) is moved on to
+ * give_back instead of being released, so that the producer can fill it
+ * again rather than allocate a new one (saving the allocation and two
+ * page-protection changes).  When give_back is full or dead the segment
+ * is released.
+ *
  * A zero-length segment is the end marker: the sink finishes the writes,
  * calls fsync() if the target is a regular file (unless
  * TRINDLE_SINK_NO_FSYNC), and ends, moving to out an 8-byte segment holding
@@ -206,8 +215,8 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_file_source(const char *path,
  * the sink ends, the pipe dies and its holders get the closure notice.
  *
  * Returns the sink's input pipe, or NULL with errno:
- *  - EINVAL: out or err is neither NULL nor a pipe the caller may send on,
- *    or an option is out of range (unknown flags, in_flight above
+ *  - EINVAL: out, err or opt->give_back is neither NULL nor a pipe the
+ *    caller may send on, or an option is out of range (unknown flags, in_flight above
  *    TRINDLE_IO_IN_FLIGHT_MAX, mode with bits outside 07777);
  *  - ENOMEM or EAGAIN: no memory or no thread for the device.
  *

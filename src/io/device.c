@@ -47,10 +47,12 @@ trindle_pipe_t trindle__io_start(trindle_entrypoint_t entry,
 		errno = saved;
 		return NULL;
 	}
-	/* The input pipe is new and empty, so the move cannot find it full;
-	 * it fails only if the device died already, and then it is gone. */
-	trindle_message_t m[2] = { { input, seg }, { NULL, seg } };
-	trindle_mailbox_t out = { 2, m };
+	/* The input pipe is new and empty, so the moves cannot find it full;
+	 * they fail only if the device died already, and then it is gone.
+	 * A give-back pipe follows the parameters: sending a pipe gives SEND. */
+	trindle_message_t m[3] = { { input, seg }, { NULL, seg },
+				   { input, p->give_back } };
+	trindle_mailbox_t out = { p->give_back ? 3 : 2, m };
 	trindle_sync(&out, NULL);
 	if (out.count) {
 		trindle__io_release(seg);

@@ -89,6 +89,8 @@ struct trindle__io_params {
 	unsigned flags;    /* TRINDLE_SOURCE_* or TRINDLE_SINK_* */
 	unsigned mode;     /* sink: creation mode */
 	unsigned reserved;
+	trindle_pipe_t give_back; /* sink: where written segments go, or NULL;
+	                           * SEND on it comes in the next message */
 	char path[];       /* NUL-terminated; "" for standard input/output */
 };
 

@@ -29,6 +29,8 @@ struct slot {
 
 struct sink {
 	trindle_pipe_t input;
+	trindle_pipe_t give_back; /* where written segments go, or NULL */
+	int have_give_back;       /* SEND on it has come */
 	const char *path;  /* for reports: "-" is standard output */
 	int fd, own_fd;
 	int seekable;      /* a regular file written at offsets */
@@ -84,6 +86,21 @@ static int still_in_flight(const struct sink *s, const unsigned char *seg)
 	return 0;
 }
 
+/* A written segment goes back to the producer if it is ours alone and
+ * there is a give-back pipe with room; otherwise it is released. */
+static void done_with(struct sink *s, trindle_segment_t seg)
+{
+	if (s->have_give_back &&
+	    trindle_access(seg) == (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE)) {
+		trindle_message_t m[2] = { { s->give_back, seg }, { NULL, seg } };
+		trindle_mailbox_t out = { 2, m };
+		trindle_sync(&out, NULL);
+		if (out.count == 0)
+			return;
+	}
+	trindle__io_release(seg);
+}
+
 static int write_done(struct sink *s, struct trindle__io_op *op)
 {
 	struct slot *w = (struct slot *)op;
@@ -110,7 +127,7 @@ static int write_done(struct sink *s, struct trindle__io_op *op)
 	w->busy = 0;
 	s->inflight--;
 	if (!still_in_flight(s, w->seg))
-		trindle__io_release((trindle_segment_t)w->seg);
+		done_with(s, (trindle_segment_t)w->seg);
 	return 0;
 }
 
@@ -120,6 +137,11 @@ static void take(struct sink *s, const trindle_message_t *m)
 	if (m->address != s->input || !m->content)
 		return; /* a notice: a segment we hold anyway, or a dead pipe */
 	int rights = trindle_access(m->content);
+	if (m->content == s->give_back && !s->have_give_back &&
+	    (rights & TRINDLE_ACCESS_SEND)) {
+		s->have_give_back = 1; /* the pipe that follows the parameters */
+		return;
+	}
 	if (s->ended || !(rights & TRINDLE_ACCESS_READ)) {
 		trindle__io_release(m->content); /* a pipe, or past the end */
 		return;
@@ -210,6 +232,7 @@ static int setup(struct sink *s, const struct trindle__io_params *p)
 {
 	s->path = p->path[0] ? p->path : "-";
 	s->nosync = (p->flags & TRINDLE_SINK_NO_FSYNC) != 0;
+	s->give_back = p->give_back;
 	int rc = open_output(s, p);
 	if (rc < 0)
 		return rc;
@@ -284,16 +307,18 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_file_sink(const char *path,
 	if (o.in_flight > TRINDLE_IO_IN_FLIGHT_MAX || (o.mode & ~07777u) ||
 	    (o.flags & ~(TRINDLE_SINK_APPEND | TRINDLE_SINK_NO_FSYNC)) ||
 	    (out && !(trindle_access(out) & TRINDLE_ACCESS_SEND)) ||
-	    (err && !(trindle_access(err) & TRINDLE_ACCESS_SEND))) {
+	    (err && !(trindle_access(err) & TRINDLE_ACCESS_SEND)) ||
+	    (o.give_back && !(trindle_access(o.give_back) & TRINDLE_ACCESS_SEND))) {
 		errno = EINVAL;
 		return NULL;
 	}
 	struct trindle__io_params p = {
 		.kind = TRINDLE__IO_SINK, .out = out, .err = err,
 		.depth = o.in_flight, .flags = o.flags, .mode = o.mode,
+		.give_back = o.give_back,
 	};
 	if (!path || strcmp(path, "-") == 0)
 		path = "";
-	/* One more item than asked: the parameters travel first. */
-	return trindle__io_start(sink_main, o.queue_items + 1, &p, path);
+	/* Room for the parameters and the give-back pipe, which come first. */
+	return trindle__io_start(sink_main, o.queue_items + 2, &p, path);
 }

@@ -135,12 +135,16 @@ static void collect_returns(struct source *s)
 	}
 }
 
+/* The chunk given back last fits best: its memory is the most likely to
+ * be still in the cache. */
 static unsigned char *stash_take(struct source *s, size_t len)
 {
-	for (unsigned i = 0; i < s->nstash; i++)
+	for (unsigned i = s->nstash; i-- > 0;)
 		if (trindle_measure(s->stash[i]) == len) {
 			unsigned char *seg = s->stash[i];
-			s->stash[i] = s->stash[--s->nstash];
+			memmove(s->stash + i, s->stash + i + 1,
+				(s->nstash - i - 1) * sizeof s->stash[0]);
+			s->nstash--;
 			return seg;
 		}
 	return NULL;
