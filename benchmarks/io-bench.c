@@ -523,6 +523,8 @@ static int run_twin(const char *tool, const char *path, unsigned jobs, size_t ch
 	while (t.nspare)
 		free(t.spare[--t.nspare]);
 	free(t.spare);
+	free(t.work.items);
+	free(t.results.items);
 	return 0;
 }
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 #
-# compare-io.sh TOOL BINARY CORPUS_GENERATOR
+# compare-io.sh TOOL BINARY CORPUS_GENERATOR [CORPUS_MIB]
 #
 # Runs trindle-TOOL (wc, grep or sort) on the generated corpus and its edge
 # cases, with several worker counts and chunk sizes, from a file, from
@@ -13,10 +13,10 @@
 set -u
 export LC_ALL=C
 
-tool=$1 bin=$2 gen=$3
+tool=$1 bin=$2 gen=$3 mib=${4:-3}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/trindle-io-XXXXXX") || exit 1
 trap 'rm -rf "$dir"' EXIT INT TERM
-"$gen" "$dir" || exit 1
+"$gen" "$dir" "$mib" || exit 1
 fails=0 runs=0
 pattern=needle
 
