@@ -57,6 +57,10 @@ int trindle__io_engine_init(struct trindle__io_engine *e, int fd,
 void trindle__io_engine_submit(struct trindle__io_engine *e,
 		struct trindle__io_op *op);
 
+/* Hands queued operations to the kernel now, so they run while the device
+ * does something else (the fallback has nothing to hand over). */
+void trindle__io_engine_kick(struct trindle__io_engine *e);
+
 /* Returns an operation that completed (res filled in), or NULL when none
  * is queued, or when wait is 0 and none has completed yet.  Blocks only
  * when wait is nonzero. */

@@ -129,23 +129,31 @@ static ssize_t run_plain(int fd, struct trindle__io_op *op)
 }
 
 #ifdef TRINDLE_HAVE_LIBURING
+/* Returns 0, or -errno when the kernel took none of the queued SQEs. */
+static int uring_submit(struct trindle__io_engine *e)
+{
+	while (e->unsubmitted) {
+		int rc = io_uring_submit(&e->ring);
+		if (rc == -EINTR || rc == -EAGAIN)
+			continue;
+		if (rc < 0)
+			return rc;
+		e->unsubmitted -= (unsigned)rc < e->unsubmitted
+				  ? (unsigned)rc : e->unsubmitted;
+		if (rc == 0)
+			break;
+	}
+	return 0;
+}
+
 static struct trindle__io_op *uring_reap(struct trindle__io_engine *e,
 		int wait)
 {
 	struct io_uring_cqe *cqe = NULL;
 	int rc;
 
-	while (e->unsubmitted) {
-		rc = io_uring_submit(&e->ring);
-		if (rc == -EINTR || rc == -EAGAIN)
-			continue;
-		if (rc < 0)
-			return NULL; /* nothing could be waited for */
-		e->unsubmitted -= (unsigned)rc < e->unsubmitted
-				  ? (unsigned)rc : e->unsubmitted;
-		if (rc == 0)
-			break;
-	}
+	if (uring_submit(e) < 0)
+		return NULL; /* nothing could be waited for */
 	do
 		rc = wait ? io_uring_wait_cqe(&e->ring, &cqe)
 			  : io_uring_peek_cqe(&e->ring, &cqe);
@@ -159,6 +167,16 @@ static struct trindle__io_op *uring_reap(struct trindle__io_engine *e,
 	return op;
 }
 #endif
+
+void trindle__io_engine_kick(struct trindle__io_engine *e)
+{
+#ifdef TRINDLE_HAVE_LIBURING
+	if (e->uring)
+		uring_submit(e); /* a failure shows again at the next reap */
+#else
+	(void)e;
+#endif
+}
 
 struct trindle__io_op *trindle__io_engine_reap(struct trindle__io_engine *e,
 		int wait)

@@ -3,8 +3,9 @@
  * source.c - the file source device.
  *
  * A regular file is cut into chunks planned ahead at known offsets: each
- * chunk gets a zero-filled segment of exactly its size, which the device
- * holds alone, and the kernel reads straight into it, with up to depth
+ * chunk gets a segment of exactly its size, which the device holds alone
+ * (a chunk a consumer gave back, when one of that size is at hand, or else
+ * a new one), and the kernel reads straight into it, with up to depth
  * reads in flight.  Chunks leave in file order: the head of the window is
  * moved to out as soon as it is complete.
  *
@@ -357,6 +358,8 @@ static int run_offsets(struct source *s)
 			break;
 		struct chunk *c = &s->win[s->head];
 		if (c->state == CHUNK_DONE) {
+			/* Delivery may wait for room: let the reads run. */
+			trindle__io_engine_kick(&s->eng);
 			rc = emit_head(s);
 			continue;
 		}
