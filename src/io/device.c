@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define PARAMS_MAGIC 0x50494f54u /* "TOIP" */
 
@@ -121,32 +120,4 @@ trindle_segment_t trindle__io_report(enum trindle__io_kind kind,
 		{ strlen(path) + 1, path },
 	};
 	return trindle_allocate(4, b);
-}
-
-/* Sleeps a little longer each round: a sender has no way to sleep until a
- * full pipe has room, so it polls, starting at once and backing off to half
- * a millisecond so a stalled consumer costs next to no CPU. */
-static void backoff(unsigned *round)
-{
-	if (*round < 4) {
-		(*round)++;
-		return; /* the first retries are immediate */
-	}
-	long ns = 2000L << (*round - 4 < 8 ? *round - 4 : 8);
-	struct timespec ts = { 0, ns < 500000 ? ns : 500000 };
-	nanosleep(&ts, NULL);
-	(*round)++;
-}
-
-int trindle__io_deliver(trindle_pipe_t pipe, trindle_segment_t seg)
-{
-	for (unsigned round = 0;; backoff(&round)) {
-		trindle_message_t m[2] = { { pipe, seg }, { NULL, seg } };
-		trindle_mailbox_t out = { 2, m };
-		trindle_sync(&out, NULL);
-		if (out.count == 0)
-			return 0;
-		if (!(trindle_access(pipe) & TRINDLE_ACCESS_SEND))
-			return -EPIPE;
-	}
 }

@@ -116,10 +116,6 @@ trindle_segment_t trindle__io_report(enum trindle__io_kind kind,
 		const char *operation, const char *path, int error,
 		uint64_t offset);
 
-/* Moves seg into pipe, waiting while the pipe is full.  Returns 0, or
- * -EPIPE when the pipe died (the caller still holds seg then). */
-int trindle__io_deliver(trindle_pipe_t pipe, trindle_segment_t seg);
-
 /* Releases the caller's access to obj (NULL is ignored). */
 void trindle__io_release(trindle_object_t obj);
 

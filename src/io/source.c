@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { CHUNK_READING, CHUNK_DONE };
@@ -66,6 +67,7 @@ struct source {
 	const char *op;     /* what failed, for the report */
 	uint64_t err_off;
 	int stopped;        /* out died: end quietly, without a marker */
+	long pace;          /* how long the last delivery waited (ns) */
 };
 
 static int fail(struct source *s, const char *op, uint64_t off, int error)
@@ -92,15 +94,62 @@ static int reserve(struct source *s, size_t n)
 	return 0;
 }
 
-/* Moves seg to out; if out died, releases it and marks the source stopped
- * (returns 1). */
+static void collect_returns(struct source *s, int64_t timeout_ns);
+
+/* Waits about ns for room in out.  The wait is a receive on the input
+ * pipe: a chunk given back usually means the consumer has taken one, so
+ * the source wakes at once to retry.  When nobody else holds the input
+ * pipe, that receive returns at once: then it sleeps. */
+static void pause_for_room(struct source *s, long ns)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	unsigned before = s->nstash;
+	collect_returns(s, ns);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long spent = (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec);
+	if (s->nstash == before && spent < ns / 2) {
+		struct timespec rest = { 0, ns - spent };
+		nanosleep(&rest, NULL);
+	}
+}
+
+/*
+ * Moves seg to out.  A sender cannot sleep until a full pipe has room, so
+ * while out is full the source retries once at once, then pauses, doubling
+ * the pause each round up to half a millisecond.  The first pause is half
+ * what the previous delivery waited, so a source that keeps running ahead
+ * of its consumer wakes a couple of times per chunk, not a dozen, and a
+ * stalled consumer costs next to no CPU.  If out died, releases seg and
+ * marks the source stopped (returns 1).
+ */
+#define PACE_MIN_NS 2000L
+#define PACE_MAX_NS 500000L
+
 static int deliver(struct source *s, trindle_segment_t seg)
 {
-	if (trindle__io_deliver(s->out, seg) == 0)
-		return 0;
-	trindle__io_release(seg);
-	s->stopped = 1;
-	return 1;
+	long pause = s->pace / 2 > PACE_MIN_NS ? s->pace / 2 : PACE_MIN_NS;
+	long waited = 0;
+
+	for (unsigned round = 0;; round++) {
+		trindle_message_t m[2] = { { s->out, seg }, { NULL, seg } };
+		trindle_mailbox_t out = { 2, m };
+		trindle_sync(&out, NULL);
+		if (out.count == 0)
+			break;
+		if (!(trindle_access(s->out) & TRINDLE_ACCESS_SEND)) {
+			trindle__io_release(seg);
+			s->stopped = 1;
+			return 1;
+		}
+		if (round == 0)
+			continue; /* the consumer may be taking one right now */
+		pause_for_room(s, pause);
+		waited += pause;
+		pause = pause * 2 < PACE_MAX_NS ? pause * 2 : PACE_MAX_NS;
+	}
+	s->pace = waited;
+	return 0;
 }
 
 /* --- segments ---------------------------------------------------------- */
@@ -115,14 +164,15 @@ static void stash_put(struct source *s, trindle_segment_t seg)
 	s->stash[s->nstash++] = seg;
 }
 
-/* Takes what consumers gave back on the input pipe, without waiting.
- * Only segments the source now holds alone (moved back) can be reused. */
-static void collect_returns(struct source *s)
+/* Takes what consumers gave back on the input pipe, waiting at most
+ * timeout_ns for the first.  Only segments the source now holds alone
+ * (moved back) can be reused. */
+static void collect_returns(struct source *s, int64_t timeout_ns)
 {
 	trindle_message_t req = { s->input, NULL }, got[STASH];
 	trindle_mailbox_t out = { 1, &req }, in = { STASH, got };
 
-	if (trindle_sync_timeout(&out, &in, 0) != 0)
+	if (trindle_sync_timeout(&out, &in, timeout_ns) != 0)
 		return;
 	for (size_t i = 0; i < in.count; i++) {
 		trindle_object_t obj = got[i].content;
@@ -157,7 +207,7 @@ static unsigned char *chunk_segment(struct source *s, size_t len)
 {
 	unsigned char *seg = stash_take(s, len);
 	if (!seg) {
-		collect_returns(s);
+		collect_returns(s, 0);
 		seg = stash_take(s, len);
 	}
 	return seg ? seg : trindle_allocate(1, &(trindle_buffer_t){ len, NULL });
