@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,14 +31,28 @@ static void futex_sleep(atomic_uint *word, int64_t timeout_ns)
 	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 1u, tsp, NULL, 0);
 }
 
+/* Busy-waits with pause for a few microseconds, then yields the core
+ * between checks until until_ns: with more runnable threads than cores,
+ * the thread we wait for may need this very core to make progress. */
+#define PAUSE_SPIN_NS 5000
+
 static bool spin(wait_ready_fn ready, void *arg, int64_t until_ns)
 {
+	int64_t start = trindle__now_ns();
+
 	for (unsigned i = 1;; i++) {
 		if (ready(arg))
 			return true;
+		if ((i & 63) == 0) {
+			int64_t now = trindle__now_ns();
+			if (now >= until_ns)
+				return false;
+			if (now - start >= PAUSE_SPIN_NS) {
+				sched_yield();
+				continue;
+			}
+		}
 		trindle__cpu_relax();
-		if ((i & 63) == 0 && trindle__now_ns() >= until_ns)
-			return false;
 	}
 }
 
