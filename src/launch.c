@@ -224,7 +224,7 @@ static int setup_process(struct process *caller, struct process *proc,
 	grant_send(proc, proc->out);
 	grant_send(proc, proc->err);
 	if (code) {
-		trindle__segment_add_holder(code, proc);
+		trindle__segment_add_holder(code, caller, proc);
 		trindle__cap_insert(&proc->caps, code->base, &code->obj, 0);
 	}
 	return 0;

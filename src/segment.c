@@ -185,7 +185,21 @@ int trindle__segment_create(size_t bytes, struct process *proc,
 	return 0;
 }
 
-/* Hold bookkeeping.  All of these run with s->lock held. */
+/*
+ * Hold bookkeeping.
+ *
+ * While a segment has one holder, only that holder can change anything
+ * about it, so moving it needs no lock and writes nothing: the hold just
+ * passes from process to message to process, and the descriptor's cache
+ * line stays clean on both cores.  The list of holding processes (and the
+ * count of messages in flight) is kept only while there are two holders
+ * or more; whoever makes the second hold writes the first one down.
+ */
+
+static size_t holds_of(const struct segment *s)
+{
+	return atomic_load_explicit(&s->holds, memory_order_acquire);
+}
 
 static void add_proc(struct segment *s, struct process *p)
 {
@@ -218,12 +232,21 @@ static void set_holds(struct segment *s, size_t holds)
 	atomic_store_explicit(&s->holds, holds, memory_order_release);
 }
 
-/* After a hold went away because of actor: is a fellow holder now alone? */
-static void note_sole_holder(struct segment *s, struct process *actor)
+/* The single holder, proc, is about to get company: write it down. */
+static void note_first_holder(struct segment *s, struct process *proc)
 {
-	size_t holds = atomic_load_explicit(&s->holds, memory_order_relaxed);
+	if (holds_of(s) == 1) {
+		s->nprocs = 0;
+		s->in_flight = 0;
+		add_proc(s, proc);
+	}
+}
 
-	if (holds == 1 && s->nprocs == 1 && s->procs[0] != actor)
+/* After a hold went away: is one process now alone with it?  Only those
+ * whose fellow holders left are told, not a process receiving its own. */
+static void note_sole_holder(struct segment *s, struct process *receiver)
+{
+	if (holds_of(s) == 1 && s->nprocs == 1 && s->procs[0] != receiver)
 		s->notify = s->procs[0];
 	else
 		s->notify = NULL;
@@ -232,13 +255,15 @@ static void note_sole_holder(struct segment *s, struct process *actor)
 void trindle__segment_charge(struct segment *s, struct process *sender,
 		bool move)
 {
+	if (move && holds_of(s) == 1)
+		return; /* the hold passes to the message as it is */
 	spin_lock(&s->lock);
+	note_first_holder(s, sender);
 	s->in_flight++;
 	if (move)
 		remove_proc(s, sender);
 	else
-		set_holds(s, atomic_load_explicit(&s->holds,
-				memory_order_relaxed) + 1);
+		set_holds(s, holds_of(s) + 1);
 	s->notify = NULL;
 	spin_unlock(&s->lock);
 }
@@ -247,31 +272,40 @@ void trindle__segment_uncharge(struct segment *s)
 {
 	spin_lock(&s->lock);
 	s->in_flight--;
-	set_holds(s, atomic_load_explicit(&s->holds, memory_order_relaxed) - 1);
+	set_holds(s, holds_of(s) - 1);
 	spin_unlock(&s->lock);
 }
 
-void trindle__segment_receive(struct segment *s, struct process *receiver,
+bool trindle__segment_receive(struct segment *s, struct process *receiver,
 		bool already_held)
 {
+	if (!already_held && holds_of(s) == 1) {
+		/* The message was the only holder: now the receiver is.  The
+		 * pages may still be catching up with a fellow holder's
+		 * release; they must be writable before this sync returns. */
+		return atomic_load_explicit(&s->applied, memory_order_acquire) ==
+			SEG_READ && !atomic_load_explicit(&s->extended,
+					memory_order_relaxed);
+	}
 	spin_lock(&s->lock);
 	s->in_flight--;
 	if (already_held) {
-		set_holds(s, atomic_load_explicit(&s->holds,
-				memory_order_relaxed) - 1);
+		set_holds(s, holds_of(s) - 1);
 		note_sole_holder(s, receiver);
 	} else {
 		add_proc(s, receiver);
 	}
 	spin_unlock(&s->lock);
+	return already_held;
 }
 
 void trindle__segment_release(struct segment *s, struct process *proc)
 {
 	spin_lock(&s->lock);
-	remove_proc(s, proc);
-	set_holds(s, atomic_load_explicit(&s->holds, memory_order_relaxed) - 1);
-	note_sole_holder(s, proc);
+	if (holds_of(s) > 1)
+		remove_proc(s, proc);
+	set_holds(s, holds_of(s) - 1);
+	note_sole_holder(s, NULL);
 	spin_unlock(&s->lock);
 }
 
@@ -280,17 +314,20 @@ void trindle__segment_drop_message(struct segment *s, struct process *actor)
 	(void)actor; /* even the one who killed the pipe is told: its fellow
 	              * holder, the message, let go */
 	spin_lock(&s->lock);
-	s->in_flight--;
-	set_holds(s, atomic_load_explicit(&s->holds, memory_order_relaxed) - 1);
+	if (holds_of(s) > 1)
+		s->in_flight--;
+	set_holds(s, holds_of(s) - 1);
 	note_sole_holder(s, NULL);
 	spin_unlock(&s->lock);
 }
 
-void trindle__segment_add_holder(struct segment *s, struct process *proc)
+void trindle__segment_add_holder(struct segment *s, struct process *holder,
+		struct process *proc)
 {
 	spin_lock(&s->lock);
+	note_first_holder(s, holder);
 	add_proc(s, proc);
-	set_holds(s, atomic_load_explicit(&s->holds, memory_order_relaxed) + 1);
+	set_holds(s, holds_of(s) + 1);
 	s->notify = NULL;
 	spin_unlock(&s->lock);
 }

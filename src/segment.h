@@ -48,6 +48,7 @@ struct segment {
 	atomic_bool extended;
 	atomic_int applied;       /* enum seg_prot now in force on the pages */
 	atomic_size_t holds;      /* processes + messages in flight */
+	/* Kept only while holds > 1 (see segment.c): */
 	size_t in_flight;
 	size_t nprocs;
 	size_t procs_capacity;
@@ -68,18 +69,22 @@ bool trindle__segment_lookup(const void *address, struct segment **seg);
 int trindle__segment_create(size_t bytes, struct process *proc,
 		struct segment **out);
 
-/* Hold changes; each returns whether the protection may need settling. */
+/* Hold changes.  charge: a message takes a hold (move: the sender's). */
 void trindle__segment_charge(struct segment *s, struct process *sender,
 		bool move);
 /* Undoes a charge that shared s (its send failed after all). */
 void trindle__segment_uncharge(struct segment *s);
-void trindle__segment_receive(struct segment *s, struct process *receiver,
+/* The message's hold becomes the receiver's; true if the segment needs
+ * settling before the receiving sync returns. */
+bool trindle__segment_receive(struct segment *s, struct process *receiver,
 		bool already_held);
 void trindle__segment_release(struct segment *s, struct process *proc);
 /* A message carrying s was dropped (its pipe died) by actor. */
 void trindle__segment_drop_message(struct segment *s, struct process *actor);
-/* Adds a hold for proc (launch: a worker running code in s). */
-void trindle__segment_add_holder(struct segment *s, struct process *proc);
+/* Adds a hold for proc, next to holder's (launch: a worker running code
+ * in a segment its launcher holds). */
+void trindle__segment_add_holder(struct segment *s, struct process *holder,
+		struct process *proc);
 
 /* Brings the page protection in line with the holds, destroys the segment
  * if nobody holds it, and sends a due sole-holder notice.  Returns false if

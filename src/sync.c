@@ -310,8 +310,7 @@ static void adopt(struct process *p, struct pipe *from, struct object *o,
 	if (o->kind == OBJECT_SEGMENT) {
 		struct segment *s = (struct segment *)o;
 		trindle__cap_find_or_insert(&p->caps, s->base, o, 0, &inserted);
-		trindle__segment_receive(s, p, !inserted);
-		if (!inserted)
+		if (trindle__segment_receive(s, p, !inserted))
 			trindle__process_mark_dirty(p, s); /* maybe alone now */
 		msg->content = s->base;
 		return;
