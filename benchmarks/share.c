@@ -23,7 +23,7 @@ typedef struct sh_cfg {
 
 static uint64_t sh_messages(const bench_opts_t *opts)
 {
-	return bench_size(opts, 100000, 1000);
+	return bench_size(opts, 50000, 1000);
 }
 
 /* ---- libtrindle ------------------------------------------------------- */
