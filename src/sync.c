@@ -47,10 +47,17 @@ static bool releases_previous(const trindle_message_t *msgs, size_t i)
  * a send of the same object, which an earlier send might make a move? */
 static bool needs_plan(const trindle_message_t *msgs, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!msgs[i].address && msgs[i].content &&
-		    !releases_previous(msgs, i))
-			return true;
+	const void *just_sent = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (msgs[i].address) {
+			just_sent = msgs[i].content;
+		} else {
+			if (msgs[i].content && msgs[i].content != just_sent)
+				return true;
+			just_sent = NULL;
+		}
+	}
 	return false;
 }
 
@@ -169,15 +176,18 @@ static struct pipe *send_target(struct process *p, struct send_state *st,
 	return st->pipe;
 }
 
-/* Sends to the same pipe from msgs[i] on, moves' releases between them. */
+/* Sends to the same pipe from msgs[i] on, with releases between them.
+ * (A release that is not a move's ends the run early; the cells claimed
+ * beyond it are then published empty.) */
 static size_t run_of_sends(const trindle_message_t *msgs, size_t i, size_t n)
 {
+	trindle_pipe_t pipe = msgs[i].address;
 	size_t k = 0;
 
 	for (size_t j = i; j < n && k < 64; j++) {
-		if (msgs[j].address == msgs[i].address && msgs[j].content)
+		if (msgs[j].address == pipe && msgs[j].content)
 			k++;
-		else if (!releases_previous(msgs, j))
+		else if (msgs[j].address)
 			break;
 	}
 	return k;
