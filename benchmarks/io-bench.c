@@ -770,7 +770,8 @@ static void usage(FILE *f)
 		"Usage: trindle-io-bench [--size MIB] [--runs N] [-j N] [--chunk BYTES]\n"
 		"                        [--source-chunk BYTES] [--file PATH] [--keep]\n"
 		"                        [--wc BIN --grep BIN --sort BIN]\n"
-		"Times the file source against a read() loop, and trindle-wc, -grep and\n"
+		"Times the file source against a read() loop (64 KiB to 4 MiB chunks, or\n"
+		"--source-chunk alone), and trindle-wc, -grep and\n"
 		"-sort against pthreads twins, on a generated file (default 256 MiB in\n"
 		"/tmp).  Without the tool paths, only the source is timed.  --keep leaves\n"
 		"the file in place, and reuses it next time if its size fits.\n");
@@ -809,7 +810,7 @@ static int parse(int argc, char **argv, struct config *c)
 		}
 	}
 	if (c->runs < 1 || c->runs > 64 || !c->mib || !c->jobs || c->jobs > 256 ||
-	    !c->chunk || !c->source_chunk) {
+	    !c->chunk) {
 		usage(stderr);
 		return -1;
 	}
@@ -827,7 +828,7 @@ int main(int argc, char **argv)
 	snprintf(file, sizeof file, "/tmp/trindle-io-bench-%d.txt", (int)getpid());
 	struct config c = {
 		.file = file, .mib = 256, .runs = 5,
-		.chunk = 1 << 20, .source_chunk = TRINDLE_SOURCE_CHUNK_DEFAULT,
+		.chunk = 4 << 20,
 		.jobs = cores > 0 ? (unsigned)cores : 1,
 	};
 	if (parse(argc, argv, &c))
@@ -844,9 +845,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	warm(c.file);
-	bench_source(&c, c.source_chunk);
-	if (c.chunk != c.source_chunk)
-		bench_source(&c, c.chunk);
+	if (c.source_chunk) {
+		bench_source(&c, c.source_chunk);
+	} else {
+		for (size_t kib = 64; kib <= 4096; kib *= 4)
+			bench_source(&c, kib << 10);
+	}
 	fflush(stdout);
 	int rc = 0;
 	for (int t = 0; t < 3; t++) {

@@ -33,7 +33,7 @@
 #define QUEUE 2            /* chunks a worker may hold at once */
 #define MAX_WORKERS 256
 #define WINDOW 1024        /* chunks between the oldest unwritten and newest */
-#define CHUNK_DEFAULT (1u << 20)
+#define CHUNK_DEFAULT (4u << 20)
 #define MAX_PATTERNS 64
 
 /* ---- matching (runs in the workers; set before any worker starts) ---- */

@@ -29,7 +29,7 @@
 
 #define QUEUE 2          /* chunks a worker may hold at once */
 #define MAX_WORKERS 256
-#define CHUNK_DEFAULT (1u << 20)
+#define CHUNK_DEFAULT (4u << 20)
 #define OUT_BYTES (1u << 20)  /* output segment size */
 
 /* ---- lines and their order (used by workers and main) ---- */

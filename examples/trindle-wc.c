@@ -43,7 +43,7 @@
 
 #define QUEUE 2          /* chunks a worker may hold at once */
 #define MAX_WORKERS 256
-#define CHUNK_DEFAULT (1u << 20)
+#define CHUNK_DEFAULT (4u << 20)
 
 /* ---- counting (runs in the workers) ---- */
 
