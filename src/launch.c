@@ -121,7 +121,8 @@ static void *worker_main(void *arg)
 	tls_worker = w;
 	w->signal_stack = trindle__runtime_signal_stack();
 	for (;;) {
-		trindle__wait_word(&w->word, job_ready, w, -1, IDLE_SPIN_NS);
+		trindle__wait_word(&w->word, job_ready, w, -1, IDLE_SPIN_NS,
+				NULL);
 		struct process *p = atomic_exchange_explicit(&w->job, NULL,
 				memory_order_acquire);
 		run_process(w, p);

@@ -65,6 +65,7 @@ struct process {
 	size_t nrequests, requests_capacity;
 	uint32_t epoch;
 	uint64_t serve_clock;
+	int64_t spin_ns;             /* adaptive spin budget of sync waits */
 
 	/* How a worker ends (set before jumping back to its thread). */
 	trindle_object_t final;

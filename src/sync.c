@@ -22,8 +22,10 @@
 #include "segment.h"
 #include "wait.h"
 
-/* How long a receiver spins before it sleeps: a wake-up costs ~23 us. */
+/* How long a receiver spins before it sleeps: a wake-up costs ~23 us.
+ * The budget adapts between these bounds (adapt_spin). */
 #define SYNC_SPIN_NS 50000
+#define SYNC_SPIN_MIN_NS 2000
 
 static struct cap *fresh_marks(struct process *p, struct cap *c)
 {
@@ -427,17 +429,36 @@ static bool sync_ready(void *arg)
 	return !anyone_could_send(p);
 }
 
+/* Adapts how long a receiver spins before sleeping: while spinning pays
+ * off (the sender answers within the budget) it grows back to the full
+ * SYNC_SPIN_NS; when it did not (more threads than cores, or a slow
+ * sender), it halves, so that waiting burns less of a busy machine. */
+static void adapt_spin(struct process *p, bool slept)
+{
+	if (slept)
+		p->spin_ns = p->spin_ns / 2 > SYNC_SPIN_MIN_NS ?
+			p->spin_ns / 2 : SYNC_SPIN_MIN_NS;
+	else if (p->spin_ns < SYNC_SPIN_NS)
+		p->spin_ns = p->spin_ns * 2 < SYNC_SPIN_NS ?
+			p->spin_ns * 2 : SYNC_SPIN_NS;
+}
+
 static size_t receive(struct process *p, trindle_mailbox_t *in,
 		int64_t deadline_ns)
 {
 	size_t max = in ? in->count : 0;
+	bool slept;
 
 	if (!max)
 		return 0;
 	size_t got = deliver(p, in->address, max);
 	while (!got && p->nrequests && deadline_ns != 0 && anyone_could_send(p)) {
-		if (!trindle__wait_word(&p->waiting, sync_ready, p, deadline_ns,
-				SYNC_SPIN_NS))
+		if (!p->spin_ns)
+			p->spin_ns = SYNC_SPIN_NS;
+		bool ready = trindle__wait_word(&p->waiting, sync_ready, p,
+				deadline_ns, p->spin_ns, &slept);
+		adapt_spin(p, slept);
+		if (!ready)
 			break; /* timed out */
 		got = deliver(p, in->address, max);
 		if (deadline_ns > 0 && trindle__now_ns() >= deadline_ns)

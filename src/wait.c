@@ -57,13 +57,15 @@ static bool spin(wait_ready_fn ready, void *arg, int64_t until_ns)
 }
 
 bool trindle__wait_word(atomic_uint *word, wait_ready_fn ready, void *arg,
-		int64_t deadline_ns, int64_t spin_ns)
+		int64_t deadline_ns, int64_t spin_ns, bool *slept)
 {
 	int64_t start = trindle__now_ns();
 	int64_t spin_until = start + spin_ns;
 
 	if (deadline_ns >= 0 && deadline_ns < spin_until)
 		spin_until = deadline_ns;
+	if (slept)
+		*slept = false;
 	if (spin(ready, arg, spin_until))
 		return true;
 	for (;;) {
@@ -79,6 +81,8 @@ bool trindle__wait_word(atomic_uint *word, wait_ready_fn ready, void *arg,
 			atomic_store_explicit(word, 0, memory_order_relaxed);
 			return true;
 		}
+		if (slept)
+			*slept = true;
 		futex_sleep(word, left);
 		atomic_store_explicit(word, 0, memory_order_relaxed);
 		if (ready(arg))

@@ -24,9 +24,11 @@ typedef bool (*wait_ready_fn)(void *arg);
 int64_t trindle__now_ns(void);
 
 /* Waits until ready(arg) is true or the monotonic clock passes deadline_ns
- * (negative: no deadline).  Returns true if ready, false on timeout. */
+ * (negative: no deadline), spinning for at most spin_ns before sleeping.
+ * Returns true if ready, false on timeout; *slept (if not NULL) says
+ * whether the thread went to sleep on the way. */
 bool trindle__wait_word(atomic_uint *word, wait_ready_fn ready, void *arg,
-		int64_t deadline_ns, int64_t spin_ns);
+		int64_t deadline_ns, int64_t spin_ns, bool *slept);
 
 /* Wakes the thread sleeping on word, if there is one. */
 void trindle__wake_word(atomic_uint *word);
