@@ -8,7 +8,7 @@
  *     receives and releases the chunks; the loop only reads.
  *  2. trindle-wc, trindle-grep and trindle-sort against their pthreads
  *     twins: the same chunking (fixed-size chunks whose buffers circulate
- *     for wc, line-aware chunks cut at the same places for grep and sort),
+ *     for wc and grep, line-aware chunks cut at the same places for sort),
  *     the same worker count, the same per-chunk work (the same counting,
  *     matching and sorting code) and the same merge; the twin moves chunks
  *     through mutex-and-condvar queues and writes with write() from its
@@ -87,8 +87,16 @@ static struct counts count(const unsigned char *p, size_t n)
 	return c;
 }
 
-/* grep -F with one pattern: the matching lines, copied into out. */
-static size_t grep_chunk(const char *p, size_t n, char *out)
+/* grep -F with one pattern, on a fixed-size chunk as trindle-grep sees
+ * it: a header, the first piece (to the first newline, or the whole chunk),
+ * the last piece (after the last newline) and the matching whole lines in
+ * between, copied into out (sizeof(struct reply) + n bytes). */
+struct reply {
+	uint64_t head, tail, lines;
+	uint64_t has_newline;
+};
+
+static size_t grep_lines(const char *p, size_t n, char *out)
 {
 	const char *end = p + n, *hit;
 	size_t k = 0, plen = strlen(PATTERN);
@@ -100,11 +108,30 @@ static size_t grep_chunk(const char *p, size_t n, char *out)
 		const char *stop = nl ? nl + 1 : end;
 		memcpy(out + k, start, (size_t)(stop - start));
 		k += (size_t)(stop - start);
-		if (!nl)
-			out[k++] = '\n';
 		p = stop;
 	}
 	return k;
+}
+
+static size_t grep_chunk(const char *p, size_t n, char *out)
+{
+	struct reply r = { n, 0, 0, 0 };
+	const char *first = memchr(p, '\n', n);
+	char *o = out + sizeof r;
+	if (!first) {
+		memcpy(o, p, n);
+	} else {
+		const char *last = memrchr(p, '\n', n);
+		r.has_newline = 1;
+		r.head = (uint64_t)(first - p) + 1;
+		r.tail = n - (size_t)(last - p) - 1;
+		memcpy(o, p, r.head);
+		memcpy(o + r.head, last + 1, r.tail);
+		r.lines = grep_lines(first + 1, (size_t)(last - first),
+				     o + r.head + r.tail);
+	}
+	memcpy(out, &r, sizeof r);
+	return sizeof r + r.head + r.tail + r.lines;
 }
 
 struct line {
@@ -233,7 +260,7 @@ struct twin {
 	size_t nspare, spare_cap;
 };
 
-/* wc's buffers circulate, as the file source's chunks do. */
+/* wc's and grep's buffers circulate, as the file source's chunks do. */
 static char *spare_take(struct twin *t)
 {
 	pthread_mutex_lock(&t->m);
@@ -253,7 +280,7 @@ static void spare_give(struct twin *t, char *b)
 	free(b);
 }
 
-/* wc's reader: fixed-size chunks, as the file source without
+/* wc's and grep's reader: fixed-size chunks, as the file source without
  * TRINDLE_SOURCE_LINES cuts them. */
 static void *twin_fixed_reader(void *arg)
 {
@@ -327,10 +354,13 @@ static void *twin_worker(void *arg)
 		if (t->tool[0] == 'w') {
 			r.c = count((unsigned char *)it.p, it.n);
 			spare_give(t, it.p);
+		} else if (t->tool[0] == 'g') {
+			r.p = malloc(sizeof(struct reply) + it.n);
+			r.n = grep_chunk(it.p, it.n, r.p);
+			spare_give(t, it.p);
 		} else {
 			r.p = malloc(it.n + 1);
-			r.n = t->tool[0] == 'g' ? grep_chunk(it.p, it.n, r.p)
-						: sort_chunk(it.p, it.n, r.p);
+			r.n = sort_chunk(it.p, it.n, r.p);
 			free(it.p);
 		}
 		q_push(&t->results, r);
@@ -354,13 +384,74 @@ static void write_all(const char *p, size_t n)
 	}
 }
 
-/* grep's replies, written in file order. */
+/* Output through a buffer of 1 MiB, as trindle-grep's output segments. */
+struct outbuf {
+	char *p;
+	size_t used;
+};
+
+static void out_put(struct outbuf *o, const char *p, size_t n)
+{
+	enum { OUT = 1 << 20 };
+	while (n) {
+		size_t k = OUT - o->used < n ? OUT - o->used : n;
+		memcpy(o->p + o->used, p, k);
+		o->used += k;
+		p += k;
+		n -= k;
+		if (o->used == OUT) {
+			write_all(o->p, o->used);
+			o->used = 0;
+		}
+	}
+}
+
+/* grep's replies in file order: the lines cut by the chunks are joined
+ * and searched here, as trindle-grep's main does. */
+struct joiner {
+	char *line;
+	size_t len, cap;
+	struct outbuf out;
+};
+
+static void join_add(struct joiner *jn, const char *p, size_t n)
+{
+	if (jn->len + n > jn->cap)
+		jn->line = realloc(jn->line, jn->cap = (jn->len + n) * 2);
+	memcpy(jn->line + jn->len, p, n);
+	jn->len += n;
+}
+
+static void join_done(struct joiner *jn)
+{
+	if (memmem(jn->line, jn->len, PATTERN, strlen(PATTERN))) {
+		out_put(&jn->out, jn->line, jn->len);
+		if (jn->line[jn->len - 1] != '\n')
+			out_put(&jn->out, "\n", 1);
+	}
+	jn->len = 0;
+}
+
+static void join_reply(struct joiner *jn, const char *p)
+{
+	struct reply r;
+	memcpy(&r, p, sizeof r);
+	const char *head = p + sizeof r, *tail = head + r.head;
+	join_add(jn, head, r.head);
+	if (!r.has_newline)
+		return;
+	join_done(jn);
+	out_put(&jn->out, tail + r.tail, r.lines);
+	join_add(jn, tail, r.tail);
+}
+
 static void twin_grep_out(struct twin *t)
 {
 	size_t cap = 64;
 	struct item *held = calloc(cap, sizeof *held);
 	unsigned char *have = calloc(cap, 1);
 	unsigned long next = 0;
+	struct joiner jn = { NULL, 0, 0, { malloc(1 << 20), 0 } };
 	struct item r;
 	while (q_pop(&t->results, &r)) {
 		while (r.seq >= next + cap) { /* grow the reorder window */
@@ -380,11 +471,16 @@ static void twin_grep_out(struct twin *t)
 		have[r.seq % cap] = 1;
 		for (; have[next % cap]; next++) {
 			struct item *x = &held[next % cap];
-			write_all(x->p, x->n);
+			join_reply(&jn, x->p);
 			free(x->p);
 			have[next % cap] = 0;
 		}
 	}
+	if (jn.len)
+		join_done(&jn);
+	write_all(jn.out.p, jn.out.used);
+	free(jn.out.p);
+	free(jn.line);
 	free(held);
 	free(have);
 }
@@ -506,7 +602,7 @@ static int run_twin(const char *tool, const char *path, unsigned jobs, size_t ch
 	pthread_t reader, workers[256];
 	t.spare_cap = 4 + 2 * (size_t)jobs * QUEUE;
 	t.spare = calloc(t.spare_cap, sizeof *t.spare);
-	pthread_create(&reader, NULL, tool[0] == 'w' ? twin_fixed_reader : twin_reader, &t);
+	pthread_create(&reader, NULL, tool[0] == 's' ? twin_reader : twin_fixed_reader, &t);
 	for (unsigned i = 0; i < jobs; i++)
 		pthread_create(&workers[i], NULL, twin_worker, &t);
 	if (tool[0] == 'g') {

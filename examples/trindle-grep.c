@@ -2,17 +2,26 @@
 /*
  * trindle-grep - a parallel fixed-string grep on libtrindle devices.
  *
- *   file source --chunks--> main --chunk--> worker i --matches--> main
- *   (line-aware)                                                   |
- *                              (in file order) --matching lines--> file sink
+ *   file source --chunk--> main --chunk--> worker i --reply--> main
+ *        ^                                    |                  |
+ *        +------------ the chunk, given back -+                  |
+ *                          (in file order) --matching lines--> file sink
  *
- * The file source cuts the file at line ends and moves each chunk to main,
- * which numbers it and moves it to the least busy worker.  A worker finds
- * the matching lines of its chunk and moves back one segment holding just
- * those lines (trindle_allocate() gathers them straight from the chunk).
- * Each worker has a reply pipe of its own and handles its chunks in order,
- * so main knows which chunk a reply is for; it puts replies back in file
- * order and moves them to the file sink, which writes standard output.
+ * The file source reads the file into fixed-size chunks and moves each to
+ * main, which numbers it and moves it to the least busy worker.  A chunk
+ * mostly holds whole lines, but its first and last pieces belong to lines
+ * that straddle the cuts.  The worker searches the whole lines in between,
+ * then moves back, on a reply pipe of its own, one segment holding a short
+ * header, the two edge pieces and the matching lines (trindle_allocate()
+ * gathers them straight from the chunk), and gives the chunk back to the
+ * source, which reads a later chunk into it: in the steady state no chunk
+ * is allocated and no page protection changes.
+ *
+ * Each worker handles its chunks in order, so main knows which chunk a
+ * reply is for.  Main takes the replies in file order, joins each line cut
+ * in two (or more) pieces and searches it, and copies the output into
+ * segments of a fixed size that go to the file sink; the sink writes them
+ * to standard output and gives them back to be filled again.
  *
  * Output is that of LC_ALL=C grep -F PATTERN FILE: every line holding one
  * of the patterns (PATTERN is split at newlines; an empty one matches every
@@ -34,6 +43,7 @@
 #define MAX_WORKERS 256
 #define WINDOW 1024        /* chunks between the oldest unwritten and newest */
 #define CHUNK_DEFAULT (4u << 20)
+#define OUT_BYTES (1u << 20)  /* output segment size */
 #define MAX_PATTERNS 64
 
 /* ---- matching (runs in the workers; set before any worker starts) ---- */
@@ -169,23 +179,53 @@ static void release(trindle_object_t obj)
 	trindle_sync(&out, NULL);
 }
 
-/* First message: the reply pipe.  Then chunks until an empty one; each
- * gets exactly one reply, its matching lines (possibly none). */
+/* A reply: this header, then the chunk's first piece (up to and with its
+ * first newline, or the whole chunk if it has none), its last piece (after
+ * its last newline), and the matching whole lines in between. */
+struct reply {
+	uint64_t head, tail, lines;
+	uint64_t has_newline;
+};
+
+static trindle_segment_t grep_chunk(const char *p, size_t n, struct found *f)
+{
+	struct reply r = { n, 0, 0, 0 };
+	const char *first = memchr(p, '\n', n), *last = NULL;
+
+	f->count = 0;
+	if (add(f, &r, sizeof r) || add(f, p, n) || add(f, p, 0))
+		return NULL;
+	if (first) {
+		last = memrchr(p, '\n', n);
+		r.has_newline = 1;
+		r.head = (uint64_t)(first - p) + 1;
+		r.tail = n - (size_t)(last - p) - 1;
+		f->b[1].bytes = r.head;
+		f->b[2] = (trindle_buffer_t){ r.tail, last + 1 };
+		if (find_lines(first + 1, (size_t)(last - first), f))
+			return NULL;
+		for (size_t i = 3; i < f->count; i++)
+			r.lines += f->b[i].bytes;
+	}
+	return trindle_allocate(f->count, f->b); /* with r as it is now */
+}
+
+/* First messages: the reply pipe, then the source's input pipe (or an
+ * empty segment if the source had already ended).  Then chunks until an
+ * empty one; each gets one reply and goes back to the source. */
 static void grep_worker(trindle_pipe_t input)
 {
 	trindle_pipe_t reply = next_object(input);
+	trindle_object_t source = reply ? next_object(input) : NULL;
 	trindle_segment_t chunk;
 	struct found f = { 0 };
 
-	while (reply && (chunk = next_object(input)) && trindle_measure(chunk)) {
-		f.count = 0;
-		if (find_lines(chunk, trindle_measure(chunk), &f))
+	while (source && (chunk = next_object(input)) && trindle_measure(chunk)) {
+		trindle_segment_t r = grep_chunk(chunk, trindle_measure(chunk), &f);
+		if (try_move(source, chunk) != 0)
+			release(chunk); /* the source has ended, or has no room */
+		if (!r || try_move(reply, r) != 0)
 			trindle_abort(NULL);
-		trindle_segment_t lines = trindle_allocate(f.count, f.b);
-		release(chunk);
-		if (!lines)
-			trindle_abort(NULL);
-		move(reply, lines);
 	}
 	free(f.b);
 }
@@ -200,15 +240,18 @@ struct worker {
 };
 
 struct job {
-	trindle_pipe_t chunks, errp, source, sink, sink_out;
+	trindle_pipe_t chunks, errp, source, sink, sink_out, back;
 	struct worker w[MAX_WORKERS];
 	unsigned n;
 	unsigned long next_seq;  /* number of the next chunk from the source */
 	unsigned long next_out;  /* the next chunk to write, in file order */
 	trindle_segment_t ready[WINDOW]; /* replies by seq % WINDOW */
 	unsigned char have[WINDOW];
+	char *line;              /* the line cut by the chunks, so far */
+	size_t line_len, line_cap;
+	unsigned char *out;      /* the output segment being filled */
+	size_t out_used;
 	int source_ended, source_closed, sink_closed, failed, matched;
-	uint64_t written;
 	int marker_sent;         /* the sink was told to finish */
 	int result;              /* the sink's result came */
 	const char *name;
@@ -219,12 +262,18 @@ static int start_workers(struct job *j)
 	for (unsigned i = 0; i < j->n; i++) {
 		struct worker *w = &j->w[i];
 		w->reply = trindle_pipe(QUEUE);
-		w->in = trindle_launch(grep_worker, QUEUE + 1, NULL, j->errp);
+		w->in = trindle_launch(grep_worker, QUEUE + 2, NULL, j->errp);
 		if (!w->reply || !w->in)
 			return -1;
-		trindle_message_t m = { w->in, w->reply };
-		trindle_mailbox_t out = { 1, &m };
+		/* A short file may be read already: its source has ended. */
+		trindle_object_t give_back = j->source;
+		if (!(trindle_access(j->source) & TRINDLE_ACCESS_SEND))
+			give_back = trindle_allocate(0, NULL);
+		trindle_message_t m[2] = { { w->in, w->reply }, { w->in, give_back } };
+		trindle_mailbox_t out = { 2, m };
 		trindle_sync(&out, NULL);
+		if (give_back != j->source)
+			release(give_back);
 		if (out.count)
 			return -1;
 	}
@@ -248,28 +297,6 @@ static unsigned busy_total(const struct job *j)
 	return b;
 }
 
-/* Moves the replies that are next in file order to the sink, as far as
- * the sink's pipe has room.  Returns 1 when some are left waiting. */
-static int flush(struct job *j)
-{
-	while (j->have[j->next_out % WINDOW]) {
-		unsigned slot = j->next_out % WINDOW;
-		trindle_segment_t seg = j->ready[slot];
-		if (trindle_measure(seg) == 0) {
-			release(seg); /* no match: an empty segment would end the sink */
-		} else if (try_move(j->sink, seg) != 0) {
-			if (!(trindle_access(j->sink) & TRINDLE_ACCESS_SEND)) {
-				j->failed = 1; /* the sink is gone: its report says why */
-				return 0;
-			}
-			return 1;
-		}
-		j->have[slot] = 0;
-		j->next_out++;
-	}
-	return 0;
-}
-
 static void report(struct job *j, trindle_segment_t seg)
 {
 	const trindle_io_report_t *r = seg;
@@ -289,7 +316,6 @@ static void take_reply(struct job *j, struct worker *w, trindle_segment_t seg)
 	unsigned long seq = w->seq[0];
 	memmove(w->seq, w->seq + 1, (QUEUE - 1) * sizeof w->seq[0]);
 	w->busy--;
-	j->matched |= trindle_measure(seg) != 0;
 	j->ready[seq % WINDOW] = seg;
 	j->have[seq % WINDOW] = 1;
 }
@@ -318,17 +344,16 @@ static void handle(struct job *j, const trindle_message_t *m, struct worker *roo
 		}
 	if (m->address == j->errp)
 		report(j, m->content);
-	else if (m->address == j->sink_out && trindle_measure(m->content) == 8) {
-		memcpy(&j->written, m->content, 8);
+	else if (m->address == j->sink_out)
 		j->result = 1;
-	} else if (m->address == j->chunks)
+	else if (m->address == j->chunks)
 		j->source_ended = 1;
 	release(m->content);
 }
 
-/* Waits for one message (or a moment, when replies wait for the sink) and
- * handles it.  Returns -1 when nothing more can come. */
-static int step(struct job *j, int waiting_output)
+/* Waits for one message (at most 200 us when wait_briefly) and handles
+ * it.  Returns -1 when nothing more can come. */
+static int step(struct job *j, int wait_briefly)
 {
 	trindle_message_t req[MAX_WORKERS + 3], got;
 	size_t k = 0;
@@ -343,29 +368,161 @@ static int step(struct job *j, int waiting_output)
 		if (!j->w[i].ended)
 			req[k++] = (trindle_message_t){ j->w[i].reply, NULL };
 	trindle_mailbox_t out = { k, req }, in = { 1, &got };
-	int64_t timeout = waiting_output ? 200000 : -1;
-	if (trindle_sync_timeout(&out, &in, timeout) != 0)
+	if (trindle_sync_timeout(&out, &in, wait_briefly ? 200000 : -1) != 0)
 		return -1;
 	if (in.count == 0)
-		return waiting_output ? 0 : -1;
+		return wait_briefly ? 0 : -1;
 	handle(j, &got, room);
 	return 0;
 }
 
-/* Tells the sink to finish, waiting while its pipe is full (a sender
- * cannot sleep until a pipe has room: step() waits briefly meanwhile). */
-static void send_marker(struct job *j)
+/* ---- output: fixed-size segments that the sink gives back ---- */
+
+/* Moves seg to the sink, waiting while its pipe is full (a sender cannot
+ * sleep until a pipe has room: step() waits briefly meanwhile). */
+static void to_sink(struct job *j, trindle_segment_t seg)
 {
-	trindle_segment_t marker = trindle_allocate(0, NULL);
-	j->marker_sent = 1;
-	while (marker && try_move(j->sink, marker) != 0) {
+	while (try_move(j->sink, seg) != 0) {
 		if (!(trindle_access(j->sink) & TRINDLE_ACCESS_SEND)) {
-			release(marker);
-			j->failed = 1;
+			release(seg);
+			j->failed = 1; /* the sink is gone: its report says why */
 			return;
 		}
 		step(j, 1);
 	}
+}
+
+static unsigned char *empty_output(struct job *j)
+{
+	trindle_message_t req = { j->back, NULL }, got;
+	trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
+	trindle_sync_timeout(&out, &in, 0);
+	if (in.count && got.address == j->back && got.content) {
+		if (trindle_measure(got.content) == OUT_BYTES &&
+		    trindle_access(got.content) ==
+		    (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE))
+			return got.content;
+		release(got.content);
+	}
+	return trindle_allocate(1, &(trindle_buffer_t){ OUT_BYTES, NULL });
+}
+
+static void put(struct job *j, const char *p, size_t n)
+{
+	while (n && !j->failed) {
+		if (!j->out && !(j->out = empty_output(j))) {
+			j->failed = 1;
+			return;
+		}
+		size_t k = OUT_BYTES - j->out_used < n ? OUT_BYTES - j->out_used : n;
+		memcpy(j->out + j->out_used, p, k);
+		j->out_used += k;
+		p += k;
+		n -= k;
+		if (j->out_used == OUT_BYTES) {
+			to_sink(j, j->out);
+			j->out = NULL;
+			j->out_used = 0;
+		}
+	}
+}
+
+/* The last, partly filled segment goes out at its exact size. */
+static void put_end(struct job *j)
+{
+	if (!j->out)
+		return;
+	trindle_segment_t fit = NULL;
+	if (j->out_used && !j->failed)
+		fit = trindle_allocate(1, &(trindle_buffer_t){ j->out_used, j->out });
+	release(j->out);
+	j->out = NULL;
+	if (fit)
+		to_sink(j, fit);
+	else if (j->out_used)
+		j->failed = 1;
+}
+
+/* ---- lines cut by the chunks ---- */
+
+static int line_add(struct job *j, const char *p, size_t n)
+{
+	if (j->line_len + n > j->line_cap) {
+		size_t cap = (j->line_len + n) * 2;
+		char *l = realloc(j->line, cap);
+		if (!l)
+			return -1;
+		j->line = l;
+		j->line_cap = cap;
+	}
+	memcpy(j->line + j->line_len, p, n);
+	j->line_len += n;
+	return 0;
+}
+
+static int line_matches(const char *p, size_t n)
+{
+	if (match_all)
+		return 1;
+	for (size_t i = 0; i < npatterns; i++)
+		if (memmem(p, n, patterns[i].p, patterns[i].n))
+			return 1;
+	return 0;
+}
+
+/* Writes the line built so far if it matches ('\n' included or added). */
+static void line_done(struct job *j)
+{
+	if (line_matches(j->line, j->line_len)) {
+		put(j, j->line, j->line_len);
+		if (j->line_len && j->line[j->line_len - 1] != '\n')
+			put(j, "\n", 1);
+		j->matched = 1;
+	}
+	j->line_len = 0;
+}
+
+/* One reply, in file order: the first piece ends the line begun in the
+ * chunks before; the last piece begins the next one. */
+static void take_in_order(struct job *j, const struct reply *r)
+{
+	const char *head = (const char *)(r + 1);
+	const char *tail = head + r->head, *lines = tail + r->tail;
+
+	if (line_add(j, head, r->head) != 0) {
+		j->failed = 1;
+		return;
+	}
+	if (!r->has_newline)
+		return; /* the whole chunk was the middle of one line */
+	line_done(j);
+	put(j, lines, r->lines);
+	j->matched |= r->lines != 0;
+	if (line_add(j, tail, r->tail) != 0)
+		j->failed = 1;
+}
+
+/* Takes the replies that are next in file order. */
+static void write_ready(struct job *j)
+{
+	while (!j->failed && j->have[j->next_out % WINDOW]) {
+		unsigned slot = j->next_out % WINDOW;
+		j->have[slot] = 0;
+		j->next_out++;
+		take_in_order(j, j->ready[slot]);
+		release(j->ready[slot]);
+	}
+}
+
+/* ---- the run ---- */
+
+/* Tells the sink to finish, waiting while its pipe is full. */
+static void send_marker(struct job *j)
+{
+	trindle_segment_t marker = trindle_allocate(0, NULL);
+	j->marker_sent = 1;
+	if (marker)
+		to_sink(j, marker);
 }
 
 static int all_ended(const struct job *j)
@@ -394,22 +551,27 @@ static void shut_down(struct job *j)
 		release(j->w[i].in);
 		release(j->w[i].reply);
 	}
+	release(j->out);
 	release(j->source);
 	release(j->sink);
 	release(j->sink_out);
+	release(j->back);
 	release(j->errp);
+	free(j->line);
 }
 
 static void run(struct job *j)
 {
-	int waiting = 0;
-	while (!j->failed && (!j->source_ended || busy_total(j) || waiting)) {
-		if (step(j, waiting) < 0) {
+	while (!j->failed && (!j->source_ended || busy_total(j))) {
+		if (step(j, 0) < 0) {
 			fprintf(stderr, "trindle-grep: the source ended early\n");
 			j->failed = 1;
 		}
-		waiting = flush(j);
+		write_ready(j);
 	}
+	if (!j->failed && j->line_len)
+		line_done(j); /* the last line had no newline */
+	put_end(j);
 	if (!j->failed)
 		send_marker(j);
 	while (!j->failed && !j->result)
@@ -494,15 +656,19 @@ int main(int argc, char **argv)
 		return rc;
 	j->name = path && strcmp(path, "-") ? path : "(standard input)";
 
-	j->chunks = trindle_pipe(4);
+	/* Few chunks in flight: each is a few MiB of memory to touch. */
+	j->chunks = trindle_pipe(2);
 	j->errp = trindle_pipe(MAX_WORKERS + 4);
 	j->sink_out = trindle_pipe(1);
+	j->back = trindle_pipe(TRINDLE_SINK_QUEUE_DEFAULT);
 	struct trindle_source_options so = { .chunk_bytes = chunk,
-					     .flags = TRINDLE_SOURCE_LINES };
-	struct trindle_sink_options ko = { .flags = TRINDLE_SINK_NO_FSYNC };
-	if (!j->chunks || !j->errp || !j->sink_out || start_workers(j) ||
+					     .in_flight = 2 };
+	struct trindle_sink_options ko = { .flags = TRINDLE_SINK_NO_FSYNC,
+					   .give_back = j->back };
+	if (!j->chunks || !j->errp || !j->sink_out || !j->back ||
 	    !(j->sink = trindle_file_sink(NULL, &ko, j->sink_out, j->errp)) ||
-	    !(j->source = trindle_file_source(path, &so, j->chunks, j->errp))) {
+	    !(j->source = trindle_file_source(path, &so, j->chunks, j->errp)) ||
+	    start_workers(j)) {
 		perror("trindle-grep: starting");
 		return 2;
 	}

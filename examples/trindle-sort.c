@@ -596,11 +596,13 @@ int main(int argc, char **argv)
 		return rc;
 	j->name = path ? path : "-";
 
-	j->chunks = trindle_pipe(4);
+	/* Few chunks in flight: each is a few MiB of memory to touch. */
+	j->chunks = trindle_pipe(2);
 	j->errp = trindle_pipe(MAX_WORKERS + 4);
 	j->sink_out = trindle_pipe(1);
 	j->back = trindle_pipe(TRINDLE_SINK_QUEUE_DEFAULT);
 	struct trindle_source_options so = { .chunk_bytes = chunk,
+					     .in_flight = 2,
 					     .flags = TRINDLE_SOURCE_LINES };
 	struct trindle_sink_options ko = { .flags = TRINDLE_SINK_NO_FSYNC,
 					   .give_back = j->back };

@@ -414,9 +414,11 @@ int main(int argc, char **argv)
 	j->name = path ? path : "standard input";
 	int width = number_width(path && strcmp(path, "-") ? path : NULL);
 
-	j->chunks = trindle_pipe(4);
+	/* Few chunks in flight: each is a few MiB of memory to touch. */
+	j->chunks = trindle_pipe(2);
 	j->errp = trindle_pipe(MAX_WORKERS + 4);
-	struct trindle_source_options so = { .chunk_bytes = chunk };
+	struct trindle_source_options so = { .chunk_bytes = chunk,
+					     .in_flight = 2 };
 	if (!j->chunks || !j->errp ||
 	    !(j->source = trindle_file_source(path, &so, j->chunks, j->errp)) ||
 	    start_workers(j)) {
