@@ -187,16 +187,19 @@ struct reply {
 	uint64_t has_newline;
 };
 
+/* The reply for one chunk, gathered by trindle_allocate() from buffers:
+ * [0] the header, [1] the first piece, [2] the last piece, [3...] the
+ * matching lines.  The header is filled in last (the buffer points to r). */
 static trindle_segment_t grep_chunk(const char *p, size_t n, struct found *f)
 {
 	struct reply r = { n, 0, 0, 0 };
-	const char *first = memchr(p, '\n', n), *last = NULL;
+	const char *first = memchr(p, '\n', n);
 
 	f->count = 0;
 	if (add(f, &r, sizeof r) || add(f, p, n) || add(f, p, 0))
 		return NULL;
-	if (first) {
-		last = memrchr(p, '\n', n);
+	if (first) { /* else the chunk is all first piece, and nothing else */
+		const char *last = memrchr(p, '\n', n);
 		r.has_newline = 1;
 		r.head = (uint64_t)(first - p) + 1;
 		r.tail = n - (size_t)(last - p) - 1;
@@ -207,7 +210,7 @@ static trindle_segment_t grep_chunk(const char *p, size_t n, struct found *f)
 		for (size_t i = 3; i < f->count; i++)
 			r.lines += f->b[i].bytes;
 	}
-	return trindle_allocate(f->count, f->b); /* with r as it is now */
+	return trindle_allocate(f->count, f->b);
 }
 
 /* First messages: the reply pipe, then the source's input pipe (or an
