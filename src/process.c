@@ -210,8 +210,9 @@ void trindle__process_mark_dirty(struct process *p, struct segment *s)
 
 void trindle__process_settle(struct process *p)
 {
-	for (size_t i = 0; i < p->ndirty; i++)
-		trindle__segment_settle(p->dirty[i]);
+	if (!p->ndirty)
+		return;
+	trindle__segment_settle_many(p->dirty, p->ndirty);
 	p->ndirty = 0;
 }
 
@@ -220,7 +221,7 @@ void trindle__drop_carried(struct process *actor, struct object *o)
 	if (o->kind == OBJECT_SEGMENT) {
 		struct segment *s = (struct segment *)o;
 		trindle__segment_drop_message(s, actor);
-		trindle__segment_settle(s);
+		trindle__process_mark_dirty(actor, s);
 	} else {
 		trindle__pipe_uncarry((struct pipe *)o);
 	}
@@ -231,10 +232,10 @@ static void release_object(struct process *p, struct object *o,
 {
 	if (o->kind == OBJECT_SEGMENT) {
 		struct segment *s = (struct segment *)o;
-		/* Settled at once: a fellow holder's notice (or the segment's
-		 * destruction) happens before whatever p does next. */
+		/* Settled before p's next message is published (and before its
+		 * sync returns), so effects keep the order of the outbox. */
 		trindle__segment_release(s, p);
-		trindle__segment_settle(s);
+		trindle__process_mark_dirty(p, s);
 	} else if (rights & TRINDLE_ACCESS_RECEIVE) {
 		struct pipe *pipe = (struct pipe *)o;
 		trindle__pipe_kill(pipe, p);

@@ -63,6 +63,8 @@ struct process {
 	size_t ndirty, dirty_capacity;
 	struct pipe **requests;
 	size_t nrequests, requests_capacity;
+	bool *status;                /* outcome of each outgoing message */
+	size_t status_capacity;
 	uint32_t epoch;
 	uint64_t serve_clock;
 	int64_t spin_ns;             /* adaptive spin budget of sync waits */

@@ -332,14 +332,15 @@ void trindle__segment_add_holder(struct segment *s, struct process *holder,
 	spin_unlock(&s->lock);
 }
 
-/* Nobody holds s any more: make its pages fault and recycle the slot.
- * Called with s->lock held; the caller hands the slot back after unlock. */
-static void destroy_locked(struct segment *s)
+/* Nobody holds s any more and its pages are PROT_NONE (if protected):
+ * recycle the slot.  Called with s->lock held; the caller hands the slot
+ * back after unlocking. */
+static void destroy_locked(struct segment *s, bool protected)
 {
 	size_t bytes = s->pages * trindle__page_size();
 
 	atomic_store_explicit(&s->live, false, memory_order_release);
-	if (mprotect(s->base, bytes, PROT_NONE) == 0)
+	if (protected)
 		atomic_store_explicit(&s->applied, SEG_NONE,
 				memory_order_release);
 	s->dirty_memory = true;
@@ -355,36 +356,106 @@ static void destroy_locked(struct segment *s)
 	}
 }
 
-bool trindle__segment_settle(struct segment *s)
+/* The protection s should have now (SEG_NONE: nobody holds it). */
+static int wanted_locked(const struct segment *s)
 {
-	spin_lock(&s->lock);
-	if (!atomic_load_explicit(&s->live, memory_order_relaxed)) {
-		spin_unlock(&s->lock); /* already destroyed by another settle */
-		return true;
-	}
 	size_t holds = atomic_load_explicit(&s->holds, memory_order_relaxed);
-	if (holds == 0) {
-		destroy_locked(s);
-		spin_unlock(&s->lock);
-		give_slot(s);
-		return true;
-	}
-	int want = atomic_load_explicit(&s->extended, memory_order_relaxed)
-		? SEG_READ_EXECUTE : holds == 1 ? SEG_READ_WRITE : SEG_READ;
-	int have = atomic_load_explicit(&s->applied, memory_order_relaxed);
-	if (want != have && mprotect(s->base, s->pages * trindle__page_size(),
-			prot_bits(want)) == 0) {
+
+	if (!holds)
+		return SEG_NONE;
+	if (atomic_load_explicit(&s->extended, memory_order_relaxed))
+		return SEG_READ_EXECUTE;
+	return holds == 1 ? SEG_READ_WRITE : SEG_READ;
+}
+
+/* After the pages of s got want (or not: changed false): record it, then
+ * destroy s or send its due notice.  Returns true if the slot is free. */
+static bool finish_locked(struct segment *s, int want, bool changed)
+{
+	if (changed)
 		atomic_store_explicit(&s->applied, want, memory_order_release);
-		have = want;
+	if (want == SEG_NONE) {
+		destroy_locked(s, changed);
+		return true;
 	}
 	/* The notice goes out only once the pages are writable, so that its
 	 * receiver can write at once. */
 	struct process *target = s->notify;
 	s->notify = NULL;
-	if (target && have == SEG_READ_WRITE)
+	if (target && atomic_load_explicit(&s->applied, memory_order_relaxed)
+			== SEG_READ_WRITE)
 		trindle__process_notify_segment(target, s, s->generation);
-	spin_unlock(&s->lock);
-	return have == want;
+	return false;
+}
+
+static int by_base(const void *a, const void *b)
+{
+	const struct segment *x = *(struct segment *const *)a;
+	const struct segment *y = *(struct segment *const *)b;
+
+	return x->base < y->base ? -1 : x->base > y->base;
+}
+
+/* Settles up to SETTLE_CHUNK segments sorted by address: locks them all
+ * (in address order, so two settles never deadlock), changes the
+ * protection of each run of neighbours with one mprotect, finishes each. */
+#define SETTLE_CHUNK 64
+
+static void settle_chunk(struct segment **v, size_t n)
+{
+	size_t ps = trindle__page_size();
+	int want[SETTLE_CHUNK];
+	bool live[SETTLE_CHUNK], freed[SETTLE_CHUNK];
+
+	for (size_t i = 0; i < n; i++) {
+		spin_lock(&v[i]->lock);
+		live[i] = atomic_load_explicit(&v[i]->live, memory_order_relaxed);
+		want[i] = live[i] ? wanted_locked(v[i]) : SEG_NONE;
+	}
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		bool change = live[i] && want[i] != atomic_load_explicit(
+				&v[i]->applied, memory_order_relaxed);
+		/* Extend the run over neighbours needing the same change. */
+		while (change && j < n && live[j] && want[j] == want[i] &&
+		       v[j - 1]->base + v[j - 1]->pages * ps == v[j]->base &&
+		       atomic_load_explicit(&v[j]->applied,
+				memory_order_relaxed) != want[i])
+			j++;
+		bool ok = change && mprotect(v[i]->base,
+				(size_t)(v[j - 1]->base - v[i]->base) +
+				v[j - 1]->pages * ps, prot_bits(want[i])) == 0;
+		for (size_t k = i; k < j; k++)
+			freed[k] = live[k] && finish_locked(v[k], want[k], ok);
+		i = j;
+	}
+	for (size_t i = 0; i < n; i++)
+		spin_unlock(&v[i]->lock);
+	for (size_t i = 0; i < n; i++)
+		if (freed[i])
+			give_slot(v[i]);
+}
+
+void trindle__segment_settle_many(struct segment **v, size_t n)
+{
+	size_t unique = 0;
+
+	if (n > 1)
+		qsort(v, n, sizeof(*v), by_base);
+	for (size_t i = 0; i < n; i++)
+		if (!unique || v[unique - 1] != v[i])
+			v[unique++] = v[i];
+	for (size_t i = 0; i < unique; i += SETTLE_CHUNK)
+		settle_chunk(v + i, unique - i < SETTLE_CHUNK ?
+				unique - i : SETTLE_CHUNK);
+}
+
+bool trindle__segment_settle(struct segment *s)
+{
+	trindle__segment_settle_many(&s, 1);
+	int have = atomic_load_explicit(&s->applied, memory_order_acquire);
+	return have != SEG_READ_WRITE ||
+		atomic_load_explicit(&s->holds, memory_order_acquire) <= 1;
 }
 
 int trindle__segment_rights(const struct segment *s)

@@ -88,8 +88,19 @@ void trindle__segment_add_holder(struct segment *s, struct process *holder,
 
 /* Brings the page protection in line with the holds, destroys the segment
  * if nobody holds it, and sends a due sole-holder notice.  Returns false if
- * the kernel refused the protection change (out of memory mappings). */
+ * a shared segment is still writable (the kernel refused the change: out
+ * of memory mappings). */
 bool trindle__segment_settle(struct segment *s);
+/* The same for many segments at once (sorts v): neighbours that need the
+ * same change get it from one mprotect. */
+void trindle__segment_settle_many(struct segment **v, size_t n);
+/* Is s shared but still writable (its protection change failed)? */
+static inline bool trindle__segment_unprotected(struct segment *s)
+{
+	return atomic_load_explicit(&s->holds, memory_order_acquire) > 1 &&
+		atomic_load_explicit(&s->applied, memory_order_acquire) ==
+			SEG_READ_WRITE;
+}
 
 /* Rights of a holder: TRINDLE_ACCESS_* bits. */
 int trindle__segment_rights(const struct segment *s);

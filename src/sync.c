@@ -135,21 +135,61 @@ static bool do_release(struct process *p, trindle_object_t content)
 
 /*
  * Sends.  A run of sends to one pipe (with the releases of moves between
- * them) enters the pipe once and claims its cells with one CAS; cells
- * claimed for sends that then fail are published empty, and the receiver
- * skips them.
+ * them) enters the pipe once and claims its cells with one CAS.  The run's
+ * messages are published together when it ends, after one settle that
+ * makes every segment they share read-only (neighbours in one mprotect).
+ * Cells claimed for sends that then fail are published empty, and the
+ * receiver skips them.
  */
+#define PENDING_MAX 64
+
+struct pending_send {
+	size_t pos;          /* the claimed cell */
+	size_t index;        /* the message's place in the outbox */
+	struct object *obj;
+	bool shared;         /* a segment sent without a move */
+};
+
 struct send_state {
 	trindle_pipe_t address;  /* the pipe last looked up */
 	struct pipe *pipe;       /* ... and what it names (NULL: no SEND) */
 	bool entered;
 	size_t pos, end;         /* cells claimed and not yet used */
+	size_t npending;
+	struct pending_send pending[PENDING_MAX];
 };
 
-static void leave_pipe(struct send_state *st)
+/* A shared segment whose pages the kernel would not make read-only (out
+ * of memory mappings) is not sent after all: its send fails. */
+static struct object *checked(struct process *p, struct pending_send *e)
+{
+	struct segment *s = (struct segment *)e->obj;
+
+	if (!e->shared || !trindle__segment_unprotected(s))
+		return e->obj;
+	trindle__segment_uncharge(s);
+	p->status[e->index] = false;
+	struct cap *c = trindle__cap_find(&p->caps, s->base);
+	if (c)
+		fresh_marks(p, c)->marks |= CAP_SEND_FAILED;
+	return NULL;
+}
+
+static void publish_pending(struct process *p, struct send_state *st)
+{
+	trindle__process_settle(p);
+	for (size_t i = 0; i < st->npending; i++) {
+		struct pending_send *e = &st->pending[i];
+		trindle__pipe_publish(st->pipe, e->pos, checked(p, e));
+	}
+	st->npending = 0;
+}
+
+static void leave_pipe(struct process *p, struct send_state *st)
 {
 	if (!st->entered)
 		return;
+	publish_pending(p, st);
 	while (st->pos < st->end)
 		trindle__pipe_publish(st->pipe, st->pos++, NULL);
 	trindle__pipe_leave(st->pipe);
@@ -157,9 +197,9 @@ static void leave_pipe(struct send_state *st)
 }
 
 /* Forgets the looked-up pipe (a release may have changed what it is). */
-static void forget_pipe(struct send_state *st)
+static void forget_pipe(struct process *p, struct send_state *st)
 {
-	leave_pipe(st);
+	leave_pipe(p, st);
 	st->address = NULL;
 	st->pipe = NULL;
 }
@@ -169,7 +209,7 @@ static struct pipe *send_target(struct process *p, struct send_state *st,
 {
 	if (address == st->address && st->address)
 		return st->pipe;
-	forget_pipe(st);
+	forget_pipe(p, st);
 	struct cap *pc = trindle__cap_find(&p->caps, address);
 	st->address = address;
 	if (pc && pc->obj->kind == OBJECT_PIPE &&
@@ -186,7 +226,7 @@ static size_t run_of_sends(const trindle_message_t *msgs, size_t i, size_t n)
 	trindle_pipe_t pipe = msgs[i].address;
 	size_t k = 0;
 
-	for (size_t j = i; j < n && k < 64; j++) {
+	for (size_t j = i; j < n && k < PENDING_MAX; j++) {
 		if (msgs[j].address == pipe && msgs[j].content)
 			k++;
 		else if (msgs[j].address)
@@ -215,21 +255,17 @@ static bool claim_cell(struct send_state *st, const trindle_message_t *msgs,
 	return true;
 }
 
-/* Puts the hold of c's object on a message.  A shared segment turns
- * read-only before the message is published; false if the kernel would
- * not (it ran out of memory mappings), and then nothing changed. */
-static bool charge(struct process *p, struct cap *c, bool move)
+/* Puts the hold of c's object on a message (the sender's, for a move). */
+static void charge(struct process *p, struct cap *c, bool move)
 {
 	if (c->obj->kind == OBJECT_PIPE) {
 		trindle__pipe_carry((struct pipe *)c->obj);
-		return true;
+		return;
 	}
 	struct segment *s = (struct segment *)c->obj;
 	trindle__segment_charge(s, p, move);
-	if (move || trindle__segment_settle(s))
-		return true;
-	trindle__segment_uncharge(s);
-	return false;
+	if (!move)
+		trindle__process_mark_dirty(p, s); /* read-only before publishing */
 }
 
 enum send_result {
@@ -251,17 +287,20 @@ static enum send_result do_send(struct process *p, struct send_state *st,
 	if (!c || !pipe || trindle__pipe_dead(pipe) ||
 	    (c->obj->kind == OBJECT_PIPE &&
 	     trindle__pipe_dead((struct pipe *)c->obj)) ||
-	    !claim_cell(st, msgs, i, n, &pos))
-		goto failed;
+	    !claim_cell(st, msgs, i, n, &pos)) {
+		if (c)
+			c->marks |= CAP_SEND_FAILED;
+		return SEND_FAILED;
+	}
 	bool segment = c->obj->kind == OBJECT_SEGMENT;
 	bool adjacent = i + 1 < n && releases_previous(msgs, i + 1);
 	bool move = segment && !(c->marks & CAP_SEND_FAILED) &&
 		(adjacent || c->move_send == i + 1);
-	if (!charge(p, c, move)) {
-		st->pos--; /* the cell goes back: published empty on leaving */
-		goto failed;
-	}
-	trindle__pipe_publish(pipe, pos, c->obj);
+	charge(p, c, move);
+	st->pending[st->npending++] = (struct pending_send){
+		pos, i, c->obj, segment && !move };
+	if (st->npending == PENDING_MAX)
+		publish_pending(p, st);
 	if (move && adjacent) {
 		trindle__cap_remove(&p->caps, c);
 		return SEND_AND_RELEASE_DONE;
@@ -269,14 +308,23 @@ static enum send_result do_send(struct process *p, struct send_state *st,
 	if (move)
 		c->marks |= CAP_MOVED;
 	return SEND_DONE;
-failed:
-	if (c)
-		c->marks |= CAP_SEND_FAILED;
-	return SEND_FAILED;
+}
+
+static int reserve_status(struct process *p, size_t n)
+{
+	if (n <= p->status_capacity)
+		return 0;
+	bool *v = realloc(p->status, n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	p->status = v;
+	p->status_capacity = n;
+	return 0;
 }
 
 /* Step 2: handles the outbox in order; returns the number that failed,
- * packed at the front in their original order. */
+ * packed at the front in their original order.  (A send's outcome may be
+ * known only when its run is published, so packing comes last.) */
 static size_t handle_outgoing(struct process *p, trindle_message_t *msgs,
 		size_t n)
 {
@@ -287,27 +335,28 @@ static size_t handle_outgoing(struct process *p, trindle_message_t *msgs,
 		plan_moves(p, msgs, n);
 	for (size_t i = 0; i < n; i++) {
 		trindle_message_t m = msgs[i];
-		bool ok;
 		if (m.address && m.content) {
+			/* Set first: publishing may still turn it false. */
+			p->status[i] = true;
 			enum send_result r = do_send(p, &st, msgs, i, n);
-			if (r == SEND_AND_RELEASE_DONE) {
-				i++; /* the release is done too */
-				continue;
-			}
-			ok = r == SEND_DONE;
-		} else {
-			forget_pipe(&st); /* a release may kill a pipe we are in */
-			if (m.address)
-				ok = do_request(p, m.address);
-			else if (m.content)
-				ok = do_release(p, m.content);
-			else
-				ok = false;
+			if (r == SEND_FAILED)
+				p->status[i] = false;
+			if (r == SEND_AND_RELEASE_DONE)
+				p->status[++i] = true; /* the release is done too */
+			continue;
 		}
-		if (!ok)
-			msgs[failed++] = m;
+		forget_pipe(p, &st); /* a release may kill a pipe we are in */
+		if (m.address)
+			p->status[i] = do_request(p, m.address);
+		else if (m.content)
+			p->status[i] = do_release(p, m.content);
+		else
+			p->status[i] = false;
 	}
-	forget_pipe(&st);
+	forget_pipe(p, &st);
+	for (size_t i = 0; i < n; i++)
+		if (!p->status[i])
+			msgs[failed++] = msgs[i];
 	return failed;
 }
 
@@ -479,6 +528,8 @@ static int sync_impl(trindle_mailbox_t *out, trindle_mailbox_t *in,
 	if (++p->epoch == 0)
 		p->epoch = 1;
 	p->nrequests = 0;
+	if (out && out->count && reserve_status(p, out->count) < 0)
+		return trindle__fail(-ENOMEM);
 	if (out && out->count)
 		out->count = handle_outgoing(p, out->address, out->count);
 	trindle__process_settle(p);
