@@ -130,9 +130,8 @@ typedef struct trindle_io_report {
  * current position) and moves the file's bytes, in order, into out as
  * segments of opt->chunk_bytes bytes (the last one shorter), each held by
  * nobody else (allocated for the purpose, or given back, see below): the
- * receiver has WRITE on it.
- * After the last chunk it moves a zero-length segment, the end marker, and
- * ends.  An empty file gives the end marker alone.  Regular files are read
+ * receiver has WRITE on it.  After the last chunk it moves a zero-length
+ * segment, the end marker, and ends.  An empty file gives the end marker alone.  Regular files are read
  * with opt->in_flight reads in flight at explicit offsets, up to the size
  * they had when the source opened them; pipes and terminals are read in
  * turn, each chunk filled before it is sent.
@@ -140,15 +139,16 @@ typedef struct trindle_io_report {
  * With TRINDLE_SOURCE_LINES every chunk but the last ends with '\n', so no
  * line is ever split between two chunks.  A chunk is then at most
  * chunk_bytes long, unless it holds a line that alone is longer: such a
- * line goes whole into one chunk, however long.  The cut is found
- * with a small read near the boundary, so the bulk of every chunk still goes
+ * line goes whole into one chunk, however long.  The cut is found with a
+ * small read near the boundary, so the bulk of every chunk still goes
  * straight from the kernel into its segment.  On a pipe or terminal a
  * line-aware chunk is copied once.
  *
  * Flow control: the source keeps as many chunks queued in out as out has
- * room for; when out is full it waits (polling with a backoff, since a
- * sender cannot sleep on a full pipe) and resumes when the receiver takes
- * chunks.  If out dies (its creator releases it) the source stops quietly.
+ * room for; when out is full it waits and retries, pacing the retries by
+ * how long it last had to wait (a sender cannot sleep until a pipe has
+ * room), and waking at once when a chunk is given back.  If out dies (its
+ * creator releases it) the source stops quietly.
  *
  * Errors after the call returns (open, read) go to err as a
  * trindle_io_report_t, and the source ends without an end marker.  Chunks
