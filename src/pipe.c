@@ -100,6 +100,12 @@ size_t trindle__pipe_claim(struct pipe *p, size_t want, size_t *pos)
 	}
 }
 
+bool trindle__pipe_unclaim(struct pipe *p, size_t pos, size_t end)
+{
+	return atomic_compare_exchange_strong_explicit(&p->tail, &end, pos,
+			memory_order_relaxed, memory_order_relaxed);
+}
+
 void trindle__pipe_publish(struct pipe *p, size_t pos, struct object *o)
 {
 	struct ring_cell *c = &p->cells[pos & p->mask];

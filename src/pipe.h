@@ -81,6 +81,8 @@ int trindle__pipe_enter(struct pipe *p);
  * empty one (o == NULL) is skipped by the receiver. */
 size_t trindle__pipe_claim(struct pipe *p, size_t want, size_t *pos);
 void trindle__pipe_publish(struct pipe *p, size_t pos, struct object *o);
+/* Gives back the claimed cells [pos, end) if nobody claimed after them. */
+bool trindle__pipe_unclaim(struct pipe *p, size_t pos, size_t end);
 /* Queues o even when the pipe is full (between enter and leave). */
 void trindle__pipe_force(struct pipe *p, struct object *o);
 void trindle__pipe_leave(struct pipe *p);

@@ -138,8 +138,9 @@ static bool do_release(struct process *p, trindle_object_t content)
  * them) enters the pipe once and claims its cells with one CAS.  The run's
  * messages are published together when it ends, after one settle that
  * makes every segment they share read-only (neighbours in one mprotect).
- * Cells claimed for sends that then fail are published empty, and the
- * receiver skips them.
+ * Cells claimed for sends that then fail are given back, or if another
+ * sender claimed cells after them, published empty for the receiver to
+ * skip.
  */
 #define PENDING_MAX 64
 
@@ -190,8 +191,13 @@ static void leave_pipe(struct process *p, struct send_state *st)
 	if (!st->entered)
 		return;
 	publish_pending(p, st);
-	while (st->pos < st->end)
-		trindle__pipe_publish(st->pipe, st->pos++, NULL);
+	/* Cells claimed for sends that failed: given back if nobody claimed
+	 * after them, else published empty (they hold room until skipped). */
+	if (st->pos < st->end &&
+	    !trindle__pipe_unclaim(st->pipe, st->pos, st->end))
+		while (st->pos < st->end)
+			trindle__pipe_publish(st->pipe, st->pos++, NULL);
+	st->pos = st->end = 0;
 	trindle__pipe_leave(st->pipe);
 	st->entered = false;
 }
@@ -218,9 +224,8 @@ static struct pipe *send_target(struct process *p, struct send_state *st,
 	return st->pipe;
 }
 
-/* Sends to the same pipe from msgs[i] on, with releases between them.
- * (A release that is not a move's ends the run early; the cells claimed
- * beyond it are then published empty.) */
+/* Sends to the same pipe from msgs[i] on, with the releases of moves
+ * between them: the cells to claim at once. */
 static size_t run_of_sends(const trindle_message_t *msgs, size_t i, size_t n)
 {
 	trindle_pipe_t pipe = msgs[i].address;
@@ -229,7 +234,7 @@ static size_t run_of_sends(const trindle_message_t *msgs, size_t i, size_t n)
 	for (size_t j = i; j < n && k < PENDING_MAX; j++) {
 		if (msgs[j].address == pipe && msgs[j].content)
 			k++;
-		else if (msgs[j].address)
+		else if (msgs[j].address || !releases_previous(msgs, j))
 			break;
 	}
 	return k;
