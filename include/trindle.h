@@ -24,6 +24,12 @@
  *    rights and no size, and a message naming it fails.
  *  - Every call is thread-safe.
  *
+ * Environment: TRINDLE_DEBUG=in-flight (read once, when the library starts)
+ * makes a segment moved into a pipe inaccessible until it is received, so
+ * a sender writing through a stale pointer after a move faults.  Page
+ * protection is per address space, so without it (and without memory
+ * protection keys) such a write is not caught.
+ *
  * Appeared in: libtrindle 0.1.
  */
 #ifndef TRINDLE_H

@@ -64,7 +64,7 @@ static int now_allowed(const struct segment *s, const void *address,
 	switch (access) {
 	case TRINDLE_ACCESS_WRITE: return applied == SEG_READ_WRITE;
 	case TRINDLE_ACCESS_EXECUTE: return applied == SEG_READ_EXECUTE;
-	default: return applied != SEG_NONE;
+	default: return applied != SEG_NONE && applied != SEG_PARKED;
 	}
 }
 
@@ -137,6 +137,8 @@ static char *put_reason(char *p, const struct segment *s, int access)
 		return put_str(p, "(no segment there)");
 	if (!atomic_load(&s->live))
 		return put_str(p, "(destroyed)");
+	if (atomic_load(&s->applied) == SEG_PARKED)
+		return put_str(p, "(moved away, in flight)");
 	if (access == TRINDLE_ACCESS_WRITE && atomic_load(&s->extended))
 		return put_str(p, "(executable, never writable)");
 	if (access == TRINDLE_ACCESS_EXECUTE)

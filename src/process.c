@@ -264,6 +264,8 @@ bool trindle__process_deliver_final(struct process *p, struct cap *c,
 		/* A move: the hold passes from p to the message. */
 		trindle__segment_charge((struct segment *)o, p, true);
 		trindle__cap_remove(&p->caps, c);
+		if (unlikely(trindle__segment_debug_in_flight()))
+			trindle__segment_settle((struct segment *)o);
 	} else {
 		/* The message carries its own hold; p's goes with the rest. */
 		trindle__pipe_carry((struct pipe *)o);

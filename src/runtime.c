@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "compiler.h"
 #include "fault.h"
@@ -17,7 +18,10 @@ static TRINDLE_TLS void *tls_root_stack;
 
 static void start(void)
 {
+	const char *debug = getenv("TRINDLE_DEBUG");
+
 	(void)trindle__page_size();
+	trindle__segment_set_debug(debug && strstr(debug, "in-flight"));
 	start_error = trindle__fault_install();
 }
 

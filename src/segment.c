@@ -29,6 +29,17 @@ static atomic_size_t arena_count;
 static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct segment *free_slots[CLASS_MAX];
 static size_t page_size_cached;
+static bool debug_in_flight;
+
+void trindle__segment_set_debug(bool in_flight)
+{
+	debug_in_flight = in_flight;
+}
+
+bool trindle__segment_debug_in_flight(void)
+{
+	return debug_in_flight;
+}
 
 size_t trindle__page_size(void)
 {
@@ -255,8 +266,12 @@ static void note_sole_holder(struct segment *s, struct process *receiver)
 void trindle__segment_charge(struct segment *s, struct process *sender,
 		bool move)
 {
-	if (move && holds_of(s) == 1)
+	if (move && holds_of(s) == 1) {
+		if (debug_in_flight)
+			atomic_store_explicit(&s->parked, true,
+					memory_order_relaxed);
 		return; /* the hold passes to the message as it is */
+	}
 	spin_lock(&s->lock);
 	note_first_holder(s, sender);
 	s->in_flight++;
@@ -279,6 +294,10 @@ void trindle__segment_uncharge(struct segment *s)
 bool trindle__segment_receive(struct segment *s, struct process *receiver,
 		bool already_held)
 {
+	if (unlikely(atomic_load_explicit(&s->parked, memory_order_relaxed))) {
+		atomic_store_explicit(&s->parked, false, memory_order_relaxed);
+		return true; /* debug mode: open the pages again */
+	}
 	if (!already_held && holds_of(s) == 1) {
 		/* The message was the only holder: now the receiver is.  The
 		 * pages may still be catching up with a fellow holder's
@@ -349,6 +368,7 @@ static void destroy_locked(struct segment *s, bool protected)
 		s->dirty_memory = false;
 	s->generation++;
 	s->notify = NULL;
+	atomic_store_explicit(&s->parked, false, memory_order_relaxed);
 	if (s->procs != s->inline_procs) {
 		free(s->procs);
 		s->procs = s->inline_procs;
@@ -365,6 +385,8 @@ static int wanted_locked(const struct segment *s)
 		return SEG_NONE;
 	if (atomic_load_explicit(&s->extended, memory_order_relaxed))
 		return SEG_READ_EXECUTE;
+	if (atomic_load_explicit(&s->parked, memory_order_relaxed))
+		return SEG_PARKED;
 	return holds == 1 ? SEG_READ_WRITE : SEG_READ;
 }
 

@@ -32,6 +32,7 @@ enum seg_prot {
 	SEG_READ = 1,
 	SEG_READ_WRITE = 3,
 	SEG_READ_EXECUTE = 5,
+	SEG_PARKED = 8,      /* debug mode: moved, in flight, PROT_NONE */
 };
 
 struct segment {
@@ -57,6 +58,7 @@ struct segment {
 	struct process *notify;   /* due a sole-holder notice, or NULL */
 	uint32_t generation;      /* bumped when destroyed */
 	bool dirty_memory;        /* pages may hold old data: zero on reuse */
+	atomic_bool parked;       /* debug mode: a message holds it alone */
 	struct segment *next_free;
 };
 
@@ -114,5 +116,12 @@ struct segment *trindle__segment_slot(const void *address);
 bool trindle__segment_covers(const struct segment *s, const void *address);
 
 size_t trindle__page_size(void);
+
+/* The in-flight debug mode (TRINDLE_DEBUG=in-flight): a segment moved into
+ * a pipe is PROT_NONE until it is received, so a sender that writes
+ * through a stale pointer after the move faults.  Costs two mprotect
+ * calls per move.  When it is on, movers mark moved segments dirty. */
+void trindle__segment_set_debug(bool in_flight);
+bool trindle__segment_debug_in_flight(void);
 
 #endif

@@ -269,8 +269,8 @@ static void charge(struct process *p, struct cap *c, bool move)
 	}
 	struct segment *s = (struct segment *)c->obj;
 	trindle__segment_charge(s, p, move);
-	if (!move)
-		trindle__process_mark_dirty(p, s); /* read-only before publishing */
+	if (!move || unlikely(trindle__segment_debug_in_flight()))
+		trindle__process_mark_dirty(p, s); /* protected before publishing */
 }
 
 enum send_result {
