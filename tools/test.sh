@@ -33,6 +33,9 @@ meson test -C build --print-errorlogs
 
 $all || exit 0
 
+step "stress at scale 10 (millions of messages): meson test"
+TRINDLE_TEST_SCALE=10 meson test -C build --print-errorlogs --suite stress
+
 step "AddressSanitizer + UBSan: meson test"
 build build-asan -Dsanitizers=address -Dbenchmarks=false
 meson test -C build-asan --print-errorlogs --timeout-multiplier 3
@@ -43,7 +46,8 @@ meson test -C build-tsan --print-errorlogs --timeout-multiplier 4
 
 step "valgrind (memcheck, leaks): meson test"
 meson test -C build --setup valgrind --print-errorlogs \
-	--suite objects --suite segments --suite pipes --suite bad_input
+	--suite objects --suite segments --suite pipes --suite bad_input \
+	--suite sync --suite processes --suite faults --suite debug
 
 step "install, then build an example against the installed package"
 dest=$(mktemp -d)
