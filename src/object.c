@@ -32,17 +32,25 @@ static int code_rights(struct process *p, const void *address)
 	return 0;
 }
 
-TRINDLE_PUBLIC int trindle_access(trindle_object_t object)
+/* The calling process and its capability for object (NULL if not held).
+ * These queries never fail, so errno is left as it was. */
+static struct cap *held(trindle_object_t object, struct process **pp)
 {
 	int saved_errno = errno;
 	struct process *p = trindle__current();
 
 	errno = saved_errno;
-	if (!p || !object)
-		return 0;
-	struct cap *c = trindle__cap_find(&p->caps, object);
+	*pp = p;
+	return p && object ? trindle__cap_find(&p->caps, object) : NULL;
+}
+
+TRINDLE_PUBLIC int trindle_access(trindle_object_t object)
+{
+	struct process *p;
+	struct cap *c = held(object, &p);
+
 	if (!c)
-		return code_rights(p, object);
+		return p && object ? code_rights(p, object) : 0;
 	if (c->obj->kind == OBJECT_PIPE)
 		return pipe_rights(c);
 	return trindle__segment_rights((struct segment *)c->obj);
@@ -50,13 +58,9 @@ TRINDLE_PUBLIC int trindle_access(trindle_object_t object)
 
 TRINDLE_PUBLIC size_t trindle_measure(trindle_object_t object)
 {
-	int saved_errno = errno;
-	struct process *p = trindle__current();
+	struct process *p;
+	struct cap *c = held(object, &p);
 
-	errno = saved_errno;
-	if (!p || !object)
-		return 0;
-	struct cap *c = trindle__cap_find(&p->caps, object);
 	if (!c)
 		return 0;
 	if (c->obj->kind == OBJECT_PIPE)
