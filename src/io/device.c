@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * device.c - plumbing both devices share: starting a device and handing it
- * its parameters, error reports, and moving a segment into a pipe that may
- * be full.
+ * its parameters, opening and closing its file, and ending it with its
+ * result or an error report.
  */
 #include "device.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PARAMS_MAGIC 0x50494f54u /* "TOIP" */
 
@@ -31,6 +33,8 @@ trindle_pipe_t trindle__io_start(trindle_entrypoint_t entry,
 		size_t queue_count, const struct trindle__io_params *p,
 		const char *path)
 {
+	if (!path || strcmp(path, "-") == 0)
+		path = ""; /* standard input or output */
 	struct trindle__io_params head = *p;
 	head.magic = PARAMS_MAGIC;
 	trindle_buffer_t b[2] = { { sizeof head, &head },
@@ -120,4 +124,62 @@ trindle_segment_t trindle__io_report(enum trindle__io_kind kind,
 		{ strlen(path) + 1, path },
 	};
 	return trindle_allocate(4, b);
+}
+
+int trindle__io_fail(struct trindle__io_file *f, const char *op, uint64_t off,
+		int error)
+{
+	f->op = op;
+	f->err_off = off;
+	return -(error ? error : EIO);
+}
+
+int trindle__io_open(struct trindle__io_file *f,
+		const struct trindle__io_params *p, int flags, struct stat *st)
+{
+	f->path = p->path[0] ? p->path : "-";
+	if (p->path[0]) {
+		f->fd = open(p->path, flags | O_CLOEXEC, p->mode ? p->mode : 0666);
+		if (f->fd < 0)
+			return trindle__io_fail(f, "open", 0, errno);
+		f->own_fd = 1;
+	} else {
+		f->fd = p->kind == TRINDLE__IO_SOURCE ? STDIN_FILENO
+						      : STDOUT_FILENO;
+	}
+	if (fstat(f->fd, st) < 0)
+		return trindle__io_fail(f, "fstat", 0, errno);
+	return 0;
+}
+
+int trindle__io_engine_start(struct trindle__io_file *f, unsigned depth)
+{
+	int rc = trindle__io_engine_init(&f->eng, f->fd, depth);
+	if (rc < 0)
+		return trindle__io_fail(f, "allocate", 0, -rc);
+	f->eng_ready = 1;
+	return 0;
+}
+
+void trindle__io_close(struct trindle__io_file *f)
+{
+	if (f->eng_ready)
+		trindle__io_engine_fini(&f->eng);
+	f->eng_ready = 0;
+	if (f->own_fd)
+		close(f->fd);
+	f->own_fd = 0;
+}
+
+void trindle__io_end(const struct trindle__io_params *p,
+		const struct trindle__io_file *f, int rc, trindle_segment_t last)
+{
+	trindle_segment_t report = NULL;
+	if (rc < 0)
+		report = trindle__io_report(p->kind, f->op, f->path, -rc,
+					    f->err_off);
+	trindle__io_release((trindle_segment_t)p);
+	if (rc < 0)
+		trindle_abort(report);
+	trindle_exit(last);
 }

@@ -2,7 +2,8 @@
 /*
  * device.h - what the file source and sink share: the I/O engine (io_uring,
  * or pread/pwrite when io_uring is refused), the parameter segment a device
- * gets on its input pipe, error reports, and delivery into a full pipe.
+ * gets on its input pipe, opening and closing its file, and the error
+ * report it ends with.
  *
  * Everything here runs on the device's own thread unless said otherwise.
  * Internal functions return 0 or a negative errno and leave errno alone.
@@ -12,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <trindle.h>
@@ -99,8 +101,9 @@ struct trindle__io_params {
 };
 
 /* Launches entry with an input pipe of queue_count items and moves it a
- * parameter segment built from *p and path.  Called by the public entry
- * points, on the caller's thread.  Returns the pipe, or NULL with errno. */
+ * parameter segment built from *p and path (NULL or "-": standard input
+ * or output).  Called by the public entry points, on the caller's thread.
+ * Returns the pipe, or NULL with errno. */
 trindle_pipe_t trindle__io_start(trindle_entrypoint_t entry,
 		size_t queue_count, const struct trindle__io_params *p,
 		const char *path);
@@ -109,6 +112,46 @@ trindle_pipe_t trindle__io_start(trindle_entrypoint_t entry,
  * Returns it (the device holds it), or NULL when none came. */
 const struct trindle__io_params *trindle__io_params_take(
 		trindle_pipe_t input, uint32_t kind);
+
+/*
+ * What each device keeps about its file: the descriptor, the engine on it,
+ * and what failed, for the report the device ends with.
+ */
+struct trindle__io_file {
+	const char *path;  /* for reports: "-" is standard input or output */
+	int fd, own_fd;    /* own_fd: opened by the device, closed at the end */
+	struct trindle__io_engine eng;
+	int eng_ready;
+	const char *op;    /* the operation that failed ("open", "read"...) */
+	uint64_t err_off;  /* and the file offset it failed at */
+};
+
+/* Notes that op failed at off with error (0 counts as EIO) and returns
+ * -error, for the device to pass up to its main function. */
+int trindle__io_fail(struct trindle__io_file *f, const char *op, uint64_t off,
+		int error);
+
+/* Opens p->path with flags (and p->mode, or 0666, when they create it), or
+ * takes standard input (source) or output (sink) when the path is "", and
+ * fstat()s the file into *st.  Returns 0 or trindle__io_fail()'s value. */
+int trindle__io_open(struct trindle__io_file *f,
+		const struct trindle__io_params *p, int flags, struct stat *st);
+
+/* Starts f's engine with depth operations in flight.  Returns 0 or
+ * trindle__io_fail()'s value. */
+int trindle__io_engine_start(struct trindle__io_file *f, unsigned depth);
+
+/* Waits for the engine's operations and frees it, then closes the file if
+ * the device opened it.  A device's teardown calls it first, so no read
+ * or write lands in a segment the device is about to release. */
+void trindle__io_close(struct trindle__io_file *f);
+
+/* Ends the device: with rc < 0, by trindle_abort() with a report of what f
+ * says failed; otherwise by trindle_exit(last) (the device's final object,
+ * or NULL).  Releases the parameter segment p, which f's path points into,
+ * on the way. */
+TRINDLE_NORETURN void trindle__io_end(const struct trindle__io_params *p,
+		const struct trindle__io_file *f, int rc, trindle_segment_t last);
 
 /* A report segment for the err pipe (see trindle_io_report_t), or NULL
  * when memory runs out. */

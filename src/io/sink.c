@@ -31,8 +31,7 @@ struct sink {
 	trindle_pipe_t input;
 	trindle_pipe_t give_back; /* where written segments go, or NULL */
 	int have_give_back;       /* SEND on it has come */
-	const char *path;  /* for reports: "-" is standard output */
-	int fd, own_fd;
+	struct trindle__io_file file;
 	int seekable;      /* a regular file written at offsets */
 	int regular;       /* fsync() applies */
 	int nosync;
@@ -41,17 +40,11 @@ struct sink {
 	uint64_t pos;      /* offset of the next segment (regular files) */
 	uint64_t written;
 	int ended;         /* the end marker came */
-	struct trindle__io_engine eng;
-	int eng_ready;
-	const char *op;
-	uint64_t err_off;
 };
 
 static int fail(struct sink *s, const char *op, uint64_t off, int error)
 {
-	s->op = op;
-	s->err_off = off;
-	return -(error ? error : EIO);
+	return trindle__io_fail(&s->file, op, off, error);
 }
 
 static void submit(struct sink *s, struct slot *w)
@@ -62,7 +55,7 @@ static void submit(struct sink *s, struct slot *w)
 		.offset = s->seekable ? (int64_t)(w->off + w->done) : -1,
 		.write = 1,
 	};
-	trindle__io_engine_submit(&s->eng, &w->op);
+	trindle__io_engine_submit(&s->file.eng, &w->op);
 }
 
 static void start_write(struct sink *s, const unsigned char *seg, size_t len)
@@ -110,7 +103,7 @@ static int write_done(struct sink *s, struct trindle__io_op *op)
 		return 0;
 	}
 	if (op->res == -EAGAIN) { /* someone left the fd non-blocking */
-		trindle__io_wait_ready(s->fd, 1);
+		trindle__io_wait_ready(s->file.fd, 1);
 		submit(s, w);
 		return 0;
 	}
@@ -185,7 +178,7 @@ static int run(struct sink *s)
 		}
 		if (s->inflight == 0)
 			continue;
-		struct trindle__io_op *op = trindle__io_engine_reap(&s->eng, 1);
+		struct trindle__io_op *op = trindle__io_engine_reap(&s->file.eng, 1);
 		int rc = op ? write_done(s, op) : fail(s, "write", s->pos, EIO);
 		if (rc < 0)
 			return rc;
@@ -196,32 +189,25 @@ static int run(struct sink *s)
 /* fsync() for files, and standard output left after what was written. */
 static int flush(struct sink *s)
 {
-	if (s->regular && !s->nosync && fsync(s->fd) < 0)
+	if (s->regular && !s->nosync && fsync(s->file.fd) < 0)
 		return fail(s, "fsync", 0, errno);
-	if (s->seekable && !s->own_fd)
-		lseek(s->fd, (off_t)s->pos, SEEK_SET);
+	if (s->seekable && !s->file.own_fd)
+		lseek(s->file.fd, (off_t)s->pos, SEEK_SET);
 	return 0;
 }
 
 static int open_output(struct sink *s, const struct trindle__io_params *p)
 {
 	struct stat st;
-
-	if (p->path[0]) {
-		int flags = O_WRONLY | O_CREAT | O_CLOEXEC |
-			    (p->flags & TRINDLE_SINK_APPEND ? O_APPEND : O_TRUNC);
-		s->fd = open(p->path, flags, p->mode ? p->mode : 0666);
-		if (s->fd < 0)
-			return fail(s, "open", 0, errno);
-		s->own_fd = 1;
-	} else {
-		s->fd = STDOUT_FILENO;
-	}
-	if (fstat(s->fd, &st) < 0)
-		return fail(s, "fstat", 0, errno);
-	int fl = fcntl(s->fd, F_GETFL);
+	int flags = O_WRONLY | O_CREAT |
+		    (p->flags & TRINDLE_SINK_APPEND ? O_APPEND : O_TRUNC);
+	int rc = trindle__io_open(&s->file, p, flags, &st);
+	if (rc < 0)
+		return rc;
+	int fd = s->file.fd, fl = fcntl(fd, F_GETFL);
 	s->regular = S_ISREG(st.st_mode);
-	off_t pos = s->own_fd ? 0 : s->regular ? lseek(s->fd, 0, SEEK_CUR) : -1;
+	off_t pos = s->file.own_fd ? 0
+		    : s->regular ? lseek(fd, 0, SEEK_CUR) : -1;
 	/* O_APPEND ignores pwrite()'s offset, so appends go in turn. */
 	s->seekable = s->regular && pos >= 0 && fl >= 0 && !(fl & O_APPEND);
 	s->pos = s->seekable ? (uint64_t)pos : 0;
@@ -230,7 +216,6 @@ static int open_output(struct sink *s, const struct trindle__io_params *p)
 
 static int setup(struct sink *s, const struct trindle__io_params *p)
 {
-	s->path = p->path[0] ? p->path : "-";
 	s->nosync = (p->flags & TRINDLE_SINK_NO_FSYNC) != 0;
 	s->give_back = p->give_back;
 	int rc = open_output(s, p);
@@ -240,18 +225,13 @@ static int setup(struct sink *s, const struct trindle__io_params *p)
 	s->slots = calloc(s->depth, sizeof *s->slots);
 	if (!s->slots)
 		return fail(s, "allocate", 0, ENOMEM);
-	rc = trindle__io_engine_init(&s->eng, s->fd, s->depth);
-	if (rc < 0)
-		return fail(s, "allocate", 0, -rc);
-	s->eng_ready = 1;
-	return 0;
+	return trindle__io_engine_start(&s->file, s->depth);
 }
 
 static void teardown(struct sink *s)
 {
 	/* Writes still in flight must finish before their segments go. */
-	if (s->eng_ready)
-		trindle__io_engine_fini(&s->eng);
+	trindle__io_close(&s->file);
 	for (unsigned i = 0; s->slots && i < s->depth; i++)
 		if (s->slots[i].busy) {
 			s->slots[i].busy = 0;
@@ -259,8 +239,6 @@ static void teardown(struct sink *s)
 				trindle__io_release((trindle_segment_t)s->slots[i].seg);
 		}
 	free(s->slots);
-	if (s->own_fd)
-		close(s->fd);
 }
 
 static void sink_main(trindle_pipe_t input)
@@ -270,8 +248,8 @@ static void sink_main(trindle_pipe_t input)
 	if (!p)
 		return;
 
-	struct sink s = { .input = input, .fd = -1 };
-	trindle_segment_t result = NULL, report = NULL;
+	struct sink s = { .input = input, .file.fd = -1 };
+	trindle_segment_t result = NULL;
 	int rc = setup(&s, p);
 	if (rc == 0)
 		rc = run(&s);
@@ -283,14 +261,8 @@ static void sink_main(trindle_pipe_t input)
 		if (!result)
 			rc = fail(&s, "allocate", 0, errno);
 	}
-	if (rc < 0)
-		report = trindle__io_report(TRINDLE__IO_SINK, s.op, s.path, -rc,
-					    s.err_off);
 	teardown(&s);
-	trindle__io_release((trindle_segment_t)p);
-	if (rc < 0)
-		trindle_abort(report);
-	trindle_exit(result);
+	trindle__io_end(p, &s.file, rc, result);
 }
 
 TRINDLE_PUBLIC trindle_pipe_t trindle_file_sink(const char *path,
@@ -317,8 +289,6 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_file_sink(const char *path,
 		.depth = o.in_flight, .flags = o.flags, .mode = o.mode,
 		.give_back = o.give_back,
 	};
-	if (!path || strcmp(path, "-") == 0)
-		path = "";
 	/* Room for the parameters and the give-back pipe, which come first. */
 	return trindle__io_start(sink_main, o.queue_items + 2, &p, path);
 }

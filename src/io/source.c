@@ -50,8 +50,7 @@ struct source {
 	trindle_pipe_t input, out;
 	trindle_segment_t stash[STASH];
 	unsigned nstash;
-	const char *path;   /* for reports: "-" is standard input */
-	int fd, own_fd;
+	struct trindle__io_file file;
 	int seekable;       /* a regular file read at offsets */
 	int lines;          /* TRINDLE_SOURCE_LINES */
 	size_t chunk;
@@ -59,22 +58,16 @@ struct source {
 	uint64_t next, end; /* next chunk's offset; where reading stops */
 	struct chunk *win;  /* the chunks in flight, a ring, head first */
 	unsigned head, count;
-	struct trindle__io_engine eng;
-	int eng_ready;
 	unsigned char *buf; /* the probe (regular files) or carry (streams) */
 	size_t buf_cap, buf_len;
 	uint64_t probe_off; /* file offset of buf[0] after a probe */
-	const char *op;     /* what failed, for the report */
-	uint64_t err_off;
 	int stopped;        /* out died: end quietly, without a marker */
 	long pace;          /* how long the last delivery waited (ns) */
 };
 
 static int fail(struct source *s, const char *op, uint64_t off, int error)
 {
-	s->op = op;
-	s->err_off = off;
-	return -(error ? error : EIO);
+	return trindle__io_fail(&s->file, op, off, error);
 }
 
 static size_t min_size(uint64_t a, uint64_t b)
@@ -224,7 +217,7 @@ static int probe(struct source *s, uint64_t off, size_t n)
 	s->probe_off = off;
 	s->buf_len = 0;
 	while (s->buf_len < n) {
-		ssize_t r = pread(s->fd, s->buf + s->buf_len, n - s->buf_len,
+		ssize_t r = pread(s->file.fd, s->buf + s->buf_len, n - s->buf_len,
 				  (off_t)(off + s->buf_len));
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -306,7 +299,7 @@ static void submit(struct source *s, struct chunk *c)
 		.len = c->want - c->done,
 		.offset = (int64_t)(c->off + c->done),
 	};
-	trindle__io_engine_submit(&s->eng, &c->op);
+	trindle__io_engine_submit(&s->file.eng, &c->op);
 }
 
 /* Plans the next chunk: where it ends, its segment, its read. */
@@ -409,11 +402,11 @@ static int run_offsets(struct source *s)
 		struct chunk *c = &s->win[s->head];
 		if (c->state == CHUNK_DONE) {
 			/* Delivery may wait for room: let the reads run. */
-			trindle__io_engine_kick(&s->eng);
+			trindle__io_engine_kick(&s->file.eng);
 			rc = emit_head(s);
 			continue;
 		}
-		struct trindle__io_op *op = trindle__io_engine_reap(&s->eng, 1);
+		struct trindle__io_op *op = trindle__io_engine_reap(&s->file.eng, 1);
 		rc = op ? complete(s, op) : fail(s, "read", c->off, EIO);
 	}
 	return rc < 0 ? rc : 0;
@@ -429,13 +422,13 @@ static int fill(struct source *s, unsigned char *seg, size_t size,
 		struct trindle__io_op op = { .buf = seg + *filled,
 					     .len = size - *filled,
 					     .offset = -1 };
-		trindle__io_engine_submit(&s->eng, &op);
-		if (!trindle__io_engine_reap(&s->eng, 1))
+		trindle__io_engine_submit(&s->file.eng, &op);
+		if (!trindle__io_engine_reap(&s->file.eng, 1))
 			return fail(s, "read", *total, EIO);
 		if (op.res == -EINTR)
 			continue;
 		if (op.res == -EAGAIN) { /* someone left the fd non-blocking */
-			trindle__io_wait_ready(s->fd, 0);
+			trindle__io_wait_ready(s->file.fd, 0);
 			continue;
 		}
 		if (op.res < 0)
@@ -513,30 +506,22 @@ static int run_stream(struct source *s)
 
 /* --- the device --------------------------------------------------------- */
 
-static int open_input(struct source *s, const char *path)
+static int open_input(struct source *s, const struct trindle__io_params *p)
 {
 	struct stat st;
-
-	if (path[0]) {
-		s->fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (s->fd < 0)
-			return fail(s, "open", 0, errno);
-		s->own_fd = 1;
-	} else {
-		s->fd = STDIN_FILENO;
-	}
-	if (fstat(s->fd, &st) < 0)
-		return fail(s, "fstat", 0, errno);
+	int rc = trindle__io_open(&s->file, p, O_RDONLY, &st);
+	if (rc < 0)
+		return rc;
 	/* Standard input redirected from a file is read from where it
 	 * stands; a size of 0 may hide content (procfs): read it in turn. */
 	off_t pos = 0;
-	if (!s->own_fd && S_ISREG(st.st_mode))
-		pos = lseek(s->fd, 0, SEEK_CUR);
+	if (!s->file.own_fd && S_ISREG(st.st_mode))
+		pos = lseek(s->file.fd, 0, SEEK_CUR);
 	s->seekable = S_ISREG(st.st_mode) && st.st_size > 0 && pos >= 0;
 	if (s->seekable) {
 		s->next = (uint64_t)pos;
 		s->end = st.st_size > pos ? (uint64_t)st.st_size : (uint64_t)pos;
-		posix_fadvise(s->fd, pos, 0, POSIX_FADV_SEQUENTIAL);
+		posix_fadvise(s->file.fd, pos, 0, POSIX_FADV_SEQUENTIAL);
 	}
 	return 0;
 }
@@ -546,8 +531,7 @@ static int setup(struct source *s, const struct trindle__io_params *p)
 	s->out = p->out;
 	s->chunk = p->chunk;
 	s->lines = (p->flags & TRINDLE_SOURCE_LINES) != 0;
-	s->path = p->path[0] ? p->path : "-";
-	int rc = open_input(s, p->path);
+	int rc = open_input(s, p);
 	if (rc < 0)
 		return rc;
 	s->depth = s->seekable ? p->depth : 1;
@@ -556,34 +540,27 @@ static int setup(struct source *s, const struct trindle__io_params *p)
 		if (!s->win)
 			return fail(s, "allocate", 0, ENOMEM);
 	}
-	rc = trindle__io_engine_init(&s->eng, s->fd, s->depth);
-	if (rc < 0)
-		return fail(s, "allocate", 0, -rc);
-	s->eng_ready = 1;
-	return 0;
+	return trindle__io_engine_start(&s->file, s->depth);
 }
 
 static void teardown(struct source *s)
 {
 	/* Reads still in flight must land before their segments go. */
-	if (s->eng_ready)
-		trindle__io_engine_fini(&s->eng);
+	trindle__io_close(&s->file);
 	for (unsigned i = 0; i < s->count; i++)
 		trindle__io_release(s->win[(s->head + i) % s->depth].seg);
 	for (unsigned i = 0; i < s->nstash; i++)
 		trindle__io_release(s->stash[i]);
 	free(s->win);
 	free(s->buf);
-	if (s->own_fd)
-		close(s->fd);
 }
 
 /* Finishes a complete stream: leaves standard input after what was read,
  * and makes the end marker. */
 static int finish(struct source *s, trindle_segment_t *marker)
 {
-	if (s->seekable && !s->own_fd)
-		lseek(s->fd, (off_t)s->end, SEEK_SET);
+	if (s->seekable && !s->file.own_fd)
+		lseek(s->file.fd, (off_t)s->end, SEEK_SET);
 	*marker = trindle_allocate(0, NULL);
 	return *marker ? 0 : fail(s, "allocate", 0, errno);
 }
@@ -595,22 +572,16 @@ static void source_main(trindle_pipe_t input)
 	if (!p)
 		return;
 
-	struct source s = { .input = input, .fd = -1 };
-	trindle_segment_t marker = NULL, report = NULL;
+	struct source s = { .input = input, .file.fd = -1 };
+	trindle_segment_t marker = NULL;
 	int rc = setup(&s, p);
 	if (rc == 0)
 		rc = s.seekable ? run_offsets(&s) : run_stream(&s);
 	if (rc == 0 && !s.stopped)
 		rc = finish(&s, &marker);
-	if (rc < 0)
-		report = trindle__io_report(TRINDLE__IO_SOURCE, s.op, s.path,
-					    -rc, s.err_off);
 	teardown(&s);
-	trindle__io_release((trindle_segment_t)p);
-	if (rc < 0)
-		trindle_abort(report);
 	/* The marker goes as the final object: delivery past a full pipe. */
-	trindle_exit(marker);
+	trindle__io_end(p, &s.file, rc, marker);
 }
 
 TRINDLE_PUBLIC trindle_pipe_t trindle_file_source(const char *path,
@@ -636,8 +607,6 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_file_source(const char *path,
 		.kind = TRINDLE__IO_SOURCE, .out = out, .err = err,
 		.chunk = o.chunk_bytes, .depth = o.in_flight, .flags = o.flags,
 	};
-	if (!path || strcmp(path, "-") == 0)
-		path = "";
 	/* Room for the parameters and for chunks given back. */
 	return trindle__io_start(source_main, 1 + TRINDLE_SOURCE_RETURNS, &p, path);
 }
