@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "helpers.h"
 
+#include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /*
  * cmocka puts its own SIGSEGV and SIGBUS handlers in place (with signal())
@@ -27,6 +30,8 @@ sighandler_t signal(int sig, sighandler_t handler)
 		return SIG_ERR;
 	return old.sa_handler;
 }
+
+/* ---- test thread: one sync at a time ---- */
 
 static size_t sync_out(trindle_message_t *msgs, size_t count)
 {
@@ -69,6 +74,26 @@ size_t t_notices(trindle_message_t *msgs, size_t capacity)
 	return in.count;
 }
 
+trindle_object_t t_next_message(trindle_pipe_t pipe)
+{
+	trindle_message_t got;
+	do
+		assert_int_equal(t_recv(pipe, &got, -1), 1);
+	while (got.address != pipe);
+	return got.content;
+}
+
+int t_drop_notices(void **state)
+{
+	trindle_message_t m[16];
+	(void)state;
+	while (t_notices(m, 16) > 0)
+		;
+	return 0;
+}
+
+/* ---- test thread: objects ---- */
+
 trindle_segment_t t_segment(size_t size, unsigned char fill)
 {
 	trindle_buffer_t b = { size, NULL };
@@ -76,6 +101,215 @@ trindle_segment_t t_segment(size_t size, unsigned char fill)
 	assert_non_null(seg);
 	memset(seg, fill, size);
 	return seg;
+}
+
+trindle_pipe_t t_pipe(size_t capacity)
+{
+	trindle_pipe_t p = trindle_pipe(capacity);
+	assert_non_null(p);
+	return p;
+}
+
+trindle_segment_t t_labelled(unsigned long label)
+{
+	trindle_segment_t s = t_label(label);
+	assert_non_null(s);
+	return s;
+}
+
+void t_expect_label(const trindle_message_t *m, trindle_pipe_t pipe,
+		    unsigned long label)
+{
+	assert_ptr_equal(m->address, pipe);
+	assert_int_equal(trindle_access(m->content),
+			 TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE);
+	assert_int_equal(t_label_of(m->content), label);
+	assert_int_equal(t_release(m->content), 0);
+}
+
+void t_check_fault(const trindle_fault_t *f, const void *address, int access,
+		   trindle_object_t object, trindle_pipe_t process)
+{
+	assert_non_null(f);
+	assert_true(trindle_measure((trindle_object_t)f) >= sizeof *f);
+	assert_ptr_equal(f->address, address);
+	assert_int_equal(f->access, access);
+	assert_true(f->signal == SIGSEGV || f->signal == SIGBUS);
+	assert_ptr_equal(f->object, object);
+	assert_ptr_equal(f->process, process);
+}
+
+size_t t_await_end(trindle_pipe_t input, trindle_pipe_t wake,
+		   trindle_message_t *keep, size_t cap)
+{
+	size_t kept = 0;
+	for (;;) {
+		trindle_message_t req = { wake, NULL }, got[8];
+		trindle_mailbox_t out = { 1, &req }, in = { 8, got };
+		bool ended = false;
+		assert_int_equal(trindle_sync(&out, &in), 0);
+		for (size_t i = 0; i < in.count; i++) {
+			if (got[i].address == input && got[i].content == NULL) {
+				ended = true;
+				continue;
+			}
+			assert_true(kept < cap);
+			keep[kept++] = got[i];
+		}
+		if (ended)
+			return kept;
+		/* The worker let go of wake; its end is still being recorded. */
+		if (in.count == 0)
+			sched_yield();
+	}
+}
+
+/* ---- test thread: a box of what came in ---- */
+
+/* One sync with a receive request on pipe (waiting at most 100 ms); sorts
+ * what came into b's messages and notices. */
+static void pump(trindle_pipe_t pipe, struct t_box *b)
+{
+	trindle_message_t req = { pipe, NULL }, got[8];
+	trindle_mailbox_t out = { 1, &req }, in = { 8, got };
+	assert_int_equal(trindle_sync_timeout(&out, &in, 100000000), 0);
+	assert_int_equal(out.count, 0);
+	for (size_t i = 0; i < in.count; i++) {
+		if (got[i].address && got[i].content) {
+			assert_true(b->tail < 64);
+			b->msg[b->tail++] = got[i];
+		} else {
+			assert_true(b->notes < 64);
+			b->note[b->notes++] = got[i];
+		}
+	}
+}
+
+trindle_object_t t_next_from(trindle_pipe_t pipe, struct t_box *b)
+{
+	int64_t end = t_now_ns() + T_WAIT_LIMIT_NS;
+	while (b->head == b->tail && t_now_ns() < end)
+		pump(pipe, b);
+	if (b->head == b->tail)
+		return NULL;
+	assert_ptr_equal(b->msg[b->head].address, pipe);
+	return b->msg[b->head++].content;
+}
+
+size_t t_count_notes(const struct t_box *b, trindle_message_t want)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < b->notes; i++)
+		n += b->note[i].address == want.address &&
+		     b->note[i].content == want.content;
+	return n;
+}
+
+size_t t_await_note(trindle_pipe_t pipe, trindle_message_t want,
+		    struct t_box *b)
+{
+	int64_t end = t_now_ns() + T_WAIT_LIMIT_NS;
+	while (t_count_notes(b, want) == 0 && t_now_ns() < end)
+		pump(pipe, b);
+	return t_count_notes(b, want);
+}
+
+void t_await_gone(trindle_pipe_t w, trindle_pipe_t reply, struct t_box *b)
+{
+	assert_int_equal(t_await_note(reply, (trindle_message_t){ w, NULL }, b), 1);
+}
+
+trindle_pipe_t t_start(trindle_entrypoint_t entry, trindle_pipe_t reply)
+{
+	trindle_pipe_t w = trindle_launch(entry, 8, reply, reply);
+	assert_non_null(w);
+	assert_int_equal(t_send(w, reply), 0);
+	return w;
+}
+
+void t_nudge(trindle_pipe_t w)
+{
+	trindle_segment_t tok = trindle_allocate(0, NULL);
+	assert_non_null(tok);
+	assert_int_equal(t_move(w, tok), 0);
+}
+
+void t_expect_fault(trindle_pipe_t reply, struct t_box *b, const void *address,
+		    int access, trindle_object_t object, trindle_pipe_t process)
+{
+	const trindle_fault_t *f = t_next_from(reply, b);
+	t_check_fault(f, address, access, object, process);
+	assert_int_equal(trindle_access((trindle_object_t)f),
+			 TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE);
+	assert_int_equal(t_release((trindle_object_t)f), 0);
+}
+
+/* ---- workers: no cmocka ---- */
+
+trindle_segment_t t_label(unsigned long label)
+{
+	trindle_buffer_t b = { sizeof label, &label };
+	return trindle_allocate(1, &b);
+}
+
+unsigned long t_label_of(trindle_segment_t s)
+{
+	unsigned long v;
+	memcpy(&v, s, sizeof v);
+	return v;
+}
+
+trindle_object_t t_w_next(trindle_pipe_t pipe)
+{
+	for (;;) {
+		trindle_message_t req = { pipe, NULL }, got;
+		trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
+		if (trindle_sync(&out, &in) != 0 || out.count || in.count == 0)
+			return NULL;
+		if (got.address == pipe && got.content)
+			return got.content;
+	}
+}
+
+size_t t_w_sync(trindle_message_t *m, size_t count)
+{
+	trindle_mailbox_t out = { count, m };
+	if (trindle_sync(&out, NULL) != 0)
+		return count;
+	return out.count;
+}
+
+size_t t_w_send(trindle_pipe_t pipe, trindle_object_t object)
+{
+	trindle_message_t m = { pipe, object };
+	return t_w_sync(&m, 1);
+}
+
+size_t t_w_move(trindle_pipe_t pipe, trindle_object_t object)
+{
+	trindle_message_t m[2] = { { pipe, object }, { NULL, object } };
+	return t_w_sync(m, 2);
+}
+
+size_t t_w_release(trindle_object_t object)
+{
+	trindle_message_t m = { NULL, object };
+	return t_w_sync(&m, 1);
+}
+
+void t_w_report(trindle_pipe_t reply, const uintptr_t *vals, size_t n)
+{
+	trindle_buffer_t b = { n * sizeof *vals, vals };
+	t_w_move(reply, trindle_allocate(1, &b));
+}
+
+/* ---- anywhere ---- */
+
+int64_t t_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 unsigned long t_scale(void)

@@ -11,143 +11,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 enum {
 	RW = TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE,
 	SR = TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE,
 };
 
-/* ---- root side: waiting for messages and notices ------------------------ */
-
-/* What the root received, notices kept apart from messages so a test can
- * wait for one kind and still count the other. */
-struct box {
-	trindle_message_t note[64];
-	size_t notes;
-	trindle_message_t msg[64];
-	size_t head, tail;
-};
-
-#define WAIT_LIMIT_NS (20LL * 1000000000LL)
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* One sync with a receive request on pipe (waiting at most 100 ms). */
-static void pump(trindle_pipe_t pipe, struct box *b)
-{
-	trindle_message_t req = { pipe, NULL }, got[8];
-	trindle_mailbox_t out = { 1, &req }, in = { 8, got };
-	assert_int_equal(trindle_sync_timeout(&out, &in, 100000000), 0);
-	assert_int_equal(out.count, 0);
-	for (size_t i = 0; i < in.count; i++) {
-		if (got[i].address && got[i].content) {
-			assert_true(b->tail < 64);
-			b->msg[b->tail++] = got[i];
-		} else {
-			assert_true(b->notes < 64);
-			b->note[b->notes++] = got[i];
-		}
-	}
-}
-
-/* The next object that arrives through pipe, or NULL past the limit. */
-static trindle_object_t next_from(trindle_pipe_t pipe, struct box *b)
-{
-	int64_t end = now_ns() + WAIT_LIMIT_NS;
-	while (b->head == b->tail && now_ns() < end)
-		pump(pipe, b);
-	if (b->head == b->tail)
-		return NULL;
-	assert_ptr_equal(b->msg[b->head].address, pipe);
-	return b->msg[b->head++].content;
-}
-
-static size_t count_notes(const struct box *b, trindle_message_t want)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < b->notes; i++)
-		n += b->note[i].address == want.address &&
-		     b->note[i].content == want.content;
-	return n;
-}
-
-/* Pumps pipe until the notice want has come; returns how many came. */
-static size_t await_note(trindle_pipe_t pipe, trindle_message_t want,
-			 struct box *b)
-{
-	int64_t end = now_ns() + WAIT_LIMIT_NS;
-	while (count_notes(b, want) == 0 && now_ns() < end)
-		pump(pipe, b);
-	return count_notes(b, want);
-}
-
 /* ---- worker side (no cmocka asserts off the main thread) ---------------- */
-
-/* The next object sent to this worker; NULL once nothing can come. */
-static trindle_object_t w_next(trindle_pipe_t input)
-{
-	for (;;) {
-		trindle_message_t req = { input, NULL }, got;
-		trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
-		if (trindle_sync(&out, &in) != 0 || out.count || !in.count)
-			return NULL;
-		if (got.address == input && got.content)
-			return got.content;
-	}
-}
-
-/* Moves a new segment holding vals[0 .. n) to reply. */
-static void w_report(trindle_pipe_t reply, const uintptr_t *vals, size_t n)
-{
-	trindle_buffer_t b = { n * sizeof *vals, vals };
-	trindle_segment_t s = trindle_allocate(1, &b);
-	trindle_message_t m[2] = { { reply, s }, { NULL, s } };
-	trindle_mailbox_t out = { 2, m };
-	trindle_sync(&out, NULL);
-}
-
-/* Launches entry with reply as its out and err pipes, and sends it reply
- * as its first message so it knows where to answer. */
-static trindle_pipe_t start(trindle_entrypoint_t entry, trindle_pipe_t reply)
-{
-	trindle_pipe_t w = trindle_launch(entry, 8, reply, reply);
-	assert_non_null(w);
-	assert_int_equal(t_send(w, reply), 0);
-	return w;
-}
-
-/* Moves an empty segment to w: the signal to go on. */
-static void nudge(trindle_pipe_t w)
-{
-	trindle_segment_t tok = trindle_allocate(0, NULL);
-	assert_non_null(tok);
-	assert_int_equal(t_move(w, tok), 0);
-}
-
-/* Setup: drops notices left over from an earlier test, so each test
- * counts only its own. */
-static int drain_notices(void **state)
-{
-	(void)state;
-	trindle_message_t m[16];
-	while (t_notices(m, 16) > 0)
-		;
-	return 0;
-}
 
 /* Holds a segment, a pipe and an extended segment (of 'ret' bytes) of its
  * own and tells their addresses; when nudged, reports its rights on them
  * (they must be intact) and ends. */
 static void hoard_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = w_next(input);
+	trindle_pipe_t reply = t_w_next(input);
 	trindle_segment_t seg = trindle_allocate(1, &(trindle_buffer_t){ 100, NULL });
 	trindle_pipe_t pipe = trindle_pipe(4);
 	unsigned char ret[64];
@@ -155,12 +32,12 @@ static void hoard_entry(trindle_pipe_t input)
 	trindle_segment_t code = trindle_allocate(1, &(trindle_buffer_t){ 64, ret });
 	trindle_extend(code);
 	uintptr_t v[3] = { (uintptr_t)seg, (uintptr_t)pipe, (uintptr_t)code };
-	w_report(reply, v, 3);
-	w_next(input);
+	t_w_report(reply, v, 3);
+	t_w_next(input);
 	v[0] = (uintptr_t)trindle_access(seg);
 	v[1] = (uintptr_t)trindle_access(pipe);
 	v[2] = (uintptr_t)trindle_access(code);
-	w_report(reply, v, 3);
+	t_w_report(reply, v, 3);
 }
 
 static void quit_entry(trindle_pipe_t input)
@@ -171,13 +48,13 @@ static void quit_entry(trindle_pipe_t input)
 /* Ends once nothing can come to it any more. */
 static void wait_entry(trindle_pipe_t input)
 {
-	while (w_next(input))
+	while (t_w_next(input))
 		;
 }
 
 /* Objects shared by all tests, made once for the group. */
 static struct {
-	struct box box;
+	struct t_box box;
 	trindle_pipe_t reply, pipe, hoard, dead_pipe, dead_input;
 	unsigned char *seg, *dead_seg;
 	trindle_segment_t foreign_seg, foreign_code;
@@ -197,8 +74,8 @@ static int make_fixture(void **state)
 	fx.dead_pipe = trindle_pipe(4);
 	fx.heap = malloc(32);
 	assert_non_null(fx.heap);
-	fx.hoard = start(hoard_entry, fx.reply);
-	const uintptr_t *v = next_from(fx.reply, &fx.box);
+	fx.hoard = t_start(hoard_entry, fx.reply);
+	const uintptr_t *v = t_next_from(fx.reply, &fx.box);
 	assert_non_null(v);
 	fx.foreign_seg = (void *)v[0];
 	fx.foreign_pipe = (void *)v[1];
@@ -206,8 +83,7 @@ static int make_fixture(void **state)
 	assert_int_equal(t_release((void *)v), 0);
 	fx.dead_input = trindle_launch(quit_entry, 1, NULL, NULL);
 	assert_non_null(fx.dead_input);
-	trindle_message_t gone = { fx.dead_input, NULL };
-	assert_int_equal(await_note(fx.reply, gone, &fx.box), 1);
+	t_await_gone(fx.dead_input, fx.reply, &fx.box);
 	assert_int_equal(t_release(fx.dead_seg), 0);
 	assert_int_equal(t_release(fx.dead_pipe), 0);
 	return 0;
@@ -216,16 +92,15 @@ static int make_fixture(void **state)
 static int drop_fixture(void **state)
 {
 	(void)state;
-	nudge(fx.hoard);
+	t_nudge(fx.hoard);
 	/* Nothing this file did disturbed the hoard's own objects. */
-	const uintptr_t *v = next_from(fx.reply, &fx.box);
+	const uintptr_t *v = t_next_from(fx.reply, &fx.box);
 	assert_non_null(v);
 	assert_int_equal(v[0], RW);
 	assert_int_equal(v[1], SR);
 	assert_int_equal(v[2], TRINDLE_ACCESS_READ | TRINDLE_ACCESS_EXECUTE);
 	assert_int_equal(t_release((void *)v), 0);
-	trindle_message_t gone = { fx.hoard, NULL };
-	assert_int_equal(await_note(fx.reply, gone, &fx.box), 1);
+	t_await_gone(fx.hoard, fx.reply, &fx.box);
 	assert_int_equal(t_release(fx.seg), 0);
 	assert_int_equal(t_release(fx.pipe), 0);
 	assert_int_equal(t_release(fx.reply), 0);
@@ -312,6 +187,28 @@ static void expect_all_fail(const trindle_message_t *m, size_t n)
 	assert_memory_equal(copy, m, n * sizeof *m);
 }
 
+/* Where a message template takes each bad address in turn. */
+static const char bad_slot;
+#define BAD ((void *)&bad_slot)
+
+/* For each of t[0 .. n): m[i] is tmpl with t[i]'s address in place of BAD,
+ * and it must fail alone (expect_fail).  When tmpl carries a segment, the
+ * failed send must have added no holder to it. */
+static void expect_each_fails(trindle_message_t *m, const struct bad *t,
+			      size_t n, trindle_message_t tmpl)
+{
+	for (size_t i = 0; i < n; i++) {
+		m[i] = tmpl;
+		if (m[i].address == BAD)
+			m[i].address = (void *)t[i].addr;
+		if (m[i].content == BAD)
+			m[i].content = (void *)t[i].addr;
+		expect_fail(m[i], t[i].name);
+		if (tmpl.content && tmpl.content != BAD)
+			assert_int_equal(trindle_access(tmpl.content), RW);
+	}
+}
+
 /* ---- messages -------------------------------------------------------------- */
 
 static void test_send_on_pipe_without_send_fails(void **state)
@@ -321,12 +218,7 @@ static void test_send_on_pipe_without_send_fails(void **state)
 	trindle_message_t m[32] = { { NULL, NULL } };
 	int on_stack = 0;
 	size_t n = bad_pipes(t, &on_stack);
-	for (size_t i = 0; i < n; i++) {
-		m[i] = (trindle_message_t){ (void *)t[i].addr, fx.seg };
-		expect_fail(m[i], t[i].name);
-		/* The failed send added no holder. */
-		assert_int_equal(trindle_access(fx.seg), RW);
-	}
+	expect_each_fails(m, t, n, (trindle_message_t){ BAD, fx.seg });
 	expect_all_fail(m, n);
 	assert_fixture_intact();
 }
@@ -338,16 +230,10 @@ static void test_send_of_object_not_held_fails(void **state)
 	trindle_message_t m[32] = { { NULL, NULL } };
 	int on_stack = 0;
 	size_t n = bad_objects(t, &on_stack);
-	for (size_t i = 0; i < n; i++) {
-		m[i] = (trindle_message_t){ fx.pipe, (void *)t[i].addr };
-		expect_fail(m[i], t[i].name);
-	}
+	expect_each_fails(m, t, n, (trindle_message_t){ fx.pipe, BAD });
 	expect_all_fail(m, n);
 	/* Also through a pipe held with SEND only. */
-	for (size_t i = 0; i < n; i++) {
-		m[i] = (trindle_message_t){ fx.hoard, (void *)t[i].addr };
-		expect_fail(m[i], t[i].name);
-	}
+	expect_each_fails(m, t, n, (trindle_message_t){ fx.hoard, BAD });
 	assert_fixture_intact();
 }
 
@@ -359,10 +245,7 @@ static void test_receive_without_receive_fails(void **state)
 	int on_stack = 0;
 	size_t n = bad_pipes(t, &on_stack);
 	t[n++] = (struct bad){ "pipe held with SEND only", fx.hoard };
-	for (size_t i = 0; i < n; i++) {
-		m[i] = (trindle_message_t){ (void *)t[i].addr, NULL };
-		expect_fail(m[i], t[i].name);
-	}
+	expect_each_fails(m, t, n, (trindle_message_t){ BAD, NULL });
 	expect_all_fail(m, n);
 	assert_fixture_intact();
 }
@@ -374,10 +257,7 @@ static void test_release_of_object_not_held_fails(void **state)
 	trindle_message_t m[32] = { { NULL, NULL } };
 	int on_stack = 0;
 	size_t n = bad_objects(t, &on_stack);
-	for (size_t i = 0; i < n; i++) {
-		m[i] = (trindle_message_t){ NULL, (void *)t[i].addr };
-		expect_fail(m[i], t[i].name);
-	}
+	expect_each_fails(m, t, n, (trindle_message_t){ NULL, BAD });
 	expect_all_fail(m, n);
 	assert_fixture_intact();
 }
@@ -581,7 +461,7 @@ static void test_allocate_count_without_buffers_fails_einval(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup(f, drain_notices)
+#define T(f) cmocka_unit_test_setup(f, t_drop_notices)
 	const struct CMUnitTest tests[] = {
 		T(test_send_on_pipe_without_send_fails),
 		T(test_send_of_object_not_held_fails),

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -21,142 +20,21 @@ enum {
 	SR = TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE,
 };
 
-/* ---- root side: waiting for messages and notices ------------------------ */
-
-/* What the root received, notices kept apart from messages so a test can
- * wait for one kind and still count the other. */
-struct box {
-	trindle_message_t note[64];
-	size_t notes;
-	trindle_message_t msg[64];
-	size_t head, tail;
-};
-
-#define WAIT_LIMIT_NS (20LL * 1000000000LL)
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* One sync with a receive request on pipe (waiting at most 100 ms). */
-static void pump(trindle_pipe_t pipe, struct box *b)
-{
-	trindle_message_t req = { pipe, NULL }, got[8];
-	trindle_mailbox_t out = { 1, &req }, in = { 8, got };
-	assert_int_equal(trindle_sync_timeout(&out, &in, 100000000), 0);
-	assert_int_equal(out.count, 0);
-	for (size_t i = 0; i < in.count; i++) {
-		if (got[i].address && got[i].content) {
-			assert_true(b->tail < 64);
-			b->msg[b->tail++] = got[i];
-		} else {
-			assert_true(b->notes < 64);
-			b->note[b->notes++] = got[i];
-		}
-	}
-}
-
-/* The next object that arrives through pipe, or NULL past the limit. */
-static trindle_object_t next_from(trindle_pipe_t pipe, struct box *b)
-{
-	int64_t end = now_ns() + WAIT_LIMIT_NS;
-	while (b->head == b->tail && now_ns() < end)
-		pump(pipe, b);
-	if (b->head == b->tail)
-		return NULL;
-	assert_ptr_equal(b->msg[b->head].address, pipe);
-	return b->msg[b->head++].content;
-}
-
-static size_t count_notes(const struct box *b, trindle_message_t want)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < b->notes; i++)
-		n += b->note[i].address == want.address &&
-		     b->note[i].content == want.content;
-	return n;
-}
-
-/* Pumps pipe until the notice want has come; returns how many came. */
-static size_t await_note(trindle_pipe_t pipe, trindle_message_t want,
-			 struct box *b)
-{
-	int64_t end = now_ns() + WAIT_LIMIT_NS;
-	while (count_notes(b, want) == 0 && now_ns() < end)
-		pump(pipe, b);
-	return count_notes(b, want);
-}
-
 /* ---- worker side (no cmocka asserts off the main thread) ---------------- */
-
-/* The next object sent to this worker; NULL once nothing can come. */
-static trindle_object_t w_next(trindle_pipe_t input)
-{
-	for (;;) {
-		trindle_message_t req = { input, NULL }, got;
-		trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
-		if (trindle_sync(&out, &in) != 0 || out.count || !in.count)
-			return NULL;
-		if (got.address == input && got.content)
-			return got.content;
-	}
-}
-
-/* Moves a new segment holding vals[0 .. n) to reply. */
-static void w_report(trindle_pipe_t reply, const uintptr_t *vals, size_t n)
-{
-	trindle_buffer_t b = { n * sizeof *vals, vals };
-	trindle_segment_t s = trindle_allocate(1, &b);
-	trindle_message_t m[2] = { { reply, s }, { NULL, s } };
-	trindle_mailbox_t out = { 2, m };
-	trindle_sync(&out, NULL);
-}
-
-/* Launches entry with reply as its out and err pipes, and sends it reply
- * as its first message so it knows where to answer. */
-static trindle_pipe_t start(trindle_entrypoint_t entry, trindle_pipe_t reply)
-{
-	trindle_pipe_t w = trindle_launch(entry, 8, reply, reply);
-	assert_non_null(w);
-	assert_int_equal(t_send(w, reply), 0);
-	return w;
-}
-
-/* Moves an empty segment to w: the signal to go on. */
-static void nudge(trindle_pipe_t w)
-{
-	trindle_segment_t tok = trindle_allocate(0, NULL);
-	assert_non_null(tok);
-	assert_int_equal(t_move(w, tok), 0);
-}
 
 /* Holds a segment, a pipe and an extended segment of its own, tells their
  * addresses, and lets go of them (by ending) only when nudged. */
 static void hoard_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = w_next(input);
+	trindle_pipe_t reply = t_w_next(input);
 	trindle_buffer_t b = { 100, NULL };
 	trindle_segment_t seg = trindle_allocate(1, &b);
 	trindle_pipe_t pipe = trindle_pipe(4);
 	trindle_segment_t code = trindle_allocate(1, &b);
 	trindle_extend(code);
 	uintptr_t v[3] = { (uintptr_t)seg, (uintptr_t)pipe, (uintptr_t)code };
-	w_report(reply, v, 3);
-	w_next(input);
-}
-
-/* Setup: drops notices left over from an earlier test, so each test
- * counts only its own. */
-static int drain_notices(void **state)
-{
-	(void)state;
-	trindle_message_t m[16];
-	while (t_notices(m, 16) > 0)
-		;
-	return 0;
+	t_w_report(reply, v, 3);
+	t_w_next(input);
 }
 
 /* ---- the rules ---------------------------------------------------------- */
@@ -350,10 +228,10 @@ static void test_access_destroyed_pipe_is_nothing(void **state)
 static void test_access_objects_not_held_are_nothing(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	trindle_pipe_t reply = trindle_pipe(8);
-	trindle_pipe_t w = start(hoard_entry, reply);
-	const uintptr_t *v = next_from(reply, &b);
+	trindle_pipe_t w = t_start(hoard_entry, reply);
+	const uintptr_t *v = t_next_from(reply, &b);
 	assert_non_null(v);
 	trindle_segment_t seg = (trindle_segment_t)v[0];
 	trindle_pipe_t pipe = (trindle_pipe_t)v[1];
@@ -367,8 +245,8 @@ static void test_access_objects_not_held_are_nothing(void **state)
 	assert_nothing(pipe);
 	assert_nothing(code);
 	assert_nothing(code + 10);
-	nudge(w);
-	assert_int_equal(await_note(reply, (trindle_message_t){ w, NULL }, &b), 1);
+	t_nudge(w);
+	t_await_gone(w, reply, &b);
 	/* Now destroyed with the worker. */
 	assert_nothing(seg);
 	assert_nothing(pipe);
@@ -380,14 +258,14 @@ static void test_access_objects_not_held_are_nothing(void **state)
 static void test_access_worker_input_pipe_is_send_only(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	trindle_pipe_t reply = trindle_pipe(8);
-	trindle_pipe_t w = start(hoard_entry, reply);
+	trindle_pipe_t w = t_start(hoard_entry, reply);
 	assert_int_equal(trindle_access(w), TRINDLE_ACCESS_SEND);
-	const uintptr_t *v = next_from(reply, &b);
+	const uintptr_t *v = t_next_from(reply, &b);
 	assert_non_null(v);
-	nudge(w);
-	assert_int_equal(await_note(reply, (trindle_message_t){ w, NULL }, &b), 1);
+	t_nudge(w);
+	t_await_gone(w, reply, &b);
 	/* Its input pipe died with it. */
 	assert_nothing(w);
 	assert_int_equal(t_release((trindle_object_t)v), 0);
@@ -410,9 +288,7 @@ static void churn_entry(trindle_pipe_t input)
 		trindle_object_t o = i % 4 == 3 ? trindle_pipe(2)
 						: trindle_allocate(1, &b);
 		atomic_store(&churn_addr, (uintptr_t)o);
-		trindle_message_t m = { NULL, o };
-		trindle_mailbox_t out = { 1, &m };
-		trindle_sync(&out, NULL);
+		t_w_release(o);
 	}
 	atomic_store(&churn_done, 1);
 }
@@ -420,7 +296,7 @@ static void churn_entry(trindle_pipe_t input)
 static void test_access_never_faults_while_objects_die(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	trindle_pipe_t mine = trindle_pipe(1);
 	atomic_store(&churn_done, 0);
 	atomic_store(&churn_addr, 0);
@@ -433,13 +309,13 @@ static void test_access_never_faults_while_objects_die(void **state)
 		assert_int_equal(trindle_measure((void *)a), 0);
 		assert_int_equal(trindle_access((void *)(a + 1)), 0);
 	} while (!atomic_load(&churn_done));
-	assert_int_equal(await_note(mine, (trindle_message_t){ w, NULL }, &b), 1);
+	t_await_gone(w, mine, &b);
 	assert_int_equal(t_release(mine), 0);
 }
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup(f, drain_notices)
+#define T(f) cmocka_unit_test_setup(f, t_drop_notices)
 	const struct CMUnitTest tests[] = {
 		T(test_access_segment_held_alone_is_read_write),
 		T(test_access_segment_in_flight_is_read_only),

@@ -8,11 +8,8 @@
 
 #include <errno.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 enum {
 	RW = TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE,
@@ -20,162 +17,15 @@ enum {
 	SR = TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE,
 };
 
-/* ---- root side: waiting for messages and notices ------------------------ */
-
-/* What the root received, notices kept apart from messages so a test can
- * wait for one kind and still count the other. */
-struct box {
-	trindle_message_t note[64];
-	size_t notes;
-	trindle_message_t msg[64];
-	size_t head, tail;
-};
-
-#define WAIT_LIMIT_NS (20LL * 1000000000LL)
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* One sync with a receive request on pipe (waiting at most 100 ms). */
-static void pump(trindle_pipe_t pipe, struct box *b)
-{
-	trindle_message_t req = { pipe, NULL }, got[8];
-	trindle_mailbox_t out = { 1, &req }, in = { 8, got };
-	assert_int_equal(trindle_sync_timeout(&out, &in, 100000000), 0);
-	assert_int_equal(out.count, 0);
-	for (size_t i = 0; i < in.count; i++) {
-		if (got[i].address && got[i].content) {
-			assert_true(b->tail < 64);
-			b->msg[b->tail++] = got[i];
-		} else {
-			assert_true(b->notes < 64);
-			b->note[b->notes++] = got[i];
-		}
-	}
-}
-
-/* The next object that arrives through pipe, or NULL past the limit. */
-static trindle_object_t next_from(trindle_pipe_t pipe, struct box *b)
-{
-	int64_t end = now_ns() + WAIT_LIMIT_NS;
-	while (b->head == b->tail && now_ns() < end)
-		pump(pipe, b);
-	if (b->head == b->tail)
-		return NULL;
-	assert_ptr_equal(b->msg[b->head].address, pipe);
-	return b->msg[b->head++].content;
-}
-
-static size_t count_notes(const struct box *b, trindle_message_t want)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < b->notes; i++)
-		n += b->note[i].address == want.address &&
-		     b->note[i].content == want.content;
-	return n;
-}
-
-/* Pumps pipe until the notice want has come; returns how many came. */
-static size_t await_note(trindle_pipe_t pipe, trindle_message_t want,
-			 struct box *b)
-{
-	int64_t end = now_ns() + WAIT_LIMIT_NS;
-	while (count_notes(b, want) == 0 && now_ns() < end)
-		pump(pipe, b);
-	return count_notes(b, want);
-}
-
 /* ---- worker side (no cmocka asserts off the main thread) ---------------- */
-
-/* The next object sent to this worker; NULL once nothing can come. */
-static trindle_object_t w_next(trindle_pipe_t input)
-{
-	for (;;) {
-		trindle_message_t req = { input, NULL }, got;
-		trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
-		if (trindle_sync(&out, &in) != 0 || out.count || !in.count)
-			return NULL;
-		if (got.address == input && got.content)
-			return got.content;
-	}
-}
-
-/* Moves a new segment holding vals[0 .. n) to reply. */
-static void w_report(trindle_pipe_t reply, const uintptr_t *vals, size_t n)
-{
-	trindle_buffer_t b = { n * sizeof *vals, vals };
-	trindle_segment_t s = trindle_allocate(1, &b);
-	trindle_message_t m[2] = { { reply, s }, { NULL, s } };
-	trindle_mailbox_t out = { 2, m };
-	trindle_sync(&out, NULL);
-}
-
-/* Launches entry with reply as its out and err pipes, and sends it reply
- * as its first message so it knows where to answer. */
-static trindle_pipe_t start(trindle_entrypoint_t entry, trindle_pipe_t reply)
-{
-	trindle_pipe_t w = trindle_launch(entry, 8, reply, reply);
-	assert_non_null(w);
-	assert_int_equal(t_send(w, reply), 0);
-	return w;
-}
-
-/* Moves an empty segment to w: the signal to go on. */
-static void nudge(trindle_pipe_t w)
-{
-	trindle_segment_t tok = trindle_allocate(0, NULL);
-	assert_non_null(tok);
-	assert_int_equal(t_move(w, tok), 0);
-}
-
-/* Setup: drops notices left over from an earlier test, so each test
- * counts only its own. */
-static int drain_notices(void **state)
-{
-	(void)state;
-	trindle_message_t m[16];
-	while (t_notices(m, 16) > 0)
-		;
-	return 0;
-}
-
-/* Root side: copies the next report (n words) from reply and releases it. */
-static void read_report(trindle_pipe_t reply, struct box *b, uintptr_t *v,
-			size_t n)
-{
-	const uintptr_t *r = next_from(reply, b);
-	assert_non_null(r);
-	assert_int_equal(trindle_measure((void *)r), n * sizeof *v);
-	memcpy(v, r, n * sizeof *v);
-	assert_int_equal(t_release((void *)r), 0);
-}
-
-static void await_end(trindle_pipe_t w, trindle_pipe_t reply, struct box *b)
-{
-	assert_int_equal(await_note(reply, (trindle_message_t){ w, NULL }, b), 1);
-}
-
-/* Worker side: one sync of n messages; returns how many failed. */
-static size_t w_sync(trindle_message_t *m, size_t n)
-{
-	trindle_mailbox_t out = { n, m };
-	if (trindle_sync(&out, NULL) != 0)
-		return n;
-	return out.count;
-}
 
 /* Moves a one-word segment holding v to pipe; returns failed messages. */
 static size_t w_move_word(trindle_pipe_t pipe, uintptr_t v)
 {
 	trindle_segment_t s = trindle_allocate(1, &(trindle_buffer_t){ sizeof v, &v });
-	trindle_message_t m[2] = { { pipe, s }, { NULL, s } };
-	size_t failed = w_sync(m, 2);
+	size_t failed = t_w_move(pipe, s);
 	if (failed)
-		w_sync(&(trindle_message_t){ NULL, s }, 1);
+		t_w_release(s);
 	return failed;
 }
 
@@ -183,62 +33,61 @@ static size_t w_move_word(trindle_pipe_t pipe, uintptr_t v)
  * receive request on it failed, and whether a send through it failed. */
 static void probe_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = w_next(input);
-	trindle_pipe_t q = w_next(input);
+	trindle_pipe_t reply = t_w_next(input);
+	trindle_pipe_t q = t_w_next(input);
 	uintptr_t v[3] = { (uintptr_t)trindle_access(q), 0, 0 };
 	trindle_message_t req = { q, NULL }, got;
 	trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
 	trindle_sync_timeout(&out, &in, 0);
 	v[1] = out.count;
 	v[2] = w_move_word(q, 42);
-	w_report(reply, v, 3);
+	t_w_report(reply, v, 3);
 }
 
 /* Makes a pipe and sends it to reply (keeping it); when nudged, releases
  * it and reports its rights left; when nudged again, ends. */
 static void creator_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = w_next(input);
+	trindle_pipe_t reply = t_w_next(input);
 	trindle_pipe_t q = trindle_pipe(4);
-	w_sync(&(trindle_message_t){ reply, q }, 1);
-	w_next(input);
-	uintptr_t v[2] = { w_sync(&(trindle_message_t){ NULL, q }, 1),
+	t_w_send(reply, q);
+	t_w_next(input);
+	uintptr_t v[2] = { t_w_release(q),
 			   (uintptr_t)trindle_access(q) };
-	w_report(reply, v, 2);
-	w_next(input);
+	t_w_report(reply, v, 2);
+	t_w_next(input);
 }
 
 /* Given a pipe, releases it and reports its rights before and after,
  * and whether a send after the release failed. */
 static void dropper_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = w_next(input);
-	trindle_pipe_t p = w_next(input);
+	trindle_pipe_t reply = t_w_next(input);
+	trindle_pipe_t p = t_w_next(input);
 	uintptr_t v[3] = { (uintptr_t)trindle_access(p), 0, 0 };
-	w_sync(&(trindle_message_t){ NULL, p }, 1);
+	t_w_release(p);
 	v[1] = (uintptr_t)trindle_access(p);
 	v[2] = w_move_word(p, 7);
-	w_report(reply, v, 3);
+	t_w_report(reply, v, 3);
 }
 
 /* Makes a pipe and moves it to reply: its creator lets go of it in the
  * same sync, so it dies on the way. */
 static void mover_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = w_next(input);
+	trindle_pipe_t reply = t_w_next(input);
 	trindle_pipe_t q = trindle_pipe(2);
-	trindle_message_t m[2] = { { reply, q }, { NULL, q } };
-	uintptr_t v = w_sync(m, 2);
-	w_report(reply, &v, 1);
+	uintptr_t v = t_w_move(reply, q);
+	t_w_report(reply, &v, 1);
 }
 
 /* Reads the byte at the address in the word it is sent (may fault). */
 static void peek_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = w_next(input);
-	const uintptr_t *a = w_next(input);
+	trindle_pipe_t reply = t_w_next(input);
+	const uintptr_t *a = t_w_next(input);
 	uintptr_t v = *(volatile const unsigned char *)a[0];
-	w_report(reply, &v, 1);
+	t_w_report(reply, &v, 1);
 }
 
 enum { FIFO_COUNT = 300 };
@@ -247,13 +96,13 @@ enum { FIFO_COUNT = 300 };
  * given first, retrying while the pipe is full. */
 static void sender_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t to = w_next(input);
+	trindle_pipe_t to = t_w_next(input);
 	for (uintptr_t seq = 0; seq < FIFO_COUNT; seq++) {
 		uintptr_t v[2] = { (uintptr_t)input, seq };
 		trindle_segment_t s = trindle_allocate(1, &(trindle_buffer_t){ sizeof v, v });
 		trindle_message_t m[2] = { { to, s }, { NULL, s } };
 		size_t left = 2;
-		while ((left = w_sync(m, left)) != 0) {
+		while ((left = t_w_sync(m, left)) != 0) {
 			if (!(trindle_access(to) & TRINDLE_ACCESS_SEND))
 				return;
 			sched_yield();
@@ -261,18 +110,17 @@ static void sender_entry(trindle_pipe_t input)
 	}
 }
 
-static void expect_fault(trindle_pipe_t reply, struct box *b, const void *addr,
-			 int access, trindle_object_t object, trindle_pipe_t w)
+/* ---- root side ----------------------------------------------------------- */
+
+/* Root side: copies the next report (n words) from reply and releases it. */
+static void read_report(trindle_pipe_t reply, struct t_box *b, uintptr_t *v,
+			size_t n)
 {
-	const trindle_fault_t *f = next_from(reply, b);
-	assert_non_null(f);
-	assert_true(trindle_measure((void *)f) >= sizeof *f);
-	assert_ptr_equal(f->address, addr);
-	assert_int_equal(f->access, access);
-	assert_true(f->signal == SIGSEGV || f->signal == SIGBUS);
-	assert_ptr_equal(f->object, object);
-	assert_ptr_equal(f->process, w);
-	assert_int_equal(t_release((void *)f), 0);
+	const uintptr_t *r = t_next_from(reply, b);
+	assert_non_null(r);
+	assert_int_equal(trindle_measure((void *)r), n * sizeof *v);
+	memcpy(v, r, n * sizeof *v);
+	assert_int_equal(t_release((void *)r), 0);
 }
 
 /* ---- creation and rights ------------------------------------------------- */
@@ -319,11 +167,11 @@ static void test_pipe_creator_holds_send_receive(void **state)
 static void test_pipe_sent_gives_receiver_send_only(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	uintptr_t v[3];
 	trindle_pipe_t reply = trindle_pipe(8);
 	trindle_pipe_t q = trindle_pipe(4);
-	trindle_pipe_t w = start(probe_entry, reply);
+	trindle_pipe_t w = t_start(probe_entry, reply);
 	assert_int_equal(t_send(w, q), 0);
 	/* The sender keeps both rights. */
 	assert_int_equal(trindle_access(q), SR);
@@ -331,8 +179,8 @@ static void test_pipe_sent_gives_receiver_send_only(void **state)
 	assert_int_equal(v[0], S);
 	assert_int_equal(v[1], 1);     /* it may not receive from q */
 	assert_int_equal(v[2], 0);     /* but it may send through it */
-	await_end(w, reply, &b);
-	const uintptr_t *word = next_from(q, &b);
+	t_await_gone(w, reply, &b);
+	const uintptr_t *word = t_next_from(q, &b);
 	assert_non_null(word);
 	assert_int_equal(*word, 42);
 	assert_int_equal(t_release((void *)word), 0);
@@ -433,12 +281,12 @@ static void test_pipe_fifo_from_one_sender(void **state)
 
 /* Receives on p until want messages came; checks each sender's order. */
 static void check_interleaved(trindle_pipe_t p, trindle_pipe_t w[2],
-			      size_t want, struct box *b)
+			      size_t want, struct t_box *b)
 {
 	uintptr_t next[2] = { 0, 0 };
 	size_t got = 0;
-	int64_t end = now_ns() + WAIT_LIMIT_NS;
-	while (got < want && now_ns() < end) {
+	int64_t end = t_now_ns() + T_WAIT_LIMIT_NS;
+	while (got < want && t_now_ns() < end) {
 		trindle_message_t req = { p, NULL }, m[16];
 		trindle_mailbox_t out = { 1, &req }, in = { 16, m };
 		assert_int_equal(trindle_sync_timeout(&out, &in, 100000000), 0);
@@ -470,10 +318,10 @@ static void test_pipe_fifo_per_sender(void **state)
 		assert_non_null(w[i]);
 		assert_int_equal(t_send(w[i], p), 0);
 	}
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	check_interleaved(p, w, 2 * FIFO_COUNT, &b);
-	await_end(w[0], p, &b);
-	await_end(w[1], p, &b);
+	t_await_gone(w[0], p, &b);
+	t_await_gone(w[1], p, &b);
 	assert_int_equal(t_release(p), 0);
 }
 
@@ -508,7 +356,7 @@ static void test_pipe_death_releases_queued_contents(void **state)
 static void test_pipe_death_destroys_segment_it_alone_held(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	trindle_pipe_t reply = trindle_pipe(8);
 	trindle_pipe_t p = trindle_pipe(2);
 	unsigned char *s = t_segment(100, 1);
@@ -516,31 +364,31 @@ static void test_pipe_death_destroys_segment_it_alone_held(void **state)
 	trindle_segment_t addr = trindle_allocate(1, &(trindle_buffer_t){ sizeof where, &where });
 	assert_non_null(addr);
 	/* Started first, so that nothing it makes can take s's address. */
-	trindle_pipe_t w = start(peek_entry, reply);
+	trindle_pipe_t w = t_start(peek_entry, reply);
 	assert_int_equal(t_move(p, s), 0);
 	assert_int_equal(t_release(p), 0);
 	assert_int_equal(trindle_access(s), 0);
 	assert_int_equal(t_move(w, addr), 0);
-	expect_fault(reply, &b, s + 5, TRINDLE_ACCESS_READ, s, w);
-	await_end(w, reply, &b);
+	t_expect_fault(reply, &b, s + 5, TRINDLE_ACCESS_READ, s, w);
+	t_await_gone(w, reply, &b);
 	assert_int_equal(t_release(reply), 0);
 }
 
 static void test_pipe_death_notifies_other_holders_once(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	uintptr_t v[2];
 	trindle_pipe_t reply = trindle_pipe(8);
-	trindle_pipe_t w = start(creator_entry, reply);
-	trindle_pipe_t q = next_from(reply, &b);
+	trindle_pipe_t w = t_start(creator_entry, reply);
+	trindle_pipe_t q = t_next_from(reply, &b);
 	assert_non_null(q);
 	assert_int_equal(trindle_access(q), S);
 	unsigned char *s = t_segment(10, 3);
 	assert_int_equal(t_send(q, s), 0);
 	assert_int_equal(trindle_access(s), TRINDLE_ACCESS_READ);
 
-	nudge(w);
+	t_nudge(w);
 	read_report(reply, &b, v, 2);
 	assert_int_equal(v[0], 0);
 	assert_int_equal(v[1], 0);
@@ -552,9 +400,9 @@ static void test_pipe_death_notifies_other_holders_once(void **state)
 	/* What was queued in q was released: s is ours alone again. */
 	assert_int_equal(trindle_access(s), RW);
 
-	nudge(w);
-	await_end(w, reply, &b);
-	assert_int_equal(count_notes(&b, (trindle_message_t){ q, NULL }), 1);
+	t_nudge(w);
+	t_await_gone(w, reply, &b);
+	assert_int_equal(t_count_notes(&b, (trindle_message_t){ q, NULL }), 1);
 	trindle_message_t later[8];
 	for (size_t i = t_notices(later, 8); i-- > 0;)
 		assert_ptr_not_equal(later[i].address, q);
@@ -565,20 +413,20 @@ static void test_pipe_death_notifies_other_holders_once(void **state)
 static void test_pipe_sender_release_drops_only_its_send(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	uintptr_t v[3];
 	trindle_pipe_t reply = trindle_pipe(8);
 	trindle_pipe_t p = trindle_pipe(4);
-	trindle_pipe_t w = start(dropper_entry, reply);
+	trindle_pipe_t w = t_start(dropper_entry, reply);
 	assert_int_equal(t_send(w, p), 0);
 	read_report(reply, &b, v, 3);
 	assert_int_equal(v[0], S);
 	assert_int_equal(v[1], 0);
 	assert_int_equal(v[2], 2);     /* its send after letting go failed */
-	await_end(w, reply, &b);
+	t_await_gone(w, reply, &b);
 	/* The creator's pipe is alive and whole. */
 	assert_int_equal(trindle_access(p), SR);
-	assert_int_equal(count_notes(&b, (trindle_message_t){ p, NULL }), 0);
+	assert_int_equal(t_count_notes(&b, (trindle_message_t){ p, NULL }), 0);
 	unsigned char *s = t_segment(4, 4);
 	assert_int_equal(t_move(p, s), 0);
 	trindle_message_t m;
@@ -606,25 +454,25 @@ static void test_pipe_send_to_dead_pipe_fails_without_send(void **state)
 static void test_pipe_died_in_flight_gives_no_send(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	uintptr_t v;
 	trindle_pipe_t reply = trindle_pipe(8);
-	trindle_pipe_t w = start(mover_entry, reply);
-	trindle_pipe_t q = next_from(reply, &b);
+	trindle_pipe_t w = t_start(mover_entry, reply);
+	trindle_pipe_t q = t_next_from(reply, &b);
 	assert_non_null(q);
 	read_report(reply, &b, &v, 1);
 	assert_int_equal(v, 0);
 	assert_int_equal(trindle_access(q), 0);
 	unsigned char *s = t_segment(1, 1);
 	assert_int_equal(t_send(q, s), 1);
-	await_end(w, reply, &b);
+	t_await_gone(w, reply, &b);
 	assert_int_equal(t_release(s), 0);
 	assert_int_equal(t_release(reply), 0);
 }
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup(f, drain_notices)
+#define T(f) cmocka_unit_test_setup(f, t_drop_notices)
 	const struct CMUnitTest tests[] = {
 		T(test_pipe_zero_capacity_fails_einval),
 		T(test_pipe_huge_capacity_fails_enomem),

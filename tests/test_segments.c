@@ -8,10 +8,8 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Valgrind keeps its own table of mappings, far smaller than the kernel's:
@@ -30,121 +28,6 @@ enum {
 	RX = TRINDLE_ACCESS_READ | TRINDLE_ACCESS_EXECUTE,
 	R = TRINDLE_ACCESS_READ,
 };
-
-/* ---- root side: waiting for messages and notices ------------------------ */
-
-/* What the root received, notices kept apart from messages so a test can
- * wait for one kind and still count the other. */
-struct box {
-	trindle_message_t note[64];
-	size_t notes;
-	trindle_message_t msg[64];
-	size_t head, tail;
-};
-
-#define WAIT_LIMIT_NS (20LL * 1000000000LL)
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* One sync with a receive request on pipe (waiting at most 100 ms). */
-static void pump(trindle_pipe_t pipe, struct box *b)
-{
-	trindle_message_t req = { pipe, NULL }, got[8];
-	trindle_mailbox_t out = { 1, &req }, in = { 8, got };
-	assert_int_equal(trindle_sync_timeout(&out, &in, 100000000), 0);
-	assert_int_equal(out.count, 0);
-	for (size_t i = 0; i < in.count; i++) {
-		if (got[i].address && got[i].content) {
-			assert_true(b->tail < 64);
-			b->msg[b->tail++] = got[i];
-		} else {
-			assert_true(b->notes < 64);
-			b->note[b->notes++] = got[i];
-		}
-	}
-}
-
-/* The next object that arrives through pipe, or NULL past the limit. */
-static trindle_object_t next_from(trindle_pipe_t pipe, struct box *b)
-{
-	int64_t end = now_ns() + WAIT_LIMIT_NS;
-	while (b->head == b->tail && now_ns() < end)
-		pump(pipe, b);
-	if (b->head == b->tail)
-		return NULL;
-	assert_ptr_equal(b->msg[b->head].address, pipe);
-	return b->msg[b->head++].content;
-}
-
-static size_t count_notes(const struct box *b, trindle_message_t want)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < b->notes; i++)
-		n += b->note[i].address == want.address &&
-		     b->note[i].content == want.content;
-	return n;
-}
-
-/* Pumps pipe until the notice want has come; returns how many came. */
-static size_t await_note(trindle_pipe_t pipe, trindle_message_t want,
-			 struct box *b)
-{
-	int64_t end = now_ns() + WAIT_LIMIT_NS;
-	while (count_notes(b, want) == 0 && now_ns() < end)
-		pump(pipe, b);
-	return count_notes(b, want);
-}
-
-/* ---- worker side (no cmocka asserts off the main thread) ---------------- */
-
-/* The next object sent to this worker; NULL once nothing can come. */
-static trindle_object_t w_next(trindle_pipe_t input)
-{
-	for (;;) {
-		trindle_message_t req = { input, NULL }, got;
-		trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
-		if (trindle_sync(&out, &in) != 0 || out.count || !in.count)
-			return NULL;
-		if (got.address == input && got.content)
-			return got.content;
-	}
-}
-
-/* Moves a new segment holding vals[0 .. n) to reply. */
-static void w_report(trindle_pipe_t reply, const uintptr_t *vals, size_t n)
-{
-	trindle_buffer_t b = { n * sizeof *vals, vals };
-	trindle_segment_t s = trindle_allocate(1, &b);
-	trindle_message_t m[2] = { { reply, s }, { NULL, s } };
-	trindle_mailbox_t out = { 2, m };
-	trindle_sync(&out, NULL);
-}
-
-/* Launches entry with reply as its out and err pipes, and sends it reply
- * as its first message so it knows where to answer. */
-static trindle_pipe_t start(trindle_entrypoint_t entry, trindle_pipe_t reply)
-{
-	trindle_pipe_t w = trindle_launch(entry, 8, reply, reply);
-	assert_non_null(w);
-	assert_int_equal(t_send(w, reply), 0);
-	return w;
-}
-
-/* Setup: drops notices left over from an earlier test, so each test
- * counts only its own. */
-static int drain_notices(void **state)
-{
-	(void)state;
-	trindle_message_t m[16];
-	while (t_notices(m, 16) > 0)
-		;
-	return 0;
-}
 
 /* ---- the keeper: a worker holding one segment, driven by commands ------- */
 
@@ -169,14 +52,7 @@ static void keeper_report(trindle_pipe_t reply, uintptr_t op,
 	uintptr_t v[4] = { op, (uintptr_t)a, trindle_measure((void *)s),
 			   (a & TRINDLE_ACCESS_READ) && trindle_measure((void *)s)
 				   ? s[0] : 256 };
-	w_report(reply, v, 4);
-}
-
-static void w_sync1(trindle_pipe_t to, trindle_object_t what)
-{
-	trindle_message_t m = { to, what };
-	trindle_mailbox_t out = { 1, &m };
-	trindle_sync(&out, NULL);
+	t_w_report(reply, v, 4);
 }
 
 /*
@@ -190,27 +66,21 @@ static void w_sync1(trindle_pipe_t to, trindle_object_t what)
  */
 static void keeper_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = w_next(input);
-	volatile unsigned char *s = w_next(input);
+	trindle_pipe_t reply = t_w_next(input);
+	volatile unsigned char *s = t_w_next(input);
 	keeper_report(reply, 's', (const unsigned char *)s);
 	for (;;) {
-		const struct cmd *c = w_next(input);
+		const struct cmd *c = t_w_next(input);
 		if (!c)
 			return;
 		struct cmd k = *c;
-		w_sync1(NULL, (trindle_object_t)c);
+		t_w_release((trindle_object_t)c);
 		switch (k.op) {
-		case 'd': w_sync1(NULL, (trindle_object_t)s); break;
+		case 'd': t_w_release((trindle_object_t)s); break;
 		case 'w': s[k.arg] = 0x5a; break;
 		case 'p': (void)*(volatile unsigned char *)k.arg; break;
 		case 'e': trindle_extend((trindle_object_t)s); break;
-		case 'b': {
-			trindle_message_t m[2] = { { reply, (void *)s },
-						   { NULL, (void *)s } };
-			trindle_mailbox_t out = { 2, m };
-			trindle_sync(&out, NULL);
-			break;
-		}
+		case 'b': t_w_move(reply, (trindle_object_t)s); break;
 		case 'q': return;
 		default: break;
 		}
@@ -229,9 +99,9 @@ static void command(trindle_pipe_t w, int op, uintptr_t arg)
 }
 
 /* Root side: the keeper's next report, which must answer op. */
-static struct state report(trindle_pipe_t reply, struct box *b, int op)
+static struct state report(trindle_pipe_t reply, struct t_box *b, int op)
 {
-	const struct state *s = next_from(reply, b);
+	const struct state *s = t_next_from(reply, b);
 	assert_non_null(s);
 	assert_int_equal(trindle_measure((void *)s), sizeof *s);
 	struct state copy = *s;
@@ -242,33 +112,12 @@ static struct state report(trindle_pipe_t reply, struct box *b, int op)
 
 /* Starts a keeper and hands it seg: moved when move is set, else shared. */
 static trindle_pipe_t keep(trindle_pipe_t reply, trindle_segment_t seg,
-			   int move, struct box *b, struct state *first)
+			   int move, struct t_box *b, struct state *first)
 {
-	trindle_pipe_t w = start(keeper_entry, reply);
+	trindle_pipe_t w = t_start(keeper_entry, reply);
 	assert_int_equal(move ? t_move(w, seg) : t_send(w, seg), 0);
 	*first = report(reply, b, 's');
 	return w;
-}
-
-static void await_end(trindle_pipe_t w, trindle_pipe_t reply, struct box *b)
-{
-	assert_int_equal(await_note(reply, (trindle_message_t){ w, NULL }, b), 1);
-}
-
-/* The next fault report on reply, checked field by field. */
-static void expect_fault(trindle_pipe_t reply, struct box *b, const void *addr,
-			 int access, trindle_object_t object, trindle_pipe_t w)
-{
-	const trindle_fault_t *f = next_from(reply, b);
-	assert_non_null(f);
-	assert_true(trindle_measure((void *)f) >= sizeof *f);
-	assert_int_equal(trindle_access((void *)f), RW);
-	assert_ptr_equal(f->address, addr);
-	assert_int_equal(f->access, access);
-	assert_true(f->signal == SIGSEGV || f->signal == SIGBUS);
-	assert_ptr_equal(f->object, object);
-	assert_ptr_equal(f->process, w);
-	assert_int_equal(t_release((void *)f), 0);
 }
 
 static size_t page_size(void)
@@ -559,7 +408,7 @@ static void test_segment_message_in_flight_counts_as_holder(void **state)
 static void test_segment_second_holder_loses_write(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	struct state st;
 	trindle_pipe_t reply = trindle_pipe(8);
 	unsigned char *s = t_segment(10, 42);
@@ -570,7 +419,7 @@ static void test_segment_second_holder_loses_write(void **state)
 	assert_int_equal(st.size, 10);
 	assert_int_equal(st.first, 42);
 	command(w, 'q', 0);
-	await_end(w, reply, &b);
+	t_await_gone(w, reply, &b);
 	assert_int_equal(t_release(s), 0);
 	assert_int_equal(t_release(reply), 0);
 }
@@ -578,7 +427,7 @@ static void test_segment_second_holder_loses_write(void **state)
 static void test_segment_sole_holder_regains_write_with_notice(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	struct state st;
 	trindle_pipe_t reply = trindle_pipe(8);
 	unsigned char *s = t_segment(10, 42);
@@ -587,13 +436,13 @@ static void test_segment_sole_holder_regains_write_with_notice(void **state)
 	st = report(reply, &b, 'd');
 	assert_int_equal(st.access, 0);
 	trindle_message_t back = { NULL, s };
-	assert_int_equal(await_note(reply, back, &b), 1);
+	assert_int_equal(t_await_note(reply, back, &b), 1);
 	assert_int_equal(trindle_access(s), RW);
 	s[1] = 43;
 	command(w, 'q', 0);
-	await_end(w, reply, &b);
+	t_await_gone(w, reply, &b);
 	/* The notice came once. */
-	assert_int_equal(count_notes(&b, back), 1);
+	assert_int_equal(t_count_notes(&b, back), 1);
 	assert_int_equal(t_release(s), 0);
 	assert_int_equal(t_release(reply), 0);
 }
@@ -601,15 +450,15 @@ static void test_segment_sole_holder_regains_write_with_notice(void **state)
 static void test_segment_holder_ending_gives_notice(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	struct state st;
 	trindle_pipe_t reply = trindle_pipe(8);
 	unsigned char *s = t_segment(10, 42);
 	trindle_pipe_t w = keep(reply, s, 0, &b, &st);
 	command(w, 'q', 0);
-	await_end(w, reply, &b);
+	t_await_gone(w, reply, &b);
 	trindle_message_t back = { NULL, s };
-	assert_int_equal(await_note(reply, back, &b), 1);
+	assert_int_equal(t_await_note(reply, back, &b), 1);
 	assert_int_equal(trindle_access(s), RW);
 	s[0] = 1;
 	assert_int_equal(t_release(s), 0);
@@ -619,7 +468,7 @@ static void test_segment_holder_ending_gives_notice(void **state)
 static void test_segment_three_holders_read_only_until_two_leave(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	struct state st1, st2;
 	trindle_pipe_t reply = trindle_pipe(16);
 	unsigned char *s = t_segment(10, 9);
@@ -633,14 +482,14 @@ static void test_segment_three_holders_read_only_until_two_leave(void **state)
 	assert_int_equal(trindle_access(s), R);
 	command(w2, 'a', 0);
 	assert_int_equal(report(reply, &b, 'a').access, R);
-	assert_int_equal(count_notes(&b, (trindle_message_t){ NULL, s }), 0);
+	assert_int_equal(t_count_notes(&b, (trindle_message_t){ NULL, s }), 0);
 	command(w2, 'q', 0);
-	assert_int_equal(await_note(reply, (trindle_message_t){ NULL, s }, &b), 1);
+	assert_int_equal(t_await_note(reply, (trindle_message_t){ NULL, s }, &b), 1);
 	assert_int_equal(trindle_access(s), RW);
 	command(w1, 'q', 0);
-	await_end(w1, reply, &b);
-	await_end(w2, reply, &b);
-	assert_int_equal(count_notes(&b, (trindle_message_t){ NULL, s }), 1);
+	t_await_gone(w1, reply, &b);
+	t_await_gone(w2, reply, &b);
+	assert_int_equal(t_count_notes(&b, (trindle_message_t){ NULL, s }), 1);
 	assert_int_equal(t_release(s), 0);
 	assert_int_equal(t_release(reply), 0);
 }
@@ -648,7 +497,7 @@ static void test_segment_three_holders_read_only_until_two_leave(void **state)
 static void test_segment_received_while_held_gives_no_notice(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	struct state st;
 	trindle_pipe_t reply = trindle_pipe(8);
 	unsigned char *s = t_segment(10, 5);
@@ -657,14 +506,14 @@ static void test_segment_received_while_held_gives_no_notice(void **state)
 	command(w, 'b', 0);
 	/* It comes back as a message; on receipt this root is the sole
 	 * holder and may write at once. */
-	assert_ptr_equal(next_from(reply, &b), s);
+	assert_ptr_equal(t_next_from(reply, &b), s);
 	assert_int_equal(trindle_access(s), RW);
 	s[0] = 6;
 	st = report(reply, &b, 'b');
 	assert_int_equal(st.access, 0);
 	command(w, 'q', 0);
-	await_end(w, reply, &b);
-	assert_int_equal(count_notes(&b, (trindle_message_t){ NULL, s }), 0);
+	t_await_gone(w, reply, &b);
+	assert_int_equal(t_count_notes(&b, (trindle_message_t){ NULL, s }), 0);
 	assert_int_equal(t_release(s), 0);
 	assert_int_equal(t_release(reply), 0);
 }
@@ -691,7 +540,7 @@ static void test_segment_move_to_self_keeps_write(void **state)
 static void test_segment_move_gives_receiver_write(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	struct state st;
 	trindle_pipe_t reply = trindle_pipe(8);
 	unsigned char *s = t_segment(10, 5);
@@ -702,12 +551,12 @@ static void test_segment_move_gives_receiver_write(void **state)
 	st = report(reply, &b, 'w');
 	assert_int_equal(st.first, 0x5a);
 	command(w, 'b', 0);
-	assert_ptr_equal(next_from(reply, &b), s);
+	assert_ptr_equal(t_next_from(reply, &b), s);
 	assert_int_equal(trindle_access(s), RW);
 	assert_int_equal(s[0], 0x5a);
 	assert_int_equal(report(reply, &b, 'b').access, 0);
 	command(w, 'q', 0);
-	await_end(w, reply, &b);
+	t_await_gone(w, reply, &b);
 	assert_int_equal(t_release(s), 0);
 	assert_int_equal(t_release(reply), 0);
 }
@@ -715,17 +564,17 @@ static void test_segment_move_gives_receiver_write(void **state)
 static void test_segment_shared_write_faults_in_worker(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	struct state st;
 	trindle_pipe_t reply = trindle_pipe(8);
 	unsigned char *s = t_segment(100, 5);
 	trindle_pipe_t w = keep(reply, s, 0, &b, &st);
 	assert_int_equal(st.access, R);
 	command(w, 'w', 10);
-	expect_fault(reply, &b, s + 10, TRINDLE_ACCESS_WRITE, s, w);
-	await_end(w, reply, &b);
+	t_expect_fault(reply, &b, s + 10, TRINDLE_ACCESS_WRITE, s, w);
+	t_await_gone(w, reply, &b);
 	/* The faulting worker let go: this root holds it alone again. */
-	assert_int_equal(await_note(reply, (trindle_message_t){ NULL, s }, &b), 1);
+	assert_int_equal(t_await_note(reply, (trindle_message_t){ NULL, s }, &b), 1);
 	assert_int_equal(trindle_access(s), RW);
 	assert_int_equal(s[10], 5);
 	assert_int_equal(t_release(s), 0);
@@ -839,7 +688,7 @@ static void test_segment_rights_enforced_past_mapping_limit(void **state)
 static void test_destroyed_segment_touch_faults_in_worker(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	struct state st;
 	trindle_pipe_t reply = trindle_pipe(8);
 	trindle_pipe_t w = keep(reply, trindle_allocate(0, NULL), 1, &b, &st);
@@ -852,8 +701,8 @@ static void test_destroyed_segment_touch_faults_in_worker(void **state)
 	assert_int_equal(trindle_access(d), 0);
 	assert_int_equal(trindle_measure(d), 0);
 	assert_int_equal(t_move(w, tok), 0);
-	expect_fault(reply, &b, d + 3, TRINDLE_ACCESS_READ, d, w);
-	await_end(w, reply, &b);
+	t_expect_fault(reply, &b, d + 3, TRINDLE_ACCESS_READ, d, w);
+	t_await_gone(w, reply, &b);
 	assert_int_equal(t_release(reply), 0);
 }
 
@@ -908,7 +757,7 @@ static void test_extend_makes_segment_read_execute_for_good(void **state)
 static void test_extend_applies_to_every_holder(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	struct state st;
 	trindle_pipe_t reply = trindle_pipe(8);
 	unsigned char *s = t_segment(10, 0xc3);
@@ -918,7 +767,7 @@ static void test_extend_applies_to_every_holder(void **state)
 	command(w, 'a', 0);
 	assert_int_equal(report(reply, &b, 'a').access, RX);
 	command(w, 'q', 0);
-	await_end(w, reply, &b);
+	t_await_gone(w, reply, &b);
 	/* Alone again, but extended for good: no WRITE. */
 	assert_int_equal(trindle_access(s), RX);
 	assert_int_equal(t_release(s), 0);
@@ -928,7 +777,7 @@ static void test_extend_applies_to_every_holder(void **state)
 static void test_extend_by_other_holder_applies_here(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	struct state st;
 	trindle_pipe_t reply = trindle_pipe(8);
 	unsigned char *s = t_segment(10, 0xc3);
@@ -939,7 +788,7 @@ static void test_extend_by_other_holder_applies_here(void **state)
 	command(w, 'd', 0);
 	assert_int_equal(report(reply, &b, 'd').access, 0);
 	command(w, 'q', 0);
-	await_end(w, reply, &b);
+	t_await_gone(w, reply, &b);
 	assert_int_equal(trindle_access(s), RX);
 	assert_int_equal(t_release(s), 0);
 	assert_int_equal(t_release(reply), 0);
@@ -948,7 +797,7 @@ static void test_extend_by_other_holder_applies_here(void **state)
 static void test_extended_segment_write_faults_in_worker(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	struct state st;
 	trindle_pipe_t reply = trindle_pipe(8);
 	unsigned char *s = t_segment(10, 0xc3);
@@ -957,15 +806,15 @@ static void test_extended_segment_write_faults_in_worker(void **state)
 	/* The keeper holds it alone, yet only READ|EXECUTE. */
 	assert_int_equal(st.access, RX);
 	command(w, 'w', 2);
-	expect_fault(reply, &b, s + 2, TRINDLE_ACCESS_WRITE, s, w);
-	await_end(w, reply, &b);
+	t_expect_fault(reply, &b, s + 2, TRINDLE_ACCESS_WRITE, s, w);
+	t_await_gone(w, reply, &b);
 	assert_int_equal(t_release(reply), 0);
 }
 
 static void test_extend_of_segment_not_held_fails_einval(void **state)
 {
 	(void)state;
-	struct box b = { 0 };
+	struct t_box b = { 0 };
 	struct state st;
 	trindle_pipe_t reply = trindle_pipe(8);
 	unsigned char *s = t_segment(10, 1);
@@ -977,7 +826,7 @@ static void test_extend_of_segment_not_held_fails_einval(void **state)
 	command(w, 'a', 0);
 	assert_int_equal(report(reply, &b, 'a').access, RW);
 	command(w, 'q', 0);
-	await_end(w, reply, &b);
+	t_await_gone(w, reply, &b);
 	/* Destroyed with the keeper. */
 	errno = 0;
 	assert_int_equal(trindle_extend(s), -1);
@@ -987,7 +836,7 @@ static void test_extend_of_segment_not_held_fails_einval(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup(f, drain_notices)
+#define T(f) cmocka_unit_test_setup(f, t_drop_notices)
 	const struct CMUnitTest tests[] = {
 		T(test_allocate_concatenates_buffers_in_order),
 		T(test_allocate_null_buffer_gives_zeros),
