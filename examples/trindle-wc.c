@@ -20,17 +20,16 @@
  * and last bytes that are not neutral; main, knowing the chunks' order,
  * takes one word off a chunk that continues a word begun before it.
  *
- * A worker never holds more than QUEUE chunks and main asks the source for
- * a chunk only when some worker has room, so the source waits on its full
- * pipe and memory stays bounded whatever the file size.
+ * The driver (the command line, starting the source and the workers, the
+ * loop that hands out chunks and takes replies, shutting down) is shared
+ * with trindle-grep and trindle-sort: see textjob.h.  This file holds what
+ * is wc's own: the worker's counting and main's joining of the counts.
  *
  * Output is the same as coreutils wc in the C locale: whitespace is space,
  * \t, \n, \v, \f and \r; a word is a run of printable characters; other
  * bytes (control characters, bytes above 0x7e) neither start nor end a word;
  * the numbers are right-aligned to the width wc uses.
  */
-#include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,9 +40,7 @@
 #include <trindle.h>
 #include <trindle/io.h>
 
-#define QUEUE 2          /* chunks a worker may hold at once */
-#define MAX_WORKERS 256
-#define CHUNK_DEFAULT (4u << 20)
+#include "textjob.h"
 
 /* ---- counting (runs in the workers) ---- */
 
@@ -88,204 +85,71 @@ static struct counts count(const unsigned char *p, size_t n)
 	return c;
 }
 
-/* The next object that came through pipe (NULL: nothing more can come). */
-static trindle_object_t next_object(trindle_pipe_t pipe)
-{
-	for (;;) {
-		trindle_message_t req = { pipe, NULL }, got;
-		trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
-		if (trindle_sync(&out, &in) != 0 || in.count == 0)
-			return NULL;
-		if (got.address == pipe && got.content)
-			return got.content;
-	}
-}
-
-static int try_move(trindle_pipe_t pipe, trindle_object_t obj)
-{
-	trindle_message_t m[2] = { { pipe, obj }, { NULL, obj } };
-	trindle_mailbox_t out = { 2, m };
-	trindle_sync(&out, NULL);
-	return out.count ? -1 : 0;
-}
-
-static void release(trindle_object_t obj)
-{
-	trindle_message_t m = { NULL, obj };
-	trindle_mailbox_t out = { 1, &m };
-	trindle_sync(&out, NULL);
-}
-
-/* A worker: its first message is the pipe to reply on (sending a pipe
- * gives SEND on it); then chunks, until an empty segment says stop.  The
- * reply is the chunk itself with the counts written over its first bytes,
- * or, for a chunk too short to hold them, a new segment.  The reply pipe
- * has room for every chunk the worker may hold, so the move cannot fail
- * for a full pipe. */
+/* A worker: its first message is the pipe to reply on; then chunks, until
+ * an empty segment says stop.  The reply is the chunk itself with the
+ * counts written over its first bytes, or, for a chunk too short to hold
+ * them, a new segment.  The reply pipe has room for every chunk the worker
+ * may hold, so the move cannot fail for a full pipe. */
 static void wc_worker(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = next_object(input);
+	trindle_pipe_t reply = textjob_next_object(input);
 	trindle_segment_t chunk;
 
-	while (reply && (chunk = next_object(input)) && trindle_measure(chunk)) {
+	while (reply && (chunk = textjob_next_object(input)) &&
+	       trindle_measure(chunk)) {
 		struct counts c = count(chunk, trindle_measure(chunk));
 		trindle_segment_t res = chunk;
 		if (trindle_measure(chunk) >= sizeof c) {
 			memcpy(chunk, &c, sizeof c); /* moved to us: writable */
 		} else {
-			release(chunk);
+			textjob_release(chunk);
 			res = trindle_allocate(1, &(trindle_buffer_t){ sizeof c, &c });
 		}
-		if (!res || try_move(reply, res) != 0)
+		if (!res || textjob_try_move(reply, res) != 0)
 			trindle_abort(NULL);
 	}
 	/* Returning ends the worker and releases what it holds (the stop
 	 * marker, the reply pipe). */
 }
 
-/* ---- the pool (runs in main) ---- */
+/* ---- main: the counts of each chunk, joined in file order ---- */
 
-struct worker {
-	trindle_pipe_t in, reply;
-	unsigned busy;            /* chunks sent, counts not back yet */
-	unsigned long seq[QUEUE]; /* the chunks it holds, oldest first */
-	int ended;
-};
-
-struct job {
-	trindle_pipe_t chunks, errp, source;
-	struct worker w[MAX_WORKERS];
-	unsigned n;
-	unsigned long next_seq;
+struct wc_job {
+	struct textjob job;       /* first: the hooks get &wc_job.job */
 	struct counts *per_chunk; /* by chunk number, to join words */
 	size_t cap;
-	int source_ended, source_closed, failed;
-	const char *name; /* for messages */
 };
 
-static int start_workers(struct job *j)
+/* Files the counts under the chunk's number, and gives the chunk back to
+ * the source, which reads a later chunk into it (if the source has ended
+ * or has no room, the chunk goes). */
+static void take_counts(struct textjob *j, unsigned long seq,
+			trindle_segment_t seg)
 {
-	for (unsigned i = 0; i < j->n; i++) {
-		struct worker *w = &j->w[i];
-		w->reply = trindle_pipe(QUEUE);
-		w->in = trindle_launch(wc_worker, QUEUE + 1, NULL, j->errp);
-		if (!w->reply || !w->in)
-			return -1;
-		trindle_message_t m = { w->in, w->reply };
-		trindle_mailbox_t out = { 1, &m };
-		trindle_sync(&out, NULL);
-		if (out.count)
-			return -1;
+	struct wc_job *wc = (struct wc_job *)j;
+	if (seq >= wc->cap) {
+		size_t cap = wc->cap ? wc->cap * 2 : 1024;
+		struct counts *c = realloc(wc->per_chunk, cap * sizeof *c);
+		if (c) {
+			wc->per_chunk = c;
+			wc->cap = cap;
+		}
 	}
-	return 0;
-}
-
-/* The worker with the most room, or NULL when all are full. */
-static struct worker *least_busy(struct job *j)
-{
-	struct worker *best = NULL;
-	for (unsigned i = 0; i < j->n; i++)
-		if (j->w[i].busy < QUEUE && (!best || j->w[i].busy < best->busy))
-			best = &j->w[i];
-	return best;
-}
-
-static unsigned busy_total(const struct job *j)
-{
-	unsigned b = 0;
-	for (unsigned i = 0; i < j->n; i++)
-		b += j->w[i].busy;
-	return b;
-}
-
-/* Prints what came on the err pipe: a device's report or a fault. */
-static void report(struct job *j, trindle_segment_t seg)
-{
-	const trindle_io_report_t *r = seg;
-	if (trindle_measure(seg) > sizeof *r && r->magic == TRINDLE_IO_REPORT_MAGIC)
-		fprintf(stderr, "trindle-wc: %s: %s\n", j->name, strerror(r->error));
+	if (seq < wc->cap)
+		memcpy(&wc->per_chunk[seq], seg, sizeof(struct counts));
 	else
-		fprintf(stderr, "trindle-wc: a worker failed\n");
-	j->failed = 1;
-}
-
-/* Files the counts of a worker's oldest chunk under its number. */
-static void take_counts(struct job *j, struct worker *w, trindle_segment_t seg)
-{
-	unsigned long seq = w->seq[0];
-	memmove(w->seq, w->seq + 1, (QUEUE - 1) * sizeof w->seq[0]);
-	w->busy--;
-	if (seq >= j->cap) {
-		size_t cap = j->cap ? j->cap * 2 : 1024;
-		struct counts *c = realloc(j->per_chunk, cap * sizeof *c);
-		if (!c) {
-			j->failed = 1;
-			return;
-		}
-		j->per_chunk = c;
-		j->cap = cap;
-	}
-	memcpy(&j->per_chunk[seq], seg, sizeof(struct counts));
-}
-
-static void handle(struct job *j, const trindle_message_t *m, struct worker *room)
-{
-	if (!m->content) { /* a closure notice: someone ended */
-		for (unsigned i = 0; i < j->n; i++)
-			j->w[i].ended |= m->address == j->w[i].in;
-		j->source_closed |= m->address == j->source;
-		return;
-	}
-	if (!m->address)
-		return; /* we became sole holder of something: nothing to do */
-	if (m->address == j->chunks && trindle_measure(m->content)) {
-		room->seq[room->busy++] = j->next_seq++;
-		if (try_move(room->in, m->content) != 0)
-			j->failed = 1; /* it had room when we asked: cannot be */
-		return;
-	}
-	for (unsigned i = 0; i < j->n; i++)
-		if (m->address == j->w[i].reply) {
-			take_counts(j, &j->w[i], m->content);
-			/* The source reuses a chunk of its size; if it has ended
-			 * or has no room, let the chunk go. */
-			if (try_move(j->source, m->content) == 0)
-				return;
-		}
-	if (m->address == j->errp)
-		report(j, m->content);
-	else if (m->address == j->chunks)
-		j->source_ended = 1;
-	release(m->content);
-}
-
-/* One message: from the err pipe, the source (when a worker has room), or
- * a worker's reply pipe.  Returns 0, or -1 when nothing more can come. */
-static int step(struct job *j)
-{
-	trindle_message_t req[MAX_WORKERS + 2], got;
-	size_t k = 0;
-	req[k++] = (trindle_message_t){ j->errp, NULL };
-	struct worker *room = j->source_ended || !j->chunks ? NULL : least_busy(j);
-	if (room)
-		req[k++] = (trindle_message_t){ j->chunks, NULL };
-	for (unsigned i = 0; i < j->n; i++)
-		if (!j->w[i].ended)
-			req[k++] = (trindle_message_t){ j->w[i].reply, NULL };
-	trindle_mailbox_t out = { k, req }, in = { 1, &got };
-	if (trindle_sync(&out, &in) != 0 || in.count == 0)
-		return -1;
-	handle(j, &got, room);
-	return 0;
+		j->failed = 1;
+	if (textjob_try_move(j->source, seg) != 0)
+		textjob_release(seg);
 }
 
 /* Adds up the chunks in file order, joining words across chunks. */
-static struct counts total(const struct job *j)
+static struct counts total(const struct wc_job *wc)
 {
 	struct counts t = { 0, 0, 0, NEUTRAL, NEUTRAL };
 	int in_word = 0;
-	for (unsigned long i = 0; i < j->next_seq; i++) {
-		const struct counts *c = &j->per_chunk[i];
+	for (unsigned long i = 0; i < wc->job.next_seq; i++) {
+		const struct counts *c = &wc->per_chunk[i];
 		t.lines += c->lines;
 		t.bytes += c->bytes;
 		t.words += c->words - (in_word && c->first == PRINT);
@@ -295,37 +159,12 @@ static struct counts total(const struct job *j)
 	return t;
 }
 
-static int all_ended(const struct job *j)
+/* A device's report: the file could not be read. */
+static void report(struct textjob *j, const trindle_io_report_t *r,
+		   const char *path)
 {
-	for (unsigned i = 0; i < j->n; i++)
-		if (!j->w[i].ended)
-			return 0;
-	return j->source_closed;
-}
-
-/* Stops the workers and waits until every process has ended, so nothing
- * is left running when main returns. */
-static void shut_down(struct job *j)
-{
-	/* If we stop early, the source may be waiting on its full pipe:
-	 * letting the pipe die tells it to stop. */
-	release(j->chunks);
-	j->chunks = NULL;
-	for (unsigned i = 0; i < j->n; i++)
-		if (j->w[i].in && !j->w[i].ended) {
-			trindle_segment_t stop = trindle_allocate(0, NULL);
-			if (try_move(j->w[i].in, stop) != 0)
-				release(stop);
-		}
-	while (!all_ended(j) && step(j) == 0)
-		;
-	for (unsigned i = 0; i < j->n; i++) {
-		release(j->w[i].in);
-		release(j->w[i].reply);
-	}
-	release(j->source);
-	release(j->errp);
-	free(j->per_chunk);
+	fprintf(stderr, "trindle-wc: %s: %s\n",
+		j->path ? j->path : "standard input", strerror(r->error));
 }
 
 /* ---- output ---- */
@@ -355,89 +194,45 @@ static void usage(FILE *f)
 		"  -j, --jobs N      count with N workers (default: the number of cores)\n"
 		"      --chunk BYTES bytes per chunk (default %u)\n"
 		"      --help        print this help and exit\n",
-		CHUNK_DEFAULT);
+		TEXTJOB_CHUNK_DEFAULT);
 }
 
-static int parse(int argc, char **argv, unsigned *jobs, size_t *chunk,
-		 const char **path)
-{
-	static const struct option opts[] = {
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "chunk", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	*jobs = n > 0 ? (unsigned)n : 1;
-	*chunk = CHUNK_DEFAULT;
-	for (int c; (c = getopt_long(argc, argv, "j:", opts, NULL)) != -1;) {
-		char *end;
-		unsigned long v;
-		switch (c) {
-		case 'j':
-		case 'c':
-			v = strtoul(optarg, &end, 10);
-			if (*end || v == 0 || (c == 'j' && v > MAX_WORKERS)) {
-				fprintf(stderr, "trindle-wc: invalid %s '%s'\n",
-					c == 'j' ? "worker count" : "chunk size", optarg);
-				return 1;
-			}
-			if (c == 'j')
-				*jobs = (unsigned)v;
-			else
-				*chunk = v;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			return 1;
-		}
-	}
-	if (argc - optind > 1) {
-		fprintf(stderr, "trindle-wc: one FILE at most\n");
-		return 1;
-	}
-	*path = optind < argc ? argv[optind] : NULL;
-	return 0;
-}
+static const struct textjob_tool wc_tool = {
+	.name = "trindle-wc",
+	.usage = usage,
+	.worker = wc_worker,
+	.take_reply = take_counts,
+	.report = report,
+};
 
 int main(int argc, char **argv)
 {
-	struct job *j = calloc(1, sizeof *j);
-	size_t chunk;
-	const char *path;
-	if (!j || parse(argc, argv, &j->n, &chunk, &path))
+	struct wc_job *wc = calloc(1, sizeof *wc);
+	if (!wc)
 		return 1;
-	init_classes();
-	j->name = path ? path : "standard input";
-	int width = number_width(path && strcmp(path, "-") ? path : NULL);
-
-	/* Few chunks in flight: each is a few MiB of memory to touch. */
-	j->chunks = trindle_pipe(2);
-	j->errp = trindle_pipe(MAX_WORKERS + 4);
-	struct trindle_source_options so = { .chunk_bytes = chunk,
-					     .in_flight = 2 };
-	if (!j->chunks || !j->errp ||
-	    !(j->source = trindle_file_source(path, &so, j->chunks, j->errp)) ||
-	    start_workers(j)) {
-		perror("trindle-wc: starting");
+	struct textjob *j = &wc->job;
+	int at = textjob_parse(j, &wc_tool, argc, argv);
+	if (at < 0 || textjob_file(j, argc, argv, at) < 0) {
+		free(wc);
 		return 1;
 	}
-	while (!j->failed && (!j->source_ended || busy_total(j)))
-		if (step(j) < 0) {
-			fprintf(stderr, "trindle-wc: the source ended early\n");
-			j->failed = 1;
-		}
-	struct counts t = total(j);
-	shut_down(j);
+	const char *path = j->path;
+	int width = number_width(path && strcmp(path, "-") ? path : NULL);
+	init_classes(); /* before any worker starts */
+	if (textjob_start(j)) {
+		free(wc);
+		return 1;
+	}
+	textjob_collect(j, NULL);
+	textjob_shut_down(j);
 	int failed = j->failed;
 	if (!failed) {
+		struct counts t = total(wc);
 		printf("%*" PRIu64 " %*" PRIu64 " %*" PRIu64, width, t.lines,
 		       width, t.words, width, t.bytes);
 		printf(path ? " %s\n" : "\n", path);
 	}
-	free(j);
+	free(wc->per_chunk);
+	free(wc);
 	return failed;
 }

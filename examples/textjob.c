@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * textjob.c - the driver of the text tools; textjob.h says what it does.
+ */
+#include "textjob.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- small helpers ---- */
+
+trindle_object_t textjob_next_object(trindle_pipe_t pipe)
+{
+	for (;;) {
+		trindle_message_t req = { pipe, NULL }, got;
+		trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
+		if (trindle_sync(&out, &in) != 0 || in.count == 0)
+			return NULL;
+		if (got.address == pipe && got.content)
+			return got.content;
+	}
+}
+
+int textjob_try_move(trindle_pipe_t pipe, trindle_object_t obj)
+{
+	trindle_message_t m[2] = { { pipe, obj }, { NULL, obj } };
+	trindle_mailbox_t out = { 2, m };
+	trindle_sync(&out, NULL);
+	return out.count ? -1 : 0;
+}
+
+void textjob_move(trindle_pipe_t pipe, trindle_object_t obj)
+{
+	textjob_try_move(pipe, obj);
+}
+
+void textjob_release(trindle_object_t obj)
+{
+	if (!obj)
+		return;
+	trindle_message_t m = { NULL, obj };
+	trindle_mailbox_t out = { 1, &m };
+	trindle_sync(&out, NULL);
+}
+
+/* ---- command line ---- */
+
+int textjob_parse(struct textjob *j, const struct textjob_tool *t, int argc,
+		  char **argv)
+{
+	static const struct option opts[] = {
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "chunk", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	j->tool = t;
+	j->n = cores > 0 ? (unsigned)cores : 1;
+	j->chunk = TEXTJOB_CHUNK_DEFAULT;
+	for (int c; (c = getopt_long(argc, argv, "j:", opts, NULL)) != -1;) {
+		char *end;
+		unsigned long v;
+		switch (c) {
+		case 'j':
+		case 'c':
+			v = strtoul(optarg, &end, 10);
+			if (*end || v == 0 ||
+			    (c == 'j' && v > TEXTJOB_MAX_WORKERS)) {
+				const char *what = c == 'j' ? "worker count"
+							    : "chunk size";
+				fprintf(stderr, "%s: invalid %s '%s'\n",
+					t->name, what, optarg);
+				return -1;
+			}
+			if (c == 'j')
+				j->n = (unsigned)v;
+			else
+				j->chunk = v;
+			break;
+		case 'h':
+			t->usage(stdout);
+			exit(0);
+		default:
+			t->usage(stderr);
+			return -1;
+		}
+	}
+	return optind;
+}
+
+int textjob_file(struct textjob *j, int argc, char **argv, int at)
+{
+	if (argc - at > 1) {
+		fprintf(stderr, "%s: one FILE at most\n", j->tool->name);
+		return -1;
+	}
+	j->path = at < argc ? argv[at] : NULL;
+	return 0;
+}
+
+/* ---- starting ---- */
+
+/* The sink writes standard output and gives each segment back once it is
+ * written, so the same few output segments go round. */
+static int start_sink(struct textjob *j)
+{
+	if (!j->tool->writes_output)
+		return 0;
+	j->sink_out = trindle_pipe(1);
+	j->back = trindle_pipe(TRINDLE_SINK_QUEUE_DEFAULT);
+	struct trindle_sink_options ko = { .flags = TRINDLE_SINK_NO_FSYNC,
+					   .give_back = j->back };
+	if (!j->sink_out || !j->back)
+		return -1;
+	j->sink = trindle_file_sink(NULL, &ko, j->sink_out, j->errp);
+	return j->sink ? 0 : -1;
+}
+
+static int start_source(struct textjob *j)
+{
+	/* Few chunks in flight: each is a few MiB of memory to touch. */
+	struct trindle_source_options so = { .chunk_bytes = j->chunk,
+					     .in_flight = 2,
+					     .flags = j->tool->source_flags };
+	j->source = trindle_file_source(j->path, &so, j->chunks, j->errp);
+	return j->source ? 0 : -1;
+}
+
+/* Launches a worker and sends it its reply pipe (and the source's pipe,
+ * to give chunks back on).  Its input pipe has room for those and for the
+ * chunks it may hold; its reply pipe, for a reply to each of them, so a
+ * worker's reply never finds the pipe full. */
+static int start_worker(struct textjob *j, struct textjob_worker *w)
+{
+	int give_back = j->tool->give_back;
+	w->reply = trindle_pipe(TEXTJOB_QUEUE);
+	w->in = trindle_launch(j->tool->worker,
+			       TEXTJOB_QUEUE + 1 + (size_t)give_back, NULL,
+			       j->errp);
+	if (!w->reply || !w->in)
+		return -1;
+	trindle_object_t source = NULL;
+	if (give_back) {
+		/* A short file may be read already: its source has ended. */
+		source = j->source;
+		if (!(trindle_access(source) & TRINDLE_ACCESS_SEND))
+			source = trindle_allocate(0, NULL);
+	}
+	trindle_message_t m[2] = { { w->in, w->reply }, { w->in, source } };
+	trindle_mailbox_t out = { give_back ? 2 : 1, m };
+	trindle_sync(&out, NULL);
+	if (source != j->source)
+		textjob_release(source);
+	return out.count ? -1 : 0;
+}
+
+int textjob_start(struct textjob *j)
+{
+	j->chunks = trindle_pipe(2);
+	j->errp = trindle_pipe(TEXTJOB_MAX_WORKERS + 4);
+	int rc = j->chunks && j->errp ? 0 : -1;
+	if (rc == 0)
+		rc = start_sink(j);
+	if (rc == 0)
+		rc = start_source(j);
+	for (unsigned i = 0; rc == 0 && i < j->n; i++)
+		rc = start_worker(j, &j->w[i]);
+	if (rc)
+		fprintf(stderr, "%s: starting: %s\n", j->tool->name,
+			strerror(errno));
+	return rc;
+}
+
+/* ---- the receive loop ---- */
+
+/* The worker with the most room, or NULL when all are full. */
+static struct textjob_worker *least_busy(struct textjob *j)
+{
+	struct textjob_worker *best = NULL;
+	for (unsigned i = 0; i < j->n; i++)
+		if (j->w[i].busy < TEXTJOB_QUEUE &&
+		    (!best || j->w[i].busy < best->busy))
+			best = &j->w[i];
+	return best;
+}
+
+static unsigned busy_total(const struct textjob *j)
+{
+	unsigned b = 0;
+	for (unsigned i = 0; i < j->n; i++)
+		b += j->w[i].busy;
+	return b;
+}
+
+/* What came on the err pipe: a device's report, or a worker's fault. */
+static void report(struct textjob *j, trindle_segment_t seg)
+{
+	const trindle_io_report_t *r = seg;
+	if (trindle_measure(seg) > sizeof *r &&
+	    r->magic == TRINDLE_IO_REPORT_MAGIC)
+		j->tool->report(j, r, (const char *)seg + r->path_offset);
+	else
+		fprintf(stderr, "%s: a worker failed\n", j->tool->name);
+	j->failed = 1;
+}
+
+/* A chunk goes to the worker that had room when we asked for it. */
+static void dispatch(struct textjob *j, struct textjob_worker *w,
+		     trindle_segment_t chunk)
+{
+	w->seq[w->busy++] = j->next_seq++;
+	if (textjob_try_move(w->in, chunk) != 0) {
+		textjob_release(chunk); /* it had room: it must have died */
+		j->failed = 1;
+	}
+}
+
+/* A reply answers the oldest chunk its worker holds. */
+static void take_reply(struct textjob *j, struct textjob_worker *w,
+		       trindle_segment_t reply)
+{
+	unsigned long seq = w->seq[0];
+	memmove(w->seq, w->seq + 1, (TEXTJOB_QUEUE - 1) * sizeof w->seq[0]);
+	w->busy--;
+	j->tool->take_reply(j, seq, reply);
+}
+
+static void closed(struct textjob *j, trindle_pipe_t pipe)
+{
+	for (unsigned i = 0; i < j->n; i++)
+		j->w[i].ended |= pipe == j->w[i].in;
+	j->source_closed |= pipe == j->source;
+	j->sink_closed |= j->sink && pipe == j->sink;
+}
+
+/* One message: a chunk, a reply, a closure notice, a report, a result. */
+static void handle(struct textjob *j, const trindle_message_t *m,
+		   struct textjob_worker *room)
+{
+	if (!m->content) { /* a closure notice: someone ended */
+		closed(j, m->address);
+		return;
+	}
+	if (!m->address)
+		return; /* we became sole holder of something: nothing to do */
+	if (m->address == j->chunks && trindle_measure(m->content)) {
+		dispatch(j, room, m->content);
+		return;
+	}
+	for (unsigned i = 0; i < j->n; i++)
+		if (m->address == j->w[i].reply) {
+			take_reply(j, &j->w[i], m->content);
+			return;
+		}
+	if (m->address == j->errp)
+		report(j, m->content);
+	else if (j->sink_out && m->address == j->sink_out)
+		j->result = 1;
+	else if (m->address == j->chunks)
+		j->source_ended = 1; /* the empty end marker */
+	textjob_release(m->content);
+}
+
+int textjob_step(struct textjob *j, int wait_briefly)
+{
+	trindle_message_t req[TEXTJOB_MAX_WORKERS + 3], got;
+	size_t k = 0;
+	req[k++] = (trindle_message_t){ j->errp, NULL };
+	if (j->sink_out)
+		req[k++] = (trindle_message_t){ j->sink_out, NULL };
+	struct textjob_worker *room = NULL;
+	if (j->chunks && !j->source_ended &&
+	    (!j->tool->can_take || j->tool->can_take(j)))
+		room = least_busy(j);
+	if (room)
+		req[k++] = (trindle_message_t){ j->chunks, NULL };
+	for (unsigned i = 0; i < j->n; i++)
+		if (!j->w[i].ended)
+			req[k++] = (trindle_message_t){ j->w[i].reply, NULL };
+	trindle_mailbox_t out = { k, req }, in = { 1, &got };
+	if (trindle_sync_timeout(&out, &in, wait_briefly ? 200000 : -1) != 0)
+		return -1;
+	if (in.count == 0)
+		return wait_briefly ? 0 : -1;
+	handle(j, &got, room);
+	return 0;
+}
+
+void textjob_collect(struct textjob *j, void (*after_each)(struct textjob *j))
+{
+	while (!j->failed && (!j->source_ended || busy_total(j))) {
+		if (textjob_step(j, 0) < 0) {
+			fprintf(stderr, "%s: the source ended early\n",
+				j->tool->name);
+			j->failed = 1;
+		}
+		if (after_each)
+			after_each(j);
+	}
+}
+
+/* ---- output: fixed-size segments that the sink gives back ---- */
+
+/* Moves seg to the sink, waiting while its pipe is full (a sender cannot
+ * sleep until a pipe has room: textjob_step() waits briefly meanwhile,
+ * and takes what comes). */
+static void to_sink(struct textjob *j, trindle_segment_t seg)
+{
+	while (textjob_try_move(j->sink, seg) != 0) {
+		if (!(trindle_access(j->sink) & TRINDLE_ACCESS_SEND)) {
+			textjob_release(seg);
+			j->failed = 1; /* the sink is gone: its report says why */
+			return;
+		}
+		textjob_step(j, 1);
+	}
+}
+
+/* A segment to fill: one the sink gave back, or a new one. */
+static unsigned char *empty_output(struct textjob *j)
+{
+	trindle_message_t req = { j->back, NULL }, got;
+	trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
+	trindle_sync_timeout(&out, &in, 0);
+	if (in.count && got.address == j->back && got.content) {
+		if (trindle_measure(got.content) == TEXTJOB_OUT_BYTES &&
+		    trindle_access(got.content) ==
+		    (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE))
+			return got.content;
+		textjob_release(got.content);
+	}
+	return trindle_allocate(1,
+		&(trindle_buffer_t){ TEXTJOB_OUT_BYTES, NULL });
+}
+
+/* The output goes out in segments of exactly TEXTJOB_OUT_BYTES (lines may
+ * run from one into the next: the sink writes a byte stream). */
+void textjob_put(struct textjob *j, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	while (n && !j->failed) {
+		if (!j->out && !(j->out = empty_output(j))) {
+			j->failed = 1;
+			return;
+		}
+		size_t room = TEXTJOB_OUT_BYTES - j->out_used;
+		size_t k = room < n ? room : n;
+		memcpy(j->out + j->out_used, b, k);
+		j->out_used += k;
+		b += k;
+		n -= k;
+		if (j->out_used == TEXTJOB_OUT_BYTES) {
+			to_sink(j, j->out);
+			j->out = NULL;
+			j->out_used = 0;
+		}
+	}
+}
+
+/* The last, partly filled segment goes out at its exact size. */
+static void put_end(struct textjob *j)
+{
+	if (!j->out)
+		return;
+	trindle_segment_t fit = NULL;
+	if (j->out_used && !j->failed)
+		fit = trindle_allocate(1,
+			&(trindle_buffer_t){ j->out_used, j->out });
+	textjob_release(j->out);
+	j->out = NULL;
+	if (fit)
+		to_sink(j, fit);
+	else if (j->out_used)
+		j->failed = 1;
+}
+
+/* Tells the sink to finish, waiting while its pipe is full. */
+static void send_marker(struct textjob *j)
+{
+	trindle_segment_t marker = trindle_allocate(0, NULL);
+	j->marker_sent = 1;
+	if (marker)
+		to_sink(j, marker);
+}
+
+void textjob_end_output(struct textjob *j)
+{
+	put_end(j);
+	if (!j->failed)
+		send_marker(j);
+	while (!j->failed && !j->result)
+		if (textjob_step(j, 0) < 0)
+			j->failed = 1;
+}
+
+/* ---- shutting down ---- */
+
+static int all_ended(const struct textjob *j)
+{
+	for (unsigned i = 0; i < j->n; i++)
+		if (!j->w[i].ended)
+			return 0;
+	return j->source_closed && (!j->sink || j->sink_closed);
+}
+
+void textjob_shut_down(struct textjob *j)
+{
+	/* If we stop early, the source may be waiting on its full pipe:
+	 * letting the pipe die tells it to stop. */
+	textjob_release(j->chunks);
+	j->chunks = NULL;
+	for (unsigned i = 0; i < j->n; i++)
+		if (j->w[i].in && !j->w[i].ended) {
+			trindle_segment_t stop = trindle_allocate(0, NULL);
+			if (textjob_try_move(j->w[i].in, stop) != 0)
+				textjob_release(stop);
+		}
+	if (j->sink && !j->sink_closed && !j->marker_sent)
+		send_marker(j); /* after a failure: the sink stops too */
+	while (!all_ended(j) && textjob_step(j, 0) == 0)
+		;
+	for (unsigned i = 0; i < j->n; i++) {
+		textjob_release(j->w[i].in);
+		textjob_release(j->w[i].reply);
+	}
+	textjob_release(j->out);
+	textjob_release(j->source);
+	textjob_release(j->sink);
+	textjob_release(j->sink_out);
+	textjob_release(j->back);
+	textjob_release(j->errp);
+}

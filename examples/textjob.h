@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * textjob.h - the driver that trindle-wc, trindle-grep and trindle-sort
+ * share.  The three tools have one shape:
+ *
+ *   file source --chunk--> main --chunk--> worker i --reply--> main
+ *   (grep, sort)           main --output segments--> file sink
+ *
+ * What differs is the worker's job (count, search, sort a chunk) and what
+ * main does with the replies; that stays in each tool's own file.  This
+ * module does the rest:
+ *
+ *   - the command line: [-j N] [--chunk BYTES] [--help], then the tool's
+ *     operands (textjob_parse(), textjob_file());
+ *   - starting the file source on FILE or standard input, the workers,
+ *     and for tools that write, a file sink on standard output
+ *     (textjob_start());
+ *   - the receive loop: each chunk from the source goes to the least busy
+ *     worker, each reply goes to the tool with the chunk's number in file
+ *     order (textjob_collect(), textjob_step());
+ *   - the output: bytes copied into fixed-size segments that go to the
+ *     sink, which gives them back to be filled again (textjob_put(),
+ *     textjob_end_output());
+ *   - stopping everything and waiting until every process has ended
+ *     (textjob_shut_down()).
+ *
+ * Flow control: a worker holds at most TEXTJOB_QUEUE chunks, and main asks
+ * the source for a chunk only when some worker has room, so the source
+ * waits on its full pipe and memory stays bounded whatever the file size.
+ *
+ * A tool describes itself in a struct textjob_tool and keeps its own state
+ * in a struct that begins with a struct textjob, so its hooks can turn the
+ * struct textjob * they get back into a pointer to that struct.
+ */
+#ifndef TEXTJOB_H
+#define TEXTJOB_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <trindle.h>
+#include <trindle/io.h>
+
+#define TEXTJOB_QUEUE 2              /* chunks a worker may hold at once */
+#define TEXTJOB_MAX_WORKERS 256
+#define TEXTJOB_CHUNK_DEFAULT (4u << 20)
+#define TEXTJOB_OUT_BYTES (1u << 20) /* output segment size */
+
+/* ---- small helpers, for workers and main alike ---- */
+
+/* The next object that comes through pipe, skipping notices (NULL:
+ * nothing more can come). */
+trindle_object_t textjob_next_object(trindle_pipe_t pipe);
+
+/* Moves obj to pipe (sends it and lets go of it in one sync).  Returns 0,
+ * or -1 if the pipe was full or dead: then obj is still held. */
+int textjob_try_move(trindle_pipe_t pipe, trindle_object_t obj);
+
+/* Moves obj to pipe, where there is known to be room. */
+void textjob_move(trindle_pipe_t pipe, trindle_object_t obj);
+
+/* Lets go of obj (NULL is ignored). */
+void textjob_release(trindle_object_t obj);
+
+/* ---- the tool ---- */
+
+struct textjob;
+
+struct textjob_tool {
+	const char *name;       /* "trindle-wc": begins every message */
+	void (*usage)(FILE *f); /* prints the --help text */
+
+	/* The worker's entry point.  Its first message is the pipe to reply
+	 * on (sending a pipe gives SEND on it); with give_back set, the
+	 * second is the source's input pipe, or an empty segment if the
+	 * source has ended already.  Then come chunks, until an empty
+	 * segment says stop.  One reply per chunk, in the order they came. */
+	trindle_entrypoint_t worker;
+	int give_back;          /* workers give chunks back to the source */
+	unsigned source_flags;  /* TRINDLE_SOURCE_LINES: cut at line ends */
+	int writes_output;      /* start a file sink on standard output */
+
+	/* The reply to chunk number seq (0, 1, ... in file order); the tool
+	 * holds it now, and must keep, move or release it. */
+	void (*take_reply)(struct textjob *j, unsigned long seq,
+			   trindle_segment_t reply);
+	/* Prints a device's error report; path is "-" for standard input or
+	 * output, else the file's.  (Faults of workers are said here.) */
+	void (*report)(struct textjob *j, const trindle_io_report_t *r,
+		       const char *path);
+	/* May be NULL.  Returns 0 while main should take no more chunks
+	 * from the source (grep: its window of replies to write in order is
+	 * full). */
+	int (*can_take)(const struct textjob *j);
+};
+
+/* ---- the job ---- */
+
+struct textjob_worker {
+	trindle_pipe_t in, reply;
+	unsigned busy;                    /* chunks sent, replies not back */
+	unsigned long seq[TEXTJOB_QUEUE]; /* chunks it holds, oldest first */
+	int ended;
+};
+
+struct textjob {
+	const struct textjob_tool *tool;
+	const char *path;       /* FILE as given, or NULL: standard input */
+	size_t chunk;           /* --chunk */
+	unsigned n;             /* -j: the number of workers */
+	struct textjob_worker w[TEXTJOB_MAX_WORKERS];
+	trindle_pipe_t chunks;  /* chunks come from the source on it */
+	trindle_pipe_t source;  /* the source's input: chunks go back there */
+	trindle_pipe_t errp;    /* device reports and worker faults */
+	trindle_pipe_t sink;    /* output segments go there (NULL: none) */
+	trindle_pipe_t sink_out, back; /* the sink's result; its give-back */
+	unsigned long next_seq; /* the number of the next chunk */
+	unsigned char *out;     /* the output segment being filled, or NULL */
+	size_t out_used;
+	int source_ended, source_closed, sink_closed;
+	int marker_sent;        /* the sink was told to finish */
+	int result;             /* the sink's result came */
+	int failed;
+};
+
+/* Sets j up for tool t and parses the options, -j N, --chunk BYTES and
+ * --help (which prints the usage and exits 0).  Returns the index in argv
+ * of the first operand, or -1 after a message. */
+int textjob_parse(struct textjob *j, const struct textjob_tool *t, int argc,
+		  char **argv);
+
+/* Takes argv[at], if there, as FILE: one at most.  Returns 0, or -1 after
+ * a message. */
+int textjob_file(struct textjob *j, int argc, char **argv, int at);
+
+/* Starts the sink (if the tool writes), the source on j->path and the
+ * workers.  Returns 0, or -1 after a message. */
+int textjob_start(struct textjob *j);
+
+/* Hands out chunks and takes replies until the source has ended and every
+ * chunk's reply came (or something failed).  after_each, if not NULL,
+ * runs after each message. */
+void textjob_collect(struct textjob *j, void (*after_each)(struct textjob *j));
+
+/* Waits for one message (at most 200 us when wait_briefly) and handles
+ * it.  Returns 0, or -1 when nothing more can come. */
+int textjob_step(struct textjob *j, int wait_briefly);
+
+/* Appends n bytes to the output; full segments go to the sink. */
+void textjob_put(struct textjob *j, const void *p, size_t n);
+
+/* Sends the last output segment and the end marker, and waits for the
+ * sink's result. */
+void textjob_end_output(struct textjob *j);
+
+/* Stops the source, the workers and the sink, and waits until each has
+ * ended, so nothing is left running when main returns.  Replies that come
+ * meanwhile still go to the tool's take_reply. */
+void textjob_shut_down(struct textjob *j);
+
+#endif /* TEXTJOB_H */
