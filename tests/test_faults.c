@@ -37,53 +37,12 @@ static bool g_write;
 /* The segment a worker destroyed before touching it; read after its end. */
 static trindle_segment_t g_destroyed;
 
-/* ---- shared by both sides: no cmocka here ---- */
-
-static trindle_segment_t make_label(unsigned long label)
-{
-	trindle_buffer_t b = { sizeof label, &label };
-	return trindle_allocate(1, &b);
-}
-
-static unsigned long label_of(trindle_segment_t s)
-{
-	unsigned long v;
-	memcpy(&v, s, sizeof v);
-	return v;
-}
-
-static trindle_object_t w_next(trindle_pipe_t pipe)
-{
-	for (;;) {
-		trindle_message_t req = { pipe, NULL }, got;
-		trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
-		if (trindle_sync(&out, &in) != 0 || out.count || in.count == 0)
-			return NULL;
-		if (got.address == pipe && got.content)
-			return got.content;
-	}
-}
-
-static void w_move(trindle_pipe_t pipe, trindle_object_t object)
-{
-	trindle_message_t m[2] = { { pipe, object }, { NULL, object } };
-	trindle_mailbox_t out = { 2, m };
-	trindle_sync(&out, NULL);
-}
-
-static void w_release(trindle_object_t object)
-{
-	trindle_message_t m = { NULL, object };
-	trindle_mailbox_t out = { 1, &m };
-	trindle_sync(&out, NULL);
-}
-
 /* ---- workers ---- */
 
 /* Writes into (or reads) the segment it is given: it is not allowed to. */
 static void touch_given_worker(trindle_pipe_t input)
 {
-	volatile unsigned char *p = w_next(input);
+	volatile unsigned char *p = t_w_next(input);
 	if (!p)
 		return;
 	if (g_write)
@@ -101,7 +60,7 @@ static void touch_destroyed_worker(trindle_pipe_t input)
 	if (!p)
 		return;
 	g_destroyed = (trindle_segment_t)p;
-	w_release(g_destroyed);
+	t_w_release(g_destroyed);
 	if (g_write)
 		p[OFFSET] = 1;
 	else
@@ -111,7 +70,7 @@ static void touch_destroyed_worker(trindle_pipe_t input)
 /* Calls into the (data) segment it is given. */
 static void call_given_worker(trindle_pipe_t input)
 {
-	void *code = w_next(input);
+	void *code = t_w_next(input);
 	trindle_entrypoint_t f;
 	if (!code)
 		return;
@@ -123,14 +82,14 @@ static void call_given_worker(trindle_pipe_t input)
 static void echo_worker(trindle_pipe_t input)
 {
 	trindle_object_t o;
-	while ((o = w_next(input)) != NULL) {
-		if (label_of(o) == STOP) {
-			w_release(o);
+	while ((o = t_w_next(input)) != NULL) {
+		if (t_label_of(o) == STOP) {
+			t_w_release(o);
 			return;
 		}
 		if (trindle_access(o) & TRINDLE_ACCESS_WRITE)
 			*(unsigned long *)o += 1;
-		w_move(g_out, o);
+		t_w_move(g_out, o);
 	}
 }
 
@@ -138,24 +97,10 @@ static void echo_worker(trindle_pipe_t input)
 static void exit_worker(trindle_pipe_t input)
 {
 	(void)input;
-	trindle_exit(make_label(0xE));
+	trindle_exit(t_label(0xE));
 }
 
 /* ---- test side helpers ---- */
-
-static trindle_pipe_t new_pipe(size_t n)
-{
-	trindle_pipe_t p = trindle_pipe(n);
-	assert_non_null(p);
-	return p;
-}
-
-static trindle_segment_t labelled(unsigned long label)
-{
-	trindle_segment_t s = make_label(label);
-	assert_non_null(s);
-	return s;
-}
 
 /* How a worker ended: its fault report (or NULL) and other deliveries. */
 struct ending {
@@ -204,13 +149,9 @@ static void expect_report(const struct ending *e, void *address, int access,
 		trindle_object_t object, trindle_pipe_t process)
 {
 	const trindle_fault_t *f = e->report;
-	assert_non_null(f);
-	assert_true(trindle_measure(e->report) >= sizeof *f);
-	assert_ptr_equal(f->address, address);
-	assert_int_equal(f->access, access);
+	t_check_fault(f, address, access, object, process);
+	/* Protection faults on segments: SIGSEGV in particular. */
 	assert_int_equal(f->signal, SIGSEGV);
-	assert_ptr_equal(f->object, object);
-	assert_ptr_equal(f->process, process);
 }
 
 /* Did e see the notice that we hold s alone again? */
@@ -233,27 +174,12 @@ static trindle_pipe_t launch_toucher(trindle_pipe_t errp, trindle_segment_t s,
 	return input;
 }
 
-/* Before each test: drop notices a failed earlier test left behind, so
- * one failure does not spill into the next test. */
-static int drop_stale_notices(void **state)
-{
-	trindle_message_t got[16];
-	trindle_mailbox_t in;
-	(void)state;
-	do {
-		in = (trindle_mailbox_t){ 16, got };
-		if (trindle_sync(NULL, &in) != 0)
-			return -1;
-	} while (in.count);
-	return 0;
-}
-
 /* ---- faults in workers ---- */
 
 static void test_fault_write_to_shared_segment_reported(void **state)
 {
 	(void)state;
-	trindle_pipe_t errp = new_pipe(2);
+	trindle_pipe_t errp = t_pipe(2);
 	unsigned char *s = t_segment(4096, 0xAA);
 	struct ending e;
 	trindle_pipe_t input = launch_toucher(errp, s, true, true);
@@ -266,12 +192,13 @@ static void test_fault_write_to_shared_segment_reported(void **state)
 	assert_int_equal(t_release(errp), 0);
 }
 
-static void test_fault_read_of_destroyed_segment_reported(void **state)
+/* Runs touch_destroyed_worker (writing when write is set) and checks the
+ * report on its touch. */
+static void expect_destroyed_touch_reported(bool write)
 {
-	(void)state;
-	trindle_pipe_t errp = new_pipe(2);
+	trindle_pipe_t errp = t_pipe(2);
 	struct ending e;
-	g_write = false;
+	g_write = write;
 	trindle_pipe_t input = trindle_launch(touch_destroyed_worker, 1, NULL, errp);
 	assert_non_null(input);
 
@@ -279,32 +206,28 @@ static void test_fault_read_of_destroyed_segment_reported(void **state)
 	unsigned char *d = g_destroyed;
 	assert_non_null(d);
 	/* (the report itself may reuse d's address: no access check on d) */
-	expect_report(&e, d + OFFSET, TRINDLE_ACCESS_READ, d, input);
+	expect_report(&e, d + OFFSET,
+		      write ? TRINDLE_ACCESS_WRITE : TRINDLE_ACCESS_READ, d, input);
 	assert_int_equal(t_release(e.report), 0);
 	assert_int_equal(t_release(errp), 0);
+}
+
+static void test_fault_read_of_destroyed_segment_reported(void **state)
+{
+	(void)state;
+	expect_destroyed_touch_reported(false);
 }
 
 static void test_fault_write_to_destroyed_segment_reported(void **state)
 {
 	(void)state;
-	trindle_pipe_t errp = new_pipe(2);
-	struct ending e;
-	g_write = true;
-	trindle_pipe_t input = trindle_launch(touch_destroyed_worker, 1, NULL, errp);
-	assert_non_null(input);
-
-	await_ending(input, errp, true, &e);
-	unsigned char *d = g_destroyed;
-	assert_non_null(d);
-	expect_report(&e, d + OFFSET, TRINDLE_ACCESS_WRITE, d, input);
-	assert_int_equal(t_release(e.report), 0);
-	assert_int_equal(t_release(errp), 0);
+	expect_destroyed_touch_reported(true);
 }
 
 static void test_fault_write_to_extended_segment_reported(void **state)
 {
 	(void)state;
-	trindle_pipe_t errp = new_pipe(2);
+	trindle_pipe_t errp = t_pipe(2);
 	unsigned char *code = t_segment(4096, 0xC3);
 	struct ending e;
 	assert_int_equal(trindle_extend(code), 0);
@@ -322,7 +245,7 @@ static void test_fault_execute_of_data_segment_reported(void **state)
 {
 	(void)state;
 #if defined(__x86_64__)
-	trindle_pipe_t errp = new_pipe(2);
+	trindle_pipe_t errp = t_pipe(2);
 	unsigned char *data = t_segment(64, 0xC3);   /* "ret", not extended */
 	struct ending e;
 	g_write = false;
@@ -342,7 +265,7 @@ static void test_fault_execute_of_data_segment_reported(void **state)
 static void test_fault_report_segment_held_solely_by_receiver(void **state)
 {
 	(void)state;
-	trindle_pipe_t errp = new_pipe(2);
+	trindle_pipe_t errp = t_pipe(2);
 	unsigned char *s = t_segment(4096, 0);
 	struct ending e;
 	trindle_pipe_t input = launch_toucher(errp, s, true, true);
@@ -361,7 +284,7 @@ static void test_fault_report_segment_held_solely_by_receiver(void **state)
 static void test_fault_stops_only_the_worker_and_releases_its_holdings(void **state)
 {
 	(void)state;
-	trindle_pipe_t errp = new_pipe(2), echo_out = new_pipe(2);
+	trindle_pipe_t errp = t_pipe(2), echo_out = t_pipe(2);
 	unsigned char *s = t_segment(4096, 0x11);
 	trindle_message_t got;
 	struct ending e;
@@ -379,12 +302,12 @@ static void test_fault_stops_only_the_worker_and_releases_its_holdings(void **st
 	assert_int_equal(s[OFFSET], 0x22);
 
 	/* The other worker still runs. */
-	assert_int_equal(t_move(echo, labelled(41)), 0);
+	assert_int_equal(t_move(echo, t_labelled(41)), 0);
 	assert_int_equal(t_recv(echo_out, &got, -1), 1);
 	assert_ptr_equal(got.address, echo_out);
-	assert_int_equal(label_of(got.content), 42);
+	assert_int_equal(t_label_of(got.content), 42);
 	assert_int_equal(t_release(got.content), 0);
-	assert_int_equal(t_move(echo, labelled(STOP)), 0);
+	assert_int_equal(t_move(echo, t_labelled(STOP)), 0);
 	/* Its ends: echo_out's only other sender goes; then nothing comes. */
 	while (t_recv(echo_out, &got, -1) == 1)
 		assert_ptr_not_equal(got.address, echo_out);
@@ -398,7 +321,7 @@ static void test_fault_stops_only_the_worker_and_releases_its_holdings(void **st
 static void test_fault_without_err_pipe_still_ends_only_the_worker(void **state)
 {
 	(void)state;
-	trindle_pipe_t wake = new_pipe(2);
+	trindle_pipe_t wake = t_pipe(2);
 	unsigned char *s = t_segment(4096, 0x33);
 	struct ending e;
 	g_write = true;
@@ -416,7 +339,7 @@ static void test_fault_without_err_pipe_still_ends_only_the_worker(void **state)
 static void test_fault_many_in_a_row_then_workers_still_run(void **state)
 {
 	(void)state;
-	trindle_pipe_t errp = new_pipe(2);
+	trindle_pipe_t errp = t_pipe(2);
 	unsigned char *s = t_segment(4096, 0x44);
 	unsigned long rounds = 64 * t_scale();
 	struct ending e;
@@ -432,12 +355,10 @@ static void test_fault_many_in_a_row_then_workers_still_run(void **state)
 	/* The reused threads run normal workers fine. */
 	trindle_pipe_t input = trindle_launch(exit_worker, 1, errp, NULL);
 	assert_non_null(input);
-	trindle_message_t got;
-	do   /* late notices about s may come first */
-		assert_int_equal(t_recv(errp, &got, -1), 1);
-	while (got.address != errp);
-	assert_int_equal(label_of(got.content), 0xE);
-	assert_int_equal(t_release(got.content), 0);
+	/* (late notices about s may come first) */
+	trindle_segment_t got = t_next_message(errp);
+	assert_int_equal(t_label_of(got), 0xE);
+	assert_int_equal(t_release(got), 0);
 	assert_int_equal(t_release(s), 0);
 	assert_int_equal(t_release(errp), 0);
 }
@@ -536,10 +457,10 @@ static void test_fault_not_in_a_segment_chained_to_previous_handler(void **state
 /* Keeps the segment it gets, acks on g_out, then waits until it may end. */
 static void keeper_worker(trindle_pipe_t input)
 {
-	trindle_object_t s = w_next(input);
-	w_move(g_out, make_label(1));
-	w_next(input);
-	w_release(s);
+	trindle_object_t s = t_w_next(input);
+	t_w_move(g_out, t_label(1));
+	t_w_next(input);
+	t_w_release(s);
 }
 
 /* A root process shares a segment with a worker, then writes it. */
@@ -549,9 +470,7 @@ static int child_root_write_shared(void)
 	volatile unsigned char *s = trindle_allocate(1, &b);
 	g_out = trindle_pipe(1);
 	trindle_pipe_t w = trindle_launch(keeper_worker, 2, g_out, NULL);
-	trindle_message_t m = { w, (void *)s };
-	trindle_mailbox_t out = { 1, &m };
-	if (!s || !w || trindle_sync(&out, NULL) || out.count || !w_next(g_out))
+	if (!s || !w || t_w_send(w, (void *)s) || !t_w_next(g_out))
 		return 2;
 	printf("%p %p\n", (void *)s, (void *)(s + 64));
 	fflush(stdout);
@@ -599,18 +518,19 @@ int main(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--chain") == 0)
 		return child_chain();
 
+#define T(f) cmocka_unit_test_setup(f, t_drop_notices)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_fault_write_to_shared_segment_reported, drop_stale_notices),
-		cmocka_unit_test_setup(test_fault_read_of_destroyed_segment_reported, drop_stale_notices),
-		cmocka_unit_test_setup(test_fault_write_to_destroyed_segment_reported, drop_stale_notices),
-		cmocka_unit_test_setup(test_fault_write_to_extended_segment_reported, drop_stale_notices),
-		cmocka_unit_test_setup(test_fault_execute_of_data_segment_reported, drop_stale_notices),
-		cmocka_unit_test_setup(test_fault_report_segment_held_solely_by_receiver, drop_stale_notices),
-		cmocka_unit_test_setup(test_fault_stops_only_the_worker_and_releases_its_holdings, drop_stale_notices),
-		cmocka_unit_test_setup(test_fault_without_err_pipe_still_ends_only_the_worker, drop_stale_notices),
-		cmocka_unit_test_setup(test_fault_many_in_a_row_then_workers_still_run, drop_stale_notices),
-		cmocka_unit_test_setup(test_fault_in_root_process_ends_program_with_one_line, drop_stale_notices),
-		cmocka_unit_test_setup(test_fault_not_in_a_segment_chained_to_previous_handler, drop_stale_notices),
+		T(test_fault_write_to_shared_segment_reported),
+		T(test_fault_read_of_destroyed_segment_reported),
+		T(test_fault_write_to_destroyed_segment_reported),
+		T(test_fault_write_to_extended_segment_reported),
+		T(test_fault_execute_of_data_segment_reported),
+		T(test_fault_report_segment_held_solely_by_receiver),
+		T(test_fault_stops_only_the_worker_and_releases_its_holdings),
+		T(test_fault_without_err_pipe_still_ends_only_the_worker),
+		T(test_fault_many_in_a_row_then_workers_still_run),
+		T(test_fault_in_root_process_ends_program_with_one_line),
+		T(test_fault_not_in_a_segment_chained_to_previous_handler),
 	};
 	return cmocka_run_group_tests_name("faults", tests, NULL, NULL);
 }

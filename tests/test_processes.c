@@ -32,70 +32,17 @@ enum { END_RETURN, END_EXIT, END_ABORT };
 
 /* ---- shared by both sides: no cmocka here ---- */
 
-static trindle_segment_t make_label(unsigned long label)
-{
-	trindle_buffer_t b = { sizeof label, &label };
-	return trindle_allocate(1, &b);
-}
-
-static unsigned long label_of(trindle_segment_t s)
-{
-	unsigned long v;
-	memcpy(&v, s, sizeof v);
-	return v;
-}
-
 static void *code_address(trindle_entrypoint_t entry)
 {
 	return (void *)(uintptr_t)entry;
 }
 
-/* The next object that came through pipe, skipping notices; NULL when
- * nothing more can arrive. */
-static trindle_object_t w_next(trindle_pipe_t pipe)
-{
-	for (;;) {
-		trindle_message_t req = { pipe, NULL }, got;
-		trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
-		if (trindle_sync(&out, &in) != 0 || out.count || in.count == 0)
-			return NULL;
-		if (got.address == pipe && got.content)
-			return got.content;
-	}
-}
-
-static size_t w_sync(trindle_message_t *m, size_t count)
-{
-	trindle_mailbox_t out = { count, m };
-	if (trindle_sync(&out, NULL) != 0)
-		return count;
-	return out.count;
-}
-
-static size_t w_send(trindle_pipe_t pipe, trindle_object_t object)
-{
-	trindle_message_t m = { pipe, object };
-	return w_sync(&m, 1);
-}
-
-static size_t w_move(trindle_pipe_t pipe, trindle_object_t object)
-{
-	trindle_message_t m[2] = { { pipe, object }, { NULL, object } };
-	return w_sync(m, 2);
-}
-
-static size_t w_release(trindle_object_t object)
-{
-	trindle_message_t m = { NULL, object };
-	return w_sync(&m, 1);
-}
-
 /* Wait for the next message on input and let go of it. */
 static void w_await_go(trindle_pipe_t input)
 {
-	trindle_object_t go = w_next(input);
+	trindle_object_t go = t_w_next(input);
 	if (go)
-		w_release(go);
+		t_w_release(go);
 }
 
 /* ---- workers ---- */
@@ -118,9 +65,9 @@ static void ending_worker(trindle_pipe_t input)
 {
 	(void)input;
 	if (g_mode == END_EXIT)
-		trindle_exit(make_label(0xE1));
+		trindle_exit(t_label(0xE1));
 	if (g_mode == END_ABORT)
-		trindle_abort(make_label(0xAB));
+		trindle_abort(t_label(0xAB));
 }
 
 /* Waits for go, then delivers a label by exit or abort (g_mode). */
@@ -128,8 +75,8 @@ static void gated_end_worker(trindle_pipe_t input)
 {
 	w_await_go(input);
 	if (g_mode == END_ABORT)
-		trindle_abort(make_label(0xF0));
-	trindle_exit(make_label(0xF0));
+		trindle_abort(t_label(0xF0));
+	trindle_exit(t_label(0xF0));
 }
 
 /* Touches nothing until the test opens the gate, then takes one message. */
@@ -144,11 +91,11 @@ static void gate_worker(trindle_pipe_t input)
  * segment as its output. */
 static void share_then_exit_worker(trindle_pipe_t input)
 {
-	trindle_segment_t o = make_label(0x50);
-	w_send(g_err, o);
+	trindle_segment_t o = t_label(0x50);
+	t_w_send(g_err, o);
 	w_await_go(input);
 	if (g_let_go_of_out)
-		w_release(g_out);
+		t_w_release(g_out);
 	trindle_exit(o);
 }
 
@@ -156,10 +103,10 @@ static void share_then_exit_worker(trindle_pipe_t input)
  * own through g_err, waits for go and returns without releasing either. */
 static void holder_worker(trindle_pipe_t input)
 {
-	trindle_object_t s = w_next(input);
+	trindle_object_t s = t_w_next(input);
 	trindle_pipe_t q = trindle_pipe(1);
 	(void)s;
-	w_send(g_err, q);
+	t_w_send(g_err, q);
 	w_await_go(input);
 }
 
@@ -171,99 +118,36 @@ static void releasing_launcher_worker(trindle_pipe_t input)
 	(void)input;
 	if (!w)
 		return;
-	w_release(g_out);
-	w_release(g_err);
-	w_move(w, make_label(0));
+	t_w_release(g_out);
+	t_w_release(g_err);
+	t_w_move(w, t_label(0));
 }
 
 /* Reads a depth n from its input: launches the next worker with n - 1,
  * or, at depth 1, exits with a label. */
 static void chain_worker(trindle_pipe_t input)
 {
-	trindle_segment_t depth = w_next(input);
-	unsigned long n = depth ? label_of(depth) : 0;
+	trindle_segment_t depth = t_w_next(input);
+	unsigned long n = depth ? t_label_of(depth) : 0;
 	if (depth)
-		w_release(depth);
+		t_w_release(depth);
 	if (n <= 1)
-		trindle_exit(make_label(0xC0DE));
+		trindle_exit(t_label(0xC0DE));
 	trindle_pipe_t next = trindle_launch(chain_worker, 1, g_out, g_err);
 	if (next)
-		w_move(next, make_label(n - 1));
+		t_w_move(next, t_label(n - 1));
 }
 
 /* Gives back what it gets, labelled one higher. */
 static void plus_one_worker(trindle_pipe_t input)
 {
-	trindle_segment_t s = w_next(input);
+	trindle_segment_t s = t_w_next(input);
 	if (s && (trindle_access(s) & TRINDLE_ACCESS_WRITE))
 		*(unsigned long *)s += 1;
 	trindle_exit(s);
 }
 
 /* ---- test side helpers ---- */
-
-static trindle_segment_t labelled(unsigned long label)
-{
-	trindle_segment_t s = make_label(label);
-	assert_non_null(s);
-	return s;
-}
-
-static trindle_pipe_t new_pipe(size_t n)
-{
-	trindle_pipe_t p = trindle_pipe(n);
-	assert_non_null(p);
-	return p;
-}
-
-static void expect_label(const trindle_message_t *m, trindle_pipe_t pipe,
-		unsigned long label)
-{
-	assert_ptr_equal(m->address, pipe);
-	assert_int_equal(trindle_access(m->content), RW);
-	assert_int_equal(label_of(m->content), label);
-	assert_int_equal(t_release(m->content), 0);
-}
-
-/*
- * Wait until input dies (its worker ended).  wake is a pipe the worker
- * holds SEND on, so the wait can sleep; anything else delivered meanwhile
- * is stored in keep.  Returns how many were kept.
- */
-static size_t await_end(trindle_pipe_t input, trindle_pipe_t wake,
-		trindle_message_t *keep, size_t cap)
-{
-	size_t kept = 0;
-	for (;;) {
-		trindle_message_t req = { wake, NULL }, got[8];
-		trindle_mailbox_t out = { 1, &req }, in = { 8, got };
-		bool ended = false;
-		assert_int_equal(trindle_sync(&out, &in), 0);
-		for (size_t i = 0; i < in.count; i++) {
-			if (got[i].address == input && got[i].content == NULL) {
-				ended = true;
-				continue;
-			}
-			assert_true(kept < cap);
-			keep[kept++] = got[i];
-		}
-		if (ended)
-			return kept;
-		/* The worker let go of wake; its end is still being recorded. */
-		if (in.count == 0)
-			sched_yield();
-	}
-}
-
-/* The next message through pipe, waiting for it; notices are skipped. */
-static trindle_object_t next_message(trindle_pipe_t pipe)
-{
-	trindle_message_t got;
-	do
-		assert_int_equal(t_recv(pipe, &got, -1), 1);
-	while (got.address != pipe);
-	return got.content;
-}
 
 /* Receive on pipe until no one else can send on it; store the messages
  * that came through it (notices are dropped).  Returns how many. */
@@ -282,27 +166,12 @@ static size_t drain_until_alone(trindle_pipe_t pipe, trindle_message_t *keep,
 	}
 }
 
-/* Before each test: drop notices a failed earlier test left behind, so
- * one failure does not spill into the next test. */
-static int drop_stale_notices(void **state)
-{
-	trindle_message_t got[16];
-	trindle_mailbox_t in;
-	(void)state;
-	do {
-		in = (trindle_mailbox_t){ 16, got };
-		if (trindle_sync(NULL, &in) != 0)
-			return -1;
-	} while (in.count);
-	return 0;
-}
-
 /* ---- launch ---- */
 
 static void test_launch_returns_send_end_of_input(void **state)
 {
 	(void)state;
-	trindle_pipe_t errp = new_pipe(1);
+	trindle_pipe_t errp = t_pipe(1);
 	trindle_message_t keep[2];
 	sem_init(&g_gate, 0, 0);
 	trindle_pipe_t input = trindle_launch(gate_worker, 3, NULL, errp);
@@ -311,53 +180,51 @@ static void test_launch_returns_send_end_of_input(void **state)
 	assert_int_equal(trindle_access(input), TRINDLE_ACCESS_SEND);
 	/* Its capacity is queue_count: 3 fit, a fourth finds it full. */
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(t_move(input, labelled(0)), 0);
-	trindle_segment_t extra = labelled(0);
+		assert_int_equal(t_move(input, t_labelled(0)), 0);
+	trindle_segment_t extra = t_labelled(0);
 	assert_int_equal(t_move(input, extra), 2);
 	assert_int_equal(trindle_access(input), TRINDLE_ACCESS_SEND);
 	assert_int_equal(t_release(extra), 0);
 	sem_post(&g_gate);
-	assert_int_equal(await_end(input, errp, keep, 2), 0);
+	assert_int_equal(t_await_end(input, errp, keep, 2), 0);
 	sem_destroy(&g_gate);
 	assert_int_equal(t_release(errp), 0);
+}
+
+/* Runs rights_worker until it ends and copies the rights it delivered
+ * through its out pipe into v. */
+static void run_rights_worker(unsigned long v[3])
+{
+	trindle_pipe_t outp = t_pipe(1);
+	trindle_message_t keep[2];
+	g_out = outp;
+	trindle_pipe_t input = trindle_launch(rights_worker, 1, outp, NULL);
+
+	assert_non_null(input);
+	assert_int_equal(t_await_end(input, outp, keep, 2), 1);
+	assert_ptr_equal(keep[0].address, outp);
+	memcpy(v, keep[0].content, 3 * sizeof *v);
+	assert_int_equal(t_release(keep[0].content), 0);
+	assert_int_equal(t_release(outp), 0);
 }
 
 static void test_worker_holds_send_receive_on_input(void **state)
 {
 	(void)state;
-	trindle_pipe_t outp = new_pipe(1);
-	trindle_message_t keep[2];
 	unsigned long v[3];
-	g_out = outp;
-	trindle_pipe_t input = trindle_launch(rights_worker, 1, outp, NULL);
-
-	assert_non_null(input);
-	assert_int_equal(await_end(input, outp, keep, 2), 1);
-	assert_ptr_equal(keep[0].address, outp);
-	memcpy(v, keep[0].content, sizeof v);
+	run_rights_worker(v);
 	assert_int_equal(v[0], SR);
 	/* and SEND, only, on the out pipe it was given */
 	assert_int_equal(v[2], TRINDLE_ACCESS_SEND);
-	assert_int_equal(t_release(keep[0].content), 0);
-	assert_int_equal(t_release(outp), 0);
 }
 
 static void test_entry_code_has_read_execute(void **state)
 {
 	(void)state;
-	trindle_pipe_t outp = new_pipe(1);
-	trindle_message_t keep[2];
 	unsigned long v[3];
-	g_out = outp;
-	trindle_pipe_t input = trindle_launch(rights_worker, 1, outp, NULL);
-
 	assert_int_equal(trindle_access(code_address(rights_worker)) & RX, RX);
-	assert_non_null(input);
-	assert_int_equal(await_end(input, outp, keep, 2), 1);
-	memcpy(v, keep[0].content, sizeof v);
+	run_rights_worker(v);
 	assert_int_equal(v[1] & RX, RX);
-	assert_int_equal(t_release(keep[0].content), 0);
-	assert_int_equal(t_release(outp), 0);
 }
 
 static void test_launch_queue_count_zero_is_einval(void **state)
@@ -371,8 +238,8 @@ static void test_launch_queue_count_zero_is_einval(void **state)
 static void test_launch_out_or_err_not_held_is_einval(void **state)
 {
 	(void)state;
-	trindle_pipe_t dead = new_pipe(1);
-	trindle_segment_t seg = labelled(0);
+	trindle_pipe_t dead = t_pipe(1);
+	trindle_segment_t seg = t_labelled(0);
 	int local;
 	trindle_object_t bad[] = { dead, seg, &local, (char *)seg + 8 };
 	assert_int_equal(t_release(dead), 0);
@@ -390,19 +257,29 @@ static void test_launch_out_or_err_not_held_is_einval(void **state)
 
 /* ---- how a worker ends ---- */
 
+/* Launches ending_worker in mode with outp and errp and waits for its end
+ * (*input, its input pipe, dies); returns how many deliveries came through
+ * errp meanwhile, stored in keep (room for 2). */
+static size_t run_ending_worker(int mode, trindle_pipe_t outp,
+		trindle_pipe_t errp, trindle_message_t *keep,
+		trindle_pipe_t *input)
+{
+	g_mode = mode;
+	*input = trindle_launch(ending_worker, 1, outp, errp);
+	assert_non_null(*input);
+	return t_await_end(*input, errp, keep, 2);
+}
+
 static void test_exit_moves_output_to_out_receiver_has_write(void **state)
 {
 	(void)state;
-	trindle_pipe_t outp = new_pipe(1), errp = new_pipe(1);
+	trindle_pipe_t outp = t_pipe(1), errp = t_pipe(1), input;
 	trindle_message_t keep[2], got;
-	g_mode = END_EXIT;
-	trindle_pipe_t input = trindle_launch(ending_worker, 1, outp, errp);
 
-	assert_non_null(input);
-	assert_int_equal(await_end(input, errp, keep, 2), 0);
+	assert_int_equal(run_ending_worker(END_EXIT, outp, errp, keep, &input), 0);
 	assert_int_equal(t_recv(outp, &got, 0), 1);
 	*(unsigned long *)got.content += 1;   /* WRITE right away */
-	expect_label(&got, outp, 0xE2);
+	t_expect_label(&got, outp, 0xE2);
 	assert_int_equal(t_release(outp), 0);
 	assert_int_equal(t_release(errp), 0);
 }
@@ -410,14 +287,11 @@ static void test_exit_moves_output_to_out_receiver_has_write(void **state)
 static void test_abort_delivers_report_to_err(void **state)
 {
 	(void)state;
-	trindle_pipe_t outp = new_pipe(1), errp = new_pipe(1);
+	trindle_pipe_t outp = t_pipe(1), errp = t_pipe(1), input;
 	trindle_message_t keep[2], got;
-	g_mode = END_ABORT;
-	trindle_pipe_t input = trindle_launch(ending_worker, 1, outp, errp);
 
-	assert_non_null(input);
-	assert_int_equal(await_end(input, errp, keep, 2), 1);
-	expect_label(&keep[0], errp, 0xAB);
+	assert_int_equal(run_ending_worker(END_ABORT, outp, errp, keep, &input), 1);
+	t_expect_label(&keep[0], errp, 0xAB);
 	assert_int_equal(t_recv(outp, &got, 0), 0);
 	assert_int_equal(t_release(outp), 0);
 	assert_int_equal(t_release(errp), 0);
@@ -426,13 +300,10 @@ static void test_abort_delivers_report_to_err(void **state)
 static void test_return_from_entry_is_exit_null(void **state)
 {
 	(void)state;
-	trindle_pipe_t outp = new_pipe(1), errp = new_pipe(1);
+	trindle_pipe_t outp = t_pipe(1), errp = t_pipe(1), input;
 	trindle_message_t keep[2], got;
-	g_mode = END_RETURN;
-	trindle_pipe_t input = trindle_launch(ending_worker, 1, outp, errp);
 
-	assert_non_null(input);
-	assert_int_equal(await_end(input, errp, keep, 2), 0);
+	assert_int_equal(run_ending_worker(END_RETURN, outp, errp, keep, &input), 0);
 	assert_int_equal(t_recv(outp, &got, 0), 0);
 	assert_int_equal(t_release(outp), 0);
 	assert_int_equal(t_release(errp), 0);
@@ -443,13 +314,10 @@ static void test_launcher_gets_closure_notice_whatever_worker_delivered(void **s
 	(void)state;
 	const int modes[] = { END_RETURN, END_EXIT, END_ABORT };
 	for (size_t i = 0; i < 3; i++) {
-		trindle_pipe_t outp = new_pipe(1), errp = new_pipe(1);
+		trindle_pipe_t outp = t_pipe(1), errp = t_pipe(1), input;
 		trindle_message_t keep[2];
-		g_mode = modes[i];
-		trindle_pipe_t input = trindle_launch(ending_worker, 1, outp, errp);
-		assert_non_null(input);
-		/* await_end returns only on { input, NULL } */
-		size_t n = await_end(input, errp, keep, 2);
+		/* it returns only on { input, NULL } */
+		size_t n = run_ending_worker(modes[i], outp, errp, keep, &input);
 		assert_int_equal(trindle_access(input), 0);
 		assert_int_equal(trindle_measure(input), 0);
 		for (size_t k = 0; k < n; k++)
@@ -463,24 +331,24 @@ static void test_launcher_gets_closure_notice_whatever_worker_delivered(void **s
 static void test_completion_delivered_even_when_out_is_full(void **state)
 {
 	(void)state;
-	trindle_pipe_t outp = new_pipe(1), errp = new_pipe(1);
+	trindle_pipe_t outp = t_pipe(1), errp = t_pipe(1);
 	trindle_message_t keep[2], got[4];
-	assert_int_equal(t_move(outp, labelled(0xF1)), 0);
+	assert_int_equal(t_move(outp, t_labelled(0xF1)), 0);
 	g_mode = END_EXIT;
 	trindle_pipe_t input = trindle_launch(gated_end_worker, 1, outp, errp);
 
 	assert_non_null(input);
 	/* out stays full until the worker has ended */
-	assert_int_equal(t_move(input, labelled(0)), 0);
-	assert_int_equal(await_end(input, errp, keep, 2), 0);
+	assert_int_equal(t_move(input, t_labelled(0)), 0);
+	assert_int_equal(t_await_end(input, errp, keep, 2), 0);
 	trindle_message_t req = { outp, NULL };
 	trindle_mailbox_t out = { 1, &req }, in = { 4, got };
 	assert_int_equal(trindle_sync_timeout(&out, &in, 0), 0);
 	assert_int_equal(in.count, 2);
-	unsigned long a = label_of(got[0].content), b = label_of(got[1].content);
+	unsigned long a = t_label_of(got[0].content), b = t_label_of(got[1].content);
 	assert_true((a == 0xF1 && b == 0xF0) || (a == 0xF0 && b == 0xF1));
-	expect_label(&got[0], outp, a);
-	expect_label(&got[1], outp, b);
+	t_expect_label(&got[0], outp, a);
+	t_expect_label(&got[1], outp, b);
 	assert_int_equal(t_release(outp), 0);
 	assert_int_equal(t_release(errp), 0);
 }
@@ -489,8 +357,8 @@ static void test_completion_delivered_even_when_out_is_full(void **state)
  * The output must be released, not delivered: we end as its sole holder. */
 static void expect_output_released(bool with_out, bool let_go, bool kill_out)
 {
-	trindle_pipe_t outp = with_out ? new_pipe(2) : NULL;
-	trindle_pipe_t errp = new_pipe(2);
+	trindle_pipe_t outp = with_out ? t_pipe(2) : NULL;
+	trindle_pipe_t errp = t_pipe(2);
 	trindle_message_t keep[2], got;
 	g_out = outp;
 	g_err = errp;
@@ -498,17 +366,17 @@ static void expect_output_released(bool with_out, bool let_go, bool kill_out)
 	trindle_pipe_t input = trindle_launch(share_then_exit_worker, 1, outp, errp);
 	assert_non_null(input);
 
-	trindle_segment_t o = next_message(errp);
+	trindle_segment_t o = t_next_message(errp);
 	assert_int_equal(trindle_access(o), TRINDLE_ACCESS_READ);
 	if (kill_out)
 		assert_int_equal(t_release(outp), 0);
-	assert_int_equal(t_move(input, labelled(0)), 0);
+	assert_int_equal(t_move(input, t_labelled(0)), 0);
 
-	assert_int_equal(await_end(input, errp, keep, 2), 1);
+	assert_int_equal(t_await_end(input, errp, keep, 2), 1);
 	assert_null(keep[0].address);
 	assert_ptr_equal(keep[0].content, o);
 	assert_int_equal(trindle_access(o), RW);
-	assert_int_equal(label_of(o), 0x50);
+	assert_int_equal(t_label_of(o), 0x50);
 	if (with_out && !kill_out) {
 		assert_int_equal(t_recv(outp, &got, 0), 0);
 		assert_int_equal(t_release(outp), 0);
@@ -540,8 +408,8 @@ static void test_output_released_when_out_is_dead(void **state)
 static void test_worker_holdings_released_when_it_ends(void **state)
 {
 	(void)state;
-	trindle_pipe_t errp = new_pipe(2);
-	trindle_segment_t s = labelled(0x11);
+	trindle_pipe_t errp = t_pipe(2);
+	trindle_segment_t s = t_labelled(0x11);
 	trindle_message_t keep[4];
 	bool saw_segment = false, saw_pipe = false;
 	g_err = errp;
@@ -550,12 +418,12 @@ static void test_worker_holdings_released_when_it_ends(void **state)
 
 	assert_int_equal(t_send(input, s), 0);
 	/* q comes after the worker took s: from here s has two holders */
-	trindle_pipe_t q = next_message(errp);
+	trindle_pipe_t q = t_next_message(errp);
 	assert_int_equal(trindle_access(q), TRINDLE_ACCESS_SEND);
 	assert_int_equal(trindle_access(s), TRINDLE_ACCESS_READ);
-	assert_int_equal(t_move(input, labelled(0)), 0);
+	assert_int_equal(t_move(input, t_labelled(0)), 0);
 
-	size_t n = await_end(input, errp, keep, 4);
+	size_t n = t_await_end(input, errp, keep, 4);
 	for (size_t i = 0; i < n; i++) {
 		if (keep[i].address == NULL && keep[i].content == s)
 			saw_segment = true;
@@ -577,7 +445,7 @@ static void test_worker_holdings_released_when_it_ends(void **state)
  * grandchild still delivers through its own SEND, by exit or by abort. */
 static void expect_delivery_after_launcher_let_go(bool through_err)
 {
-	trindle_pipe_t outp = new_pipe(2), errp = new_pipe(2);
+	trindle_pipe_t outp = t_pipe(2), errp = t_pipe(2);
 	trindle_pipe_t target = through_err ? errp : outp;
 	trindle_message_t keep[4];
 	g_out = outp;
@@ -590,7 +458,7 @@ static void expect_delivery_after_launcher_let_go(bool through_err)
 	/* Returns once the launcher and its worker have both let go; if the
 	 * worker had no SEND of its own, nothing would have come. */
 	assert_int_equal(drain_until_alone(target, keep, 4), 1);
-	expect_label(&keep[0], target, 0xF0);
+	t_expect_label(&keep[0], target, 0xF0);
 	assert_int_equal(t_release(outp), 0);
 	assert_int_equal(t_release(errp), 0);
 }
@@ -610,32 +478,32 @@ static void test_worker_keeps_send_on_err_after_launcher_releases_it(void **stat
 static void test_workers_launch_workers(void **state)
 {
 	(void)state;
-	trindle_pipe_t outp = new_pipe(2);
+	trindle_pipe_t outp = t_pipe(2);
 	trindle_message_t keep[4];
 	g_out = outp;
 	g_err = NULL;
 	trindle_pipe_t input = trindle_launch(chain_worker, 1, outp, NULL);
 	assert_non_null(input);
-	assert_int_equal(t_move(input, labelled(4)), 0);
+	assert_int_equal(t_move(input, t_labelled(4)), 0);
 
 	/* Four generations; only the last one delivers. */
 	assert_int_equal(drain_until_alone(outp, keep, 4), 1);
-	expect_label(&keep[0], outp, 0xC0DE);
+	t_expect_label(&keep[0], outp, 0xC0DE);
 	assert_int_equal(t_release(outp), 0);
 }
 
 static void test_worker_threads_reused_many_short_workers_all_run(void **state)
 {
 	(void)state;
-	trindle_pipe_t outp = new_pipe(1);
+	trindle_pipe_t outp = t_pipe(1);
 	unsigned long rounds = 200 * t_scale();
 	for (unsigned long i = 0; i < rounds; i++) {
 		trindle_message_t keep[2];
 		trindle_pipe_t input = trindle_launch(plus_one_worker, 1, outp, NULL);
 		assert_non_null(input);
-		assert_int_equal(t_move(input, labelled(i)), 0);
-		assert_int_equal(await_end(input, outp, keep, 2), 1);
-		expect_label(&keep[0], outp, i + 1);
+		assert_int_equal(t_move(input, t_labelled(i)), 0);
+		assert_int_equal(t_await_end(input, outp, keep, 2), 1);
+		t_expect_label(&keep[0], outp, i + 1);
 	}
 	assert_int_equal(t_release(outp), 0);
 }
@@ -644,22 +512,22 @@ static void test_many_workers_at_once_all_run(void **state)
 {
 	(void)state;
 	enum { N = 32 };
-	trindle_pipe_t outp = new_pipe(N);
+	trindle_pipe_t outp = t_pipe(N);
 	trindle_message_t keep[N];
 	bool seen[N] = { false };
 	for (unsigned long i = 0; i < N; i++) {
 		trindle_pipe_t input = trindle_launch(plus_one_worker, 1, outp, NULL);
 		assert_non_null(input);
-		assert_int_equal(t_move(input, labelled(i)), 0);
+		assert_int_equal(t_move(input, t_labelled(i)), 0);
 		/* we never wait for their ends: drop our SEND */
 		assert_int_equal(t_release(input), 0);
 	}
 	assert_int_equal(drain_until_alone(outp, keep, N), N);
 	for (size_t i = 0; i < N; i++) {
-		unsigned long v = label_of(keep[i].content) - 1;
+		unsigned long v = t_label_of(keep[i].content) - 1;
 		assert_true(v < N && !seen[v]);
 		seen[v] = true;
-		expect_label(&keep[i], outp, v + 1);
+		t_expect_label(&keep[i], outp, v + 1);
 	}
 	assert_int_equal(t_release(outp), 0);
 }
@@ -673,7 +541,7 @@ static void test_launch_entry_in_extended_segment_runs(void **state)
 	const unsigned char ret = 0xC3;   /* x86-64 "ret": returns at once */
 	trindle_buffer_t b = { 1, &ret };
 	trindle_segment_t code = trindle_allocate(1, &b);
-	trindle_pipe_t errp = new_pipe(2);
+	trindle_pipe_t errp = t_pipe(2);
 	trindle_message_t keep[4];
 	trindle_entrypoint_t entry;
 
@@ -685,7 +553,7 @@ static void test_launch_entry_in_extended_segment_runs(void **state)
 	assert_non_null(input);
 	/* It returned normally: no fault report, at most the notice that we
 	 * hold the code alone again. */
-	size_t n = await_end(input, errp, keep, 4);
+	size_t n = t_await_end(input, errp, keep, 4);
 	for (size_t i = 0; i < n; i++) {
 		assert_null(keep[i].address);
 		assert_ptr_equal(keep[i].content, code);
@@ -737,11 +605,11 @@ static sem_t g_check, g_checked;
  * the root has ended, records the notices and rights it has. */
 static void observer_worker(trindle_pipe_t input)
 {
-	trindle_segment_t s = w_next(input);
-	trindle_pipe_t q = w_next(input);
+	trindle_segment_t s = t_w_next(input);
+	trindle_pipe_t q = t_w_next(input);
 	trindle_message_t got[8];
 	trindle_mailbox_t in = { 8, got };
-	w_move(g_root.back, make_label(1));
+	t_w_move(g_root.back, t_label(1));
 
 	sem_wait(&g_check);
 	trindle_sync(NULL, &in);
@@ -753,7 +621,7 @@ static void observer_worker(trindle_pipe_t input)
 	}
 	g_root.segment_access = trindle_access(s);
 	g_root.pipe_access = trindle_access(q);
-	w_release(s);
+	t_w_release(s);
 	sem_post(&g_checked);
 }
 
@@ -762,16 +630,16 @@ static void observer_worker(trindle_pipe_t input)
 static void *root_thread(void *arg)
 {
 	bool use_exit = arg != NULL;
-	trindle_segment_t s = make_label(0x5EED);
+	trindle_segment_t s = t_label(0x5EED);
 	trindle_pipe_t q = trindle_pipe(1);
 	g_root.back = trindle_pipe(2);
 	trindle_pipe_t w = trindle_launch(observer_worker, 4, g_root.back, NULL);
 
-	if (!s || !q || !g_root.back || !w || w_send(w, s) || w_send(w, q)) {
+	if (!s || !q || !g_root.back || !w || t_w_send(w, s) || t_w_send(w, q)) {
 		g_root.setup_failed = true;
 		return NULL;
 	}
-	trindle_object_t ack = w_next(g_root.back);
+	trindle_object_t ack = t_w_next(g_root.back);
 	g_root.setup_failed = ack == NULL;
 	if (use_exit) {
 		trindle_exit(NULL);
@@ -816,30 +684,31 @@ static void test_root_thread_that_returns_releases_what_it_held(void **state)
 
 int main(void)
 {
+#define T(f) cmocka_unit_test_setup(f, t_drop_notices)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_launch_returns_send_end_of_input, drop_stale_notices),
-		cmocka_unit_test_setup(test_worker_holds_send_receive_on_input, drop_stale_notices),
-		cmocka_unit_test_setup(test_entry_code_has_read_execute, drop_stale_notices),
-		cmocka_unit_test_setup(test_launch_queue_count_zero_is_einval, drop_stale_notices),
-		cmocka_unit_test_setup(test_launch_out_or_err_not_held_is_einval, drop_stale_notices),
-		cmocka_unit_test_setup(test_exit_moves_output_to_out_receiver_has_write, drop_stale_notices),
-		cmocka_unit_test_setup(test_abort_delivers_report_to_err, drop_stale_notices),
-		cmocka_unit_test_setup(test_return_from_entry_is_exit_null, drop_stale_notices),
-		cmocka_unit_test_setup(test_launcher_gets_closure_notice_whatever_worker_delivered, drop_stale_notices),
-		cmocka_unit_test_setup(test_completion_delivered_even_when_out_is_full, drop_stale_notices),
-		cmocka_unit_test_setup(test_output_released_when_worker_let_go_of_out, drop_stale_notices),
-		cmocka_unit_test_setup(test_output_released_when_out_is_null, drop_stale_notices),
-		cmocka_unit_test_setup(test_output_released_when_out_is_dead, drop_stale_notices),
-		cmocka_unit_test_setup(test_worker_holdings_released_when_it_ends, drop_stale_notices),
-		cmocka_unit_test_setup(test_worker_keeps_send_on_out_after_launcher_releases_it, drop_stale_notices),
-		cmocka_unit_test_setup(test_worker_keeps_send_on_err_after_launcher_releases_it, drop_stale_notices),
-		cmocka_unit_test_setup(test_workers_launch_workers, drop_stale_notices),
-		cmocka_unit_test_setup(test_worker_threads_reused_many_short_workers_all_run, drop_stale_notices),
-		cmocka_unit_test_setup(test_many_workers_at_once_all_run, drop_stale_notices),
-		cmocka_unit_test_setup(test_launch_entry_in_extended_segment_runs, drop_stale_notices),
-		cmocka_unit_test_setup(test_launch_entry_outside_executable_memory_is_einval, drop_stale_notices),
-		cmocka_unit_test_setup(test_root_exit_in_pthread_ends_thread_and_releases, drop_stale_notices),
-		cmocka_unit_test_setup(test_root_thread_that_returns_releases_what_it_held, drop_stale_notices),
+		T(test_launch_returns_send_end_of_input),
+		T(test_worker_holds_send_receive_on_input),
+		T(test_entry_code_has_read_execute),
+		T(test_launch_queue_count_zero_is_einval),
+		T(test_launch_out_or_err_not_held_is_einval),
+		T(test_exit_moves_output_to_out_receiver_has_write),
+		T(test_abort_delivers_report_to_err),
+		T(test_return_from_entry_is_exit_null),
+		T(test_launcher_gets_closure_notice_whatever_worker_delivered),
+		T(test_completion_delivered_even_when_out_is_full),
+		T(test_output_released_when_worker_let_go_of_out),
+		T(test_output_released_when_out_is_null),
+		T(test_output_released_when_out_is_dead),
+		T(test_worker_holdings_released_when_it_ends),
+		T(test_worker_keeps_send_on_out_after_launcher_releases_it),
+		T(test_worker_keeps_send_on_err_after_launcher_releases_it),
+		T(test_workers_launch_workers),
+		T(test_worker_threads_reused_many_short_workers_all_run),
+		T(test_many_workers_at_once_all_run),
+		T(test_launch_entry_in_extended_segment_runs),
+		T(test_launch_entry_outside_executable_memory_is_einval),
+		T(test_root_exit_in_pthread_ends_thread_and_releases),
+		T(test_root_thread_that_returns_releases_what_it_held),
 	};
 	return cmocka_run_group_tests_name("processes", tests, NULL, NULL);
 }

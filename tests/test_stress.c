@@ -25,41 +25,15 @@ static atomic_uint g_errors;
 
 /* ---- shared by both sides: no cmocka here ---- */
 
-static trindle_segment_t make_label(unsigned long label)
-{
-	trindle_buffer_t b = { sizeof label, &label };
-	return trindle_allocate(1, &b);
-}
-
-static unsigned long label_of(trindle_segment_t s)
-{
-	unsigned long v;
-	memcpy(&v, s, sizeof v);
-	return v;
-}
-
 static void oops(void)
 {
 	atomic_fetch_add_explicit(&g_errors, 1, memory_order_relaxed);
 }
 
-static trindle_object_t w_next(trindle_pipe_t pipe)
-{
-	for (;;) {
-		trindle_message_t req = { pipe, NULL }, got;
-		trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
-		if (trindle_sync(&out, &in) != 0 || out.count || in.count == 0)
-			return NULL;
-		if (got.address == pipe && got.content)
-			return got.content;
-	}
-}
-
+/* A worker's release that counts its failure. */
 static void w_release(trindle_object_t object)
 {
-	trindle_message_t m = { NULL, object };
-	trindle_mailbox_t out = { 1, &m };
-	if (trindle_sync(&out, NULL) != 0 || out.count)
+	if (t_w_release(object))
 		oops();
 }
 
@@ -161,14 +135,14 @@ static bool produce(struct producer *pr, size_t k, uint64_t seq, bool wait)
 static void producer_worker(trindle_pipe_t input)
 {
 	struct producer *pr = calloc(1, sizeof *pr);
-	trindle_segment_t id_seg = w_next(input);
+	trindle_segment_t id_seg = t_w_next(input);
 	if (!pr || !id_seg) {
 		oops();
 		free(pr);
 		return;
 	}
 	pr->input = input;
-	pr->id = (uint32_t)label_of(id_seg);
+	pr->id = (uint32_t)t_label_of(id_seg);
 	w_release(id_seg);
 	for (; pr->nfree < POOL; pr->nfree++)
 		if ((pr->free[pr->nfree] = make_item(pr->id)) == NULL)
@@ -290,7 +264,7 @@ static void test_stress_fan_in_every_message_once_in_order_moved(void **state)
 		c->prod[i].input = trindle_launch(producer_worker, POOL + 1,
 		                                  g_sink, NULL);
 		assert_non_null(c->prod[i].input);
-		assert_int_equal(t_move(c->prod[i].input, make_label(i)), 0);
+		assert_int_equal(t_move(c->prod[i].input, t_label(i)), 0);
 	}
 	/* Until every item and every pool came and every producer ended; the
 	 * producers hold SEND on the sink until they end, so rounds can sleep. */
@@ -362,7 +336,7 @@ static bool forward(struct token *t, trindle_pipe_t next, trindle_message_t *m)
  */
 static void ring_worker(trindle_pipe_t input)
 {
-	trindle_pipe_t next = w_next(input);
+	trindle_pipe_t next = t_w_next(input);
 	trindle_message_t got[TOKENS + 1], out[2 * (TOKENS + 1) + 1];
 	size_t nout = 0;
 	bool stop = false;

@@ -28,62 +28,20 @@ static sem_t g_released;
 
 /* ---- shared by both sides: no cmocka here ---- */
 
-/* A segment holding one number, its label; NULL if allocation failed. */
-static trindle_segment_t make_label(unsigned long label)
-{
-	trindle_buffer_t b = { sizeof label, &label };
-	return trindle_allocate(1, &b);
-}
-
-static unsigned long label_of(trindle_segment_t s)
-{
-	unsigned long v;
-	memcpy(&v, s, sizeof v);
-	return v;
-}
-
 static bool is_stop(trindle_object_t o)
 {
-	return trindle_measure(o) == sizeof(unsigned long) && label_of(o) == STOP;
+	return trindle_measure(o) == sizeof(unsigned long) && t_label_of(o) == STOP;
 }
 
 /* ---- worker side ---- */
-
-/* The next object that came through pipe, skipping notices; NULL when
- * nothing more can arrive. */
-static trindle_object_t w_next(trindle_pipe_t pipe)
-{
-	for (;;) {
-		trindle_message_t req = { pipe, NULL }, got;
-		trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
-		if (trindle_sync(&out, &in) != 0 || out.count || in.count == 0)
-			return NULL;
-		if (got.address == pipe && got.content)
-			return got.content;
-	}
-}
-
-static void w_move(trindle_pipe_t pipe, trindle_object_t object)
-{
-	trindle_message_t m[2] = { { pipe, object }, { NULL, object } };
-	trindle_mailbox_t out = { 2, m };
-	trindle_sync(&out, NULL);
-}
-
-static void w_release(trindle_object_t object)
-{
-	trindle_message_t m = { NULL, object };
-	trindle_mailbox_t out = { 1, &m };
-	trindle_sync(&out, NULL);
-}
 
 /* Release what arrives until STOP (or until nobody can send any more). */
 static void w_drain_until_stop(trindle_pipe_t input)
 {
 	trindle_object_t o;
-	while ((o = w_next(input)) != NULL) {
+	while ((o = t_w_next(input)) != NULL) {
 		bool stop = is_stop(o);
-		w_release(o);
+		t_w_release(o);
 		if (stop)
 			return;
 	}
@@ -94,15 +52,15 @@ static void w_drain_until_stop(trindle_pipe_t input)
 static void echo_worker(trindle_pipe_t input)
 {
 	trindle_object_t o;
-	while ((o = w_next(input)) != NULL) {
+	while ((o = t_w_next(input)) != NULL) {
 		if (is_stop(o)) {
-			w_release(o);
+			t_w_release(o);
 			return;
 		}
 		int acc = trindle_access(o);
 		if (acc & TRINDLE_ACCESS_WRITE)
 			*(unsigned long *)o = (unsigned long)acc;
-		w_move(g_back, o);
+		t_w_move(g_back, o);
 	}
 }
 
@@ -110,12 +68,12 @@ static void echo_worker(trindle_pipe_t input)
  * segment labelled with its access to it, and lets go of it on STOP. */
 static void keeper_worker(trindle_pipe_t input)
 {
-	trindle_object_t kept = w_next(input);
-	trindle_segment_t reply = make_label((unsigned long)trindle_access(kept));
+	trindle_object_t kept = t_w_next(input);
+	trindle_segment_t reply = t_label((unsigned long)trindle_access(kept));
 	if (reply)
-		w_move(g_back, reply);
+		t_w_move(g_back, reply);
 	w_drain_until_stop(input);
-	w_release(kept);
+	t_w_release(kept);
 }
 
 /* Releases the first object it gets, then waits for STOP.  It says so
@@ -123,14 +81,13 @@ static void keeper_worker(trindle_pipe_t input)
  * same sync as the release. */
 static void release_worker(trindle_pipe_t input)
 {
-	trindle_object_t o = w_next(input);
+	trindle_object_t o = t_w_next(input);
 	if (g_ack_by_message) {
-		trindle_segment_t ack = make_label(1);
+		trindle_segment_t ack = t_label(1);
 		trindle_message_t m[3] = { { NULL, o }, { g_back, ack }, { NULL, ack } };
-		trindle_mailbox_t out = { 3, m };
-		trindle_sync(&out, NULL);
+		t_w_sync(m, 3);
 	} else {
-		w_release(o);
+		t_w_release(o);
 	}
 	sem_post(&g_released);
 	w_drain_until_stop(input);
@@ -139,26 +96,19 @@ static void release_worker(trindle_pipe_t input)
 /* On its first message, lets go of its SEND on g_back; then waits for STOP. */
 static void let_go_worker(trindle_pipe_t input)
 {
-	trindle_object_t go = w_next(input);
-	w_release(go);
-	w_release(g_back);
+	trindle_object_t go = t_w_next(input);
+	t_w_release(go);
+	t_w_release(g_back);
 	w_drain_until_stop(input);
 }
 
 /* ---- test side ---- */
 
-static trindle_segment_t labelled(unsigned long label)
-{
-	trindle_segment_t s = make_label(label);
-	assert_non_null(s);
-	return s;
-}
-
 /* Queue count labelled segments on pipe, moved so only the queue holds them. */
 static void queue_labels(trindle_pipe_t pipe, unsigned long first, size_t count)
 {
 	for (size_t i = 0; i < count; i++)
-		assert_int_equal(t_move(pipe, labelled(first + i)), 0);
+		assert_int_equal(t_move(pipe, t_labelled(first + i)), 0);
 }
 
 /* One sync requesting each of pipes, with room for cap messages; never waits. */
@@ -175,56 +125,15 @@ static size_t receive_from(const trindle_pipe_t *pipes, size_t npipes,
 	return in.count;
 }
 
-/* Check a delivered message is the moved segment labelled label, free it. */
-static void expect_label(const trindle_message_t *m, trindle_pipe_t pipe,
-		unsigned long label)
-{
-	assert_ptr_equal(m->address, pipe);
-	assert_int_equal(trindle_access(m->content), RW);
-	assert_int_equal(label_of(m->content), label);
-	assert_int_equal(t_release(m->content), 0);
-}
-
 static void send_stop(trindle_pipe_t input)
 {
-	assert_int_equal(t_move(input, labelled(STOP)), 0);
-}
-
-/*
- * Wait until input dies (its worker ended).  wake is a pipe the worker
- * holds SEND on, so the wait can sleep; anything else delivered meanwhile
- * is stored in keep.  Returns how many were kept.
- */
-static size_t await_end(trindle_pipe_t input, trindle_pipe_t wake,
-		trindle_message_t *keep, size_t cap)
-{
-	size_t kept = 0;
-	for (;;) {
-		trindle_message_t req = { wake, NULL }, got[8];
-		trindle_mailbox_t out = { 1, &req }, in = { 8, got };
-		bool ended = false;
-		assert_int_equal(trindle_sync(&out, &in), 0);
-		for (size_t i = 0; i < in.count; i++) {
-			if (got[i].address == input && got[i].content == NULL) {
-				ended = true;
-				continue;
-			}
-			assert_true(kept < cap);
-			keep[kept++] = got[i];
-		}
-		if (ended)
-			return kept;
-		/* The worker let go of wake; its end is still being recorded. */
-		if (in.count == 0)
-			sched_yield();
-	}
+	assert_int_equal(t_move(input, t_labelled(STOP)), 0);
 }
 
 /* Launch entry with g_back = a fresh pipe as its out; returns its input. */
 static trindle_pipe_t start(trindle_entrypoint_t entry, trindle_pipe_t err)
 {
-	g_back = trindle_pipe(8);
-	assert_non_null(g_back);
+	g_back = t_pipe(8);
 	trindle_pipe_t input = trindle_launch(entry, 8, g_back, err);
 	assert_non_null(input);
 	return input;
@@ -235,7 +144,7 @@ static void stop_and_end(trindle_pipe_t input, trindle_pipe_t wake)
 {
 	trindle_message_t extra[4];
 	send_stop(input);
-	assert_int_equal(await_end(input, wake, extra, 4), 0);
+	assert_int_equal(t_await_end(input, wake, extra, 4), 0);
 	assert_int_equal(trindle_access(input), 0);
 	assert_int_equal(t_release(g_back), 0);
 }
@@ -246,7 +155,7 @@ static void test_sync_handles_messages_in_order(void **state)
 {
 	(void)state;
 	trindle_pipe_t p = trindle_pipe(8);
-	trindle_segment_t a = labelled(1), b = labelled(2), c = labelled(3);
+	trindle_segment_t a = t_labelled(1), b = t_labelled(2), c = t_labelled(3);
 	trindle_message_t got[4];
 	/* Sends keep their order in the pipe, and a release placed before a
 	 * send of the same object makes that send fail: only in-order
@@ -262,8 +171,8 @@ static void test_sync_handles_messages_in_order(void **state)
 	assert_int_equal(trindle_access(c), 0);
 
 	assert_int_equal(receive_from(&p, 1, got, 4), 2);
-	expect_label(&got[0], p, 1);
-	expect_label(&got[1], p, 2);
+	t_expect_label(&got[0], p, 1);
+	t_expect_label(&got[1], p, 2);
 	assert_int_equal(t_release(p), 0);
 }
 
@@ -272,7 +181,7 @@ static void test_sync_failed_messages_grouped_first_in_original_order(void **sta
 	(void)state;
 	trindle_pipe_t p = trindle_pipe(1), p2 = trindle_pipe(1);
 	trindle_pipe_t dead = trindle_pipe(1);
-	trindle_segment_t x = labelled(1), y = labelled(2), z = labelled(3);
+	trindle_segment_t x = t_labelled(1), y = t_labelled(2), z = t_labelled(3);
 	int not_a_pipe;
 	assert_int_equal(t_release(dead), 0);
 
@@ -313,7 +222,7 @@ static void test_sync_all_through_gives_out_count_zero(void **state)
 {
 	(void)state;
 	trindle_pipe_t p = trindle_pipe(4);
-	trindle_segment_t a = labelled(1);
+	trindle_segment_t a = t_labelled(1);
 	trindle_message_t m[] = { { p, a }, { NULL, a }, { p, NULL } };
 	trindle_message_t got[2];
 	trindle_mailbox_t out = { 3, m }, in = { 2, got };
@@ -321,7 +230,7 @@ static void test_sync_all_through_gives_out_count_zero(void **state)
 	assert_int_equal(trindle_sync(&out, &in), 0);
 	assert_int_equal(out.count, 0);
 	assert_int_equal(in.count, 1);
-	expect_label(&got[0], p, 1);
+	t_expect_label(&got[0], p, 1);
 	assert_int_equal(t_release(p), 0);
 }
 
@@ -329,7 +238,7 @@ static void test_sync_null_null_message_fails(void **state)
 {
 	(void)state;
 	trindle_pipe_t p = trindle_pipe(2);
-	trindle_segment_t a = labelled(4);
+	trindle_segment_t a = t_labelled(4);
 	trindle_message_t m[] = { { NULL, NULL }, { p, a }, { NULL, NULL } };
 	trindle_mailbox_t out = { 3, m };
 
@@ -342,7 +251,7 @@ static void test_sync_null_null_message_fails(void **state)
 	/* the message between them went through */
 	trindle_message_t got;
 	assert_int_equal(receive_from(&p, 1, &got, 1), 1);
-	expect_label(&got, p, 4);
+	t_expect_label(&got, p, 4);
 	assert_int_equal(t_release(p), 0);
 }
 
@@ -394,7 +303,7 @@ static void test_sync_receive_request_does_not_persist(void **state)
 	assert_int_equal(trindle_sync(NULL, &in), 0);
 	assert_int_equal(in.count, 0);
 	assert_int_equal(receive_from(&p, 1, got, 2), 1);
-	expect_label(&got[0], p, 6);
+	t_expect_label(&got[0], p, 6);
 	assert_int_equal(t_release(p), 0);
 }
 
@@ -409,7 +318,7 @@ static void test_sync_sets_in_count_to_number_delivered(void **state)
 
 	assert_int_equal(receive_from(&p, 1, got, 8), 3);
 	for (size_t i = 0; i < 3; i++)
-		expect_label(&got[i], p, 10 + i);
+		t_expect_label(&got[i], p, 10 + i);
 	assert_int_equal(receive_from(&p, 1, got, 8), 0);
 	assert_int_equal(t_release(p), 0);
 }
@@ -427,7 +336,7 @@ static void test_sync_what_does_not_fit_stays_queued(void **state)
 		size_t n = receive_from(&p, 1, got, 2);
 		assert_int_equal(n, next + 2 <= 25 ? 2 : 1);
 		for (size_t i = 0; i < n; i++)
-			expect_label(&got[i], p, next++);
+			t_expect_label(&got[i], p, next++);
 	}
 	assert_int_equal(receive_from(&p, 1, got, 2), 0);
 	assert_int_equal(t_release(p), 0);
@@ -457,7 +366,7 @@ static void one_slot_rounds(trindle_pipe_t *pipes, size_t n, size_t *order,
 		trindle_message_t got;
 		assert_int_equal(receive_from(pipes, n, &got, 1), 1);
 		order[k] = pipe_index(pipes, n, &got);
-		expect_label(&got, pipes[order[k]], next[order[k]]++);
+		t_expect_label(&got, pipes[order[k]], next[order[k]]++);
 	}
 }
 
@@ -496,17 +405,17 @@ static void test_sync_fair_least_recently_served_first_across_calls(void **state
 
 	/* p[0] alone is served first... */
 	assert_int_equal(receive_from(&p[0], 1, &got, 1), 1);
-	expect_label(&got, p[0], 10);
+	t_expect_label(&got, p[0], 10);
 	/* ...so with both requested, p[1] comes first though listed second, */
 	assert_int_equal(receive_from(p, 2, &got, 1), 1);
-	expect_label(&got, p[1], 20);
+	t_expect_label(&got, p[1], 20);
 	assert_int_equal(receive_from(p, 2, &got, 1), 1);
-	expect_label(&got, p[0], 11);
+	t_expect_label(&got, p[0], 11);
 	/* and the order of the requests does not matter. */
 	assert_int_equal(receive_from(reversed, 2, &got, 1), 1);
-	expect_label(&got, p[1], 21);
+	t_expect_label(&got, p[1], 21);
 	assert_int_equal(receive_from(reversed, 2, &got, 1), 1);
-	expect_label(&got, p[0], 12);
+	t_expect_label(&got, p[0], 12);
 	assert_int_equal(t_release(p[0]), 0);
 	assert_int_equal(t_release(p[1]), 0);
 }
@@ -547,7 +456,7 @@ static void test_sync_fair_wide_inbox_alternates_pipes(void **state)
 		size_t i = pipe_index(p, 2, &got[k]);
 		if (k > 0)
 			assert_ptr_not_equal(got[k].address, got[k - 1].address);
-		expect_label(&got[k], p[i], next[i]++);
+		t_expect_label(&got[k], p[i], next[i]++);
 	}
 	assert_int_equal(t_release(p[0]), 0);
 	assert_int_equal(t_release(p[1]), 0);
@@ -559,7 +468,7 @@ static void test_sync_notice_delivered_without_receive_request(void **state)
 {
 	(void)state;
 	trindle_message_t got[4];
-	trindle_segment_t s = labelled(7);
+	trindle_segment_t s = t_labelled(7);
 	trindle_mailbox_t in = { 4, got };
 	g_ack_by_message = false;
 	trindle_pipe_t input = start(release_worker, NULL);
@@ -572,7 +481,7 @@ static void test_sync_notice_delivered_without_receive_request(void **state)
 	assert_null(got[0].address);
 	assert_ptr_equal(got[0].content, s);
 	assert_int_equal(trindle_access(s), RW);
-	assert_int_equal(label_of(s), 7);
+	assert_int_equal(t_label_of(s), 7);
 
 	stop_and_end(input, g_back);
 	assert_int_equal(t_release(s), 0);
@@ -582,7 +491,7 @@ static void test_sync_notices_come_before_messages(void **state)
 {
 	(void)state;
 	trindle_message_t got;
-	trindle_segment_t s = labelled(8);
+	trindle_segment_t s = t_labelled(8);
 	g_ack_by_message = true;
 	trindle_pipe_t input = start(release_worker, NULL);
 
@@ -594,7 +503,7 @@ static void test_sync_notices_come_before_messages(void **state)
 	assert_null(got.address);
 	assert_ptr_equal(got.content, s);
 	assert_int_equal(t_recv(g_back, &got, -1), 1);
-	expect_label(&got, g_back, 1);
+	t_expect_label(&got, g_back, 1);
 
 	stop_and_end(input, g_back);
 	assert_int_equal(t_release(s), 0);
@@ -604,7 +513,7 @@ static void test_sync_release_takes_effect_before_a_later_send(void **state)
 {
 	(void)state;
 	trindle_message_t got;
-	trindle_segment_t s = labelled(9);
+	trindle_segment_t s = t_labelled(9);
 	g_ack_by_message = true;
 	trindle_pipe_t input = start(release_worker, NULL);
 
@@ -617,7 +526,7 @@ static void test_sync_release_takes_effect_before_a_later_send(void **state)
 	assert_ptr_equal(got.content, s);
 	assert_int_equal(trindle_access(s), RW);
 	assert_int_equal(t_recv(g_back, &got, -1), 1);
-	expect_label(&got, g_back, 1);
+	t_expect_label(&got, g_back, 1);
 
 	sem_wait(&g_released);   /* the worker's post: leave none behind */
 	stop_and_end(input, g_back);
@@ -626,38 +535,38 @@ static void test_sync_release_takes_effect_before_a_later_send(void **state)
 
 /* ---- when sync waits ---- */
 
-static void test_sync_waits_until_another_process_sends(void **state)
+/* Moves a segment to an echo worker and asks for its answer in the same
+ * call, by trindle_sync() or, with_timeout, trindle_sync_timeout(-1).  The
+ * worker cannot answer before it gets the segment, so the request finds
+ * nothing queued and the call has to wait for the answer. */
+static void expect_wait_for_echo(bool with_timeout)
 {
-	(void)state;
 	trindle_pipe_t input = start(echo_worker, NULL);
-	trindle_segment_t s = labelled(0);
+	trindle_segment_t s = t_labelled(0);
 	trindle_message_t got;
-	/* The worker cannot answer before it gets s, so the request finds
-	 * nothing queued and the call has to wait for the answer. */
 	trindle_message_t m[] = { { input, s }, { NULL, s }, { g_back, NULL } };
 	trindle_mailbox_t out = { 3, m }, in = { 1, &got };
 
-	assert_int_equal(trindle_sync(&out, &in), 0);
+	if (with_timeout)
+		assert_int_equal(trindle_sync_timeout(&out, &in, -1), 0);
+	else
+		assert_int_equal(trindle_sync(&out, &in), 0);
 	assert_int_equal(out.count, 0);
 	assert_int_equal(in.count, 1);
-	expect_label(&got, g_back, RW);
+	t_expect_label(&got, g_back, RW);
 	stop_and_end(input, g_back);
+}
+
+static void test_sync_waits_until_another_process_sends(void **state)
+{
+	(void)state;
+	expect_wait_for_echo(false);
 }
 
 static void test_sync_timeout_negative_waits_like_sync(void **state)
 {
 	(void)state;
-	trindle_pipe_t input = start(echo_worker, NULL);
-	trindle_segment_t s = labelled(0);
-	trindle_message_t got;
-	trindle_message_t m[] = { { input, s }, { NULL, s }, { g_back, NULL } };
-	trindle_mailbox_t out = { 3, m }, in = { 1, &got };
-
-	assert_int_equal(trindle_sync_timeout(&out, &in, -1), 0);
-	assert_int_equal(out.count, 0);
-	assert_int_equal(in.count, 1);
-	expect_label(&got, g_back, RW);
-	stop_and_end(input, g_back);
+	expect_wait_for_echo(true);
 }
 
 static void test_sync_timeout_positive_returns_nothing_when_time_runs_out(void **state)
@@ -670,9 +579,9 @@ static void test_sync_timeout_positive_returns_nothing_when_time_runs_out(void *
 	assert_int_equal(t_recv(g_back, &got, 2 * MS), 0);
 	assert_null(got.address);
 	/* A long limit still returns as soon as the answer arrives. */
-	assert_int_equal(t_move(input, labelled(0)), 0);
+	assert_int_equal(t_move(input, t_labelled(0)), 0);
 	assert_int_equal(t_recv(g_back, &got, 60000 * MS), 1);
-	expect_label(&got, g_back, RW);
+	t_expect_label(&got, g_back, RW);
 	stop_and_end(input, g_back);
 }
 
@@ -687,7 +596,7 @@ static void test_sync_timeout_zero_never_waits(void **state)
 	/* but it still delivers what is already there */
 	queue_labels(own, 5, 1);
 	assert_int_equal(t_recv(own, &got, 0), 1);
-	expect_label(&got, own, 5);
+	t_expect_label(&got, own, 5);
 	assert_int_equal(t_release(own), 0);
 	stop_and_end(input, g_back);
 }
@@ -745,7 +654,7 @@ static void test_sync_returns_when_last_other_sender_lets_go(void **state)
 	(void)state;
 	trindle_pipe_t errp = trindle_pipe(4);
 	trindle_pipe_t input = start(let_go_worker, errp);
-	trindle_segment_t go = labelled(0);
+	trindle_segment_t go = t_labelled(0);
 	trindle_message_t got;
 	trindle_message_t m[] = { { input, go }, { NULL, go }, { g_back, NULL } };
 	trindle_mailbox_t out = { 3, m }, in = { 1, &got };
@@ -765,7 +674,7 @@ static void test_sync_send_then_release_is_a_move_receiver_gets_write(void **sta
 {
 	(void)state;
 	trindle_pipe_t input = start(echo_worker, NULL);
-	trindle_segment_t s = labelled(0);
+	trindle_segment_t s = t_labelled(0);
 	trindle_message_t got;
 
 	assert_int_equal(t_move(input, s), 0);
@@ -773,7 +682,7 @@ static void test_sync_send_then_release_is_a_move_receiver_gets_write(void **sta
 	/* The worker writes its access bits into s only if it may write. */
 	assert_int_equal(t_recv(g_back, &got, -1), 1);
 	assert_ptr_equal(got.content, s);
-	expect_label(&got, g_back, RW);
+	t_expect_label(&got, g_back, RW);
 	stop_and_end(input, g_back);
 }
 
@@ -781,7 +690,7 @@ static void test_sync_move_to_own_pipe_returns_sole_write(void **state)
 {
 	(void)state;
 	trindle_pipe_t p = trindle_pipe(2);
-	trindle_segment_t s = labelled(9);
+	trindle_segment_t s = t_labelled(9);
 	trindle_message_t got;
 
 	assert_int_equal(t_move(p, s), 0);
@@ -789,7 +698,7 @@ static void test_sync_move_to_own_pipe_returns_sole_write(void **state)
 	assert_int_equal(receive_from(&p, 1, &got, 1), 1);
 	assert_ptr_equal(got.content, s);
 	*(unsigned long *)s = 10;
-	expect_label(&got, p, 10);
+	t_expect_label(&got, p, 10);
 	assert_int_equal(t_release(p), 0);
 }
 
@@ -797,7 +706,7 @@ static void test_sync_move_all_or_nothing_when_pipe_full(void **state)
 {
 	(void)state;
 	trindle_pipe_t p = trindle_pipe(1), p2 = trindle_pipe(1);
-	trindle_segment_t s = labelled(1), t = labelled(2);
+	trindle_segment_t s = t_labelled(1), t = t_labelled(2);
 	trindle_message_t got;
 	queue_labels(p, 0, 1);
 	trindle_message_t m[] = { { p, s }, { p2, t }, { NULL, t }, { NULL, s } };
@@ -811,19 +720,19 @@ static void test_sync_move_all_or_nothing_when_pipe_full(void **state)
 	assert_ptr_equal(m[1].content, s);
 	/* s is still ours alone; t was moved. */
 	assert_int_equal(trindle_access(s), RW);
-	assert_int_equal(label_of(s), 1);
+	assert_int_equal(t_label_of(s), 1);
 	assert_int_equal(trindle_access(t), 0);
 
 	/* Make room; passing the failed messages again retries the move. */
 	assert_int_equal(receive_from(&p, 1, &got, 1), 1);
-	expect_label(&got, p, 0);
+	t_expect_label(&got, p, 0);
 	assert_int_equal(trindle_sync(&out, NULL), 0);
 	assert_int_equal(out.count, 0);
 	assert_int_equal(trindle_access(s), 0);
 	assert_int_equal(receive_from(&p, 1, &got, 1), 1);
-	expect_label(&got, p, 1);
+	t_expect_label(&got, p, 1);
 	assert_int_equal(receive_from(&p2, 1, &got, 1), 1);
-	expect_label(&got, p2, 2);
+	t_expect_label(&got, p2, 2);
 	assert_int_equal(t_release(p), 0);
 	assert_int_equal(t_release(p2), 0);
 }
@@ -832,7 +741,7 @@ static void test_sync_move_all_or_nothing_when_pipe_dead(void **state)
 {
 	(void)state;
 	trindle_pipe_t dead = trindle_pipe(1);
-	trindle_segment_t s = labelled(3);
+	trindle_segment_t s = t_labelled(3);
 	trindle_message_t m[] = { { dead, s }, { NULL, s } };
 	trindle_mailbox_t out = { 2, m };
 	assert_int_equal(t_release(dead), 0);
@@ -840,7 +749,7 @@ static void test_sync_move_all_or_nothing_when_pipe_dead(void **state)
 	assert_int_equal(trindle_sync(&out, NULL), 0);
 	assert_int_equal(out.count, 2);
 	assert_int_equal(trindle_access(s), RW);
-	assert_int_equal(label_of(s), 3);
+	assert_int_equal(t_label_of(s), 3);
 	assert_int_equal(t_release(s), 0);
 }
 
@@ -848,19 +757,19 @@ static void test_sync_sender_loses_write_when_sharing(void **state)
 {
 	(void)state;
 	trindle_pipe_t input = start(keeper_worker, NULL);
-	trindle_segment_t s = labelled(4);
+	trindle_segment_t s = t_labelled(4);
 	trindle_message_t got, extra[4];
 
 	assert_int_equal(t_send(input, s), 0);
 	assert_int_equal(trindle_access(s), TRINDLE_ACCESS_READ);
 	/* The worker holds it too, and may only read it. */
 	assert_int_equal(t_recv(g_back, &got, -1), 1);
-	expect_label(&got, g_back, TRINDLE_ACCESS_READ);
+	t_expect_label(&got, g_back, TRINDLE_ACCESS_READ);
 	assert_int_equal(trindle_access(s), TRINDLE_ACCESS_READ);
 
 	/* Once the worker lets go, we are the sole holder again. */
 	send_stop(input);
-	size_t n = await_end(input, g_back, extra, 4);
+	size_t n = t_await_end(input, g_back, extra, 4);
 	assert_int_equal(n, 1);
 	assert_null(extra[0].address);
 	assert_ptr_equal(extra[0].content, s);
@@ -873,7 +782,7 @@ static void test_sync_in_flight_message_counts_as_holder(void **state)
 {
 	(void)state;
 	trindle_pipe_t p = trindle_pipe(2);
-	trindle_segment_t s = labelled(5);
+	trindle_segment_t s = t_labelled(5);
 	trindle_message_t got[4];
 
 	assert_int_equal(t_send(p, s), 0);
@@ -881,7 +790,7 @@ static void test_sync_in_flight_message_counts_as_holder(void **state)
 	/* Receiving what we already hold counts once and brings no notice. */
 	assert_int_equal(receive_from(&p, 1, got, 4), 1);
 	assert_ptr_equal(got[0].content, s);
-	expect_label(&got[0], p, 5);
+	t_expect_label(&got[0], p, 5);
 	assert_int_equal(t_release(p), 0);
 }
 
