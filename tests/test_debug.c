@@ -20,9 +20,7 @@ static void stale_writer(trindle_pipe_t input)
 	if (!s)
 		trindle_abort(NULL);
 	s[0] = 1;
-	trindle_message_t m[2] = { { g_sink, s }, { NULL, s } };
-	trindle_mailbox_t out = { 2, m };
-	if (trindle_sync(&out, NULL) != 0 || out.count)
+	if (t_w_move(g_sink, s))
 		trindle_abort(NULL);
 	((volatile char *)s)[0] = 2; /* stale: the segment is in flight */
 	trindle_exit(NULL);

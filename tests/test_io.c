@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <trindle/io.h>
@@ -152,26 +151,19 @@ static void take(struct stream *st, const trindle_message_t *m,
 		t_release(m->content);
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* Receives from out and err until the device has ended and its stream is
  * over (a marker or a report came). */
 static void drain(struct stream *st, trindle_pipe_t dev, trindle_pipe_t out,
 		  trindle_pipe_t err)
 {
-	int64_t deadline = now_ns() + WAIT_NS;
+	int64_t deadline = t_now_ns() + WAIT_NS;
 	while (!st->closed || (st->markers == 0 && st->reports == 0)) {
 		trindle_message_t req[2] = { { out, NULL }, { err, NULL } }, got[8];
 		trindle_mailbox_t o = { 2, req }, in = { 8, got };
 		assert_int_equal(trindle_sync_timeout(&o, &in, 100000000), 0);
 		for (size_t i = 0; i < in.count; i++)
 			take(st, &got[i], dev, out, err);
-		assert_true(now_ns() < deadline);
+		assert_true(t_now_ns() < deadline);
 	}
 	/* Nothing may follow the end of a stream. */
 	trindle_message_t m;
@@ -450,14 +442,14 @@ static void test_source_stops_when_out_dies(void **state)
 	t_release(m.content);
 	t_release(out); /* out dies, with whatever was queued */
 
-	int64_t deadline = now_ns() + WAIT_NS;
+	int64_t deadline = t_now_ns() + WAIT_NS;
 	int closed = 0;
 	while (!closed) {
 		m = (trindle_message_t){ NULL, NULL };
 		t_recv(err, &m, 100000000);
 		closed = m.address == dev && !m.content;
 		assert_false(m.address == err && m.content); /* no report */
-		assert_true(now_ns() < deadline);
+		assert_true(t_now_ns() < deadline);
 	}
 	t_release(err);
 	unlink(path);
@@ -482,11 +474,11 @@ static void test_source_takes_chunks_back(void **state)
 	stream_init(&st);
 	trindle_segment_t kept[8], moved_back[64];
 	size_t nkept = 0, nmoved = 0, came_round = 0;
-	int64_t deadline = now_ns() + WAIT_NS;
+	int64_t deadline = t_now_ns() + WAIT_NS;
 	while (st.markers == 0) {
 		trindle_message_t m = { NULL, NULL };
 		t_recv(out, &m, 100000000);
-		assert_true(now_ns() < deadline);
+		assert_true(t_now_ns() < deadline);
 		if (m.address != out)
 			continue;
 		for (size_t i = 0; i < nmoved; i++)
@@ -570,13 +562,13 @@ static void run_sink(trindle_pipe_t dev, trindle_pipe_t out, trindle_pipe_t err,
 	trindle_segment_t marker = trindle_allocate(0, NULL);
 	for (size_t i = 0; i <= n; i++) {
 		trindle_segment_t seg = i < n ? segs[i] : marker;
-		int64_t deadline = now_ns() + WAIT_NS;
+		int64_t deadline = t_now_ns() + WAIT_NS;
 		/* The input pipe may be full: retry until the sink takes. */
 		while (i == n || move[i] ? t_move(dev, seg) : t_send(dev, seg))
-			assert_true(now_ns() < deadline);
+			assert_true(t_now_ns() < deadline);
 	}
 	stream_init(st);
-	int64_t deadline = now_ns() + WAIT_NS;
+	int64_t deadline = t_now_ns() + WAIT_NS;
 	while (!st->closed || (st->results == 0 && st->reports == 0)) {
 		trindle_message_t req[2] = { { out, NULL }, { err, NULL } }, got[4];
 		trindle_mailbox_t o = { 2, req }, in = { 4, got };
@@ -595,7 +587,7 @@ static void run_sink(trindle_pipe_t dev, trindle_pipe_t out, trindle_pipe_t err,
 			if (m->address && m->content)
 				t_release(m->content);
 		}
-		assert_true(now_ns() < deadline);
+		assert_true(t_now_ns() < deadline);
 	}
 }
 
@@ -759,7 +751,7 @@ static void expect_sink_report(const char *path, int error, const char *op)
 	if (t_move(dev, marker))
 		t_release(marker);
 	stream_init(&st);
-	int64_t deadline = now_ns() + WAIT_NS;
+	int64_t deadline = t_now_ns() + WAIT_NS;
 	while (!st.closed || st.reports == 0) {
 		trindle_message_t m = { NULL, NULL };
 		t_recv(err, &m, 100000000);
@@ -769,7 +761,7 @@ static void expect_sink_report(const char *path, int error, const char *op)
 			take_report(&st, m.content);
 			t_release(m.content);
 		}
-		assert_true(now_ns() < deadline);
+		assert_true(t_now_ns() < deadline);
 	}
 	trindle_message_t m;
 	assert_int_equal(t_recv(out, &m, 0), 0); /* no result */
@@ -902,16 +894,16 @@ static void test_source_to_sink_copies_a_file(void **state)
 	assert_non_null(sink);
 	assert_non_null(source);
 	int ended = 0;
-	int64_t deadline = now_ns() + WAIT_NS;
+	int64_t deadline = t_now_ns() + WAIT_NS;
 	while (!ended) {
 		trindle_message_t m = { NULL, NULL };
 		t_recv(chunks, &m, 100000000);
 		if (m.address == chunks) {
 			ended = trindle_measure(m.content) == 0;
 			while (t_move(sink, m.content)) /* the sink may be full */
-				assert_true(now_ns() < deadline);
+				assert_true(t_now_ns() < deadline);
 		}
-		assert_true(now_ns() < deadline);
+		assert_true(t_now_ns() < deadline);
 	}
 	trindle_message_t m = { NULL, NULL };
 	while (m.address != res) {
