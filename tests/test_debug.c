@@ -7,6 +7,7 @@
 #include "helpers.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,11 +27,14 @@ static void stale_writer(trindle_pipe_t input)
 	trindle_exit(NULL);
 }
 
-/* Receives from both pipes until the moved segment and the report came. */
-static void collect(trindle_pipe_t err, char **moved,
+/* Receives from both pipes until the moved segment, the report and the
+ * writer's end (the closure notice of its input pipe) all came. */
+static void collect(trindle_pipe_t writer, trindle_pipe_t err, char **moved,
 		const trindle_fault_t **report)
 {
-	while (!*moved || !*report) {
+	bool ended = false;
+
+	while (!*moved || !*report || !ended) {
 		trindle_message_t req[2] = { { g_sink, NULL }, { err, NULL } };
 		trindle_message_t got[4];
 		trindle_mailbox_t out = { 2, req }, in = { 4, got };
@@ -44,6 +48,8 @@ static void collect(trindle_pipe_t err, char **moved,
 				*moved = got[i].content;
 			else if (got[i].address == err)
 				*report = got[i].content;
+			else if (got[i].address == writer && !got[i].content)
+				ended = true;
 		}
 	}
 }
@@ -55,9 +61,10 @@ static void test_stale_write_after_move_faults(void **state)
 	const trindle_fault_t *report = NULL;
 	trindle_pipe_t err = trindle_pipe(4);
 	g_sink = trindle_pipe(4);
-	assert_non_null(trindle_launch(stale_writer, 1, g_sink, err));
+	trindle_pipe_t writer = trindle_launch(stale_writer, 1, g_sink, err);
+	assert_non_null(writer);
 
-	collect(err, &moved, &report);
+	collect(writer, err, &moved, &report);
 	assert_ptr_equal(report->object, moved);
 	assert_ptr_equal(report->address, moved);
 	assert_int_equal(report->access, TRINDLE_ACCESS_WRITE);
