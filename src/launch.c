@@ -120,6 +120,7 @@ static void *worker_main(void *arg)
 
 	tls_worker = w;
 	w->signal_stack = trindle__runtime_signal_stack();
+	trindle__wait_thread_started();
 	for (;;) {
 		trindle__wait_word(&w->word, job_ready, w, -1, IDLE_SPIN_NS,
 				NULL);
@@ -289,6 +290,7 @@ static TRINDLE_NORETURN void finish(trindle_object_t final,
 		trindle__set_current(NULL);
 		trindle__runtime_root_ended(p);
 		trindle__process_free(p);
+		trindle__wait_thread_ended();
 	}
 	pthread_exit(NULL);
 }

@@ -72,6 +72,7 @@ static void root_thread_ended(void *arg)
 	tls_current = NULL;
 	trindle__runtime_root_ended(p);
 	trindle__process_free(p);
+	trindle__wait_thread_ended();
 }
 
 struct process *trindle__current(void)
@@ -91,6 +92,7 @@ struct process *trindle__current(void)
 		return NULL;
 	}
 	tls_current = p;
+	trindle__wait_thread_started();
 	return p;
 }
 

@@ -31,6 +31,36 @@ static void futex_sleep(atomic_uint *word, int64_t timeout_ns)
 	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 1u, tsp, NULL, 0);
 }
 
+/*
+ * Spinning only pays while the thread we wait for has a core to run on.
+ * The library counts the threads of its processes that are running (not
+ * waiting here); a waiter that sees as many others running as there are
+ * cores sleeps at once, as a condition variable would, instead of taking
+ * a core from a thread with work to do.
+ */
+static atomic_int running_threads;
+static int online_cpus;
+
+void trindle__wait_thread_started(void)
+{
+	if (!online_cpus) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		online_cpus = n > 0 ? (int)n : 1;
+	}
+	atomic_fetch_add_explicit(&running_threads, 1, memory_order_relaxed);
+}
+
+void trindle__wait_thread_ended(void)
+{
+	atomic_fetch_sub_explicit(&running_threads, 1, memory_order_relaxed);
+}
+
+static bool cores_are_busy(void)
+{
+	return atomic_load_explicit(&running_threads, memory_order_relaxed) >=
+		online_cpus;
+}
+
 /* Busy-waits with pause for a few microseconds, then yields the core
  * between checks until until_ns: with more runnable threads than cores,
  * the thread we wait for may need this very core to make progress. */
@@ -45,7 +75,7 @@ static bool spin(wait_ready_fn ready, void *arg, int64_t until_ns)
 			return true;
 		if ((i & 63) == 0) {
 			int64_t now = trindle__now_ns();
-			if (now >= until_ns)
+			if (now >= until_ns || cores_are_busy())
 				return false;
 			if (now - start >= PAUSE_SPIN_NS) {
 				sched_yield();
@@ -56,7 +86,7 @@ static bool spin(wait_ready_fn ready, void *arg, int64_t until_ns)
 	}
 }
 
-bool trindle__wait_word(atomic_uint *word, wait_ready_fn ready, void *arg,
+static bool wait_word(atomic_uint *word, wait_ready_fn ready, void *arg,
 		int64_t deadline_ns, int64_t spin_ns, bool *slept)
 {
 	int64_t start = trindle__now_ns();
@@ -88,6 +118,15 @@ bool trindle__wait_word(atomic_uint *word, wait_ready_fn ready, void *arg,
 		if (ready(arg))
 			return true;
 	}
+}
+
+bool trindle__wait_word(atomic_uint *word, wait_ready_fn ready, void *arg,
+		int64_t deadline_ns, int64_t spin_ns, bool *slept)
+{
+	atomic_fetch_sub_explicit(&running_threads, 1, memory_order_relaxed);
+	bool got = wait_word(word, ready, arg, deadline_ns, spin_ns, slept);
+	atomic_fetch_add_explicit(&running_threads, 1, memory_order_relaxed);
+	return got;
 }
 
 void trindle__wake_word(atomic_uint *word)

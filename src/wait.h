@@ -30,6 +30,11 @@ int64_t trindle__now_ns(void);
 bool trindle__wait_word(atomic_uint *word, wait_ready_fn ready, void *arg,
 		int64_t deadline_ns, int64_t spin_ns, bool *slept);
 
+/* A thread of a process (worker or root) starts or stops running:
+ * waiters spin only while fewer others run than there are cores. */
+void trindle__wait_thread_started(void);
+void trindle__wait_thread_ended(void);
+
 /* Wakes the thread sleeping on word, if there is one. */
 void trindle__wake_word(atomic_uint *word);
 
