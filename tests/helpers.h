@@ -53,7 +53,7 @@ void t_expect_label(const trindle_message_t *m, trindle_pipe_t pipe,
 		    unsigned long label);
 
 /* Checks a fault report field by field.  The signal may be SIGSEGV or
- * SIGBUS (a file says where it wants one of them only). */
+ * SIGBUS; a test that needs one in particular checks that itself. */
 void t_check_fault(const trindle_fault_t *f, const void *address, int access,
 		   trindle_object_t object, trindle_pipe_t process);
 
