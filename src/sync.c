@@ -333,8 +333,13 @@ static int reserve_status(struct process *p, size_t n)
 static size_t handle_outgoing(struct process *p, trindle_message_t *msgs,
 		size_t n)
 {
-	struct send_state st = { 0 };
+	struct send_state st; /* the pending array needs no zeroing */
 	size_t failed = 0;
+
+	st.address = NULL;
+	st.pipe = NULL;
+	st.entered = false;
+	st.pos = st.end = st.npending = 0;
 
 	if (needs_plan(msgs, n))
 		plan_moves(p, msgs, n);
