@@ -216,8 +216,19 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_pipe(size_t queue_items);
  * everything went through).  Whether a send failed because the pipe was
  * full or dead: trindle_access(pipe) & TRINDLE_ACCESS_SEND.
  *
+ * A send that would share a segment also fails, with nothing changed, in
+ * the rare case that the kernel refuses to make its pages read-only (the
+ * process ran out of memory mappings, vm.max_map_count).
+ *
+ * The effects of one call keep the order of its outbox: a segment shared
+ * by a send is read-only before the message can be received, and what a
+ * release changes (a fellow holder's WRITE and notice, a destroyed
+ * segment's pages) has happened before any later message is delivered.
+ *
  * out and in may each be NULL or have count 0.  Returns 0, or -1 with
- * errno EINVAL when a mailbox has a nonzero count and a NULL address.
+ * errno:
+ *  - EINVAL: a mailbox has a nonzero count and a NULL address;
+ *  - ENOMEM: no memory for the call's bookkeeping (nothing was done).
  */
 TRINDLE_PUBLIC int trindle_sync(trindle_mailbox_t *out, trindle_mailbox_t *in);
 
