@@ -28,7 +28,9 @@
  * makes a segment moved into a pipe inaccessible until it is received, so
  * a sender writing through a stale pointer after a move faults.  Page
  * protection is per address space, so without it (and without memory
- * protection keys) such a write is not caught.
+ * protection keys) such a write is not caught.  TRINDLE_RETAIN_MIB=N sets
+ * how much memory of destroyed segments stays resident for reuse (default
+ * 1024); beyond it their pages go back to the kernel.
  *
  * Appeared in: libtrindle 0.1.
  */

@@ -22,6 +22,10 @@ static void start(void)
 
 	(void)trindle__page_size();
 	trindle__segment_set_debug(debug && strstr(debug, "in-flight"));
+	const char *retain = getenv("TRINDLE_RETAIN_MIB");
+	if (retain && *retain)
+		trindle__segment_set_retain_limit(
+				(size_t)strtoull(retain, NULL, 10) << 20);
 	start_error = trindle__fault_install();
 }
 

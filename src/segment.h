@@ -58,6 +58,7 @@ struct segment {
 	struct process *notify;   /* due a sole-holder notice, or NULL */
 	uint32_t generation;      /* bumped when destroyed */
 	bool dirty_memory;        /* pages may hold old data: zero on reuse */
+	size_t retained;          /* bytes it keeps resident while free */
 	atomic_bool parked;       /* debug mode: a message holds it alone */
 	struct segment *next_free;
 };
@@ -116,6 +117,9 @@ struct segment *trindle__segment_slot(const void *address);
 bool trindle__segment_covers(const struct segment *s, const void *address);
 
 size_t trindle__page_size(void);
+
+/* How many bytes of destroyed segments stay resident for reuse. */
+void trindle__segment_set_retain_limit(size_t bytes);
 
 /* The in-flight debug mode (TRINDLE_DEBUG=in-flight): a segment moved into
  * a pipe is PROT_NONE until it is received, so a sender that writes
