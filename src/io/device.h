@@ -46,8 +46,11 @@ struct trindle__io_engine {
 	struct io_uring ring;
 	unsigned unsubmitted; /* prepared SQEs the kernel has not seen yet */
 #endif
-	struct trindle__io_op **fifo; /* fallback: pending ops, oldest first */
+	/* Fallback: pending ops, oldest first.  io_uring: reads that were
+	 * done at once from the page cache (ndone of them), to reap first. */
+	struct trindle__io_op **fifo;
 	unsigned head;
+	unsigned ndone;
 };
 
 /* Picks io_uring or the fallback (see TRINDLE_IO_URING in trindle/io.h) and
