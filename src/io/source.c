@@ -88,6 +88,8 @@ static int reserve(struct source *s, size_t n)
 }
 
 static void collect_returns(struct source *s, int64_t timeout_ns);
+static void stash_returns(struct source *s, const trindle_message_t *got,
+		size_t n);
 
 /* Waits about ns for room in out.  The wait is a receive on the input
  * pipe: a chunk given back usually means the consumer has taken one, so
@@ -125,9 +127,13 @@ static int deliver(struct source *s, trindle_segment_t seg)
 	long waited = 0;
 
 	for (unsigned round = 0;; round++) {
-		trindle_message_t m[2] = { { s->out, seg }, { NULL, seg } };
-		trindle_mailbox_t out = { 2, m };
-		trindle_sync(&out, NULL);
+		/* One sync moves the chunk and picks up chunks given back. */
+		trindle_message_t m[3] = { { s->out, seg }, { NULL, seg },
+					   { s->input, NULL } };
+		trindle_message_t got[STASH];
+		trindle_mailbox_t out = { 3, m }, in = { STASH, got };
+		if (trindle_sync_timeout(&out, &in, 0) == 0)
+			stash_returns(s, got, in.count);
 		if (out.count == 0)
 			break;
 		if (!(trindle_access(s->out) & TRINDLE_ACCESS_SEND)) {
@@ -157,17 +163,12 @@ static void stash_put(struct source *s, trindle_segment_t seg)
 	s->stash[s->nstash++] = seg;
 }
 
-/* Takes what consumers gave back on the input pipe, waiting at most
- * timeout_ns for the first.  Only segments the source now holds alone
- * (moved back) can be reused. */
-static void collect_returns(struct source *s, int64_t timeout_ns)
+/* Keeps the chunks consumers gave back among got[0 .. n).  Only segments
+ * the source now holds alone (moved back) can be reused. */
+static void stash_returns(struct source *s, const trindle_message_t *got,
+		size_t n)
 {
-	trindle_message_t req = { s->input, NULL }, got[STASH];
-	trindle_mailbox_t out = { 1, &req }, in = { STASH, got };
-
-	if (trindle_sync_timeout(&out, &in, timeout_ns) != 0)
-		return;
-	for (size_t i = 0; i < in.count; i++) {
+	for (size_t i = 0; i < n; i++) {
 		trindle_object_t obj = got[i].content;
 		if (got[i].address != s->input || !obj)
 			continue; /* a notice */
@@ -177,6 +178,17 @@ static void collect_returns(struct source *s, int64_t timeout_ns)
 		else
 			trindle__io_release(obj);
 	}
+}
+
+/* Takes what consumers gave back on the input pipe, waiting at most
+ * timeout_ns for the first. */
+static void collect_returns(struct source *s, int64_t timeout_ns)
+{
+	trindle_message_t req = { s->input, NULL }, got[STASH];
+	trindle_mailbox_t out = { 1, &req }, in = { STASH, got };
+
+	if (trindle_sync_timeout(&out, &in, timeout_ns) == 0)
+		stash_returns(s, got, in.count);
 }
 
 /* The chunk given back last fits best: its memory is the most likely to
