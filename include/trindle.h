@@ -218,6 +218,10 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_pipe(size_t queue_items);
  * everything went through).  Whether a send failed because the pipe was
  * full or dead: trindle_access(pipe) & TRINDLE_ACCESS_SEND.
  *
+ * Once a send to a pipe fails for lack of room, the later sends to that
+ * pipe in the same call fail too (even if room appears meanwhile), so the
+ * failed messages, passed again, arrive in the order they were given.
+ *
  * A send that would share a segment also fails, with nothing changed, in
  * the rare case that the kernel refuses to make its pages read-only (the
  * process ran out of memory mappings, vm.max_map_count).

@@ -24,6 +24,7 @@ enum cap_mark {
 	CAP_SEND_FAILED = 2,   /* a send of it failed: its release must fail too */
 	CAP_MOVED = 4,         /* a send already took over the hold (a move) */
 	CAP_REQUESTED = 8,     /* a receive request for this pipe was seen */
+	CAP_FULL = 16,         /* a send to this pipe failed for lack of room */
 };
 
 struct cap {

@@ -154,6 +154,7 @@ struct pending_send {
 struct send_state {
 	trindle_pipe_t address;  /* the pipe last looked up */
 	struct pipe *pipe;       /* ... and what it names (NULL: no SEND) */
+	bool full;               /* ... and whether a send to it found no room */
 	bool entered;
 	size_t pos, end;         /* cells claimed and not yet used */
 	size_t npending;
@@ -218,10 +219,24 @@ static struct pipe *send_target(struct process *p, struct send_state *st,
 	forget_pipe(p, st);
 	struct cap *pc = trindle__cap_find(&p->caps, address);
 	st->address = address;
+	st->full = false;
 	if (pc && pc->obj->kind == OBJECT_PIPE &&
-	    (pc->rights & TRINDLE_ACCESS_SEND))
+	    (pc->rights & TRINDLE_ACCESS_SEND)) {
 		st->pipe = (struct pipe *)pc->obj;
+		st->full = pc->mark_epoch == p->epoch && (pc->marks & CAP_FULL);
+	}
 	return st->pipe;
+}
+
+/* A send to the current pipe found no room: later sends to it in this
+ * sync fail too, so the failed messages, passed again, keep their order. */
+static void note_full(struct process *p, struct send_state *st)
+{
+	struct cap *pc = trindle__cap_find(&p->caps, st->address);
+
+	st->full = true;
+	if (pc)
+		fresh_marks(p, pc)->marks |= CAP_FULL;
 }
 
 /* Sends to the same pipe from msgs[i] on, with the releases of moves
@@ -241,9 +256,11 @@ static size_t run_of_sends(const trindle_message_t *msgs, size_t i, size_t n)
 }
 
 /* A cell for one message: enters the pipe and claims cells as needed. */
-static bool claim_cell(struct send_state *st, const trindle_message_t *msgs,
-		size_t i, size_t n, size_t *pos)
+static bool claim_cell(struct process *p, struct send_state *st,
+		const trindle_message_t *msgs, size_t i, size_t n, size_t *pos)
 {
+	if (st->full)
+		return false;
 	if (!st->entered) {
 		if (trindle__pipe_enter(st->pipe) < 0)
 			return false;
@@ -253,8 +270,10 @@ static bool claim_cell(struct send_state *st, const trindle_message_t *msgs,
 		size_t got = trindle__pipe_claim(st->pipe,
 				run_of_sends(msgs, i, n), &st->pos);
 		st->end = st->pos + got;
-		if (!got)
+		if (!got) {
+			note_full(p, st);
 			return false;
+		}
 	}
 	*pos = st->pos++;
 	return true;
@@ -292,7 +311,7 @@ static enum send_result do_send(struct process *p, struct send_state *st,
 	if (!c || !pipe || trindle__pipe_dead(pipe) ||
 	    (c->obj->kind == OBJECT_PIPE &&
 	     trindle__pipe_dead((struct pipe *)c->obj)) ||
-	    !claim_cell(st, msgs, i, n, &pos)) {
+	    !claim_cell(p, st, msgs, i, n, &pos)) {
 		if (c)
 			c->marks |= CAP_SEND_FAILED;
 		return SEND_FAILED;
@@ -338,6 +357,7 @@ static size_t handle_outgoing(struct process *p, trindle_message_t *msgs,
 
 	st.address = NULL;
 	st.pipe = NULL;
+	st.full = false;
 	st.entered = false;
 	st.pos = st.end = st.npending = 0;
 

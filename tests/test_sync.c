@@ -702,6 +702,61 @@ static void test_sync_move_to_own_pipe_returns_sole_write(void **state)
 	assert_int_equal(t_release(p), 0);
 }
 
+/* ---- failed sends keep their order ---- */
+
+#define ORDER_COUNT 3000UL
+static trindle_pipe_t g_order_sink;
+
+/* Moves labels 0, 1, 2 ... to g_order_sink in batches of 32, passing the
+ * failed messages (a full pipe) again first each time. */
+static void ordered_producer(trindle_pipe_t input)
+{
+	(void)input;
+	trindle_message_t m[64];
+	size_t n = 0;
+	unsigned long next = 0;
+
+	while (next < ORDER_COUNT || n) {
+		while (n + 2 <= 64 && next < ORDER_COUNT) {
+			trindle_segment_t seg = t_label(next++);
+			m[n++] = (trindle_message_t){ g_order_sink, seg };
+			m[n++] = (trindle_message_t){ NULL, seg };
+		}
+		n = t_w_sync(m, n);
+	}
+}
+
+static void test_sync_failed_sends_to_a_full_pipe_keep_their_order(void **state)
+{
+	(void)state;
+	/* A small pipe drained while the producer sends: room comes and goes
+	 * in the middle of its syncs. */
+	g_order_sink = trindle_pipe(4);
+	trindle_pipe_t producer = trindle_launch(ordered_producer, 1,
+			g_order_sink, NULL);
+	assert_non_null(producer);
+	unsigned long expected = 0;
+	bool ended = false;
+
+	while (expected < ORDER_COUNT || !ended) {
+		trindle_message_t req = { g_order_sink, NULL }, got[3];
+		trindle_mailbox_t out = { 1, &req }, in = { 3, got };
+		assert_int_equal(trindle_sync(&out, &in), 0);
+		assert_true(in.count > 0);
+		for (size_t i = 0; i < in.count; i++) {
+			if (got[i].address == producer && !got[i].content) {
+				ended = true; /* the producer's end */
+				continue;
+			}
+			assert_ptr_equal(got[i].address, g_order_sink);
+			assert_int_equal(t_label_of(got[i].content), expected);
+			expected++;
+			assert_int_equal(t_release(got[i].content), 0);
+		}
+	}
+	assert_int_equal(t_release(g_order_sink), 0);
+}
+
 static void test_sync_move_all_or_nothing_when_pipe_full(void **state)
 {
 	(void)state;
@@ -824,6 +879,7 @@ int main(void)
 		cmocka_unit_test(test_sync_send_then_release_is_a_move_receiver_gets_write),
 		cmocka_unit_test(test_sync_move_to_own_pipe_returns_sole_write),
 		cmocka_unit_test(test_sync_move_all_or_nothing_when_pipe_full),
+		cmocka_unit_test(test_sync_failed_sends_to_a_full_pipe_keep_their_order),
 		cmocka_unit_test(test_sync_move_all_or_nothing_when_pipe_dead),
 		cmocka_unit_test(test_sync_sender_loses_write_when_sharing),
 		cmocka_unit_test(test_sync_in_flight_message_counts_as_holder),
