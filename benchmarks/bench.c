@@ -683,3 +683,79 @@ void bt_group_destroy(bt_group_t *g)
 	bt_flush(&out);
 	free(g->workers);
 }
+
+int bt_group_verify(bt_group_t *g, const char *name, uint64_t count)
+{
+	if (bt_group_wait(g, true) != 0)
+		return -1;
+	if (g->sum.errors || g->sum.count != count)
+		return bench_fail(name, "workers handled %lu of %lu items, "
+				"%lu bad", (unsigned long)g->sum.count,
+				(unsigned long)count,
+				(unsigned long)g->sum.errors);
+	return 0;
+}
+
+size_t bt_segments(trindle_segment_t *segs, size_t n, size_t bytes)
+{
+	size_t made = 0;
+
+	while (made < n && (segs[made] = bt_segment(bytes)))
+		made++;
+	return made;
+}
+
+void bt_release_all(const trindle_segment_t *segs, size_t n)
+{
+	bt_out_t out = { 0 };
+
+	for (size_t i = 0; i < n; i++) {
+		bt_release(&out, segs[i]);
+		if (out.count == BENCH_BATCH)
+			bt_flush(&out);
+	}
+	bt_flush(&out);
+}
+
+/* ---- relay workers ------------------------------------------------------ */
+
+int bt_relay_setup(trindle_pipe_t worker, uint64_t count, uint64_t arg,
+		trindle_pipe_t next)
+{
+	bt_relay_cfg_t cfg = { count, arg };
+
+	return bt_setup(worker, &cfg, sizeof cfg, &next, 1);
+}
+
+void bt_relay(trindle_pipe_t input, bt_relay_fn fn, bool pass_on)
+{
+	bt_result_t res = { 0 };
+	bt_relay_cfg_t cfg;
+	trindle_pipe_t next;
+	bt_out_t out = { 0 };
+	uint64_t seen = 0;
+	bt_in_t in;
+
+	if (bt_start(input, &cfg, sizeof cfg, &next, 1) != 0)
+		trindle_abort(NULL);
+	while (seen < cfg.count) {
+		bt_recv(&out, input);
+		if (bt_sync(&out, &in, -1) != 0)
+			trindle_abort(NULL);
+		for (size_t k = 0; k < in.count; k++) {
+			trindle_message_t *m = &in.msg[k];
+
+			if (m->address != input || !m->content)
+				continue;       /* a notice */
+			fn(&res, m->content, cfg.arg);
+			seen++;
+			if (pass_on)
+				bt_move(&out, next, m->content);
+			else
+				bt_release(&out, m->content);
+		}
+	}
+	if (bt_flush(&out) != 0)
+		trindle_abort(NULL);
+	bt_finish(&res);
+}

@@ -97,16 +97,6 @@ int scale_ring_pthreads(const bench_opts_t *opts, bench_sample_t *out);
 int scale_segments_trindle(const bench_opts_t *opts, bench_sample_t *out);
 int scale_segments_pthreads(const bench_opts_t *opts, bench_sample_t *out);
 
-/*
- * The block stream both stream and share use (stream.c): the producer
- * stamps each 4 KiB block, the consumer checks it and hands it back.
- * These run the pthreads twin with 64 blocks per lock for `messages`.
- */
-int stream_twin_batched(uint64_t messages, bench_sample_t *out);
-void stream_stamp(void *block, uint64_t seq);
-/* Checks a block against the sequence number expected; true if good. */
-bool stream_verify(const void *block, uint64_t seq);
-
 /* The scenarios, in the order the runner runs them. */
 extern const bench_scenario_t bench_scenarios[];
 extern const size_t bench_scenario_count;
@@ -242,5 +232,58 @@ bool bt_group_note(bt_group_t *g, const trindle_message_t *m, bt_out_t *out);
 int bt_group_wait(bt_group_t *g, bool results);
 /* Releases the done pipe and frees the group. */
 void bt_group_destroy(bt_group_t *g);
+/*
+ * Waits for every worker's result, then checks that together they handled
+ * `count` items and saw no bad one; returns 0, or -1 after reporting.
+ */
+int bt_group_verify(bt_group_t *g, const char *name, uint64_t count);
+
+/* Makes n segments of bytes zero bytes; returns how many it made (n, or
+ * fewer after reporting why). */
+size_t bt_segments(trindle_segment_t *segs, size_t n, size_t bytes);
+/* Releases n segments, one batch per sync. */
+void bt_release_all(const trindle_segment_t *segs, size_t n);
+
+/* ---- relay workers ------------------------------------------------------ */
+
+/*
+ * A relay worker receives segments on its input pipe, does one piece of
+ * work on each and passes it on: the consumers of stream and share, the
+ * echo of ping-pong and the stages of pipeline.  Only the work differs, so
+ * the loop is written once here and each scenario names its work.
+ */
+typedef struct bt_relay_cfg {
+	uint64_t count;      /* segments to handle before ending */
+	uint64_t arg;        /* the scenario's own value (pipeline: stage) */
+} bt_relay_cfg_t;
+
+/* The work on one segment; it accounts for the segment in *res. */
+typedef void (*bt_relay_fn)(bt_result_t *res, void *seg, uint64_t arg);
+
+/* Hands a launched relay worker its setup: count, arg and next. */
+int bt_relay_setup(trindle_pipe_t worker, uint64_t count, uint64_t arg,
+		trindle_pipe_t next);
+/*
+ * The relay worker's body: takes the setup, then receives up to a batch
+ * per sync and calls fn on each segment; then moves it on to `next` if
+ * pass_on, else releases it (share keeps `next` only so the root's sync
+ * can wait while the worker lives).  After cfg.count segments it ends
+ * with its result; on any failure it aborts.
+ */
+TRINDLE_NORETURN void bt_relay(trindle_pipe_t input, bt_relay_fn fn,
+		bool pass_on);
+
+/*
+ * The block stream both stream and share use (stream.c): the producer
+ * stamps each 4 KiB block, the consumer checks it and hands it back.
+ * These run the pthreads twin with 64 blocks per lock for `messages`.
+ */
+int stream_twin_batched(uint64_t messages, bench_sample_t *out);
+void stream_stamp(void *block, uint64_t seq);
+/* Checks a block against the sequence number expected; true if good. */
+bool stream_verify(const void *block, uint64_t seq);
+/* The consumer's work on the next block, on both sides: checks it and
+ * adds its number to r (a bt_relay_fn; arg is unused). */
+void stream_consume(bt_result_t *r, void *block, uint64_t arg);
 
 #endif

@@ -103,24 +103,16 @@ static int fi_produce(fi_prod_t *p, const fi_cfg_t *cfg, trindle_pipe_t input,
 static void fi_producer(trindle_pipe_t input)
 {
 	fi_prod_t p = { 0 };
-	bt_out_t out = { 0 };
 	trindle_pipe_t sink;
 	fi_cfg_t cfg;
 	bt_result_t res = { 0 };
 
 	if (bt_start(input, &cfg, sizeof cfg, &sink, 1) != 0)
 		trindle_abort(NULL);
-	for (; p.nfree < FI_POOL; p.nfree++)
-		if (!(p.pool[p.nfree] = bt_segment(BENCH_BLOCK)))
-			trindle_abort(NULL);
-	if (fi_produce(&p, &cfg, input, sink) != 0)
+	p.nfree = bt_segments(p.pool, FI_POOL, BENCH_BLOCK);
+	if (p.nfree != FI_POOL || fi_produce(&p, &cfg, input, sink) != 0)
 		trindle_abort(NULL);
-	for (size_t i = 0; i < p.nfree; i++) {
-		bt_release(&out, p.pool[i]);
-		if (out.count == BENCH_BATCH)
-			bt_flush(&out);
-	}
-	bt_flush(&out);
+	bt_release_all(p.pool, p.nfree);
 	res.count = p.returned;
 	bt_finish(&res);
 }

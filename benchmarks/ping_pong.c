@@ -14,10 +14,6 @@
 
 #define PP_QUEUE 4
 
-typedef struct pp_cfg {
-	uint64_t rounds;
-} pp_cfg_t;
-
 static uint64_t pp_rounds(const bench_opts_t *opts)
 {
 	return bench_size(opts, 10000, 100);
@@ -33,33 +29,17 @@ static bool bump(void *block, uint64_t expect)
 
 /* ---- libtrindle ------------------------------------------------------- */
 
+/* The echo bumps the counter on each hop and moves the block back. */
+static void pp_bump(bt_result_t *res, void *seg, uint64_t arg)
+{
+	(void)arg;
+	res->errors += !bump(seg, 2 * res->count + 1);
+	res->count++;
+}
+
 static void pp_echo(trindle_pipe_t input)
 {
-	bt_result_t res = { 0 };
-	trindle_pipe_t back;
-	bt_out_t out = { 0 };
-	pp_cfg_t cfg;
-	bt_in_t in;
-
-	if (bt_start(input, &cfg, sizeof cfg, &back, 1) != 0)
-		trindle_abort(NULL);
-	while (res.count < cfg.rounds) {
-		bt_recv(&out, input);
-		if (bt_sync(&out, &in, -1) != 0)
-			trindle_abort(NULL);
-		for (size_t k = 0; k < in.count; k++) {
-			trindle_message_t *m = &in.msg[k];
-
-			if (m->address != input || !m->content)
-				continue;
-			res.errors += !bump(m->content, 2 * res.count + 1);
-			res.count++;
-			bt_move(&out, back, m->content);
-		}
-	}
-	if (bt_flush(&out) != 0)
-		trindle_abort(NULL);
-	bt_finish(&res);
+	bt_relay(input, pp_bump, true);
 }
 
 /* Waits until the block comes back through `back`. */
@@ -107,7 +87,7 @@ static int pp_rounds_trindle(bt_group_t *g, trindle_pipe_t echo,
 
 int ping_pong_trindle(const bench_opts_t *opts, bench_sample_t *s)
 {
-	pp_cfg_t cfg = { pp_rounds(opts) };
+	uint64_t rounds = pp_rounds(opts);
 	trindle_pipe_t back = trindle_pipe(PP_QUEUE), echo;
 	trindle_segment_t seg = bt_segment(BENCH_BLOCK);
 	bt_out_t out = { 0 };
@@ -117,13 +97,10 @@ int ping_pong_trindle(const bench_opts_t *opts, bench_sample_t *s)
 	if (!back || !seg || bt_group_init(&g, 1) != 0)
 		return -1;
 	echo = bt_group_launch(&g, pp_echo, PP_QUEUE);
-	if (echo && bt_setup(echo, &cfg, sizeof cfg, &back, 1) == 0 &&
-	    pp_rounds_trindle(&g, echo, back, seg, cfg.rounds, s) == 0 &&
-	    bt_group_wait(&g, true) == 0)
+	if (echo && bt_relay_setup(echo, rounds, 0, back) == 0 &&
+	    pp_rounds_trindle(&g, echo, back, seg, rounds, s) == 0 &&
+	    bt_group_verify(&g, "ping-pong", rounds) == 0)
 		rc = 0;
-	if (rc == 0 && (g.sum.errors || g.sum.count != cfg.rounds))
-		rc = bench_fail("ping-pong", "echo saw %lu bad hops",
-				(unsigned long)g.sum.errors);
 	bt_group_destroy(&g);
 	bt_release(&out, back);
 	bt_flush(&out);

@@ -21,10 +21,6 @@
 #define PL_POOL 32
 #define PL_WORDS (PL_CHUNK / sizeof(uint64_t))
 
-typedef struct pl_cfg {
-	uint64_t stage, chunks;
-} pl_cfg_t;
-
 static uint64_t pl_chunks(const bench_opts_t *opts)
 {
 	return bench_size(opts, 256, 2) * (1024 * 1024 / PL_CHUNK);
@@ -70,33 +66,16 @@ static uint64_t pl_stage(uint64_t *w, uint64_t stage)
 
 /* ---- libtrindle ------------------------------------------------------- */
 
+/* A stage: its work on each chunk, then the chunk moves on. */
+static void pl_check(bt_result_t *res, void *seg, uint64_t stage)
+{
+	res->check += pl_stage(seg, stage);
+	res->count++;
+}
+
 static void pl_worker(trindle_pipe_t input)
 {
-	bt_result_t res = { 0 };
-	trindle_pipe_t next;
-	bt_out_t out = { 0 };
-	pl_cfg_t cfg;
-	bt_in_t in;
-
-	if (bt_start(input, &cfg, sizeof cfg, &next, 1) != 0)
-		trindle_abort(NULL);
-	while (res.count < cfg.chunks) {
-		bt_recv(&out, input);
-		if (bt_sync(&out, &in, -1) != 0)
-			trindle_abort(NULL);
-		for (size_t k = 0; k < in.count; k++) {
-			trindle_message_t *m = &in.msg[k];
-
-			if (m->address != input || !m->content)
-				continue;
-			res.check += pl_stage(m->content, cfg.stage);
-			res.count++;
-			bt_move(&out, next, m->content);
-		}
-	}
-	if (bt_flush(&out) != 0)
-		trindle_abort(NULL);
-	bt_finish(&res);
+	bt_relay(input, pl_check, true);
 }
 
 typedef struct pl_src {
@@ -150,11 +129,10 @@ static int pl_wire(bt_group_t *g, trindle_pipe_t back, uint64_t chunks)
 		if (!bt_group_launch(g, pl_worker, PL_POOL + 4))
 			return -1;
 	for (size_t s = 0; s < PL_STAGES; s++) {
-		pl_cfg_t cfg = { s + 1, chunks };
 		trindle_pipe_t next = s + 1 < PL_STAGES ? g->workers[s + 1]
 			: back;
 
-		if (bt_setup(g->workers[s], &cfg, sizeof cfg, &next, 1) != 0)
+		if (bt_relay_setup(g->workers[s], chunks, s + 1, next) != 0)
 			return -1;
 	}
 	return 0;
@@ -172,10 +150,8 @@ static int pl_run_trindle(pl_src_t *p, bt_group_t *g, trindle_pipe_t back,
 		return -1;
 	s->seconds = bench_now() - t0;
 	s->ops = p->chunks * PL_CHUNK;
-	if (bt_group_wait(g, true) != 0)
+	if (bt_group_verify(g, "pipeline", p->chunks * PL_STAGES) != 0)
 		return -1;
-	if (g->sum.count != p->chunks * PL_STAGES)
-		return bench_fail("pipeline", "stages lost chunks");
 	s->check = p->check + g->sum.check;
 	return 0;
 }
@@ -191,14 +167,10 @@ int pipeline_trindle(const bench_opts_t *opts, bench_sample_t *s)
 	if (!p || !back || bt_group_init(&g, PL_STAGES) != 0)
 		goto out;
 	p->chunks = pl_chunks(opts);
-	for (; p->nfree < PL_POOL; p->nfree++)
-		if (!(p->pool[p->nfree] = bt_segment(PL_CHUNK)))
-			break;
+	p->nfree = bt_segments(p->pool, PL_POOL, PL_CHUNK);
 	if (p->nfree == PL_POOL)
 		rc = pl_run_trindle(p, &g, back, s);
-	for (size_t i = 0; i < p->nfree; i++)
-		bt_release(&out, p->pool[i]);
-	bt_flush(&out);
+	bt_release_all(p->pool, p->nfree);
 	bt_group_destroy(&g);
 out:
 	if (back)

@@ -14,12 +14,9 @@
 #include "bench.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define SH_POOL 256
-
-typedef struct sh_cfg {
-	uint64_t messages;
-} sh_cfg_t;
 
 static uint64_t sh_messages(const bench_opts_t *opts)
 {
@@ -28,35 +25,12 @@ static uint64_t sh_messages(const bench_opts_t *opts)
 
 /* ---- libtrindle ------------------------------------------------------- */
 
+/* The consumer checks each block and releases it, which hands WRITE back
+ * to the producer.  It never sends on the back pipe it is given: holding
+ * it lets the producer's sync wait for notices while the consumer lives. */
 static void sh_consumer(trindle_pipe_t input)
 {
-	bt_result_t res = { 0 };
-	trindle_pipe_t back;
-	bt_out_t out = { 0 };
-	sh_cfg_t cfg;
-	bt_in_t in;
-
-	/* back is never sent on: holding it lets the producer's sync wait
-	 * for notices while the consumer is alive. */
-	if (bt_start(input, &cfg, sizeof cfg, &back, 1) != 0)
-		trindle_abort(NULL);
-	while (res.count < cfg.messages) {
-		bt_recv(&out, input);
-		if (bt_sync(&out, &in, -1) != 0)
-			trindle_abort(NULL);
-		for (size_t k = 0; k < in.count; k++) {
-			trindle_message_t *m = &in.msg[k];
-
-			if (m->address != input || !m->content)
-				continue;
-			res.errors += !stream_verify(m->content, res.count);
-			res.check += res.count++;
-			bt_release(&out, m->content);
-		}
-	}
-	if (bt_flush(&out) != 0)
-		trindle_abort(NULL);
-	bt_finish(&res);
+	bt_relay(input, stream_consume, false);
 }
 
 typedef struct sh_prod {
@@ -111,22 +85,18 @@ static int sh_produce(sh_prod_t *p, bt_group_t *g, trindle_pipe_t consumer,
 static int sh_run(sh_prod_t *p, bt_group_t *g, trindle_pipe_t back,
 		bench_sample_t *s)
 {
-	sh_cfg_t cfg = { p->messages };
 	trindle_pipe_t consumer = bt_group_launch(g, sh_consumer, SH_POOL + 4);
 	double t0;
 
-	if (!consumer || bt_setup(consumer, &cfg, sizeof cfg, &back, 1) != 0)
+	if (!consumer || bt_relay_setup(consumer, p->messages, 0, back) != 0)
 		return -1;
 	t0 = bench_now();
 	if (sh_produce(p, g, consumer, back) != 0)
 		return -1;
 	s->seconds = bench_now() - t0;
 	s->ops = p->messages;
-	if (bt_group_wait(g, true) != 0)
+	if (bt_group_verify(g, "share", p->messages) != 0)
 		return -1;
-	if (g->sum.errors || g->sum.count != p->messages)
-		return bench_fail("share", "consumer saw %lu bad blocks",
-				(unsigned long)g->sum.errors);
 	s->check = g->sum.check;
 	return 0;
 }
@@ -137,25 +107,17 @@ int share_trindle(const bench_opts_t *opts, bench_sample_t *s)
 	trindle_pipe_t back = trindle_pipe(1);
 	bt_out_t out = { 0 };
 	bt_group_t g;
-	size_t made = 0;
+	size_t made;
 	int rc = -1;
 
 	if (!p || !back || bt_group_init(&g, 1) != 0)
 		goto out;
 	p->messages = sh_messages(opts);
-	for (; made < SH_POOL; made++) {
-		p->all[made] = p->pool[made] = bt_segment(BENCH_BLOCK);
-		if (!p->all[made])
-			break;
-	}
-	p->nfree = made;
+	made = p->nfree = bt_segments(p->all, SH_POOL, BENCH_BLOCK);
+	memcpy(p->pool, p->all, sizeof p->pool);
 	if (made == SH_POOL)
 		rc = sh_run(p, &g, back, s);
-	for (size_t i = 0; i < made; i++) {
-		bt_release(&out, p->all[i]);
-		if (out.count == BENCH_BATCH)
-			bt_flush(&out);
-	}
+	bt_release_all(p->all, made);
 	bt_group_destroy(&g);
 out:
 	if (back)

@@ -22,10 +22,6 @@
 #define ST_POOL 256
 #define ST_WORDS (BENCH_BLOCK / sizeof(uint64_t))
 
-typedef struct st_cfg {
-	uint64_t messages;
-} st_cfg_t;
-
 static uint64_t st_messages(const bench_opts_t *opts)
 {
 	if (opts->messages)
@@ -49,8 +45,9 @@ bool stream_verify(const void *block, uint64_t seq)
 }
 
 /* What a consumer learned; both sides fill it the same way. */
-static void consume(bt_result_t *r, const void *block)
+void stream_consume(bt_result_t *r, void *block, uint64_t arg)
 {
+	(void)arg;
 	r->errors += !stream_verify(block, r->count);
 	r->check += r->count;
 	r->count++;
@@ -58,32 +55,10 @@ static void consume(bt_result_t *r, const void *block)
 
 /* ---- libtrindle ------------------------------------------------------- */
 
+/* The consumer checks each block and moves it back to the root. */
 static void st_consumer(trindle_pipe_t input)
 {
-	bt_result_t res = { 0 };
-	trindle_pipe_t back;
-	bt_out_t out = { 0 };
-	st_cfg_t cfg;
-	bt_in_t in;
-
-	if (bt_start(input, &cfg, sizeof cfg, &back, 1) != 0)
-		trindle_abort(NULL);
-	while (res.count < cfg.messages) {
-		bt_recv(&out, input);
-		if (bt_sync(&out, &in, -1) != 0)
-			trindle_abort(NULL);
-		for (size_t k = 0; k < in.count; k++) {
-			trindle_message_t *m = &in.msg[k];
-
-			if (m->address != input || !m->content)
-				continue;
-			consume(&res, m->content);
-			bt_move(&out, back, m->content);
-		}
-	}
-	if (bt_flush(&out) != 0)
-		trindle_abort(NULL);
-	bt_finish(&res);
+	bt_relay(input, stream_consume, true);
 }
 
 /* The producer's state: free segments and counts. */
@@ -133,47 +108,21 @@ static int st_produce(st_prod_t *p, bt_group_t *g, trindle_pipe_t consumer,
 	return bt_flush(&out);
 }
 
-static int st_alloc_pool(st_prod_t *p)
-{
-	for (p->nfree = 0; p->nfree < ST_POOL; p->nfree++) {
-		p->pool[p->nfree] = bt_segment(BENCH_BLOCK);
-		if (!p->pool[p->nfree])
-			return -1;
-	}
-	return 0;
-}
-
-static void st_free_pool(st_prod_t *p)
-{
-	bt_out_t out = { 0 };
-
-	for (size_t i = 0; i < p->nfree; i++) {
-		bt_release(&out, p->pool[i]);
-		if (out.count == BENCH_BATCH)
-			bt_flush(&out);
-	}
-	bt_flush(&out);
-}
-
 static int st_run(st_prod_t *p, bt_group_t *g, trindle_pipe_t back,
 		bench_sample_t *s)
 {
-	st_cfg_t cfg = { p->messages };
 	trindle_pipe_t consumer = bt_group_launch(g, st_consumer, ST_POOL + 4);
 	double t0;
 
-	if (!consumer || bt_setup(consumer, &cfg, sizeof cfg, &back, 1) != 0)
+	if (!consumer || bt_relay_setup(consumer, p->messages, 0, back) != 0)
 		return -1;
 	t0 = bench_now();
 	if (st_produce(p, g, consumer, back) != 0)
 		return -1;
 	s->seconds = bench_now() - t0;
 	s->ops = p->messages;
-	if (bt_group_wait(g, true) != 0)
+	if (bt_group_verify(g, "stream", p->messages) != 0)
 		return -1;
-	if (g->sum.errors || g->sum.count != p->messages)
-		return bench_fail("stream", "consumer saw %lu bad blocks",
-				(unsigned long)g->sum.errors);
 	s->check = g->sum.check;
 	return 0;
 }
@@ -189,9 +138,10 @@ int stream_trindle(const bench_opts_t *opts, bench_sample_t *s)
 	if (!p || !back || bt_group_init(&g, 1) != 0)
 		goto out;
 	p->messages = st_messages(opts);
-	if (st_alloc_pool(p) == 0)
+	p->nfree = bt_segments(p->pool, ST_POOL, BENCH_BLOCK);
+	if (p->nfree == ST_POOL)
 		rc = st_run(p, &g, back, s);
-	st_free_pool(p);
+	bt_release_all(p->pool, p->nfree);
 	bt_group_destroy(&g);
 out:
 	bt_release(&out, back);
@@ -217,7 +167,7 @@ static void *st_consumer_single(void *arg)
 	while (t->res.count < t->messages) {
 		void *block = bq_pop(&t->to_consumer);
 
-		consume(&t->res, block);
+		stream_consume(&t->res, block, 0);
 		bq_push(&t->back, block);
 	}
 	return NULL;
@@ -232,7 +182,7 @@ static void *st_consumer_batched(void *arg)
 		size_t n = bq_pop_many(&t->to_consumer, batch, BENCH_BATCH);
 
 		for (size_t k = 0; k < n; k++)
-			consume(&t->res, batch[k]);
+			stream_consume(&t->res, batch[k], 0);
 		bq_push_many(&t->back, batch, n);
 	}
 	return NULL;
