@@ -264,7 +264,12 @@ TRINDLE_PUBLIC int trindle_sync_timeout(trindle_mailbox_t *out,
  * The worker ends by returning from entry (like trindle_exit(NULL)), by
  * trindle_exit(), by trindle_abort(), or by breaking its rights (a fault
  * report goes to err).  When it ends its input pipe dies, so the caller
- * receives the notice { address = input pipe, content = NULL }.
+ * receives the notice { address = input pipe, content = NULL }.  The
+ * order of an ending is fixed: its final object is delivered, then what it
+ * held is released (fellow holders' notices), then its input pipe dies,
+ * and only then does it let go of its SEND on other pipes; so a sync that
+ * returns because nobody can send to its pipes any more already carries
+ * the closure notices of the workers that ended.
  *
  * Returns the input pipe, or NULL with errno:
  *  - EINVAL: entry is not in executable memory, queue_count is 0, or out or

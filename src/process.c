@@ -289,6 +289,29 @@ static struct pipe *completion_pipe(struct process *p, enum final_target t)
 	return pipe;
 }
 
+static bool is_send_hold(const struct cap *c)
+{
+	return c->obj->kind == OBJECT_PIPE &&
+		!(c->rights & TRINDLE_ACCESS_RECEIVE);
+}
+
+/* Releases every capability (but SEND holds on others' pipes, if asked to
+ * keep them).  Removal shifts entries backwards, rarely across the array's
+ * end: sweep down again until a sweep finds nothing to release. */
+static void release_all(struct process *p, bool keep_send_holds)
+{
+	for (bool again = true; again;) {
+		again = false;
+		for (size_t i = p->caps.capacity; i-- > 0;) {
+			struct cap *c = &p->caps.slots[i];
+			if (!c->key || (keep_send_holds && is_send_hold(c)))
+				continue;
+			trindle__process_release_cap(p, c);
+			again = true;
+		}
+	}
+}
+
 void trindle__process_end(struct process *p, trindle_object_t final,
 		enum final_target target)
 {
@@ -302,22 +325,23 @@ void trindle__process_end(struct process *p, trindle_object_t final,
 		if (to)
 			trindle__process_deliver_final(p, c, to);
 	}
-	/* The input pipe dies last: its closure notice tells the launcher
-	 * that everything else the process held has been let go already. */
 	if (p->input && (c = trindle__cap_find(&p->caps, p->input)) != NULL) {
 		input = c->obj;
 		input_rights = c->rights;
 		trindle__cap_remove(&p->caps, c);
 	}
-	/* Removal shifts entries backwards, rarely across the array's end:
-	 * sweep down until the table is empty. */
-	while (p->caps.used)
-		for (size_t i = p->caps.capacity; i-- > 0;)
-			if (p->caps.slots[i].key)
-				trindle__process_release_cap(p, &p->caps.slots[i]);
+	/*
+	 * The order tells the others what happened, in order: first what the
+	 * process held is let go (fellow holders get their notices); then its
+	 * input pipe dies (the launcher's closure notice); only then does it
+	 * let go of its SEND on other pipes, so that a receiver woken because
+	 * nobody can send any more finds the closure notice already there.
+	 */
+	release_all(p, true);
 	trindle__process_settle(p);
 	if (input)
 		release_object(p, input, input_rights);
+	release_all(p, false);
 	trindle__process_settle(p);
 	/* Nobody can notify us any more: drop what is left unread. */
 	while (pop_notice(p, &n))

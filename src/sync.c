@@ -543,6 +543,10 @@ static size_t receive(struct process *p, trindle_mailbox_t *in,
 		if (deadline_ns > 0 && trindle__now_ns() >= deadline_ns)
 			break;
 	}
+	/* A process that ends posts its notices before it lets go of its
+	 * SEND: having seen that nobody can send any more, look once more. */
+	if (!got && p->nrequests)
+		got = deliver(p, in->address, max);
 	return got;
 }
 
