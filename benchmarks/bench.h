@@ -273,13 +273,63 @@ int bt_relay_setup(trindle_pipe_t worker, uint64_t count, uint64_t arg,
 TRINDLE_NORETURN void bt_relay(trindle_pipe_t input, bt_relay_fn fn,
 		bool pass_on);
 
+/* ---- feeding relays ------------------------------------------------------ */
+
+/* Writes item seq into a free segment before it is sent; arg is the
+ * scenario's own value (fan-in: the producer's number). */
+typedef void (*bt_stamp_fn)(void *seg, uint64_t seq, uint64_t arg);
+
+/*
+ * The other half of a relay: a producer with a pool of segments that
+ * stamps free ones, sends them on, and reuses each once it comes back
+ * (the roots of stream, share and pipeline, fan-in's producers).
+ */
+typedef struct bt_feed {
+	trindle_segment_t *pool;     /* the free ones; room for all */
+	size_t nfree;
+	uint64_t sent, returned, total;
+	trindle_pipe_t to, back;     /* where they go; where to receive */
+	bool keep;                   /* send and keep them (share), or move */
+	bt_stamp_fn stamp;
+	uint64_t arg;                /* stamp's */
+} bt_feed_t;
+
+/* Looks at one delivery: gives a segment that came back to bt_feed_return,
+ * or deals with the message; returns 0, or -1 after reporting. */
+typedef int (*bt_take_fn)(bt_feed_t *f, const trindle_message_t *m,
+		bt_out_t *out, void *ctx);
+
+/*
+ * Runs the feed until all f->total segments have come back: each sync
+ * carries up to a batch of freshly stamped segments and a receive on
+ * f->back, and waits only when no segment can be sent; every delivery goes
+ * to handle.  Returns 0, or -1 on failure.
+ */
+int bt_feed_run(bt_feed_t *f, bt_take_fn handle, void *ctx);
+/* Takes a segment back for reuse. */
+void bt_feed_return(bt_feed_t *f, trindle_segment_t seg);
+/* A bt_take_fn for roots: a segment on f->back came back; any other
+ * delivery must belong to the bt_group_t ctx. */
+int bt_take_back(bt_feed_t *f, const trindle_message_t *m, bt_out_t *out,
+		void *group);
+/*
+ * Times a feed into one relay worker: launches entry in g with a
+ * queue_count input pipe, hands it f->total and f->back, times
+ * bt_feed_run(f, handle, g), then checks the worker's result.  Fills s; the
+ * digest is the worker's.  Returns 0, or -1 after reporting as name.
+ */
+int bt_feed_one(bt_feed_t *f, bt_group_t *g, trindle_entrypoint_t entry,
+		size_t queue_count, bt_take_fn handle, const char *name,
+		bench_sample_t *s);
+
 /*
  * The block stream both stream and share use (stream.c): the producer
  * stamps each 4 KiB block, the consumer checks it and hands it back.
  * These run the pthreads twin with 64 blocks per lock for `messages`.
  */
 int stream_twin_batched(uint64_t messages, bench_sample_t *out);
-void stream_stamp(void *block, uint64_t seq);
+/* Stamps block seq (a bt_stamp_fn; arg is unused). */
+void stream_stamp(void *block, uint64_t seq, uint64_t arg);
 /* Checks a block against the sequence number expected; true if good. */
 bool stream_verify(const void *block, uint64_t seq);
 /* The consumer's work on the next block, on both sides: checks it and

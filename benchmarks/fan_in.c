@@ -29,7 +29,7 @@ static uint64_t fi_messages(const bench_opts_t *opts)
 }
 
 /* Producer `index` stamps its seq-th block. */
-static void fi_stamp(void *block, uint64_t index, uint64_t seq)
+static void fi_stamp(void *block, uint64_t seq, uint64_t index)
 {
 	uint64_t *w = block;
 
@@ -64,56 +64,34 @@ static int fi_consume(fi_sink_t *k, const void *block)
 
 /* ---- libtrindle ------------------------------------------------------- */
 
-typedef struct fi_prod {
-	trindle_segment_t pool[FI_POOL];
-	size_t nfree;
-	uint64_t sent, returned;
-} fi_prod_t;
-
-static int fi_produce(fi_prod_t *p, const fi_cfg_t *cfg, trindle_pipe_t input,
-		trindle_pipe_t sink)
+/* A producer takes back each block the root returns; other deliveries
+ * are notices it has no use for. */
+static int fi_take(bt_feed_t *f, const trindle_message_t *m, bt_out_t *out,
+		void *ctx)
 {
-	bt_out_t out = { 0 };
-	bt_in_t in;
-
-	while (p->returned < cfg->messages) {
-		bool more;
-
-		while (out.count < 2 * BENCH_BATCH && p->nfree > 0 &&
-				p->sent < cfg->messages) {
-			trindle_segment_t seg = p->pool[--p->nfree];
-
-			fi_stamp(seg, cfg->index, p->sent++);
-			bt_move(&out, sink, seg);
-		}
-		more = p->nfree > 0 && p->sent < cfg->messages;
-		bt_recv(&out, input);
-		if (bt_sync(&out, &in, more ? 0 : -1) != 0)
-			return -1;
-		for (size_t k = 0; k < in.count; k++) {
-			if (in.msg[k].address != input || !in.msg[k].content)
-				continue;
-			p->pool[p->nfree++] = in.msg[k].content;
-			p->returned++;
-		}
-	}
-	return bt_flush(&out);
+	(void)out;
+	(void)ctx;
+	if (m->address == f->back && m->content)
+		bt_feed_return(f, m->content);
+	return 0;
 }
 
 static void fi_producer(trindle_pipe_t input)
 {
-	fi_prod_t p = { 0 };
-	trindle_pipe_t sink;
-	fi_cfg_t cfg;
+	trindle_segment_t pool[FI_POOL];
+	bt_feed_t f = { .pool = pool, .back = input, .stamp = fi_stamp };
 	bt_result_t res = { 0 };
+	fi_cfg_t cfg;
 
-	if (bt_start(input, &cfg, sizeof cfg, &sink, 1) != 0)
+	if (bt_start(input, &cfg, sizeof cfg, &f.to, 1) != 0)
 		trindle_abort(NULL);
-	p.nfree = bt_segments(p.pool, FI_POOL, BENCH_BLOCK);
-	if (p.nfree != FI_POOL || fi_produce(&p, &cfg, input, sink) != 0)
+	f.total = cfg.messages;
+	f.arg = cfg.index;
+	f.nfree = bt_segments(pool, FI_POOL, BENCH_BLOCK);
+	if (f.nfree != FI_POOL || bt_feed_run(&f, fi_take, NULL) != 0)
 		trindle_abort(NULL);
-	bt_release_all(p.pool, p.nfree);
-	res.count = p.returned;
+	bt_release_all(pool, f.nfree);
+	res.count = f.returned;
 	bt_finish(&res);
 }
 
@@ -228,7 +206,7 @@ static void fi_twin_produce(fi_thread_t *th, void **pool, size_t nfree)
 
 		while (k < BENCH_BATCH && nfree > 0 && sent < t->share) {
 			batch[k] = pool[--nfree];
-			fi_stamp(batch[k++], th->index, sent++);
+			fi_stamp(batch[k++], sent++, th->index);
 		}
 		if (k)
 			bq_push_many(&t->sink, batch, k);

@@ -27,10 +27,11 @@ static uint64_t pl_chunks(const bench_opts_t *opts)
 }
 
 /* The source's data: a cheap, distinct pattern per chunk. */
-static void pl_fill(uint64_t *w, uint64_t chunk)
+static void pl_fill(void *seg, uint64_t chunk, uint64_t arg)
 {
-	uint64_t v = bench_mix(chunk);
+	uint64_t *w = seg, v = bench_mix(chunk);
 
+	(void)arg;
 	for (size_t i = 0; i < PL_WORDS; i++) {
 		v += 0x9e3779b97f4a7c15ULL;
 		w[i] = v ^ (v >> 29);
@@ -78,48 +79,22 @@ static void pl_worker(trindle_pipe_t input)
 	bt_relay(input, pl_check, true);
 }
 
-typedef struct pl_src {
-	trindle_segment_t pool[PL_POOL];
-	size_t nfree;
-	uint64_t sent, returned, chunks, check;
-} pl_src_t;
+/* The sink, in the root: it checksums every chunk that comes back. */
+typedef struct pl_sink {
+	bt_group_t *g;
+	uint64_t check;
+} pl_sink_t;
 
-static int pl_source(pl_src_t *p, bt_group_t *g, trindle_pipe_t back)
+static int pl_take(bt_feed_t *f, const trindle_message_t *m, bt_out_t *out,
+		void *sink)
 {
-	trindle_pipe_t first = g->workers[0];
-	bt_out_t out = { 0 };
-	bt_in_t in;
+	pl_sink_t *k = sink;
 
-	while (p->returned < p->chunks) {
-		bool more;
-
-		while (out.count < 2 * BENCH_BATCH && p->nfree > 0 &&
-				p->sent < p->chunks) {
-			trindle_segment_t seg = p->pool[--p->nfree];
-
-			pl_fill(seg, p->sent++);
-			bt_move(&out, first, seg);
-		}
-		more = p->nfree > 0 && p->sent < p->chunks;
-		bt_recv(&out, back);
-		if (bt_sync(&out, &in, more ? 0 : -1) != 0)
-			return -1;
-		for (size_t k = 0; k < in.count; k++) {
-			trindle_message_t *m = &in.msg[k];
-
-			/* Early stages end while the last chunks are still
-			 * on their way to us. */
-			if (m->address != back || !m->content) {
-				if (!bt_group_note(g, m, &out))
-					return bench_fail("pipeline", "stray");
-				continue;
-			}
-			p->check += pl_sum(m->content);
-			p->pool[p->nfree++] = m->content;
-			p->returned++;
-		}
-	}
-	return bt_flush(&out);
+	/* Early stages end while the last chunks are still on their way to
+	 * us: their end notices go to the group. */
+	if (m->address == f->back && m->content)
+		k->check += pl_sum(m->content);
+	return bt_take_back(f, m, out, k->g);
 }
 
 /* Launches the stages and wires each to the next (the last to back). */
@@ -138,45 +113,45 @@ static int pl_wire(bt_group_t *g, trindle_pipe_t back, uint64_t chunks)
 	return 0;
 }
 
-static int pl_run_trindle(pl_src_t *p, bt_group_t *g, trindle_pipe_t back,
-		bench_sample_t *s)
+static int pl_run_trindle(bt_feed_t *f, bt_group_t *g, bench_sample_t *s)
 {
+	pl_sink_t k = { g, 0 };
 	double t0;
 
-	if (pl_wire(g, back, p->chunks) != 0)
+	if (pl_wire(g, f->back, f->total) != 0)
 		return -1;
+	f->to = g->workers[0];
 	t0 = bench_now();
-	if (pl_source(p, g, back) != 0)
+	if (bt_feed_run(f, pl_take, &k) != 0)
 		return -1;
 	s->seconds = bench_now() - t0;
-	s->ops = p->chunks * PL_CHUNK;
-	if (bt_group_verify(g, "pipeline", p->chunks * PL_STAGES) != 0)
+	s->ops = f->total * PL_CHUNK;
+	if (bt_group_verify(g, "pipeline", f->total * PL_STAGES) != 0)
 		return -1;
-	s->check = p->check + g->sum.check;
+	s->check = k.check + g->sum.check;
 	return 0;
 }
 
 int pipeline_trindle(const bench_opts_t *opts, bench_sample_t *s)
 {
-	pl_src_t *p = calloc(1, sizeof *p);
-	trindle_pipe_t back = trindle_pipe(PL_POOL);
+	trindle_segment_t pool[PL_POOL];
+	bt_feed_t f = { .pool = pool, .total = pl_chunks(opts),
+		.back = trindle_pipe(PL_POOL), .stamp = pl_fill };
 	bt_out_t out = { 0 };
 	bt_group_t g;
 	int rc = -1;
 
-	if (!p || !back || bt_group_init(&g, PL_STAGES) != 0)
+	if (!f.back || bt_group_init(&g, PL_STAGES) != 0)
 		goto out;
-	p->chunks = pl_chunks(opts);
-	p->nfree = bt_segments(p->pool, PL_POOL, PL_CHUNK);
-	if (p->nfree == PL_POOL)
-		rc = pl_run_trindle(p, &g, back, s);
-	bt_release_all(p->pool, p->nfree);
+	f.nfree = bt_segments(pool, PL_POOL, PL_CHUNK);
+	if (f.nfree == PL_POOL)
+		rc = pl_run_trindle(&f, &g, s);
+	bt_release_all(pool, f.nfree);
 	bt_group_destroy(&g);
 out:
-	if (back)
-		bt_release(&out, back);
+	if (f.back)
+		bt_release(&out, f.back);
 	bt_flush(&out);
-	free(p);
 	return rc;
 }
 
@@ -221,7 +196,7 @@ static uint64_t pl_twin_source(pl_twin_t *t, void **pool)
 
 		while (k < BENCH_BATCH && nfree > 0 && sent < t->chunks) {
 			batch[k] = pool[--nfree];
-			pl_fill(batch[k++], sent++);
+			pl_fill(batch[k++], sent++, 0);
 		}
 		if (k)
 			bq_push_many(&t->q[0], batch, k);

@@ -33,97 +33,45 @@ static void sh_consumer(trindle_pipe_t input)
 	bt_relay(input, stream_consume, false);
 }
 
-typedef struct sh_prod {
-	trindle_segment_t all[SH_POOL];   /* every segment, to release */
-	trindle_segment_t pool[SH_POOL];  /* the ones we hold alone */
-	size_t nfree;
-	uint64_t sent, returned, messages;
-} sh_prod_t;
-
 /* Takes in one delivery: a segment we hold alone again, or a group one. */
-static int sh_take(sh_prod_t *p, bt_group_t *g, const trindle_message_t *m,
-		bt_out_t *out)
+static int sh_take(bt_feed_t *f, const trindle_message_t *m, bt_out_t *out,
+		void *group)
 {
 	if (m->address == NULL && m->content) {
 		if (!(trindle_access(m->content) & TRINDLE_ACCESS_WRITE))
 			return bench_fail("share", "sole holder without WRITE");
-		p->pool[p->nfree++] = m->content;
-		p->returned++;
+		bt_feed_return(f, m->content);
 		return 0;
 	}
-	return bt_group_note(g, m, out) ? 0
+	return bt_group_note(group, m, out) ? 0
 		: bench_fail("share", "stray message");
-}
-
-static int sh_produce(sh_prod_t *p, bt_group_t *g, trindle_pipe_t consumer,
-		trindle_pipe_t back)
-{
-	bt_out_t out = { 0 };
-	bt_in_t in;
-
-	while (p->returned < p->messages) {
-		bool more;
-
-		while (out.count < BENCH_BATCH && p->nfree > 0 &&
-				p->sent < p->messages) {
-			trindle_segment_t seg = p->pool[--p->nfree];
-
-			stream_stamp(seg, p->sent++);
-			bt_send(&out, consumer, seg);
-		}
-		more = p->nfree > 0 && p->sent < p->messages;
-		bt_recv(&out, back);
-		if (bt_sync(&out, &in, more ? 0 : -1) != 0)
-			return -1;
-		for (size_t k = 0; k < in.count; k++)
-			if (sh_take(p, g, &in.msg[k], &out) != 0)
-				return -1;
-	}
-	return bt_flush(&out);
-}
-
-static int sh_run(sh_prod_t *p, bt_group_t *g, trindle_pipe_t back,
-		bench_sample_t *s)
-{
-	trindle_pipe_t consumer = bt_group_launch(g, sh_consumer, SH_POOL + 4);
-	double t0;
-
-	if (!consumer || bt_relay_setup(consumer, p->messages, 0, back) != 0)
-		return -1;
-	t0 = bench_now();
-	if (sh_produce(p, g, consumer, back) != 0)
-		return -1;
-	s->seconds = bench_now() - t0;
-	s->ops = p->messages;
-	if (bt_group_verify(g, "share", p->messages) != 0)
-		return -1;
-	s->check = g->sum.check;
-	return 0;
 }
 
 int share_trindle(const bench_opts_t *opts, bench_sample_t *s)
 {
-	sh_prod_t *p = calloc(1, sizeof *p);
-	trindle_pipe_t back = trindle_pipe(1);
+	trindle_segment_t all[SH_POOL], pool[SH_POOL];
+	bt_feed_t f = { .pool = pool, .total = sh_messages(opts),
+		.back = trindle_pipe(1), .keep = true, .stamp = stream_stamp };
 	bt_out_t out = { 0 };
 	bt_group_t g;
 	size_t made;
 	int rc = -1;
 
-	if (!p || !back || bt_group_init(&g, 1) != 0)
+	if (!f.back || bt_group_init(&g, 1) != 0)
 		goto out;
-	p->messages = sh_messages(opts);
-	made = p->nfree = bt_segments(p->all, SH_POOL, BENCH_BLOCK);
-	memcpy(p->pool, p->all, sizeof p->pool);
+	/* Segments out with the consumer are still ours: keep a list of
+	 * every one to release them all. */
+	made = f.nfree = bt_segments(all, SH_POOL, BENCH_BLOCK);
+	memcpy(pool, all, sizeof pool);
 	if (made == SH_POOL)
-		rc = sh_run(p, &g, back, s);
-	bt_release_all(p->all, made);
+		rc = bt_feed_one(&f, &g, sh_consumer, SH_POOL + 4, sh_take,
+				"share", s);
+	bt_release_all(all, made);
 	bt_group_destroy(&g);
 out:
-	if (back)
-		bt_release(&out, back);
+	if (f.back)
+		bt_release(&out, f.back);
 	bt_flush(&out);
-	free(p);
 	return rc;
 }
 

@@ -8,6 +8,7 @@
  * back through the root's return pipe, 64 per sync at most.
  * pthreads, "stream": the same through two bounded queues, one lock per
  * item.  pthreads, "stream-batched": the same queues, 64 items per lock.
+ * (The libtrindle loops are bench.c's bt_feed_run and bt_relay.)
  *
  * The producer stamps every block with its sequence number at both ends;
  * the consumer checks the stamp and the order and adds the numbers up, so
@@ -29,10 +30,11 @@ static uint64_t st_messages(const bench_opts_t *opts)
 	return bench_size(opts, 1000000, 2000);
 }
 
-void stream_stamp(void *block, uint64_t seq)
+void stream_stamp(void *block, uint64_t seq, uint64_t arg)
 {
 	uint64_t *w = block;
 
+	(void)arg;
 	w[0] = seq;
 	w[ST_WORDS - 1] = ~seq;
 }
@@ -61,92 +63,26 @@ static void st_consumer(trindle_pipe_t input)
 	bt_relay(input, stream_consume, true);
 }
 
-/* The producer's state: free segments and counts. */
-typedef struct st_prod {
-	trindle_segment_t pool[ST_POOL];
-	size_t nfree;
-	uint64_t sent, returned, messages;
-} st_prod_t;
-
-/* Stamps and queues up moves of free segments, up to one batch. */
-static void st_fill(st_prod_t *p, bt_out_t *out, trindle_pipe_t consumer)
-{
-	while (out->count < 2 * BENCH_BATCH && p->nfree > 0 &&
-			p->sent < p->messages) {
-		trindle_segment_t seg = p->pool[--p->nfree];
-
-		stream_stamp(seg, p->sent++);
-		bt_move(out, consumer, seg);
-	}
-}
-
-static int st_produce(st_prod_t *p, bt_group_t *g, trindle_pipe_t consumer,
-		trindle_pipe_t back)
-{
-	bt_out_t out = { 0 };
-	bt_in_t in;
-
-	while (p->returned < p->messages) {
-		bool more = p->sent < p->messages;
-
-		st_fill(p, &out, consumer);
-		bt_recv(&out, back);
-		/* While free blocks remain, only look for returns. */
-		if (bt_sync(&out, &in, more && p->nfree > 0 ? 0 : -1) != 0)
-			return -1;
-		for (size_t k = 0; k < in.count; k++) {
-			trindle_message_t *m = &in.msg[k];
-
-			if (m->address == back && m->content) {
-				p->pool[p->nfree++] = m->content;
-				p->returned++;
-			} else if (!bt_group_note(g, m, &out)) {
-				return bench_fail("stream", "stray message");
-			}
-		}
-	}
-	return bt_flush(&out);
-}
-
-static int st_run(st_prod_t *p, bt_group_t *g, trindle_pipe_t back,
-		bench_sample_t *s)
-{
-	trindle_pipe_t consumer = bt_group_launch(g, st_consumer, ST_POOL + 4);
-	double t0;
-
-	if (!consumer || bt_relay_setup(consumer, p->messages, 0, back) != 0)
-		return -1;
-	t0 = bench_now();
-	if (st_produce(p, g, consumer, back) != 0)
-		return -1;
-	s->seconds = bench_now() - t0;
-	s->ops = p->messages;
-	if (bt_group_verify(g, "stream", p->messages) != 0)
-		return -1;
-	s->check = g->sum.check;
-	return 0;
-}
-
 int stream_trindle(const bench_opts_t *opts, bench_sample_t *s)
 {
-	st_prod_t *p = calloc(1, sizeof *p);
-	trindle_pipe_t back = trindle_pipe(ST_POOL);
+	trindle_segment_t pool[ST_POOL];
+	bt_feed_t f = { .pool = pool, .total = st_messages(opts),
+		.back = trindle_pipe(ST_POOL), .stamp = stream_stamp };
 	bt_out_t out = { 0 };
 	bt_group_t g;
 	int rc = -1;
 
-	if (!p || !back || bt_group_init(&g, 1) != 0)
+	if (!f.back || bt_group_init(&g, 1) != 0)
 		goto out;
-	p->messages = st_messages(opts);
-	p->nfree = bt_segments(p->pool, ST_POOL, BENCH_BLOCK);
-	if (p->nfree == ST_POOL)
-		rc = st_run(p, &g, back, s);
-	bt_release_all(p->pool, p->nfree);
+	f.nfree = bt_segments(pool, ST_POOL, BENCH_BLOCK);
+	if (f.nfree == ST_POOL)
+		rc = bt_feed_one(&f, &g, st_consumer, ST_POOL + 4,
+				bt_take_back, "stream", s);
+	bt_release_all(pool, f.nfree);
 	bt_group_destroy(&g);
 out:
-	bt_release(&out, back);
+	bt_release(&out, f.back);
 	bt_flush(&out);
-	free(p);
 	return rc;
 }
 
@@ -197,7 +133,7 @@ static void st_produce_single(st_twin_t *t)
 		if (t->nfree > 0 && sent < t->messages) {
 			void *block = t->pool[--t->nfree];
 
-			stream_stamp(block, sent++);
+			stream_stamp(block, sent++, 0);
 			bq_push(&t->to_consumer, block);
 		} else {
 			t->pool[t->nfree++] = bq_pop(&t->back);
@@ -217,7 +153,7 @@ static void st_produce_batched(st_twin_t *t)
 
 		while (k < BENCH_BATCH && t->nfree > 0 && sent < t->messages) {
 			batch[k] = t->pool[--t->nfree];
-			stream_stamp(batch[k++], sent++);
+			stream_stamp(batch[k++], sent++, 0);
 		}
 		if (k)
 			bq_push_many(&t->to_consumer, batch, k);
