@@ -47,6 +47,8 @@ static int sh_take(bt_feed_t *f, const trindle_message_t *m, bt_out_t *out,
 		: bench_fail("share", "stray message");
 }
 
+/* The root feeds the stream with .keep: it sends each block and keeps it,
+ * which is the sharing measured here. */
 int share_trindle(const bench_opts_t *opts, bench_sample_t *s)
 {
 	trindle_segment_t all[SH_POOL], pool[SH_POOL];
