@@ -121,23 +121,37 @@ static void pause_for_room(struct source *s, long ns)
 #define PACE_MIN_NS 2000L
 #define PACE_MAX_NS 500000L
 
-static int deliver(struct source *s, trindle_segment_t seg)
+#define DELIVER_MAX 16 /* chunks moved out in one sync */
+
+/* Moves segs[0 .. n) (at most DELIVER_MAX) to out, in order.  A pipe that
+ * finds no room for one send refuses the rest of that sync too, so what
+ * failed is always the tail: it goes again, paced as described above. */
+static int deliver_many(struct source *s, trindle_segment_t *segs, size_t n)
 {
 	long pause = s->pace / 2 > PACE_MIN_NS ? s->pace / 2 : PACE_MIN_NS;
 	long waited = 0;
+	size_t done = 0;
 
 	for (unsigned round = 0;; round++) {
-		/* One sync moves the chunk and picks up chunks given back. */
-		trindle_message_t m[3] = { { s->out, seg }, { NULL, seg },
-					   { s->input, NULL } };
-		trindle_message_t got[STASH];
-		trindle_mailbox_t out = { 3, m }, in = { STASH, got };
+		/* One sync moves the chunks and picks up chunks given back. */
+		trindle_message_t m[2 * DELIVER_MAX + 1], got[STASH];
+		size_t k = 0;
+		for (size_t i = done; i < n; i++) {
+			m[k++] = (trindle_message_t){ s->out, segs[i] };
+			m[k++] = (trindle_message_t){ NULL, segs[i] };
+		}
+		m[k++] = (trindle_message_t){ s->input, NULL };
+		trindle_mailbox_t out = { k, m }, in = { STASH, got };
 		if (trindle_sync_timeout(&out, &in, 0) == 0)
 			stash_returns(s, got, in.count);
-		if (out.count == 0)
+		/* The first failed message is the send of the first chunk left. */
+		while (done < n && (out.count == 0 || m[0].content != segs[done]))
+			done++;
+		if (done == n)
 			break;
 		if (!(trindle_access(s->out) & TRINDLE_ACCESS_SEND)) {
-			trindle__io_release(seg);
+			while (done < n)
+				trindle__io_release(segs[done++]);
 			s->stopped = 1;
 			return 1;
 		}
@@ -149,6 +163,11 @@ static int deliver(struct source *s, trindle_segment_t seg)
 	}
 	s->pace = waited;
 	return 0;
+}
+
+static int deliver(struct source *s, trindle_segment_t seg)
+{
+	return deliver_many(s, &seg, 1);
 }
 
 /* --- segments ---------------------------------------------------------- */
@@ -377,14 +396,15 @@ static int complete(struct source *s, struct trindle__io_op *op)
 	return 0;
 }
 
-/* Moves the head chunk out (in file order).  Returns 0, 1 when out died,
- * or -errno. */
-static int emit_head(struct source *s)
+/* Takes the head chunk out of the window: *seg is the segment to move
+ * out, or NULL when there is nothing to deliver.  Returns 0 or -errno. */
+static int take_head(struct source *s, unsigned char **seg_out)
 {
 	struct chunk *c = &s->win[s->head];
 	unsigned char *seg = c->seg;
 	size_t valid = c->truncated ? c->done : c->len;
 
+	*seg_out = NULL;
 	c->seg = NULL;
 	s->head = (s->head + 1) % s->depth;
 	s->count--;
@@ -399,7 +419,31 @@ static int emit_head(struct source *s)
 			return fail(s, "allocate", c->off, errno);
 		seg = fit;
 	}
-	return deliver(s, seg);
+	*seg_out = seg;
+	return 0;
+}
+
+/* Moves the finished chunks at the head of the window out, in file order,
+ * several in one sync.  Returns 0, 1 when out died, or -errno. */
+static int emit_ready(struct source *s)
+{
+	trindle_segment_t segs[DELIVER_MAX];
+	size_t n = 0;
+	int rc = 0;
+
+	while (rc == 0 && n < DELIVER_MAX && s->count &&
+	       s->win[s->head].state == CHUNK_DONE) {
+		unsigned char *seg;
+		rc = take_head(s, &seg);
+		if (seg)
+			segs[n++] = seg;
+	}
+	if (n) {
+		int d = deliver_many(s, segs, n);
+		if (rc == 0)
+			rc = d;
+	}
+	return rc;
 }
 
 static int run_offsets(struct source *s)
@@ -415,7 +459,7 @@ static int run_offsets(struct source *s)
 		if (c->state == CHUNK_DONE) {
 			/* Delivery may wait for room: let the reads run. */
 			trindle__io_engine_kick(&s->file.eng);
-			rc = emit_head(s);
+			rc = emit_ready(s);
 			continue;
 		}
 		struct trindle__io_op *op = trindle__io_engine_reap(&s->file.eng, 1);
