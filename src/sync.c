@@ -508,18 +508,24 @@ static bool sync_ready(void *arg)
 	return !anyone_could_send(p);
 }
 
-/* Adapts how long a receiver spins before sleeping: while spinning pays
- * off (the sender answers within the budget) it grows back to the full
- * SYNC_SPIN_NS; when it did not (more threads than cores, or a slow
- * sender), it halves, so that waiting burns less of a busy machine. */
-static void adapt_spin(struct process *p, bool slept)
+/* Adapts how long a receiver spins before sleeping to how long its waits
+ * last.  A wait that slept but ended within SYNC_SPIN_NS would have been
+ * cheaper spun through: the budget grows to cover it.  A wait longer than
+ * that (a slow sender, or more threads than cores) halves the budget, so
+ * that waiting burns less of a busy machine. */
+static void adapt_spin(struct process *p, bool slept, int64_t waited_ns)
 {
-	if (slept)
-		p->spin_ns = p->spin_ns / 2 > SYNC_SPIN_MIN_NS ?
-			p->spin_ns / 2 : SYNC_SPIN_MIN_NS;
-	else if (p->spin_ns < SYNC_SPIN_NS)
-		p->spin_ns = p->spin_ns * 2 < SYNC_SPIN_NS ?
-			p->spin_ns * 2 : SYNC_SPIN_NS;
+	int64_t budget = p->spin_ns;
+
+	if (!slept || waited_ns <= SYNC_SPIN_NS) {
+		budget = budget * 2 > waited_ns ? budget * 2 : waited_ns;
+		if (budget > SYNC_SPIN_NS)
+			budget = SYNC_SPIN_NS;
+	} else {
+		budget = budget / 2 > SYNC_SPIN_MIN_NS ? budget / 2 :
+			SYNC_SPIN_MIN_NS;
+	}
+	p->spin_ns = budget;
 }
 
 static size_t receive(struct process *p, trindle_mailbox_t *in,
@@ -534,9 +540,10 @@ static size_t receive(struct process *p, trindle_mailbox_t *in,
 	while (!got && p->nrequests && deadline_ns != 0 && anyone_could_send(p)) {
 		if (!p->spin_ns)
 			p->spin_ns = SYNC_SPIN_NS;
+		int64_t start = trindle__now_ns();
 		bool ready = trindle__wait_word(&p->waiting, sync_ready, p,
 				deadline_ns, p->spin_ns, &slept);
-		adapt_spin(p, slept);
+		adapt_spin(p, slept, trindle__now_ns() - start);
 		if (!ready)
 			break; /* timed out */
 		got = deliver(p, in->address, max);
