@@ -27,30 +27,47 @@ static void stale_writer(trindle_pipe_t input)
 	trindle_exit(NULL);
 }
 
-/* Receives from both pipes until the moved segment, the report and the
- * writer's end (the closure notice of its input pipe) all came. */
-static void collect(trindle_pipe_t writer, trindle_pipe_t err, char **moved,
-		const trindle_fault_t **report)
+/* Receives from one pipe until want holds a message from it, noting the
+ * writer's end (the closure notice of its input pipe) on the way. */
+static void receive_until(trindle_pipe_t pipe, trindle_pipe_t writer,
+		void **want, bool *ended)
 {
-	bool ended = false;
-
-	while (!*moved || !*report || !ended) {
-		trindle_message_t req[2] = { { g_sink, NULL }, { err, NULL } };
-		trindle_message_t got[4];
-		trindle_mailbox_t out = { 2, req }, in = { 4, got };
+	while (!*want) {
+		trindle_message_t req = { pipe, NULL }, got[4];
+		trindle_mailbox_t out = { 1, &req }, in = { 4, got };
 		assert_int_equal(trindle_sync(&out, &in), 0);
 		assert_int_equal(out.count, 0);
 		/* Nothing more can come once the writer ended: without the
 		 * report by then, the stale write went through. */
 		assert_true(in.count > 0);
 		for (size_t i = 0; i < in.count; i++) {
-			if (got[i].address == g_sink)
-				*moved = got[i].content;
-			else if (got[i].address == err)
-				*report = got[i].content;
+			if (got[i].address == pipe)
+				*want = got[i].content;
 			else if (got[i].address == writer && !got[i].content)
-				ended = true;
+				*ended = true;
 		}
+	}
+}
+
+/* The report first: the moved segment must stay in flight (unreceived)
+ * until the writer's stale write has happened.  Then the segment, then
+ * the writer's end. */
+static void collect(trindle_pipe_t writer, trindle_pipe_t err, char **moved,
+		const trindle_fault_t **report)
+{
+	bool ended = false;
+
+	receive_until(err, writer, (void **)report, &ended);
+	receive_until(g_sink, writer, (void **)moved, &ended);
+	while (!ended) {
+		trindle_message_t got[2];
+		trindle_mailbox_t in = { 2, got };
+		trindle_message_t req = { g_sink, NULL };
+		trindle_mailbox_t out = { 1, &req };
+		assert_int_equal(trindle_sync(&out, &in), 0);
+		for (size_t i = 0; i < in.count; i++)
+			if (got[i].address == writer && !got[i].content)
+				ended = true;
 	}
 }
 
