@@ -26,13 +26,6 @@ int trindle__cap_init(struct cap_table *t)
 	return 0;
 }
 
-void trindle__cap_destroy(struct cap_table *t)
-{
-	free(t->slots);
-	t->slots = NULL;
-	t->capacity = t->used = 0;
-}
-
 /* The slot holding key, or the empty slot where it would go. */
 static struct cap *probe(const struct cap_table *t, uintptr_t k)
 {

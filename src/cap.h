@@ -43,7 +43,6 @@ struct cap_table {
 };
 
 int trindle__cap_init(struct cap_table *t);
-void trindle__cap_destroy(struct cap_table *t);
 struct cap *trindle__cap_find(const struct cap_table *t, const void *key);
 /* Inserts a new entry (the key must not be present); NULL when out of memory. */
 struct cap *trindle__cap_insert(struct cap_table *t, const void *key,

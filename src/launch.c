@@ -47,11 +47,6 @@ static TRINDLE_TLS struct worker *tls_worker;
 static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct worker *idle_workers;
 
-bool trindle__is_worker_thread(void)
-{
-	return tls_worker != NULL;
-}
-
 int trindle__worker_in_progress(void)
 {
 	struct worker *w = tls_worker;

@@ -16,11 +16,6 @@ static TRINDLE_TLS struct process *tls_current;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct process *pool;
 
-struct process *trindle__current_if_any(void)
-{
-	return tls_current;
-}
-
 void trindle__set_current(struct process *p)
 {
 	tls_current = p;

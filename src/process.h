@@ -79,8 +79,6 @@ struct process {
 /* The calling thread's process; a root process is made on first use.
  * NULL only when out of memory. */
 struct process *trindle__current(void);
-/* The calling thread's process, or NULL: never creates one. */
-struct process *trindle__current_if_any(void);
 void trindle__set_current(struct process *p);
 
 struct process *trindle__process_new(void);
@@ -113,6 +111,5 @@ int trindle__process_reserve_caps(struct process *p, size_t n);
 /* launch.c */
 TRINDLE_NORETURN void trindle__worker_finish(struct process *p,
 		trindle_object_t final, enum final_target target);
-bool trindle__is_worker_thread(void);
 
 #endif
