@@ -6,18 +6,10 @@
 # once across the workers, and bad arguments must be refused.
 set -eu
 
-# This script runs the program many times; under ThreadSanitizer each run
-# would otherwise sleep a second at exit (atexit_sleep_ms defaults to 1000).
-TSAN_OPTIONS="${TSAN_OPTIONS:-}${TSAN_OPTIONS:+:}atexit_sleep_ms=0"
-export TSAN_OPTIONS
+. "$(dirname "$0")/common.sh"
 
 exe=$1
 chunks=${TRINDLE_EXAMPLE_CHUNKS:-48}
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
 
 "$exe" --help | grep -q '^Usage: trindle-pipeline' || fail "--help"
 

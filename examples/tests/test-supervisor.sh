@@ -5,17 +5,9 @@
 # worker), its chunk is relaunched, and the total is still n(n+1)/2.
 set -eu
 
-# This script runs the program many times; under ThreadSanitizer each run
-# would otherwise sleep a second at exit (atexit_sleep_ms defaults to 1000).
-TSAN_OPTIONS="${TSAN_OPTIONS:-}${TSAN_OPTIONS:+:}atexit_sleep_ms=0"
-export TSAN_OPTIONS
+. "$(dirname "$0")/common.sh"
 
 exe=$1
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
 
 "$exe" --help | grep -q '^Usage: trindle-supervisor' || fail "--help"
 
