@@ -166,7 +166,6 @@ static int get_worker(struct worker **out)
 
 static void hand_job(struct worker *w, struct process *p)
 {
-	p->worker = w;
 	atomic_store_explicit(&w->job, p, memory_order_release);
 	trindle__wake_word(&w->word);
 }

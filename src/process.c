@@ -48,7 +48,6 @@ void trindle__process_free(struct process *p)
 	p->root = false;
 	p->input = p->out = p->err = NULL;
 	p->entry = NULL;
-	p->worker = NULL;
 	p->final = NULL;
 	p->final_target = FINAL_NONE;
 	pthread_mutex_lock(&pool_lock);

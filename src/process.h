@@ -24,7 +24,6 @@
 
 struct pipe;
 struct segment;
-struct worker;
 
 enum notice_kind {
 	NOTICE_SOLE_HOLDER = 1, /* { NULL, segment } */
@@ -49,7 +48,6 @@ struct process {
 	struct pipe *input;          /* a worker's input pipe (it is the creator) */
 	struct pipe *out, *err;      /* completion pipes named at launch */
 	trindle_entrypoint_t entry;
-	struct worker *worker;
 
 	atomic_uint waiting;         /* futex word of trindle_sync waits */
 

@@ -11,8 +11,10 @@
  * flight that carry it.  Rights follow their number: one holder RW, more
  * R, none destroyed (PROT_NONE).  State changes (the hold counts) happen
  * under the segment's spinlock; the page protection catches up in
- * trindle__segment_settle(), which each process calls at the end of a sync
- * for the segments it touched, so a sync pays only for its net change.
+ * trindle__segment_settle_many(), which a process calls for the segments
+ * it touched before its next message is published and before its sync
+ * returns, so a sync pays only for its net change, neighbours sharing one
+ * mprotect.
  */
 #ifndef TRINDLE_SEGMENT_H
 #define TRINDLE_SEGMENT_H
