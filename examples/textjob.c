@@ -130,32 +130,45 @@ static int start_source(struct textjob *j)
 	return j->source ? 0 : -1;
 }
 
+/* Gives the worker the source's pipe to give chunks back on.  A short file
+ * may be read already, and the source may end at any moment: if its pipe
+ * is dead by the time it is sent, an empty segment goes in its place. */
+static int send_give_back(struct textjob *j, struct textjob_worker *w)
+{
+	trindle_message_t m = { w->in, j->source };
+	trindle_mailbox_t out = { 1, &m };
+
+	trindle_sync(&out, NULL);
+	if (out.count == 0)
+		return 0;
+	if (trindle_access(j->source) & TRINDLE_ACCESS_SEND)
+		return -1; /* not for want of room: the input has it */
+	trindle_segment_t none = trindle_allocate(0, NULL);
+	if (!none || textjob_try_move(w->in, none) < 0) {
+		textjob_release(none);
+		return -1;
+	}
+	return 0;
+}
+
 /* Launches a worker and sends it its reply pipe (and the source's pipe,
  * to give chunks back on).  Its input pipe has room for those and for the
  * chunks it may hold; its reply pipe, for a reply to each of them, so a
  * worker's reply never finds the pipe full. */
 static int start_worker(struct textjob *j, struct textjob_worker *w)
 {
-	int give_back = j->tool->give_back;
 	w->reply = trindle_pipe(TEXTJOB_QUEUE);
 	w->in = trindle_launch(j->tool->worker,
-			       TEXTJOB_QUEUE + 1 + (size_t)give_back, NULL,
-			       j->errp);
+			       TEXTJOB_QUEUE + 1 + (size_t)j->tool->give_back,
+			       NULL, j->errp);
 	if (!w->reply || !w->in)
 		return -1;
-	trindle_object_t source = NULL;
-	if (give_back) {
-		/* A short file may be read already: its source has ended. */
-		source = j->source;
-		if (!(trindle_access(source) & TRINDLE_ACCESS_SEND))
-			source = trindle_allocate(0, NULL);
-	}
-	trindle_message_t m[2] = { { w->in, w->reply }, { w->in, source } };
-	trindle_mailbox_t out = { give_back ? 2 : 1, m };
+	trindle_message_t m = { w->in, w->reply };
+	trindle_mailbox_t out = { 1, &m };
 	trindle_sync(&out, NULL);
-	if (source != j->source)
-		textjob_release(source);
-	return out.count ? -1 : 0;
+	if (out.count)
+		return -1;
+	return j->tool->give_back ? send_give_back(j, w) : 0;
 }
 
 int textjob_start(struct textjob *j)
