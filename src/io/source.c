@@ -122,6 +122,7 @@ static void pause_for_room(struct source *s, long ns)
 #define PACE_MAX_NS 500000L
 
 #define DELIVER_MAX 16 /* chunks moved out in one sync */
+#define EMIT_BYTES ((size_t)256 << 10) /* see run_offsets() */
 
 /* Moves segs[0 .. n) (at most DELIVER_MAX) to out, in order.  A pipe that
  * finds no room for one send refuses the rest of that sync too, so what
@@ -446,13 +447,44 @@ static int emit_ready(struct source *s)
 	return rc;
 }
 
+/* Bytes of the finished chunks at the head of the window. */
+static size_t ready_bytes(const struct source *s)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < s->count; i++) {
+		const struct chunk *c = &s->win[(s->head + i) % s->depth];
+		if (c->state != CHUNK_DONE)
+			break;
+		n += c->len;
+	}
+	return n;
+}
+
+/*
+ * Reads and deliveries alternate in small steps.  Once the finished chunks
+ * at the head of the window add up to EMIT_BYTES, they leave before more
+ * are read: reads the page cache serves complete at once, and reading the
+ * whole window ahead would only put more chunks in circulation, so that
+ * the next read lands in memory that has left the cache (measured: 4 MiB
+ * chunks went from 0.6x to 0.95x a read() loop).  Reads that wait for the
+ * disk still keep up to depth in flight.
+ */
 static int run_offsets(struct source *s)
 {
 	int rc = 0;
 
 	while (rc == 0) {
-		while (rc == 0 && s->count < s->depth && s->next < s->end)
+		while (rc == 0 && s->count < s->depth && s->next < s->end &&
+		       ready_bytes(s) < EMIT_BYTES) {
 			rc = plan(s);
+			/* Reads the page cache served are finished now: a
+			 * cached read is done at once, and one that io_uring can
+			 * do without waiting completes inside the submit. */
+			struct trindle__io_op *op;
+			while (rc == 0 &&
+			       (op = trindle__io_engine_reap(&s->file.eng, 0)))
+				rc = complete(s, op);
+		}
 		if (rc || s->count == 0)
 			break;
 		struct chunk *c = &s->win[s->head];
