@@ -3,19 +3,21 @@
  * trindle-grep - a parallel fixed-string grep on libtrindle devices.
  *
  *   file source --chunk--> main --chunk--> worker i --reply--> main
- *        ^                                    |                  |
- *        +------------ the chunk, given back -+                  |
+ *        ^                                                      |
+ *        +------------ the reply's segment, given back ---------+
  *                          (in file order) --matching lines--> file sink
  *
  * The file source reads the file into fixed-size chunks and moves each to
  * main, which numbers it and moves it to the least busy worker.  A chunk
  * mostly holds whole lines, but its first and last pieces belong to lines
- * that straddle the cuts.  The worker searches the whole lines in between,
- * then moves back, on a reply pipe of its own, one segment holding a short
- * header, the two edge pieces and the matching lines (trindle_allocate()
- * gathers them straight from the chunk), and gives the chunk back to the
- * source, which reads a later chunk into it: in the steady state no chunk
- * is allocated and no page protection changes.
+ * that straddle the cuts.  The worker searches the whole lines in between
+ * and writes its reply over the chunk itself (it was moved to the worker,
+ * so the worker may write it): the first piece, the matching lines moved
+ * down behind it, the last piece, and a short trailer.  It moves the chunk
+ * back to main on a reply pipe of its own; once main has written the
+ * reply out, it gives the segment back to the source, which reads a later
+ * chunk into it.  So in the steady state no segment is allocated and no
+ * page protection changes.
  *
  * Each worker handles its chunks in order, so main knows which chunk a
  * reply is for.  Main takes the replies in file order, joins each line cut
@@ -146,43 +148,80 @@ static int find_lines(const char *p, size_t n, struct found *f)
 
 /* ---- the worker ---- */
 
-/* A reply: this header, then the chunk's first piece (up to and with its
- * first newline, or the whole chunk if it has none), its last piece (after
- * its last newline), and the matching whole lines in between. */
+/* A reply is laid out as [first piece][matching lines][last piece] and
+ * ends with this trailer, in the segment's last bytes.  The first piece
+ * runs up to and with the chunk's first newline (the whole chunk if it has
+ * none), the last piece follows its last newline; main joins them with the
+ * pieces of the neighbouring chunks. */
 struct reply {
-	uint64_t head, tail, lines;
+	uint64_t head, lines, tail;
 	uint64_t has_newline;
 };
 
-/* The reply for one chunk, gathered by trindle_allocate() from buffers:
- * [0] the header, [1] the first piece, [2] the last piece, [3...] the
- * matching lines.  The header is filled in last (the buffer points to r). */
-static trindle_segment_t grep_chunk(const char *p, size_t n, struct found *f)
+/* The bytes the layout needs, trailer included. */
+static size_t reply_bytes(const struct reply *r)
+{
+	return (size_t)(r->head + r->lines + r->tail) + sizeof *r;
+}
+
+/* Writes the reply over the chunk itself: the matching lines (f->b[1 ..
+ * f->count)) move down to follow the first piece, the last piece follows
+ * them, and the trailer takes the last bytes.  Every move goes to a lower
+ * address, so nothing is overwritten before it is read.  The chunk was
+ * moved to us, so we may write it; it then needs no new segment, and no
+ * page protection changes. */
+static void reply_in_place(char *p, size_t n, const struct found *f,
+			   const char *tail, const struct reply *r)
+{
+	char *to = p + r->head;
+	for (size_t i = 1; i < f->count; i++) {
+		memmove(to, f->b[i].address, f->b[i].bytes);
+		to += f->b[i].bytes;
+	}
+	memmove(to, tail, r->tail);
+	memcpy(p + n - sizeof *r, r, sizeof *r);
+}
+
+/* Searches the chunk and returns the reply: the chunk itself, or, when the
+ * reply would not fit in it (nearly every line matches, or the chunk holds
+ * no newline), a new segment gathered from the chunk (then the chunk is
+ * given back to the source, or released).  NULL when out of memory. */
+static trindle_segment_t grep_chunk(char *p, size_t n, struct found *f,
+				    trindle_pipe_t source)
 {
 	struct reply r = { n, 0, 0, 0 };
-	const char *first = memchr(p, '\n', n);
+	const char *first = memchr(p, '\n', n), *tail = p + n;
 
 	f->count = 0;
-	if (add(f, &r, sizeof r) || add(f, p, n) || add(f, p, 0))
+	if (add(f, p, n))
 		return NULL;
 	if (first) { /* else the chunk is all first piece, and nothing else */
 		const char *last = memrchr(p, '\n', n);
 		r.has_newline = 1;
 		r.head = (uint64_t)(first - p) + 1;
 		r.tail = n - (size_t)(last - p) - 1;
-		f->b[1].bytes = r.head;
-		f->b[2] = (trindle_buffer_t){ r.tail, last + 1 };
+		tail = last + 1;
+		f->b[0].bytes = r.head;
 		if (find_lines(first + 1, (size_t)(last - first), f))
 			return NULL;
-		for (size_t i = 3; i < f->count; i++)
+		for (size_t i = 1; i < f->count; i++)
 			r.lines += f->b[i].bytes;
 	}
-	return trindle_allocate(f->count, f->b);
+	if (reply_bytes(&r) <= n) {
+		reply_in_place(p, n, f, tail, &r);
+		return p;
+	}
+	if (add(f, tail, r.tail) || add(f, &r, sizeof r))
+		return NULL;
+	trindle_segment_t copy = trindle_allocate(f->count, f->b);
+	if (copy && textjob_try_move(source, p) != 0)
+		textjob_release(p);
+	return copy;
 }
 
 /* First messages: the reply pipe, then the source's input pipe (or an
  * empty segment if the source had already ended).  Then chunks until an
- * empty one; each gets one reply and goes back to the source. */
+ * empty one; each gets one reply. */
 static void grep_worker(trindle_pipe_t input)
 {
 	trindle_pipe_t reply = textjob_next_object(input);
@@ -192,10 +231,8 @@ static void grep_worker(trindle_pipe_t input)
 
 	while (source && (chunk = textjob_next_object(input)) &&
 	       trindle_measure(chunk)) {
-		trindle_segment_t r = grep_chunk(chunk, trindle_measure(chunk), &f);
-		/* Back to the source, unless it has ended or has no room. */
-		if (textjob_try_move(source, chunk) != 0)
-			textjob_release(chunk);
+		trindle_segment_t r = grep_chunk(chunk, trindle_measure(chunk),
+						 &f, source);
 		if (!r || textjob_try_move(reply, r) != 0)
 			trindle_abort(NULL);
 	}
@@ -282,10 +319,13 @@ static void line_done(struct grep_job *g)
 
 /* One reply, in file order: the first piece ends the line begun in the
  * chunks before; the last piece begins the next one. */
-static void take_in_order(struct grep_job *g, const struct reply *r)
+static void take_in_order(struct grep_job *g, trindle_segment_t seg)
 {
-	const char *head = (const char *)(r + 1);
-	const char *tail = head + r->head, *lines = tail + r->tail;
+	struct reply rr, *r = &rr;
+	memcpy(r, (const char *)seg + trindle_measure(seg) - sizeof rr,
+	       sizeof rr);
+	const char *head = seg;
+	const char *lines = head + r->head, *tail = lines + r->lines;
 
 	if (line_add(g, head, r->head) != 0) {
 		g->job.failed = 1;
@@ -300,6 +340,16 @@ static void take_in_order(struct grep_job *g, const struct reply *r)
 		g->job.failed = 1;
 }
 
+/* A reply written over its chunk goes back to the source, which reads a
+ * later chunk into it; other replies (and chunks the source cannot take
+ * back: it has ended, or has no room) are released. */
+static void give_back(struct textjob *j, trindle_segment_t seg)
+{
+	if (trindle_measure(seg) != j->chunk ||
+	    textjob_try_move(j->source, seg) != 0)
+		textjob_release(seg);
+}
+
 /* Takes the replies that are next in file order (after each message). */
 static void write_ready(struct textjob *j)
 {
@@ -309,7 +359,7 @@ static void write_ready(struct textjob *j)
 		g->have[slot] = 0;
 		g->next_out++;
 		take_in_order(g, g->ready[slot]);
-		textjob_release(g->ready[slot]);
+		give_back(j, g->ready[slot]);
 	}
 }
 
