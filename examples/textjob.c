@@ -173,7 +173,7 @@ static int start_worker(struct textjob *j, struct textjob_worker *w)
 
 int textjob_start(struct textjob *j)
 {
-	j->chunks = trindle_pipe(2);
+	j->chunks = trindle_pipe(1);
 	j->errp = trindle_pipe(TEXTJOB_MAX_WORKERS + 4);
 	int rc = j->chunks && j->errp ? 0 : -1;
 	if (rc == 0)
@@ -333,19 +333,34 @@ static void to_sink(struct textjob *j, trindle_segment_t seg)
 	}
 }
 
-/* A segment to fill: one the sink gave back, or a new one. */
+/* A segment to fill: one the sink gave back, or a new one while fewer
+ * than TEXTJOB_OUT_SEGMENTS were made.  Beyond that, waits for the sink
+ * to give one back: it writes them faster than they are filled, and fresh
+ * memory costs a page fault per page (~2 us each here), far more than the
+ * wait.  If the sink can give nothing back any more (it ended), a new one
+ * is made. */
 static unsigned char *empty_output(struct textjob *j)
 {
-	trindle_message_t req = { j->back, NULL }, got;
-	trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
-	trindle_sync_timeout(&out, &in, 0);
-	if (in.count && got.address == j->back && got.content) {
+	for (;;) {
+		int wait = j->out_made >= TEXTJOB_OUT_SEGMENTS;
+		trindle_message_t req = { j->back, NULL }, got;
+		trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
+		trindle_sync_timeout(&out, &in, wait ? -1 : 0);
+		if (in.count == 0)
+			break;
+		if (!got.content) { /* a closure notice: someone ended */
+			closed(j, got.address);
+			continue;
+		}
 		if (trindle_measure(got.content) == TEXTJOB_OUT_BYTES &&
 		    trindle_access(got.content) ==
 		    (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE))
 			return got.content;
 		textjob_release(got.content);
+		if (!wait)
+			break;
 	}
+	j->out_made++;
 	return trindle_allocate(1,
 		&(trindle_buffer_t){ TEXTJOB_OUT_BYTES, NULL });
 }

@@ -45,6 +45,7 @@
 #define TEXTJOB_MAX_WORKERS 256
 #define TEXTJOB_CHUNK_DEFAULT (4u << 20)
 #define TEXTJOB_OUT_BYTES (1u << 20) /* output segment size */
+#define TEXTJOB_OUT_SEGMENTS 3       /* output segments that go round */
 
 /* ---- small helpers, for workers and main alike ---- */
 
@@ -117,6 +118,7 @@ struct textjob {
 	unsigned long next_seq; /* the number of the next chunk */
 	unsigned char *out;     /* the output segment being filled, or NULL */
 	size_t out_used;
+	unsigned out_made;      /* output segments allocated so far */
 	int source_ended, source_closed, sink_closed;
 	int marker_sent;        /* the sink was told to finish */
 	int result;             /* the sink's result came */
