@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "code.h"
+#include "devices.h"
 #include "pipe.h"
 #include "process.h"
 #include "segment.h"
@@ -54,6 +55,17 @@ TRINDLE_PUBLIC int trindle_access(trindle_object_t object)
 	if (c->obj->kind == OBJECT_PIPE)
 		return pipe_rights(c);
 	return trindle__segment_rights((struct segment *)c->obj);
+}
+
+int trindle__wait_for_room(trindle_pipe_t pipe, int64_t timeout_ns)
+{
+	struct process *p;
+	struct cap *c = held(pipe, &p);
+
+	if (!c || c->obj->kind != OBJECT_PIPE ||
+	    !(pipe_rights(c) & TRINDLE_ACCESS_SEND))
+		return -1;
+	return trindle__pipe_wait_room((struct pipe *)c->obj, timeout_ns);
 }
 
 TRINDLE_PUBLIC size_t trindle_measure(trindle_object_t object)

@@ -158,9 +158,47 @@ static struct object *pop_overflow(struct pipe *p)
 	return o;
 }
 
+/*
+ * Room.  A sender that found the pipe full announces itself in
+ * room_waiters, checks for room once more and sleeps on room_seq; the
+ * receiver publishes its new head, then looks at room_waiters.  The two
+ * seq_cst fences order each side's write before its read, so either the
+ * sender sees the room or the receiver sees the sender.  The receiver's
+ * only cost while nobody waits is one load per pop.
+ */
+static void wake_room_waiters(struct pipe *p)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (likely(!atomic_load_explicit(&p->room_waiters, memory_order_relaxed)))
+		return;
+	atomic_fetch_add_explicit(&p->room_seq, 1, memory_order_relaxed);
+	trindle__futex_wake_all(&p->room_seq);
+}
+
+bool trindle__pipe_has_room(struct pipe *p)
+{
+	size_t tail = atomic_load_explicit(&p->tail, memory_order_relaxed);
+	size_t head = atomic_load_explicit(&p->head_pub, memory_order_acquire);
+
+	return tail - head < p->capacity || tail - head > p->capacity;
+}
+
+bool trindle__pipe_wait_room(struct pipe *p, int64_t timeout_ns)
+{
+	unsigned seq = atomic_load_explicit(&p->room_seq, memory_order_relaxed);
+	bool woken = true;
+
+	atomic_fetch_add_explicit(&p->room_waiters, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!trindle__pipe_has_room(p) && !trindle__pipe_dead(p))
+		woken = trindle__futex_wait(&p->room_seq, seq, timeout_ns);
+	atomic_fetch_sub_explicit(&p->room_waiters, 1, memory_order_relaxed);
+	return woken;
+}
+
 size_t trindle__pipe_pop(struct pipe *p, struct object **objs, size_t max)
 {
-	size_t n = 0;
+	size_t n = 0, start = p->head;
 
 	while (n < max) {
 		if (unlikely(atomic_load_explicit(&p->overflow_count,
@@ -181,6 +219,8 @@ size_t trindle__pipe_pop(struct pipe *p, struct object **objs, size_t max)
 		atomic_store_explicit(&p->head_pub, p->head,
 				memory_order_release);
 	}
+	if (p->head != start) /* skip cells make room too */
+		wake_room_waiters(p);
 	return n;
 }
 
@@ -227,6 +267,8 @@ void trindle__pipe_kill(struct pipe *p, struct process *actor)
 	/* Senders that saw the pipe alive finish their sends first. */
 	while (atomic_load_explicit(&p->senders_inside, memory_order_seq_cst))
 		sched_yield();
+	/* The drain also wakes the senders waiting for room: a full pipe has
+	 * messages to drain, and they find it dead. */
 	while ((n = trindle__pipe_pop(p, batch, 64)) > 0)
 		for (size_t i = 0; i < n; i++)
 			trindle__drop_carried(actor, batch[i]);

@@ -56,6 +56,8 @@ struct pipe {
 	atomic_size_t senders_inside;
 
 	TRINDLE_ALIGNED atomic_size_t head_pub; /* head, as senders see it */
+	atomic_uint room_waiters;   /* senders asleep until there is room */
+	atomic_uint room_seq;       /* their futex word: bumped by the receiver */
 	size_t head;                /* receiver only */
 	uint64_t last_served;       /* receiver only: fairness stamp */
 	atomic_size_t overflow_count;
@@ -94,6 +96,14 @@ bool trindle__pipe_ready(struct pipe *p);
 bool trindle__pipe_has_senders(struct pipe *p);
 
 size_t trindle__pipe_measure(struct pipe *p);
+
+/* Waiting for room (the devices' senders; the contract has no such call).
+ * has_room: fewer than capacity messages are in the ring.  wait_room
+ * sleeps until the receiver takes a message or the pipe dies, or until
+ * timeout_ns passes (negative: no limit); it may return early, so the
+ * caller retries its send.  Returns false on timeout. */
+bool trindle__pipe_has_room(struct pipe *p);
+bool trindle__pipe_wait_room(struct pipe *p, int64_t timeout_ns);
 static inline bool trindle__pipe_dead(struct pipe *p)
 {
 	return atomic_load_explicit(&p->dead, memory_order_acquire);

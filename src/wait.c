@@ -3,6 +3,7 @@
 #include "wait.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -127,6 +128,29 @@ bool trindle__wait_word(atomic_uint *word, wait_ready_fn ready, void *arg,
 	bool got = wait_word(word, ready, arg, deadline_ns, spin_ns, slept);
 	atomic_fetch_add_explicit(&running_threads, 1, memory_order_relaxed);
 	return got;
+}
+
+bool trindle__futex_wait(atomic_uint *word, unsigned expected,
+		int64_t timeout_ns)
+{
+	struct timespec ts, *tsp = NULL;
+
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+		tsp = &ts;
+	}
+	atomic_fetch_sub_explicit(&running_threads, 1, memory_order_relaxed);
+	long rc = syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, tsp,
+			  NULL, 0);
+	int error = rc < 0 ? errno : 0;
+	atomic_fetch_add_explicit(&running_threads, 1, memory_order_relaxed);
+	return error != ETIMEDOUT;
+}
+
+void trindle__futex_wake_all(atomic_uint *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
 }
 
 void trindle__wake_word(atomic_uint *word)

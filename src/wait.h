@@ -35,6 +35,14 @@ bool trindle__wait_word(atomic_uint *word, wait_ready_fn ready, void *arg,
 void trindle__wait_thread_started(void);
 void trindle__wait_thread_ended(void);
 
+/* Sleeps while *word == expected, at most timeout_ns (negative: no
+ * limit), not counted as running meanwhile.  Returns false on timeout. */
+bool trindle__futex_wait(atomic_uint *word, unsigned expected,
+		int64_t timeout_ns);
+
+/* Wakes every thread sleeping on word. */
+void trindle__futex_wake_all(atomic_uint *word);
+
 /* Wakes the thread sleeping on word, if there is one. */
 void trindle__wake_word(atomic_uint *word);
 

@@ -456,6 +456,80 @@ static void test_source_stops_when_out_dies(void **state)
 	free(text);
 }
 
+/* A source whose pipe is full sleeps until the consumer takes a chunk (the
+ * core's wait for room), and a chunk taken wakes it at once.  If that wake
+ * were missed, each chunk would wait out the source's 2 s safety net: 30
+ * chunks taken 5 ms apart must take well under that. */
+static void test_source_wakes_when_its_full_pipe_gets_room(void **state)
+{
+	(void)state;
+	size_t chunk = 4096, n = 30, len = chunk * n;
+	unsigned char *text = make_text(len, 100);
+	const char *path = write_file(text, len);
+	trindle_pipe_t out = trindle_pipe(1), err = trindle_pipe(2);
+	struct trindle_source_options o = { .chunk_bytes = chunk };
+	trindle_pipe_t dev = trindle_file_source(path, &o, out, err);
+	assert_non_null(dev);
+
+	int64_t start = t_now_ns();
+	struct stream st;
+	stream_init(&st);
+	while (st.markers == 0) {
+		usleep(5000); /* the source fills the pipe meanwhile */
+		trindle_message_t m;
+		assert_int_equal(t_recv(out, &m, WAIT_NS), 1);
+		take(&st, &m, dev, out, err);
+	}
+	assert_true(t_now_ns() - start < 1500000000LL);
+	assert_int_equal(st.len, len);
+	assert_memory_equal(st.data, text, len);
+	assert_int_equal(st.chunks, n);
+	drain(&st, dev, out, err);
+	assert_int_equal(st.reports, 0);
+	t_release(out);
+	t_release(err);
+	unlink(path);
+	free(st.data);
+	free(text);
+}
+
+/* A source asleep on its full pipe wakes when the pipe dies, and ends
+ * without a report, well before its 2 s safety net would wake it. */
+static void test_source_waiting_for_room_ends_when_out_dies(void **state)
+{
+	(void)state;
+	size_t len = 100000;
+	unsigned char *text = make_text(len, 100);
+	const char *path = write_file(text, len);
+	trindle_pipe_t out = trindle_pipe(1), err = trindle_pipe(2);
+	struct trindle_source_options o = { .chunk_bytes = 4096 };
+	trindle_pipe_t dev = trindle_file_source(path, &o, out, err);
+	assert_non_null(dev);
+
+	/* Once the pipe holds a chunk, the source reads the next one and
+	 * waits for room: give it time to fall asleep. */
+	int64_t deadline = t_now_ns() + WAIT_NS;
+	while (trindle_measure(out) == 0) {
+		usleep(1000);
+		assert_true(t_now_ns() < deadline);
+	}
+	usleep(50000);
+	int64_t killed = t_now_ns();
+	t_release(out);
+
+	int closed = 0;
+	while (!closed) {
+		trindle_message_t m = { NULL, NULL };
+		t_recv(err, &m, 100000000);
+		closed = m.address == dev && !m.content;
+		assert_false(m.address == err && m.content); /* no report */
+		assert_true(t_now_ns() - killed < 1500000000LL);
+	}
+	t_release(err);
+	unlink(path);
+	free(text);
+}
+
 /* A consumer may give chunks back; the stream stays whole and in order,
  * a chunk given back shared (not moved) is never written again, and a
  * chunk moved back comes round again. */
@@ -1024,6 +1098,8 @@ int main(int argc, char **argv)
 		BOTH(test_source_unreadable_file_reports_eacces),
 		BOTH(test_source_directory_reports_read_error),
 		BOTH(test_source_stops_when_out_dies),
+		BOTH(test_source_wakes_when_its_full_pipe_gets_room),
+		BOTH(test_source_waiting_for_room_ends_when_out_dies),
 		BOTH(test_source_takes_chunks_back),
 		cmocka_unit_test(test_source_rejects_bad_arguments),
 		BOTH(test_sink_writes_segments_in_arrival_order),

@@ -20,12 +20,13 @@
  */
 #include "device.h"
 
+#include "devices.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 enum { CHUNK_READING, CHUNK_DONE };
@@ -62,7 +63,6 @@ struct source {
 	size_t buf_cap, buf_len;
 	uint64_t probe_off; /* file offset of buf[0] after a probe */
 	int stopped;        /* out died: end quietly, without a marker */
-	long pace;          /* how long the last delivery waited (ns) */
 };
 
 static int fail(struct source *s, const char *op, uint64_t off, int error)
@@ -87,54 +87,26 @@ static int reserve(struct source *s, size_t n)
 	return 0;
 }
 
-static void collect_returns(struct source *s, int64_t timeout_ns);
 static void stash_returns(struct source *s, const trindle_message_t *got,
 		size_t n);
 
-/* Waits about ns for room in out.  The wait is a receive on the input
- * pipe: a chunk given back usually means the consumer has taken one, so
- * the source wakes at once to retry.  When nobody else holds the input
- * pipe, that receive returns at once: then it sleeps. */
-static void pause_for_room(struct source *s, long ns)
-{
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	unsigned before = s->nstash;
-	collect_returns(s, ns);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	long spent = (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec);
-	if (s->nstash == before && spent < ns / 2) {
-		struct timespec rest = { 0, ns - spent };
-		nanosleep(&rest, NULL);
-	}
-}
-
-/*
- * Moves seg to out.  A sender cannot sleep until a full pipe has room, so
- * while out is full the source retries once at once, then pauses, doubling
- * the pause each round up to half a millisecond.  The first pause is half
- * what the previous delivery waited, so a source that keeps running ahead
- * of its consumer wakes a couple of times per chunk, not a dozen, and a
- * stalled consumer costs next to no CPU.  If out died, releases seg and
- * marks the source stopped (returns 1).
- */
-#define PACE_MIN_NS 2000L
-#define PACE_MAX_NS 500000L
-
 #define DELIVER_MAX 16 /* chunks moved out in one sync */
 #define EMIT_BYTES ((size_t)256 << 10) /* see run_offsets() */
+/* A safety net: a wait for room ends after this even if nothing woke it,
+ * and the send is simply tried again. */
+#define ROOM_WAIT_NS 2000000000L
 
-/* Moves segs[0 .. n) (at most DELIVER_MAX) to out, in order.  A pipe that
- * finds no room for one send refuses the rest of that sync too, so what
- * failed is always the tail: it goes again, paced as described above. */
+/* Moves segs[0 .. n) (at most DELIVER_MAX) to out, in order, picking up
+ * the chunks consumers gave back in the same sync.  A pipe that finds no
+ * room for one send refuses the rest of that sync too, so what failed is
+ * always the tail: the source sleeps until the consumer takes a chunk
+ * (the core's wait for room, see devices.h), then sends the rest.  If out
+ * died, releases what is left and marks the source stopped (returns 1). */
 static int deliver_many(struct source *s, trindle_segment_t *segs, size_t n)
 {
-	long pause = s->pace / 2 > PACE_MIN_NS ? s->pace / 2 : PACE_MIN_NS;
-	long waited = 0;
 	size_t done = 0;
 
-	for (unsigned round = 0;; round++) {
-		/* One sync moves the chunks and picks up chunks given back. */
+	for (;;) {
 		trindle_message_t m[2 * DELIVER_MAX + 1], got[STASH];
 		size_t k = 0;
 		for (size_t i = done; i < n; i++) {
@@ -149,21 +121,15 @@ static int deliver_many(struct source *s, trindle_segment_t *segs, size_t n)
 		while (done < n && (out.count == 0 || m[0].content != segs[done]))
 			done++;
 		if (done == n)
-			break;
-		if (!(trindle_access(s->out) & TRINDLE_ACCESS_SEND)) {
+			return 0;
+		if (trindle__wait_for_room(s->out, ROOM_WAIT_NS) < 0) {
+			/* out died: nobody will take these */
 			while (done < n)
 				trindle__io_release(segs[done++]);
 			s->stopped = 1;
 			return 1;
 		}
-		if (round == 0)
-			continue; /* the consumer may be taking one right now */
-		pause_for_room(s, pause);
-		waited += pause;
-		pause = pause * 2 < PACE_MAX_NS ? pause * 2 : PACE_MAX_NS;
 	}
-	s->pace = waited;
-	return 0;
 }
 
 static int deliver(struct source *s, trindle_segment_t seg)
