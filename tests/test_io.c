@@ -423,37 +423,57 @@ static void test_source_directory_reports_read_error(void **state)
 	expect_source_report("/", EISDIR, "read");
 }
 
+/* A source over a new text file of len bytes, in chunks of chunk bytes,
+ * into an out pipe of one message. */
+struct small_source {
+	unsigned char *text;
+	const char *path;
+	trindle_pipe_t out, err, dev;
+};
+
+static void start_small_source(struct small_source *s, size_t len,
+			       size_t chunk)
+{
+	s->text = make_text(len, 100);
+	s->path = write_file(s->text, len);
+	s->out = trindle_pipe(1);
+	s->err = trindle_pipe(2);
+	struct trindle_source_options o = { .chunk_bytes = chunk };
+	s->dev = trindle_file_source(s->path, &o, s->out, s->err);
+	assert_non_null(s->dev);
+}
+
+/* The source ends, without a report, within limit_ns of since. */
+static void expect_quiet_end(struct small_source *s, int64_t since,
+			     int64_t limit_ns)
+{
+	int closed = 0;
+	while (!closed) {
+		trindle_message_t m = { NULL, NULL };
+		t_recv(s->err, &m, 100000000);
+		closed = m.address == s->dev && !m.content;
+		assert_false(m.address == s->err && m.content); /* no report */
+		assert_true(t_now_ns() - since < limit_ns);
+	}
+	t_release(s->err);
+	unlink(s->path);
+	free(s->text);
+}
+
 /* When the consumer lets its pipe die, the source ends without a report. */
 static void test_source_stops_when_out_dies(void **state)
 {
 	(void)state;
-	size_t len = 2000000;
-	unsigned char *text = make_text(len, 100);
-	const char *path = write_file(text, len);
-	trindle_pipe_t out = trindle_pipe(1), err = trindle_pipe(2);
-	struct trindle_source_options o = { .chunk_bytes = 4096 };
-	trindle_pipe_t dev = trindle_file_source(path, &o, out, err);
-	assert_non_null(dev);
+	struct small_source s;
+	start_small_source(&s, 2000000, 4096);
 
 	trindle_message_t m;
-	assert_int_equal(t_recv(out, &m, WAIT_NS), 1);
+	assert_int_equal(t_recv(s.out, &m, WAIT_NS), 1);
 	assert_int_equal(trindle_measure(m.content), 4096);
-	assert_memory_equal(m.content, text, 4096);
+	assert_memory_equal(m.content, s.text, 4096);
 	t_release(m.content);
-	t_release(out); /* out dies, with whatever was queued */
-
-	int64_t deadline = t_now_ns() + WAIT_NS;
-	int closed = 0;
-	while (!closed) {
-		m = (trindle_message_t){ NULL, NULL };
-		t_recv(err, &m, 100000000);
-		closed = m.address == dev && !m.content;
-		assert_false(m.address == err && m.content); /* no report */
-		assert_true(t_now_ns() < deadline);
-	}
-	t_release(err);
-	unlink(path);
-	free(text);
+	t_release(s.out); /* out dies, with whatever was queued */
+	expect_quiet_end(&s, t_now_ns(), WAIT_NS);
 }
 
 /* A source whose pipe is full sleeps until the consumer takes a chunk (the
@@ -498,36 +518,20 @@ static void test_source_wakes_when_its_full_pipe_gets_room(void **state)
 static void test_source_waiting_for_room_ends_when_out_dies(void **state)
 {
 	(void)state;
-	size_t len = 100000;
-	unsigned char *text = make_text(len, 100);
-	const char *path = write_file(text, len);
-	trindle_pipe_t out = trindle_pipe(1), err = trindle_pipe(2);
-	struct trindle_source_options o = { .chunk_bytes = 4096 };
-	trindle_pipe_t dev = trindle_file_source(path, &o, out, err);
-	assert_non_null(dev);
+	struct small_source s;
+	start_small_source(&s, 100000, 4096);
 
 	/* Once the pipe holds a chunk, the source reads the next one and
 	 * waits for room: give it time to fall asleep. */
 	int64_t deadline = t_now_ns() + WAIT_NS;
-	while (trindle_measure(out) == 0) {
+	while (trindle_measure(s.out) == 0) {
 		usleep(1000);
 		assert_true(t_now_ns() < deadline);
 	}
 	usleep(50000);
 	int64_t killed = t_now_ns();
-	t_release(out);
-
-	int closed = 0;
-	while (!closed) {
-		trindle_message_t m = { NULL, NULL };
-		t_recv(err, &m, 100000000);
-		closed = m.address == dev && !m.content;
-		assert_false(m.address == err && m.content); /* no report */
-		assert_true(t_now_ns() - killed < 1500000000LL);
-	}
-	t_release(err);
-	unlink(path);
-	free(text);
+	t_release(s.out);
+	expect_quiet_end(&s, killed, 1500000000LL);
 }
 
 /* A consumer may give chunks back; the stream stays whole and in order,
