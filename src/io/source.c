@@ -63,6 +63,7 @@ struct source {
 	size_t buf_cap, buf_len;
 	uint64_t probe_off; /* file offset of buf[0] after a probe */
 	int stopped;        /* out died: end quietly, without a marker */
+	int gives_back;     /* a consumer has given a chunk back */
 };
 
 static int fail(struct source *s, const char *op, uint64_t off, int error)
@@ -159,10 +160,12 @@ static void stash_returns(struct source *s, const trindle_message_t *got,
 		if (got[i].address != s->input || !obj)
 			continue; /* a notice */
 		if (trindle_access(obj) == (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE)
-		    && trindle_measure(obj) > 0)
+		    && trindle_measure(obj) > 0) {
 			stash_put(s, obj);
-		else
+			s->gives_back = 1;
+		} else {
 			trindle__io_release(obj);
+		}
 	}
 }
 
@@ -199,6 +202,14 @@ static unsigned char *chunk_segment(struct source *s, size_t len)
 	unsigned char *seg = stash_take(s, len);
 	if (!seg) {
 		collect_returns(s, 0);
+		seg = stash_take(s, len);
+	}
+	/* Once consumers give chunks back, one is worth waiting for about as
+	 * long as a new segment would take to fault in (~2 GB/s here): the
+	 * wait usually ends sooner, and the chunks in circulation stay as few
+	 * as the consumers need. */
+	if (!seg && s->gives_back) {
+		collect_returns(s, (int64_t)(len / 2));
 		seg = stash_take(s, len);
 	}
 	return seg ? seg : trindle_allocate(1, &(trindle_buffer_t){ len, NULL });
