@@ -96,9 +96,11 @@ static int total_bytes(size_t count, const trindle_buffer_t buffers[],
 }
 
 /* Fills a new segment: copies the buffers, zeroes the rest up to the page
- * end (everything not copied, unless the slot is known to be clean). */
+ * end (everything not copied, unless the slot is known to be clean).  With
+ * zero_gaps false, the buffers without an address are left as they are:
+ * the caller writes them before anyone else can see the segment. */
 static void fill(char *base, size_t count, const trindle_buffer_t buffers[],
-		size_t total, size_t pages, bool dirty)
+		size_t total, size_t pages, bool dirty, bool zero_gaps)
 {
 	size_t at = 0;
 
@@ -106,7 +108,7 @@ static void fill(char *base, size_t count, const trindle_buffer_t buffers[],
 		size_t n = buffers[i].bytes;
 		if (buffers[i].address)
 			memcpy(base + at, buffers[i].address, n);
-		else if (dirty)
+		else if (dirty && zero_gaps)
 			memset(base + at, 0, n);
 		at += n;
 	}
@@ -115,8 +117,8 @@ static void fill(char *base, size_t count, const trindle_buffer_t buffers[],
 		memset(base + total, 0, end - total);
 }
 
-TRINDLE_PUBLIC trindle_segment_t trindle_allocate(size_t count,
-		const trindle_buffer_t buffers[])
+static trindle_segment_t allocate(size_t count,
+		const trindle_buffer_t buffers[], bool zero_gaps)
 {
 	struct process *p = trindle__current();
 	size_t total;
@@ -138,8 +140,20 @@ TRINDLE_PUBLIC trindle_segment_t trindle_allocate(size_t count,
 	/* Held before it is filled: if a source buffer faults, the segment
 	 * is released with everything else the process holds. */
 	trindle__cap_insert(&p->caps, s->base, &s->obj, 0);
-	fill(s->base, count, buffers, total, s->pages, s->dirty_memory);
+	fill(s->base, count, buffers, total, s->pages, s->dirty_memory,
+	     zero_gaps);
 	return s->base;
+}
+
+TRINDLE_PUBLIC trindle_segment_t trindle_allocate(size_t count,
+		const trindle_buffer_t buffers[])
+{
+	return allocate(count, buffers, true);
+}
+
+void *trindle__allocate_unfilled(size_t bytes)
+{
+	return allocate(1, &(trindle_buffer_t){ bytes, NULL }, false);
 }
 
 TRINDLE_PUBLIC trindle_pipe_t trindle_pipe(size_t queue_items)

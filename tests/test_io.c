@@ -424,7 +424,7 @@ static void test_source_directory_reports_read_error(void **state)
 }
 
 /* A source over a new text file of len bytes, in chunks of chunk bytes,
- * into an out pipe of one message. */
+ * into an out pipe of queue messages. */
 struct small_source {
 	unsigned char *text;
 	const char *path;
@@ -432,11 +432,11 @@ struct small_source {
 };
 
 static void start_small_source(struct small_source *s, size_t len,
-			       size_t chunk)
+			       size_t chunk, size_t queue)
 {
 	s->text = make_text(len, 100);
 	s->path = write_file(s->text, len);
-	s->out = trindle_pipe(1);
+	s->out = trindle_pipe(queue);
 	s->err = trindle_pipe(2);
 	struct trindle_source_options o = { .chunk_bytes = chunk };
 	s->dev = trindle_file_source(s->path, &o, s->out, s->err);
@@ -465,7 +465,7 @@ static void test_source_stops_when_out_dies(void **state)
 {
 	(void)state;
 	struct small_source s;
-	start_small_source(&s, 2000000, 4096);
+	start_small_source(&s, 2000000, 4096, 1);
 
 	trindle_message_t m;
 	assert_int_equal(t_recv(s.out, &m, WAIT_NS), 1);
@@ -484,12 +484,10 @@ static void test_source_wakes_when_its_full_pipe_gets_room(void **state)
 {
 	(void)state;
 	size_t chunk = 4096, n = 30, len = chunk * n;
-	unsigned char *text = make_text(len, 100);
-	const char *path = write_file(text, len);
-	trindle_pipe_t out = trindle_pipe(1), err = trindle_pipe(2);
-	struct trindle_source_options o = { .chunk_bytes = chunk };
-	trindle_pipe_t dev = trindle_file_source(path, &o, out, err);
-	assert_non_null(dev);
+	struct small_source s;
+	start_small_source(&s, len, chunk, 1);
+	unsigned char *text = s.text;
+	trindle_pipe_t out = s.out, err = s.err, dev = s.dev;
 
 	int64_t start = t_now_ns();
 	struct stream st;
@@ -508,7 +506,7 @@ static void test_source_wakes_when_its_full_pipe_gets_room(void **state)
 	assert_int_equal(st.reports, 0);
 	t_release(out);
 	t_release(err);
-	unlink(path);
+	unlink(s.path);
 	free(st.data);
 	free(text);
 }
@@ -519,7 +517,7 @@ static void test_source_waiting_for_room_ends_when_out_dies(void **state)
 {
 	(void)state;
 	struct small_source s;
-	start_small_source(&s, 100000, 4096);
+	start_small_source(&s, 100000, 4096, 1);
 
 	/* Once the pipe holds a chunk, the source reads the next one and
 	 * waits for room: give it time to fall asleep. */
@@ -532,6 +530,61 @@ static void test_source_waiting_for_room_ends_when_out_dies(void **state)
 	int64_t killed = t_now_ns();
 	t_release(s.out);
 	expect_quiet_end(&s, killed, 1500000000LL);
+}
+
+/* The source reads into segments it does not zero first.  Whatever a
+ * destroyed segment left in their memory must never show: every byte of a
+ * chunk comes from the file, and the rest of its last page is zero.  The
+ * memory is first filled with 0xAA and handed back, so that the source's
+ * segments reuse it. */
+static void test_source_chunks_never_show_old_segment_bytes(void **state)
+{
+	(void)state;
+	size_t chunk = 10000, len = 95000, ps = (size_t)sysconf(_SC_PAGESIZE);
+	size_t span = (chunk + ps - 1) / ps * ps;
+	trindle_message_t rel[16];
+	for (int i = 0; i < 16; i++) {
+		unsigned char *old = trindle_allocate(1,
+				&(trindle_buffer_t){ chunk, NULL });
+		assert_non_null(old);
+		memset(old, 0xAA, span); /* the whole pages: all writable */
+		rel[i] = (trindle_message_t){ NULL, old };
+	}
+	trindle_mailbox_t ro = { 16, rel };
+	assert_int_equal(trindle_sync(&ro, NULL), 0);
+	assert_int_equal(ro.count, 0);
+
+	struct small_source s;
+	start_small_source(&s, len, chunk, 16);
+	unsigned char *text = s.text;
+	trindle_pipe_t out = s.out, err = s.err, dev = s.dev;
+	struct stream st;
+	stream_init(&st);
+	size_t at = 0;
+	while (at < len) {
+		trindle_message_t m;
+		assert_int_equal(t_recv(out, &m, WAIT_NS), 1);
+		if (m.address != out) { /* a closure notice */
+			take(&st, &m, dev, out, err);
+			continue;
+		}
+		const unsigned char *c = m.content;
+		size_t n = trindle_measure(m.content);
+		assert_true(n > 0 && at + n <= len);
+		assert_memory_equal(c, text + at, n);
+		size_t end = (n + ps - 1) / ps * ps;
+		for (size_t i = n; i < end; i++)
+			assert_int_equal(c[i], 0);
+		at += n;
+		t_release(m.content);
+	}
+	drain(&st, dev, out, err);
+	assert_int_equal(st.markers, 1);
+	assert_int_equal(st.reports, 0);
+	t_release(out);
+	t_release(err);
+	unlink(s.path);
+	free(text);
 }
 
 /* A consumer may give chunks back; the stream stays whole and in order,
@@ -1105,6 +1158,7 @@ int main(int argc, char **argv)
 		BOTH(test_source_wakes_when_its_full_pipe_gets_room),
 		BOTH(test_source_waiting_for_room_ends_when_out_dies),
 		BOTH(test_source_takes_chunks_back),
+		BOTH(test_source_chunks_never_show_old_segment_bytes),
 		cmocka_unit_test(test_source_rejects_bad_arguments),
 		BOTH(test_sink_writes_segments_in_arrival_order),
 		BOTH(test_sink_writes_a_segment_sent_twice_twice),

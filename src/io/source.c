@@ -196,7 +196,7 @@ static unsigned char *stash_take(struct source *s, size_t len)
 }
 
 /* A segment of len bytes the source holds alone: a chunk given back, or
- * a new one.  Its contents are stale or zero: the caller overwrites them. */
+ * a new one.  Its contents are stale: the caller overwrites them all. */
 static unsigned char *chunk_segment(struct source *s, size_t len)
 {
 	unsigned char *seg = stash_take(s, len);
@@ -212,7 +212,10 @@ static unsigned char *chunk_segment(struct source *s, size_t len)
 		collect_returns(s, (int64_t)(len / 2));
 		seg = stash_take(s, len);
 	}
-	return seg ? seg : trindle_allocate(1, &(trindle_buffer_t){ len, NULL });
+	/* Every byte of a chunk is read (or copied from the probe) before
+	 * it leaves, and a chunk cut short leaves as an exact copy: so the
+	 * new segment need not be zeroed first. */
+	return seg ? seg : trindle__allocate_unfilled(len);
 }
 
 /* --- regular files ---------------------------------------------------- */
