@@ -8,8 +8,9 @@
  *
  * The file source cuts the file at line ends and moves each chunk to main,
  * which moves it to the least busy worker.  A worker sorts the lines of its
- * chunk in place (the chunk was moved to it: it may write it) and moves it
- * back as a *run*, its lines in order, each ended by a newline.  When
+ * chunk, writes them into a new segment, a *run*, its lines in order, each
+ * ended by a newline, and moves the run back; the chunk is released, and
+ * its memory takes the source's next chunk.  When
  * every run is back, main merges them with a heap and moves the output, in
  * segments of a megabyte, to the file sink, which writes standard output
  * and gives each segment back to be filled again.
@@ -92,51 +93,31 @@ static struct line *split(const char *p, size_t n, size_t *count)
 	return v;
 }
 
-/* Sorts the lines of a chunk in place: a copy of the chunk keeps the
- * lines while they are written back in order.  The chunk was moved to the
- * worker, so the worker may write it, and it becomes the run: no segment
- * is allocated or released, and no page protection changes. */
-static int sort_in_place(char *p, size_t n)
-{
-	char *copy = malloc(n);
-	size_t count;
-	if (copy)
-		memcpy(copy, p, n);
-	struct line *v = copy ? split(copy, n, &count) : NULL;
-	if (!v) {
-		free(copy);
-		return -1;
-	}
-	qsort(v, count, sizeof *v, qsort_cmp);
-	for (size_t i = 0, at = 0; i < count; i++) {
-		memcpy(p + at, v[i].p, v[i].n);
-		at += v[i].n;
-		p[at++] = '\n';
-	}
-	free(v);
-	free(copy);
-	return 0;
-}
-
-/* The sorted run of a chunk: its lines in order, each with a newline.
- * Only the file's last line can lack one: its chunk is copied into a
- * segment a byte longer. */
+/* The sorted run of a chunk: its lines in order, each ended by a newline
+ * (only the file's last line can lack one: then the run is a byte longer),
+ * written into a new segment.  The chunk is released: the library keeps
+ * its memory for the next segment of its size, which is the source's next
+ * chunk, so chunks go round while the runs are kept for the merge.  NULL
+ * when out of memory. */
 static trindle_segment_t sort_chunk(trindle_segment_t chunk)
 {
-	size_t n = trindle_measure(chunk);
-	char *p = chunk;
-	if (p[n - 1] != '\n') {
-		char *run = trindle_allocate(2, (trindle_buffer_t[]){
-				{ n, p }, { 1, "\n" } });
-		textjob_release(chunk);
-		p = run;
-		n++;
+	size_t n = trindle_measure(chunk), count;
+	const char *p = chunk;
+	struct line *v = split(p, n, &count);
+	char *run = NULL;
+	if (v) {
+		qsort(v, count, sizeof *v, qsort_cmp);
+		size_t size = n + (p[n - 1] != '\n');
+		run = trindle_allocate(1, &(trindle_buffer_t){ size, NULL });
 	}
-	if (p && sort_in_place(p, n) != 0) {
-		textjob_release(p);
-		p = NULL;
+	for (size_t i = 0, at = 0; run && i < count; i++) {
+		memcpy(run + at, v[i].p, v[i].n);
+		at += v[i].n;
+		run[at++] = '\n';
 	}
-	return p;
+	free(v);
+	textjob_release(chunk);
+	return run;
 }
 
 /* First message: the reply pipe.  Then chunks until an empty one; each
