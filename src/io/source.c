@@ -205,10 +205,11 @@ static unsigned char *chunk_segment(struct source *s, size_t len)
 		seg = stash_take(s, len);
 	}
 	/* Once consumers give chunks back, one is worth waiting for about as
-	 * long as a new segment would take to fault in (~2 GB/s here): the
-	 * wait usually ends sooner, and the chunks in circulation stay as few
-	 * as the consumers need. */
-	if (!seg && s->gives_back) {
+	 * long as a new segment would take to fault in (~2 GB/s here), while
+	 * a chunk waits in out for the consumer: the wait usually ends sooner,
+	 * and the chunks in circulation stay as few as the consumers need.
+	 * With out empty, the consumer may be waiting: no waiting then. */
+	if (!seg && s->gives_back && trindle_measure(s->out) > 0) {
 		collect_returns(s, (int64_t)(len / 2));
 		seg = stash_take(s, len);
 	}
