@@ -241,23 +241,65 @@ static void grep_worker(trindle_pipe_t input)
 
 /* ---- main: the replies in file order ---- */
 
+/* A reply waiting for its turn: its segment, or a copy of its bytes. */
+struct held {
+	const char *bytes;
+	size_t size;
+	trindle_segment_t seg; /* NULL: bytes is a copy, to free */
+};
+
 struct grep_job {
 	struct textjob job;      /* first: the hooks get &grep_job.job */
 	unsigned long next_out;  /* the next chunk to write, in file order */
-	trindle_segment_t ready[WINDOW]; /* replies by seq % WINDOW */
+	struct held ready[WINDOW]; /* replies by seq % WINDOW */
 	unsigned char have[WINDOW];
 	char *line;              /* the line cut by the chunks, so far */
 	size_t line_len, line_cap;
 	int matched;
 };
 
-/* A reply waits in the window until the replies before it are written. */
+static void give_back(struct textjob *j, trindle_segment_t seg);
+
+/* The reply's trailer, in its last bytes. */
+static struct reply trailer(const char *bytes, size_t size)
+{
+	struct reply r;
+	memcpy(&r, bytes + size - sizeof r, sizeof r);
+	return r;
+}
+
+/* A reply waits in the window until the replies before it are written.
+ * One that came early is copied (its pieces and matching lines are a
+ * small part of the chunk), so that its segment goes back to the source at
+ * once instead of waiting for its turn: the source reads into chunks that
+ * come back, and makes new ones only when none does. */
 static void take_reply(struct textjob *j, unsigned long seq,
 		       trindle_segment_t seg)
 {
 	struct grep_job *g = (struct grep_job *)j;
-	g->ready[seq % WINDOW] = seg;
+	struct held h = { seg, trindle_measure(seg), seg };
+	if (seq != g->next_out) {
+		struct reply r = trailer(seg, h.size);
+		size_t used = (size_t)(r.head + r.lines + r.tail);
+		char *copy = malloc(used + sizeof r);
+		if (copy) {
+			memcpy(copy, seg, used);
+			memcpy(copy + used, &r, sizeof r);
+			h = (struct held){ copy, used + sizeof r, NULL };
+			give_back(j, seg);
+		}
+	}
+	g->ready[seq % WINDOW] = h;
 	g->have[seq % WINDOW] = 1;
+}
+
+/* Lets go of a reply once written (or never to be). */
+static void drop_held(struct textjob *j, struct held *h)
+{
+	if (h->seg)
+		give_back(j, h->seg);
+	else
+		free((void *)h->bytes);
 }
 
 /* No more chunks while WINDOW of them wait to be written. */
@@ -319,12 +361,10 @@ static void line_done(struct grep_job *g)
 
 /* One reply, in file order: the first piece ends the line begun in the
  * chunks before; the last piece begins the next one. */
-static void take_in_order(struct grep_job *g, trindle_segment_t seg)
+static void take_in_order(struct grep_job *g, const struct held *h)
 {
-	struct reply rr, *r = &rr;
-	memcpy(r, (const char *)seg + trindle_measure(seg) - sizeof rr,
-	       sizeof rr);
-	const char *head = seg;
+	struct reply rr = trailer(h->bytes, h->size), *r = &rr;
+	const char *head = h->bytes;
 	const char *lines = head + r->head, *tail = lines + r->lines;
 
 	if (line_add(g, head, r->head) != 0) {
@@ -358,8 +398,8 @@ static void write_ready(struct textjob *j)
 		unsigned slot = g->next_out % WINDOW;
 		g->have[slot] = 0;
 		g->next_out++;
-		take_in_order(g, g->ready[slot]);
-		give_back(j, g->ready[slot]);
+		take_in_order(g, &g->ready[slot]);
+		drop_held(j, &g->ready[slot]);
 	}
 }
 
@@ -431,7 +471,7 @@ int main(int argc, char **argv)
 	textjob_shut_down(&g->job);
 	for (unsigned i = 0; i < WINDOW; i++)
 		if (g->have[i])
-			textjob_release(g->ready[i]);
+			drop_held(&g->job, &g->ready[i]);
 	free(g->line);
 	int rc = g->job.failed ? 2 : g->matched ? 0 : 1;
 	free(g);
