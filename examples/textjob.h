@@ -19,14 +19,16 @@
  *     worker, each reply goes to the tool with the chunk's number in file
  *     order (textjob_collect(), textjob_step());
  *   - the output: bytes copied into fixed-size segments that go to the
- *     sink, which gives them back to be filled again (textjob_put(),
- *     textjob_end_output());
+ *     sink, which gives them back to be filled again; at most
+ *     TEXTJOB_OUT_SEGMENTS are made (textjob_put(), textjob_end_output());
  *   - stopping everything and waiting until every process has ended
  *     (textjob_shut_down()).
  *
  * Flow control: a worker holds at most TEXTJOB_QUEUE chunks, and main asks
  * the source for a chunk only when some worker has room, so the source
- * waits on its full pipe and memory stays bounded whatever the file size.
+ * sleeps on its full pipe (of one chunk) and memory stays bounded whatever
+ * the file size: in the steady state the same few chunk segments go round
+ * (every fresh 4 MiB segment costs 1,024 page faults).
  *
  * A tool describes itself in a struct textjob_tool and keeps its own state
  * in a struct that begins with a struct textjob, so its hooks can turn the

@@ -145,9 +145,12 @@ typedef struct trindle_io_report {
  * line-aware chunk is copied once.
  *
  * Flow control: the source keeps as many chunks queued in out as out has
- * room for; when out is full it waits and retries, pacing the retries by
- * how long it last had to wait (a sender cannot sleep until a pipe has
- * room), and waking at once when a chunk is given back.  If out dies (its
+ * room for; when out is full it sleeps until the consumer takes a chunk
+ * (programs have no such wait: a send to a full pipe fails; the devices
+ * use one inside the library), so a slow consumer costs it nothing.  A
+ * chunk is delivered as soon as it is read (for small chunks, a few
+ * together, up to 256 KiB), so that few chunks are in circulation and the
+ * next read lands in memory that is still in the cache.  If out dies (its
  * creator releases it) the source stops quietly.
  *
  * Errors after the call returns (open, read) go to err as a
@@ -159,7 +162,10 @@ typedef struct trindle_io_report {
  * call returns, which may be passed on to whoever consumes the chunks.  The
  * source then reads a later chunk of the same size into that memory
  * instead of allocating a new segment, which saves the allocation, the
- * zero-fill and two page-protection changes per chunk.  Sizes must match
+ * page faults of fresh memory and two page-protection changes per chunk.
+ * Once chunks come back, a source that finds none at hand while a chunk
+ * still waits in out waits briefly for one (about what faulting in a new
+ * segment would take) before it makes a new segment.  Sizes must match
  * exactly, so this pays with fixed-size chunks (without
  * TRINDLE_SOURCE_LINES).  The pipe holds TRINDLE_SOURCE_RETURNS items:
  * when a move there fails, release the chunk instead.  Anything that is not
