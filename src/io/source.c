@@ -63,7 +63,7 @@ struct source {
 	size_t buf_cap, buf_len;
 	uint64_t probe_off; /* file offset of buf[0] after a probe */
 	int stopped;        /* out died: end quietly, without a marker */
-	int gives_back;     /* a consumer has given a chunk back */
+	int worth_waiting;  /* chunks given back have been reused lately */
 };
 
 static int fail(struct source *s, const char *op, uint64_t off, int error)
@@ -160,12 +160,10 @@ static void stash_returns(struct source *s, const trindle_message_t *got,
 		if (got[i].address != s->input || !obj)
 			continue; /* a notice */
 		if (trindle_access(obj) == (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE)
-		    && trindle_measure(obj) > 0) {
+		    && trindle_measure(obj) > 0)
 			stash_put(s, obj);
-			s->gives_back = 1;
-		} else {
+		else
 			trindle__io_release(obj);
-		}
 	}
 }
 
@@ -204,14 +202,20 @@ static unsigned char *chunk_segment(struct source *s, size_t len)
 		collect_returns(s, 0);
 		seg = stash_take(s, len);
 	}
-	/* Once consumers give chunks back, one is worth waiting for about as
-	 * long as a new segment would take to fault in (~2 GB/s here), while
-	 * a chunk waits in out for the consumer: the wait usually ends sooner,
+	/* Once chunks given back fit, one is worth waiting for about as long
+	 * as a new segment would take to fault in (~2 GB/s here), while a
+	 * chunk waits in out for the consumer: the wait usually ends sooner,
 	 * and the chunks in circulation stay as few as the consumers need.
-	 * With out empty, the consumer may be waiting: no waiting then. */
-	if (!seg && s->gives_back && trindle_measure(s->out) > 0) {
+	 * With out empty, the consumer may be waiting: no waiting then.  A
+	 * wait that brings nothing that fits (the consumer stopped giving
+	 * back, or gives back other sizes) ends the waiting until a chunk
+	 * given back fits again. */
+	if (seg) {
+		s->worth_waiting = 1;
+	} else if (s->worth_waiting && trindle_measure(s->out) > 0) {
 		collect_returns(s, (int64_t)(len / 2));
 		seg = stash_take(s, len);
+		s->worth_waiting = seg != NULL;
 	}
 	/* Every byte of a chunk is read (or copied from the probe) before
 	 * it leaves, and a chunk cut short leaves as an exact copy: so the
