@@ -47,7 +47,7 @@
 #define TEXTJOB_MAX_WORKERS 256
 #define TEXTJOB_CHUNK_DEFAULT (4u << 20)
 #define TEXTJOB_OUT_BYTES (1u << 20) /* output segment size */
-#define TEXTJOB_OUT_SEGMENTS 3       /* output segments that go round */
+#define TEXTJOB_OUT_SEGMENTS 2       /* output segments that go round */
 
 /* ---- small helpers, for workers and main alike ---- */
 
