@@ -587,6 +587,39 @@ static void test_source_chunks_never_show_old_segment_bytes(void **state)
 	free(text);
 }
 
+/* A file partly out of the page cache is read through cached reads,
+ * through the blocking read that follows a cached read's refusal, and
+ * through the ring, and arrives whole and in order whichever way each read
+ * went. */
+static void test_source_reads_a_file_out_of_the_page_cache(void **state)
+{
+	(void)state;
+	size_t len = 24u << 20, chunk = 256u << 10;
+	unsigned char *text = make_text(len, 100);
+	const char *path = write_file(text, len);
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fdatasync(fd), 0);
+	/* Drop it all, then read its first MiB back the usual way: the
+	 * kernel's readahead (often 8 MiB) brings in more, with marks that
+	 * make cached reads refuse, and the rest is on the disk only. */
+	assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	char buf[65536];
+	for (size_t at = 0; at < (1u << 20); at += sizeof buf)
+		assert_int_equal(read(fd, buf, sizeof buf), (ssize_t)sizeof buf);
+	close(fd);
+
+	struct stream st;
+	run_source(path, chunk, 0, &st);
+	assert_int_equal(st.reports, 0);
+	assert_int_equal(st.markers, 1);
+	assert_int_equal(st.len, len);
+	assert_memory_equal(st.data, text, len);
+	unlink(path);
+	free(st.data);
+	free(text);
+}
+
 /* A consumer may give chunks back; the stream stays whole and in order,
  * a chunk given back shared (not moved) is never written again, and a
  * chunk moved back comes round again. */
@@ -1159,6 +1192,7 @@ int main(int argc, char **argv)
 		BOTH(test_source_waiting_for_room_ends_when_out_dies),
 		BOTH(test_source_takes_chunks_back),
 		BOTH(test_source_chunks_never_show_old_segment_bytes),
+		BOTH(test_source_reads_a_file_out_of_the_page_cache),
 		cmocka_unit_test(test_source_rejects_bad_arguments),
 		BOTH(test_sink_writes_segments_in_arrival_order),
 		BOTH(test_sink_writes_a_segment_sent_twice_twice),

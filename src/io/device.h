@@ -51,6 +51,7 @@ struct trindle__io_engine {
 	struct trindle__io_op **fifo;
 	unsigned head;
 	unsigned ndone;
+	int cached;        /* the page cache served the last read */
 };
 
 /* Picks io_uring or the fallback (see TRINDLE_IO_URING in trindle/io.h) and

@@ -101,6 +101,13 @@ int trindle__io_engine_init(struct trindle__io_engine *e, int fd,
  * read it can do without blocking inside the submit call, so the device
  * would stall there for the whole window (seen: 4.7 ms for two 4 MiB
  * chunks before the first one could leave).
+ *
+ * Such a mark also makes a read that starts on it refuse outright.  Right
+ * after the cache served a read, that is what a refusal most likely
+ * means, and the read is done at once without RWF_NOWAIT (the pages are
+ * there; it only starts the next readahead).  Had the data left the cache,
+ * that one read waits for the disk, and the next refusal goes to the ring:
+ * only a read the cache served lets the one after it block.
  */
 static bool read_cached(struct trindle__io_engine *e, struct trindle__io_op *op)
 {
@@ -108,6 +115,12 @@ static bool read_cached(struct trindle__io_engine *e, struct trindle__io_op *op)
 		return false;
 	struct iovec iov = { op->buf, op->len };
 	ssize_t n = preadv2(e->fd, &iov, 1, (off_t)op->offset, RWF_NOWAIT);
+	if (n < 0 && errno == EAGAIN && e->cached) {
+		n = preadv2(e->fd, &iov, 1, (off_t)op->offset, 0);
+		e->cached = 0;
+	} else {
+		e->cached = n > 0;
+	}
 	if (n <= 0)
 		return false; /* nothing cached, or the end: the ring decides */
 	op->res = n;
