@@ -176,12 +176,13 @@ int textjob_start(struct textjob *j)
 	j->chunks = trindle_pipe(1);
 	j->errp = trindle_pipe(TEXTJOB_MAX_WORKERS + 4);
 	int rc = j->chunks && j->errp ? 0 : -1;
-	if (rc == 0)
-		rc = start_sink(j);
+	/* The source first: it reads while the rest starts. */
 	if (rc == 0)
 		rc = start_source(j);
 	for (unsigned i = 0; rc == 0 && i < j->n; i++)
 		rc = start_worker(j, &j->w[i]);
+	if (rc == 0)
+		rc = start_sink(j);
 	if (rc)
 		fprintf(stderr, "%s: starting: %s\n", j->tool->name,
 			strerror(errno));
