@@ -192,6 +192,17 @@ static void run_source(const char *path, size_t chunk, unsigned flags,
 	t_release(err);
 }
 
+/* The stream was the whole of text, ended by one marker, without a
+ * report. */
+static void expect_whole(const struct stream *st, const unsigned char *text,
+			 size_t len)
+{
+	assert_int_equal(st->markers, 1);
+	assert_int_equal(st->reports, 0);
+	assert_int_equal(st->len, len);
+	assert_memory_equal(st->data, text, len);
+}
+
 /* ---- the source ---- */
 
 static void test_source_streams_file_in_order_in_chunks(void **state)
@@ -203,10 +214,7 @@ static void test_source_streams_file_in_order_in_chunks(void **state)
 	struct stream st;
 
 	run_source(path, chunk, 0, &st);
-	assert_int_equal(st.markers, 1);
-	assert_int_equal(st.reports, 0);
-	assert_int_equal(st.len, len);
-	assert_memory_equal(st.data, text, len);
+	expect_whole(&st, text, len);
 	assert_int_equal(st.chunks, (len + chunk - 1) / chunk);
 	for (size_t i = 0; i + 1 < st.chunks; i++)
 		assert_int_equal(st.sizes[i], chunk);
@@ -611,10 +619,7 @@ static void test_source_reads_a_file_out_of_the_page_cache(void **state)
 
 	struct stream st;
 	run_source(path, chunk, 0, &st);
-	assert_int_equal(st.reports, 0);
-	assert_int_equal(st.markers, 1);
-	assert_int_equal(st.len, len);
-	assert_memory_equal(st.data, text, len);
+	expect_whole(&st, text, len);
 	unlink(path);
 	free(st.data);
 	free(text);
