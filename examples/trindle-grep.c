@@ -75,43 +75,6 @@ static int set_patterns(const char *arg)
 	}
 }
 
-/* The ranges of the matching lines of a chunk, as allocation buffers. */
-struct found {
-	trindle_buffer_t *b;
-	size_t count, cap;
-};
-
-static int add(struct found *f, const void *p, size_t n)
-{
-	if (f->count == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 256;
-		trindle_buffer_t *b = realloc(f->b, cap * sizeof *b);
-		if (!b)
-			return -1;
-		f->b = b;
-		f->cap = cap;
-	}
-	f->b[f->count++] = (trindle_buffer_t){ n, p };
-	return 0;
-}
-
-/* Adds the line that holds hit (p is a line start at or before it); a
- * last line without a newline gets one.  Returns where the next line
- * starts. */
-static const char *add_line(struct found *f, const char *p, const char *hit,
-			    const char *end, int *err)
-{
-	const char *start = hit;
-	while (start > p && start[-1] != '\n')
-		start--;
-	const char *nl = memchr(hit, '\n', (size_t)(end - hit));
-	const char *stop = nl ? nl + 1 : end;
-	*err |= add(f, start, (size_t)(stop - start));
-	if (!nl)
-		*err |= add(f, "\n", 1);
-	return stop;
-}
-
 /* The earliest occurrence of any pattern in [p, end), or NULL.  next[i]
  * caches pattern i's next occurrence, so each pattern scans the chunk
  * once in all. */
@@ -128,22 +91,36 @@ static const char *earliest(const char *p, const char *end, const char **next)
 	return best;
 }
 
-static int find_lines(const char *p, size_t n, struct found *f)
+/*
+ * Moves the matching lines of [p, p + n), whole lines each ended by a
+ * newline, down to to, in order, as the search finds them; returns where
+ * they end.  A line moves while it is still in the cache from the search,
+ * and only ever down into bytes the search has passed: what it has yet to
+ * read is never written.  (next[] may keep a stale pointer into a line
+ * that moved; it is only compared, and searched again from p.)
+ */
+static char *move_matching_lines(char *p, size_t n, char *to)
 {
-	const char *end = p + n, *next[MAX_PATTERNS];
-	int err = 0;
+	char *end = p + n;
+	const char *next[MAX_PATTERNS];
 
 	if (match_all) {
-		err |= add(f, p, n);
-		if (n && end[-1] != '\n')
-			err |= add(f, "\n", 1);
-		return err;
+		memmove(to, p, n);
+		return to + n;
 	}
 	for (size_t i = 0; i < npatterns; i++)
 		next[i] = memmem(p, n, patterns[i].p, patterns[i].n);
-	for (const char *hit; p < end && (hit = earliest(p, end, next));)
-		p = add_line(f, p, hit, end, &err);
-	return err;
+	for (const char *hit; p < end && (hit = earliest(p, end, next));) {
+		char *start = p + (hit - p);
+		while (start > p && start[-1] != '\n')
+			start--;
+		char *nl = memchr(hit, '\n', (size_t)(end - hit));
+		char *stop = nl ? nl + 1 : end;
+		memmove(to, start, (size_t)(stop - start));
+		to += stop - start;
+		p = stop;
+	}
+	return to;
 }
 
 /* ---- the worker ---- */
@@ -158,62 +135,41 @@ struct reply {
 	uint64_t has_newline;
 };
 
-/* The bytes the layout needs, trailer included. */
-static size_t reply_bytes(const struct reply *r)
-{
-	return (size_t)(r->head + r->lines + r->tail) + sizeof *r;
-}
-
-/* Writes the reply over the chunk itself: the matching lines (f->b[1 ..
- * f->count)) move down to follow the first piece, the last piece follows
- * them, and the trailer takes the last bytes.  Every move goes to a lower
- * address, so nothing is overwritten before it is read.  The chunk was
- * moved to us, so we may write it; it then needs no new segment, and no
- * page protection changes. */
-static void reply_in_place(char *p, size_t n, const struct found *f,
-			   const char *tail, const struct reply *r)
-{
-	char *to = p + r->head;
-	for (size_t i = 1; i < f->count; i++) {
-		memmove(to, f->b[i].address, f->b[i].bytes);
-		to += f->b[i].bytes;
-	}
-	memmove(to, tail, r->tail);
-	memcpy(p + n - sizeof *r, r, sizeof *r);
-}
-
-/* Searches the chunk and returns the reply: the chunk itself, or, when the
- * reply would not fit in it (nearly every line matches, or the chunk holds
- * no newline), a new segment gathered from the chunk (then the chunk is
- * given back to the source, or released).  NULL when out of memory. */
-static trindle_segment_t grep_chunk(char *p, size_t n, struct found *f,
-				    trindle_pipe_t source)
+/*
+ * Searches the chunk and writes the reply over it (the chunk was moved to
+ * the worker, so it may write it): the matching lines move down behind
+ * the first piece as they are found, the last piece follows them, and the
+ * trailer takes the chunk's last bytes.  So a reply needs no new segment
+ * and no page protection changes.  When it would not fit (nearly every
+ * line matches, or the chunk holds no newline), the reply is gathered
+ * into a new segment instead, and the chunk goes back to the source (or
+ * is released).  Returns the reply, or NULL when out of memory.
+ */
+static trindle_segment_t grep_chunk(char *p, size_t n, trindle_pipe_t source)
 {
 	struct reply r = { n, 0, 0, 0 };
-	const char *first = memchr(p, '\n', n), *tail = p + n;
+	char *first = memchr(p, '\n', n), *tail = p + n;
 
-	f->count = 0;
-	if (add(f, p, n))
-		return NULL;
 	if (first) { /* else the chunk is all first piece, and nothing else */
-		const char *last = memrchr(p, '\n', n);
+		char *last = memrchr(p, '\n', n);
 		r.has_newline = 1;
 		r.head = (uint64_t)(first - p) + 1;
 		r.tail = n - (size_t)(last - p) - 1;
 		tail = last + 1;
-		f->b[0].bytes = r.head;
-		if (find_lines(first + 1, (size_t)(last - first), f))
-			return NULL;
-		for (size_t i = 1; i < f->count; i++)
-			r.lines += f->b[i].bytes;
+		char *end = move_matching_lines(first + 1,
+				(size_t)(last - first), first + 1);
+		r.lines = (uint64_t)(end - (first + 1));
 	}
-	if (reply_bytes(&r) <= n) {
-		reply_in_place(p, n, f, tail, &r);
+	size_t used = (size_t)(r.head + r.lines + r.tail);
+	if (used + sizeof r <= n) {
+		memmove(p + r.head + r.lines, tail, r.tail);
+		memcpy(p + n - sizeof r, &r, sizeof r);
 		return p;
 	}
-	if (add(f, tail, r.tail) || add(f, &r, sizeof r))
-		return NULL;
-	trindle_segment_t copy = trindle_allocate(f->count, f->b);
+	trindle_segment_t copy = trindle_allocate(3, (trindle_buffer_t[]){
+		{ (size_t)(r.head + r.lines), p },
+		{ (size_t)r.tail, tail },
+		{ sizeof r, &r } });
 	if (copy && textjob_try_move(source, p) != 0)
 		textjob_release(p);
 	return copy;
@@ -227,16 +183,14 @@ static void grep_worker(trindle_pipe_t input)
 	trindle_pipe_t reply = textjob_next_object(input);
 	trindle_object_t source = reply ? textjob_next_object(input) : NULL;
 	trindle_segment_t chunk;
-	struct found f = { 0 };
 
 	while (source && (chunk = textjob_next_object(input)) &&
 	       trindle_measure(chunk)) {
 		trindle_segment_t r = grep_chunk(chunk, trindle_measure(chunk),
-						 &f, source);
+						 source);
 		if (!r || textjob_try_move(reply, r) != 0)
 			trindle_abort(NULL);
 	}
-	free(f.b);
 }
 
 /* ---- main: the replies in file order ---- */
