@@ -39,6 +39,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <trindle.h>
 #include <trindle/io.h>
@@ -152,6 +153,20 @@ int textjob_step(struct textjob *j, int wait_briefly);
 
 /* Appends n bytes to the output; full segments go to the sink. */
 void textjob_put(struct textjob *j, const void *p, size_t n);
+
+/* The same, for the many short pieces of a merge (sort writes a line at a
+ * time): bytes that fit in the current segment are copied here, without
+ * a call, and the rest takes textjob_put()'s way. */
+static inline void textjob_put_short(struct textjob *j, const void *p,
+				     size_t n)
+{
+	if (j->out && n < TEXTJOB_OUT_BYTES - j->out_used) {
+		memcpy(j->out + j->out_used, p, n);
+		j->out_used += n;
+	} else {
+		textjob_put(j, p, n);
+	}
+}
 
 /* Sends the last output segment and the end marker, and waits for the
  * sink's result. */

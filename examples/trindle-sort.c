@@ -227,7 +227,7 @@ static void merge(struct sort_job *s)
 		sift_down(h, n, i);
 	while (n && !s->job.failed) {
 		struct line *top = &h[0].line;
-		textjob_put(&s->job, top->p, top->n + 1);
+		textjob_put_short(&s->job, top->p, top->n + 1);
 		top->p += top->n + 1;
 		if (!cursor_load(&h[0]))
 			h[0] = h[--n];
