@@ -9,8 +9,8 @@
  * The file source cuts the file at line ends and moves each chunk to main,
  * which moves it to the least busy worker.  A worker sorts the lines of its
  * chunk, writes them into a new segment, a *run*, its lines in order, each
- * ended by a newline, and moves the run back; the chunk is released, and
- * its memory takes the source's next chunk.  When
+ * ended by a newline, and moves the run back; the chunk goes back to the
+ * source, which reads a later chunk into it.  When
  * every run is back, main merges them with a heap and moves the output, in
  * segments of a megabyte, to the file sink, which writes standard output
  * and gives each segment back to be filled again.
@@ -95,11 +95,12 @@ static struct line *split(const char *p, size_t n, size_t *count)
 
 /* The sorted run of a chunk: its lines in order, each ended by a newline
  * (only the file's last line can lack one: then the run is a byte longer),
- * written into a new segment.  The chunk is released: the library keeps
- * its memory for the next segment of its size, which is the source's next
- * chunk, so chunks go round while the runs are kept for the merge.  NULL
+ * written into a new segment.  The chunk goes back to the source, which
+ * reads a later chunk into it (or is released if the source cannot take
+ * it), so chunks go round while the runs are kept for the merge.  NULL
  * when out of memory. */
-static trindle_segment_t sort_chunk(trindle_segment_t chunk)
+static trindle_segment_t sort_chunk(trindle_segment_t chunk,
+				    trindle_pipe_t source)
 {
 	size_t n = trindle_measure(chunk), count;
 	const char *p = chunk;
@@ -116,20 +117,23 @@ static trindle_segment_t sort_chunk(trindle_segment_t chunk)
 		run[at++] = '\n';
 	}
 	free(v);
-	textjob_release(chunk);
+	if (textjob_try_move(source, chunk) != 0)
+		textjob_release(chunk);
 	return run;
 }
 
-/* First message: the reply pipe.  Then chunks until an empty one; each
- * comes back sorted, as a run. */
+/* First messages: the reply pipe, then the source's input pipe (or an
+ * empty segment if the source had already ended).  Then chunks until an
+ * empty one; each comes back sorted, as a run. */
 static void sort_worker(trindle_pipe_t input)
 {
 	trindle_pipe_t reply = textjob_next_object(input);
+	trindle_object_t source = reply ? textjob_next_object(input) : NULL;
 	trindle_segment_t chunk;
 
-	while (reply && (chunk = textjob_next_object(input)) &&
+	while (source && (chunk = textjob_next_object(input)) &&
 	       trindle_measure(chunk)) {
-		trindle_segment_t run = sort_chunk(chunk);
+		trindle_segment_t run = sort_chunk(chunk, source);
 		if (!run)
 			trindle_abort(NULL);
 		textjob_move(reply, run);
@@ -254,6 +258,7 @@ static const struct textjob_tool sort_tool = {
 	.name = "trindle-sort",
 	.usage = usage,
 	.worker = sort_worker,
+	.give_back = 1,
 	.source_flags = TRINDLE_SOURCE_LINES,
 	.writes_output = 1,
 	.take_reply = keep_run,

@@ -151,6 +151,22 @@ TRINDLE_PUBLIC trindle_segment_t trindle_allocate(size_t count,
 	return allocate(count, buffers, true);
 }
 
+int trindle__refit(trindle_segment_t segment, size_t bytes)
+{
+	struct process *p;
+	struct cap *c = held(segment, &p);
+
+	if (!c || c->obj->kind != OBJECT_SEGMENT)
+		return -1;
+	struct segment *s = (struct segment *)c->obj;
+	if (atomic_load_explicit(&s->holds, memory_order_acquire) != 1 ||
+	    atomic_load_explicit(&s->applied, memory_order_acquire) !=
+			SEG_READ_WRITE ||
+	    atomic_load_explicit(&s->extended, memory_order_acquire))
+		return -1;
+	return trindle__segment_refit(s, bytes) == 0 ? 0 : -1;
+}
+
 void *trindle__allocate_unfilled(size_t bytes)
 {
 	return allocate(1, &(trindle_buffer_t){ bytes, NULL }, false);

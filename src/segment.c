@@ -2,6 +2,7 @@
 /* segment.c - arenas, slots, holds and page protection (see segment.h). */
 #include "segment.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -554,6 +555,30 @@ int trindle__segment_extend(struct segment *s)
 	}
 	spin_unlock(&s->lock);
 	return err;
+}
+
+int trindle__segment_refit(struct segment *s, size_t bytes)
+{
+	size_t ps = trindle__page_size();
+	size_t pages = bytes ? bytes / ps + (bytes % ps != 0) : 1;
+
+	if (pages > s->slot_pages)
+		return -ENOSPC;
+	/* The pages past the segment's end are PROT_NONE in the slot: those
+	 * it gains become writable, those it loses fault again. */
+	if (pages != s->pages) {
+		size_t lo = pages < s->pages ? pages : s->pages;
+		size_t hi = pages < s->pages ? s->pages : pages;
+		int prot = pages > s->pages ? PROT_READ | PROT_WRITE : PROT_NONE;
+		if (mprotect(s->base + lo * ps, (hi - lo) * ps, prot) < 0)
+			return -ENOMEM;
+	}
+	/* What lies past the end in the last page must read as zeros. */
+	memset(s->base + bytes, 0, pages * ps - bytes);
+	s->bytes = bytes;
+	s->pages = pages;
+	atomic_store_explicit(&s->mapped, pages * ps, memory_order_relaxed);
+	return 0;
 }
 
 struct segment *trindle__segment_slot(const void *address)

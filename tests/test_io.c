@@ -432,7 +432,7 @@ static void test_source_directory_reports_read_error(void **state)
 }
 
 /* A source over a new text file of len bytes, in chunks of chunk bytes,
- * into an out pipe of queue messages. */
+ * into an out pipe of queue messages, with flags. */
 struct small_source {
 	unsigned char *text;
 	const char *path;
@@ -440,13 +440,14 @@ struct small_source {
 };
 
 static void start_small_source(struct small_source *s, size_t len,
-			       size_t chunk, size_t queue)
+			       size_t chunk, size_t queue, unsigned flags)
 {
 	s->text = make_text(len, 100);
 	s->path = write_file(s->text, len);
 	s->out = trindle_pipe(queue);
 	s->err = trindle_pipe(2);
-	struct trindle_source_options o = { .chunk_bytes = chunk };
+	struct trindle_source_options o = { .chunk_bytes = chunk,
+					    .flags = flags };
 	s->dev = trindle_file_source(s->path, &o, s->out, s->err);
 	assert_non_null(s->dev);
 }
@@ -468,12 +469,37 @@ static void expect_quiet_end(struct small_source *s, int64_t since,
 	free(s->text);
 }
 
+/* The next chunk from s's out pipe (a closure notice that comes first goes
+ * to st), checked: it is the file's next bytes from *at, and the rest of
+ * its last page reads as zeros.  Advances *at past it. */
+static trindle_segment_t next_checked_chunk(struct small_source *s,
+		struct stream *st, size_t len, size_t *at)
+{
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	for (;;) {
+		trindle_message_t m;
+		assert_int_equal(t_recv(s->out, &m, WAIT_NS), 1);
+		if (m.address != s->out) {
+			take(st, &m, s->dev, s->out, s->err);
+			continue;
+		}
+		const unsigned char *c = m.content;
+		size_t n = trindle_measure(m.content);
+		assert_true(n > 0 && *at + n <= len);
+		assert_memory_equal(c, s->text + *at, n);
+		for (size_t i = n; i < (n + ps - 1) / ps * ps; i++)
+			assert_int_equal(c[i], 0);
+		*at += n;
+		return m.content;
+	}
+}
+
 /* When the consumer lets its pipe die, the source ends without a report. */
 static void test_source_stops_when_out_dies(void **state)
 {
 	(void)state;
 	struct small_source s;
-	start_small_source(&s, 2000000, 4096, 1);
+	start_small_source(&s, 2000000, 4096, 1, 0);
 
 	trindle_message_t m;
 	assert_int_equal(t_recv(s.out, &m, WAIT_NS), 1);
@@ -493,7 +519,7 @@ static void test_source_wakes_when_its_full_pipe_gets_room(void **state)
 	(void)state;
 	size_t chunk = 4096, n = 30, len = chunk * n;
 	struct small_source s;
-	start_small_source(&s, len, chunk, 1);
+	start_small_source(&s, len, chunk, 1, 0);
 	unsigned char *text = s.text;
 	trindle_pipe_t out = s.out, err = s.err, dev = s.dev;
 
@@ -525,7 +551,7 @@ static void test_source_waiting_for_room_ends_when_out_dies(void **state)
 {
 	(void)state;
 	struct small_source s;
-	start_small_source(&s, 100000, 4096, 1);
+	start_small_source(&s, 100000, 4096, 1, 0);
 
 	/* Once the pipe holds a chunk, the source reads the next one and
 	 * waits for room: give it time to fall asleep. */
@@ -563,29 +589,14 @@ static void test_source_chunks_never_show_old_segment_bytes(void **state)
 	assert_int_equal(ro.count, 0);
 
 	struct small_source s;
-	start_small_source(&s, len, chunk, 16);
+	start_small_source(&s, len, chunk, 16, 0);
 	unsigned char *text = s.text;
 	trindle_pipe_t out = s.out, err = s.err, dev = s.dev;
 	struct stream st;
 	stream_init(&st);
 	size_t at = 0;
-	while (at < len) {
-		trindle_message_t m;
-		assert_int_equal(t_recv(out, &m, WAIT_NS), 1);
-		if (m.address != out) { /* a closure notice */
-			take(&st, &m, dev, out, err);
-			continue;
-		}
-		const unsigned char *c = m.content;
-		size_t n = trindle_measure(m.content);
-		assert_true(n > 0 && at + n <= len);
-		assert_memory_equal(c, text + at, n);
-		size_t end = (n + ps - 1) / ps * ps;
-		for (size_t i = n; i < end; i++)
-			assert_int_equal(c[i], 0);
-		at += n;
-		t_release(m.content);
-	}
+	while (at < len)
+		t_release(next_checked_chunk(&s, &st, len, &at));
 	drain(&st, dev, out, err);
 	assert_int_equal(st.markers, 1);
 	assert_int_equal(st.reports, 0);
@@ -623,6 +634,50 @@ static void test_source_reads_a_file_out_of_the_page_cache(void **state)
 	unlink(path);
 	free(st.data);
 	free(text);
+}
+
+/* Line-aware chunks all differ a little in size; a chunk given back is
+ * given the size of the next one.  The stream stays whole, every chunk
+ * ends in zeros up to its page end (nothing of the longer chunk that was
+ * there before), and the same memory comes round. */
+static void test_source_reuses_line_chunks_of_other_sizes(void **state)
+{
+	(void)state;
+	size_t len = 300000, chunk = 20000;
+	struct small_source s;
+	start_small_source(&s, len, chunk, 2, TRINDLE_SOURCE_LINES);
+
+	struct stream st;
+	stream_init(&st);
+	const void *seen[64];
+	size_t nseen = 0, at = 0, again = 0, sizes = 0, last = 0;
+	while (at < len) {
+		size_t before = at;
+		trindle_segment_t c = next_checked_chunk(&s, &st, len, &at);
+		for (size_t i = 0; i < nseen; i++)
+			again += seen[i] == c;
+		if (nseen < 64)
+			seen[nseen++] = c;
+		sizes += at - before != last;
+		last = at - before;
+		/* Back to the source: a move, so that it holds it alone.  Once
+		 * the source has read everything it may be gone: then the
+		 * move fails, and the chunk is released. */
+		trindle_message_t back[2] = { { s.dev, c }, { NULL, c } };
+		trindle_mailbox_t bo = { 2, back };
+		assert_int_equal(trindle_sync(&bo, NULL), 0);
+		if (bo.count)
+			t_release(c);
+	}
+	assert_true(again > 0);   /* memory came round */
+	assert_true(sizes > 2);   /* in chunks of several sizes */
+	drain(&st, s.dev, s.out, s.err);
+	assert_int_equal(st.markers, 1);
+	assert_int_equal(st.reports, 0);
+	t_release(s.out);
+	t_release(s.err);
+	unlink(s.path);
+	free(s.text);
 }
 
 /* A consumer may give chunks back; the stream stays whole and in order,
@@ -1198,6 +1253,7 @@ int main(int argc, char **argv)
 		BOTH(test_source_takes_chunks_back),
 		BOTH(test_source_chunks_never_show_old_segment_bytes),
 		BOTH(test_source_reads_a_file_out_of_the_page_cache),
+		BOTH(test_source_reuses_line_chunks_of_other_sizes),
 		cmocka_unit_test(test_source_rejects_bad_arguments),
 		BOTH(test_sink_writes_segments_in_arrival_order),
 		BOTH(test_sink_writes_a_segment_sent_twice_twice),

@@ -165,9 +165,10 @@ typedef struct trindle_io_report {
  * page faults of fresh memory and two page-protection changes per chunk.
  * Once chunks come back, a source that finds none at hand while a chunk
  * still waits in out waits briefly for one (about what faulting in a new
- * segment would take) before it makes a new segment.  Sizes must match
- * exactly, so this pays with fixed-size chunks (without
- * TRINDLE_SOURCE_LINES).  The pipe holds TRINDLE_SOURCE_RETURNS items:
+ * segment would take) before it makes a new segment.  A chunk given back
+ * serves any later chunk that fits the memory it was made in (line-aware
+ * chunks all differ a little in size); the part of its last page past the
+ * new end reads as zeros.  The pipe holds TRINDLE_SOURCE_RETURNS items:
  * when a move there fails, release the chunk instead.  Anything that is not
  * a segment the source then holds alone is released.
  *

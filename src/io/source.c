@@ -178,18 +178,27 @@ static void collect_returns(struct source *s, int64_t timeout_ns)
 		stash_returns(s, got, in.count);
 }
 
-/* The chunk given back last fits best: its memory is the most likely to
- * be still in the cache. */
+static unsigned char *stash_remove(struct source *s, unsigned i)
+{
+	unsigned char *seg = s->stash[i];
+	memmove(s->stash + i, s->stash + i + 1,
+		(s->nstash - i - 1) * sizeof s->stash[0]);
+	s->nstash--;
+	return seg;
+}
+
+/* A chunk given back, of len bytes: one of that size, or else one the core
+ * can give that size (line-aware chunks all differ a little).  The chunk
+ * given back last fits best: its memory is the most likely to be still in
+ * the cache. */
 static unsigned char *stash_take(struct source *s, size_t len)
 {
 	for (unsigned i = s->nstash; i-- > 0;)
-		if (trindle_measure(s->stash[i]) == len) {
-			unsigned char *seg = s->stash[i];
-			memmove(s->stash + i, s->stash + i + 1,
-				(s->nstash - i - 1) * sizeof s->stash[0]);
-			s->nstash--;
-			return seg;
-		}
+		if (trindle_measure(s->stash[i]) == len)
+			return stash_remove(s, i);
+	for (unsigned i = s->nstash; i-- > 0;)
+		if (trindle__refit(s->stash[i], len) == 0)
+			return stash_remove(s, i);
 	return NULL;
 }
 
