@@ -44,6 +44,9 @@
 #include <trindle.h>
 #include <trindle/io.h>
 
+#include "sort-lines.h"
+#include "wc-count.h"
+
 extern char **environ;
 
 #define QUEUE 2 /* chunks per worker in flight, as in the examples */
@@ -56,40 +59,9 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* ==== the work itself: the same code as in the examples ==== */
-
-struct counts {
-	uint64_t lines, words, bytes;
-	int first, last; /* kinds of the first and last non-neutral bytes */
-};
-
-enum { NEUTRAL, SPACE, PRINT };
-static unsigned char byte_class[256];
-
-static void init_classes(void)
-{
-	for (int c = 0; c < 256; c++)
-		byte_class[c] = (c >= 0x21 && c <= 0x7e) ? PRINT : NEUTRAL;
-	for (const char *p = " \t\n\v\f\r"; *p; p++)
-		byte_class[(unsigned char)*p] = SPACE;
-}
-
-static struct counts count(const unsigned char *p, size_t n)
-{
-	struct counts c = { 0, 0, n, NEUTRAL, NEUTRAL };
-	int in_word = 0;
-	for (size_t i = 0; i < n; i++) {
-		int k = byte_class[p[i]];
-		c.lines += p[i] == '\n';
-		c.words += k == PRINT && !in_word;
-		in_word = k == PRINT || (in_word && k == NEUTRAL);
-	}
-	for (size_t i = 0; i < n && c.first == NEUTRAL; i++)
-		c.first = byte_class[p[i]];
-	for (size_t i = n; i-- > 0 && c.last == NEUTRAL;)
-		c.last = byte_class[p[i]];
-	return c;
-}
+/* ==== the work itself: wc's and sort's come from the examples' headers;
+ * grep's is copied here, since trindle-grep moves lines inside the chunk
+ * it was given, where the twin copies them into a reply of its own ==== */
 
 /* grep -F with one pattern, on a fixed-size chunk as trindle-grep sees
  * it: a header, the first piece (to the first newline, or the whole chunk),
@@ -138,49 +110,13 @@ static size_t grep_chunk(const char *p, size_t n, char *out)
 	return sizeof r + r.head + r.tail + r.lines;
 }
 
-struct line {
-	uint64_t key;
-	const char *p;
-	size_t n;
-};
-
-static uint64_t key_of(const char *p, size_t n)
-{
-	uint64_t k = 0;
-	for (size_t i = 0; i < 8; i++)
-		k = k << 8 | (i < n ? (unsigned char)p[i] : 0);
-	return k;
-}
-
-static int line_cmp(const struct line *a, const struct line *b)
-{
-	if (a->key != b->key)
-		return a->key < b->key ? -1 : 1;
-	size_t n = a->n < b->n ? a->n : b->n;
-	int r = memcmp(a->p, b->p, n);
-	if (r)
-		return r;
-	return (a->n > b->n) - (a->n < b->n);
-}
-
-static int qsort_cmp(const void *a, const void *b)
-{
-	return line_cmp(a, b);
-}
-
 /* The sorted run of a chunk, copied into out (n + 1 bytes). */
 static size_t sort_chunk(const char *p, size_t n, char *out)
 {
-	size_t cap = 1024, k = 0, o = 0;
-	struct line *v = malloc(cap * sizeof *v);
-	for (const char *q = p, *end = p + n; q < end;) {
-		const char *nl = memchr(q, '\n', (size_t)(end - q));
-		size_t len = nl ? (size_t)(nl - q) : (size_t)(end - q);
-		if (k == cap)
-			v = realloc(v, (cap *= 2) * sizeof *v);
-		v[k++] = (struct line){ key_of(q, len), q, len };
-		q += len + 1;
-	}
+	size_t k, o = 0;
+	struct line *v = split(p, n, &k);
+	if (!v)
+		exit(3);
 	qsort(v, k, sizeof *v, qsort_cmp);
 	for (size_t i = 0; i < k; i++) {
 		memcpy(out + o, v[i].p, v[i].n);
@@ -489,39 +425,6 @@ static void twin_grep_out(struct twin *t)
 	free(have);
 }
 
-struct cursor {
-	struct line line;
-	const char *end;
-};
-
-static int cursor_load(struct cursor *c)
-{
-	const char *p = c->line.p;
-	if (p >= c->end)
-		return 0;
-	const char *nl = memchr(p, '\n', (size_t)(c->end - p));
-	c->line.n = (size_t)(nl - p);
-	c->line.key = key_of(p, c->line.n);
-	return 1;
-}
-
-static void sift_down(struct cursor *h, size_t n, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, m = i;
-		if (l < n && line_cmp(&h[l].line, &h[m].line) < 0)
-			m = l;
-		if (l + 1 < n && line_cmp(&h[l + 1].line, &h[m].line) < 0)
-			m = l + 1;
-		if (m == i)
-			return;
-		struct cursor x = h[i];
-		h[i] = h[m];
-		h[m] = x;
-		i = m;
-	}
-}
-
 /* sort's runs, merged with a heap into 1 MiB writes. */
 static void twin_sort_out(struct twin *t)
 {
@@ -572,7 +475,7 @@ static void twin_sort_out(struct twin *t)
 static void twin_wc_out(struct twin *t, const char *path)
 {
 	size_t cap = 1024, n = 0;
-	struct counts *per = malloc(cap * sizeof *per), c = { 0 };
+	struct counts *per = malloc(cap * sizeof *per);
 	struct item r;
 	while (q_pop(&t->results, &r)) {
 		while (r.seq >= cap)
@@ -580,14 +483,7 @@ static void twin_wc_out(struct twin *t, const char *path)
 		per[r.seq] = r.c;
 		n = r.seq + 1 > n ? r.seq + 1 : n;
 	}
-	int in_word = 0;
-	for (size_t i = 0; i < n; i++) {
-		c.lines += per[i].lines;
-		c.bytes += per[i].bytes;
-		c.words += per[i].words - (in_word && per[i].first == PRINT);
-		if (per[i].last != NEUTRAL)
-			in_word = per[i].last == PRINT;
-	}
+	struct counts c = wc_join(per, n);
 	printf("%" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n", c.lines, c.words,
 	       c.bytes, path);
 	free(per);
@@ -599,7 +495,7 @@ static int run_twin(const char *tool, const char *path, unsigned jobs, size_t ch
 	t.fd = open(path, O_RDONLY);
 	if (t.fd < 0)
 		return 2;
-	init_classes();
+	wc_init();
 	q_init(&t.work, jobs * QUEUE);
 	q_init(&t.results, jobs * QUEUE);
 	pthread_mutex_init(&t.m, NULL);

@@ -41,49 +41,7 @@
 #include <trindle/io.h>
 
 #include "textjob.h"
-
-/* ---- counting (runs in the workers) ---- */
-
-enum { NEUTRAL, SPACE, PRINT };
-
-/* What a worker reports about one chunk.  words counts the words that
- * start in the chunk if it starts outside a word; first and last are the
- * kinds of its first and last bytes that are not NEUTRAL (NEUTRAL if
- * there are none). */
-struct counts {
-	uint64_t lines, words, bytes;
-	int first, last;
-};
-
-/* The class of every byte in the C locale. */
-static unsigned char byte_class[256];
-
-static void init_classes(void)
-{
-	for (int c = 0; c < 256; c++)
-		byte_class[c] = (c >= 0x21 && c <= 0x7e) ? PRINT : NEUTRAL;
-	const char *ws = " \t\n\v\f\r";
-	for (const char *p = ws; *p; p++)
-		byte_class[(unsigned char)*p] = SPACE;
-}
-
-static struct counts count(const unsigned char *p, size_t n)
-{
-	struct counts c = { 0, 0, n, NEUTRAL, NEUTRAL };
-	int in_word = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int k = byte_class[p[i]];
-		c.lines += p[i] == '\n';
-		c.words += k == PRINT && !in_word;
-		in_word = k == PRINT || (in_word && k == NEUTRAL);
-	}
-	for (size_t i = 0; i < n && c.first == NEUTRAL; i++)
-		c.first = byte_class[p[i]];
-	for (size_t i = n; i-- > 0 && c.last == NEUTRAL;)
-		c.last = byte_class[p[i]];
-	return c;
-}
+#include "wc-count.h"
 
 /* A worker: its first message is the pipe to reply on; then chunks, until
  * an empty segment says stop.  The reply is the chunk itself with the
@@ -141,22 +99,6 @@ static void take_counts(struct textjob *j, unsigned long seq,
 		j->failed = 1;
 	if (textjob_try_move(j->source, seg) != 0)
 		textjob_release(seg);
-}
-
-/* Adds up the chunks in file order, joining words across chunks. */
-static struct counts total(const struct wc_job *wc)
-{
-	struct counts t = { 0, 0, 0, NEUTRAL, NEUTRAL };
-	int in_word = 0;
-	for (unsigned long i = 0; i < wc->job.next_seq; i++) {
-		const struct counts *c = &wc->per_chunk[i];
-		t.lines += c->lines;
-		t.bytes += c->bytes;
-		t.words += c->words - (in_word && c->first == PRINT);
-		if (c->last != NEUTRAL) /* all neutral: the state goes through */
-			in_word = c->last == PRINT;
-	}
-	return t;
 }
 
 /* A device's report: the file could not be read. */
@@ -218,7 +160,7 @@ int main(int argc, char **argv)
 	}
 	const char *path = j->path;
 	int width = number_width(path && strcmp(path, "-") ? path : NULL);
-	init_classes(); /* before any worker starts */
+	wc_init(); /* before any worker starts */
 	if (textjob_start(j)) {
 		free(wc);
 		return 1;
@@ -227,7 +169,7 @@ int main(int argc, char **argv)
 	textjob_shut_down(j);
 	int failed = j->failed;
 	if (!failed) {
-		struct counts t = total(wc);
+		struct counts t = wc_join(wc->per_chunk, wc->job.next_seq);
 		printf("%*" PRIu64 " %*" PRIu64 " %*" PRIu64, width, t.lines,
 		       width, t.words, width, t.bytes);
 		printf(path ? " %s\n" : "\n", path);
