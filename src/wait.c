@@ -20,7 +20,10 @@ int64_t trindle__now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void futex_sleep(atomic_uint *word, int64_t timeout_ns)
+/* Sleeps while *word == expected, at most timeout_ns (negative: no
+ * limit).  Returns false if the time ran out. */
+static bool futex_sleep(atomic_uint *word, unsigned expected,
+		int64_t timeout_ns)
 {
 	struct timespec ts, *tsp = NULL;
 
@@ -29,7 +32,9 @@ static void futex_sleep(atomic_uint *word, int64_t timeout_ns)
 		ts.tv_nsec = timeout_ns % 1000000000;
 		tsp = &ts;
 	}
-	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 1u, tsp, NULL, 0);
+	long rc = syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, tsp,
+			  NULL, 0);
+	return rc == 0 || errno != ETIMEDOUT;
 }
 
 /*
@@ -114,7 +119,7 @@ static bool wait_word(atomic_uint *word, wait_ready_fn ready, void *arg,
 		}
 		if (slept)
 			*slept = true;
-		futex_sleep(word, left);
+		futex_sleep(word, 1u, left);
 		atomic_store_explicit(word, 0, memory_order_relaxed);
 		if (ready(arg))
 			return true;
@@ -133,19 +138,10 @@ bool trindle__wait_word(atomic_uint *word, wait_ready_fn ready, void *arg,
 bool trindle__futex_wait(atomic_uint *word, unsigned expected,
 		int64_t timeout_ns)
 {
-	struct timespec ts, *tsp = NULL;
-
-	if (timeout_ns >= 0) {
-		ts.tv_sec = timeout_ns / 1000000000;
-		ts.tv_nsec = timeout_ns % 1000000000;
-		tsp = &ts;
-	}
 	atomic_fetch_sub_explicit(&running_threads, 1, memory_order_relaxed);
-	long rc = syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, tsp,
-			  NULL, 0);
-	int error = rc < 0 ? errno : 0;
+	bool woken = futex_sleep(word, expected, timeout_ns);
 	atomic_fetch_add_explicit(&running_threads, 1, memory_order_relaxed);
-	return error != ETIMEDOUT;
+	return woken;
 }
 
 void trindle__futex_wake_all(atomic_uint *word)
