@@ -32,11 +32,6 @@ int textjob_try_move(trindle_pipe_t pipe, trindle_object_t obj)
 	return out.count ? -1 : 0;
 }
 
-void textjob_move(trindle_pipe_t pipe, trindle_object_t obj)
-{
-	textjob_try_move(pipe, obj);
-}
-
 void textjob_release(trindle_object_t obj)
 {
 	if (!obj)
@@ -130,6 +125,34 @@ static int start_source(struct textjob *j)
 	return j->source ? 0 : -1;
 }
 
+/* ---- the workers ---- */
+
+/* The tool whose job the workers do: set before the first one starts. */
+static const struct textjob_tool *worker_tool;
+
+/* A worker.  Its first message is the pipe to reply on (sending a pipe
+ * gives SEND on it); for a tool that gives chunks back, the second is the
+ * source's input pipe, or an empty segment if the source has ended
+ * already.  Then come chunks, until an empty segment says stop: one reply
+ * each, in the order they came.  The reply pipe has room for every chunk
+ * the worker may hold, so a reply's move fails only if main is gone.
+ * Returning ends the worker and releases what it holds. */
+static void worker_main(trindle_pipe_t input)
+{
+	const struct textjob_tool *t = worker_tool;
+	trindle_pipe_t reply = textjob_next_object(input);
+	trindle_object_t source = NULL;
+	trindle_segment_t chunk;
+
+	if (!reply || (t->give_back && !(source = textjob_next_object(input))))
+		return;
+	while ((chunk = textjob_next_object(input)) && trindle_measure(chunk)) {
+		trindle_segment_t r = t->work(chunk, source);
+		if (!r || textjob_try_move(reply, r) != 0)
+			trindle_abort(NULL);
+	}
+}
+
 /* Gives the worker the source's pipe to give chunks back on.  A short file
  * may be read already, and the source may end at any moment: if its pipe
  * is dead by the time it is sent, an empty segment goes in its place. */
@@ -158,7 +181,8 @@ static int send_give_back(struct textjob *j, struct textjob_worker *w)
 static int start_worker(struct textjob *j, struct textjob_worker *w)
 {
 	w->reply = trindle_pipe(TEXTJOB_QUEUE);
-	w->in = trindle_launch(j->tool->worker,
+	worker_tool = j->tool;
+	w->in = trindle_launch(worker_main,
 			       TEXTJOB_QUEUE + 1 + (size_t)j->tool->give_back,
 			       NULL, j->errp);
 	if (!w->reply || !w->in)

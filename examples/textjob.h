@@ -15,6 +15,8 @@
  *   - starting the file source on FILE or standard input, the workers,
  *     and for tools that write, a file sink on standard output
  *     (textjob_start());
+ *   - the workers' loop: each chunk a worker is given goes through the
+ *     tool's job, and the reply it returns goes back to main;
  *   - the receive loop: each chunk from the source goes to the least busy
  *     worker, each reply goes to the tool with the chunk's number in file
  *     order (textjob_collect(), textjob_step());
@@ -60,9 +62,6 @@ trindle_object_t textjob_next_object(trindle_pipe_t pipe);
  * or -1 if the pipe was full or dead: then obj is still held. */
 int textjob_try_move(trindle_pipe_t pipe, trindle_object_t obj);
 
-/* Moves obj to pipe, where there is known to be room. */
-void textjob_move(trindle_pipe_t pipe, trindle_object_t obj);
-
 /* Lets go of obj (NULL is ignored). */
 void textjob_release(trindle_object_t obj);
 
@@ -74,12 +73,15 @@ struct textjob_tool {
 	const char *name;       /* "trindle-wc": begins every message */
 	void (*usage)(FILE *f); /* prints the --help text */
 
-	/* The worker's entry point.  Its first message is the pipe to reply
-	 * on (sending a pipe gives SEND on it); with give_back set, the
-	 * second is the source's input pipe, or an empty segment if the
-	 * source has ended already.  Then come chunks, until an empty
-	 * segment says stop.  One reply per chunk, in the order they came. */
-	trindle_entrypoint_t worker;
+	/* A worker's job, run on each chunk it is given, in the order they
+	 * come: returns the reply, which textjob moves to main (NULL: out of
+	 * memory, and the worker aborts).  The chunk was moved to the
+	 * worker, so work may write it; it must keep, move or release it.
+	 * With give_back set, source is the source's input pipe, to give
+	 * the chunk back on (or an empty segment, if the source had ended
+	 * before the worker started: a move there fails); else NULL. */
+	trindle_segment_t (*work)(trindle_segment_t chunk,
+				  trindle_object_t source);
 	int give_back;          /* workers give chunks back to the source */
 	unsigned source_flags;  /* TRINDLE_SOURCE_LINES: cut at line ends */
 	int writes_output;      /* start a file sink on standard output */

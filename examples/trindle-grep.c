@@ -145,8 +145,11 @@ struct reply {
  * into a new segment instead, and the chunk goes back to the source (or
  * is released).  Returns the reply, or NULL when out of memory.
  */
-static trindle_segment_t grep_chunk(char *p, size_t n, trindle_pipe_t source)
+static trindle_segment_t grep_chunk(trindle_segment_t chunk,
+				    trindle_object_t source)
 {
+	char *p = chunk;
+	size_t n = trindle_measure(chunk);
 	struct reply r = { n, 0, 0, 0 };
 	char *first = memchr(p, '\n', n), *tail = p + n;
 
@@ -173,24 +176,6 @@ static trindle_segment_t grep_chunk(char *p, size_t n, trindle_pipe_t source)
 	if (copy && textjob_try_move(source, p) != 0)
 		textjob_release(p);
 	return copy;
-}
-
-/* First messages: the reply pipe, then the source's input pipe (or an
- * empty segment if the source had already ended).  Then chunks until an
- * empty one; each gets one reply. */
-static void grep_worker(trindle_pipe_t input)
-{
-	trindle_pipe_t reply = textjob_next_object(input);
-	trindle_object_t source = reply ? textjob_next_object(input) : NULL;
-	trindle_segment_t chunk;
-
-	while (source && (chunk = textjob_next_object(input)) &&
-	       trindle_measure(chunk)) {
-		trindle_segment_t r = grep_chunk(chunk, trindle_measure(chunk),
-						 source);
-		if (!r || textjob_try_move(reply, r) != 0)
-			trindle_abort(NULL);
-	}
 }
 
 /* ---- main: the replies in file order ---- */
@@ -386,7 +371,7 @@ static void usage(FILE *f)
 static const struct textjob_tool grep_tool = {
 	.name = "trindle-grep",
 	.usage = usage,
-	.worker = grep_worker,
+	.work = grep_chunk,
 	.give_back = 1,
 	.writes_output = 1,
 	.take_reply = take_reply,

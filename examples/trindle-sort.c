@@ -44,7 +44,7 @@
  * it), so chunks go round while the runs are kept for the merge.  NULL
  * when out of memory. */
 static trindle_segment_t sort_chunk(trindle_segment_t chunk,
-				    trindle_pipe_t source)
+				    trindle_object_t source)
 {
 	size_t n = trindle_measure(chunk), count;
 	const char *p = chunk;
@@ -64,24 +64,6 @@ static trindle_segment_t sort_chunk(trindle_segment_t chunk,
 	if (textjob_try_move(source, chunk) != 0)
 		textjob_release(chunk);
 	return run;
-}
-
-/* First messages: the reply pipe, then the source's input pipe (or an
- * empty segment if the source had already ended).  Then chunks until an
- * empty one; each comes back sorted, as a run. */
-static void sort_worker(trindle_pipe_t input)
-{
-	trindle_pipe_t reply = textjob_next_object(input);
-	trindle_object_t source = reply ? textjob_next_object(input) : NULL;
-	trindle_segment_t chunk;
-
-	while (source && (chunk = textjob_next_object(input)) &&
-	       trindle_measure(chunk)) {
-		trindle_segment_t run = sort_chunk(chunk, source);
-		if (!run)
-			trindle_abort(NULL);
-		textjob_move(reply, run);
-	}
 }
 
 /* ---- main: collect the runs ---- */
@@ -168,7 +150,7 @@ static void usage(FILE *f)
 static const struct textjob_tool sort_tool = {
 	.name = "trindle-sort",
 	.usage = usage,
-	.worker = sort_worker,
+	.work = sort_chunk,
 	.give_back = 1,
 	.source_flags = TRINDLE_SOURCE_LINES,
 	.writes_output = 1,

@@ -43,31 +43,20 @@
 #include "textjob.h"
 #include "wc-count.h"
 
-/* A worker: its first message is the pipe to reply on; then chunks, until
- * an empty segment says stop.  The reply is the chunk itself with the
- * counts written over its first bytes, or, for a chunk too short to hold
- * them, a new segment.  The reply pipe has room for every chunk the worker
- * may hold, so the move cannot fail for a full pipe. */
-static void wc_worker(trindle_pipe_t input)
+/* A worker's job: the reply is the chunk itself with the counts written
+ * over its first bytes, or, for a chunk too short to hold them, a new
+ * segment.  (Main gives the chunk back to the source.) */
+static trindle_segment_t wc_chunk(trindle_segment_t chunk,
+				  trindle_object_t source)
 {
-	trindle_pipe_t reply = textjob_next_object(input);
-	trindle_segment_t chunk;
-
-	while (reply && (chunk = textjob_next_object(input)) &&
-	       trindle_measure(chunk)) {
-		struct counts c = count(chunk, trindle_measure(chunk));
-		trindle_segment_t res = chunk;
-		if (trindle_measure(chunk) >= sizeof c) {
-			memcpy(chunk, &c, sizeof c); /* moved to us: writable */
-		} else {
-			textjob_release(chunk);
-			res = trindle_allocate(1, &(trindle_buffer_t){ sizeof c, &c });
-		}
-		if (!res || textjob_try_move(reply, res) != 0)
-			trindle_abort(NULL);
+	(void)source;
+	struct counts c = count(chunk, trindle_measure(chunk));
+	if (trindle_measure(chunk) >= sizeof c) {
+		memcpy(chunk, &c, sizeof c); /* moved to us: writable */
+		return chunk;
 	}
-	/* Returning ends the worker and releases what it holds (the stop
-	 * marker, the reply pipe). */
+	textjob_release(chunk);
+	return trindle_allocate(1, &(trindle_buffer_t){ sizeof c, &c });
 }
 
 /* ---- main: the counts of each chunk, joined in file order ---- */
@@ -142,7 +131,7 @@ static void usage(FILE *f)
 static const struct textjob_tool wc_tool = {
 	.name = "trindle-wc",
 	.usage = usage,
-	.worker = wc_worker,
+	.work = wc_chunk,
 	.take_reply = take_counts,
 	.report = report,
 };
