@@ -181,7 +181,6 @@ static int send_give_back(struct textjob *j, struct textjob_worker *w)
 static int start_worker(struct textjob *j, struct textjob_worker *w)
 {
 	w->reply = trindle_pipe(TEXTJOB_QUEUE);
-	worker_tool = j->tool;
 	w->in = trindle_launch(worker_main,
 			       TEXTJOB_QUEUE + 1 + (size_t)j->tool->give_back,
 			       NULL, j->errp);
@@ -203,6 +202,7 @@ int textjob_start(struct textjob *j)
 	/* The source first: it reads while the rest starts. */
 	if (rc == 0)
 		rc = start_source(j);
+	worker_tool = j->tool; /* once, before any worker can read it */
 	for (unsigned i = 0; rc == 0 && i < j->n; i++)
 		rc = start_worker(j, &j->w[i]);
 	if (rc == 0)
