@@ -215,13 +215,24 @@ int textjob_start(struct textjob *j)
 
 /* ---- the receive loop ---- */
 
-/* The worker with the most room, or NULL when all are full. */
-static struct textjob_worker *least_busy(struct textjob *j)
+/*
+ * The worker the next chunk goes to, or NULL when all are full: the
+ * busiest one that still has room.  A busy worker is running, and takes
+ * its next chunk from its own pipe without a wake-up; an idle one sleeps,
+ * and waking it costs a context switch and a cold cache, and on a machine
+ * with more threads than cores it must wait for a core anyway.  So idle
+ * workers are woken only once every running one has a chunk queued, that
+ * is, once chunks come faster than the running workers take them.
+ * (Measured, trindle-grep on 2 cores: 4-5% faster than handing each chunk
+ * to the least busy worker, which woke the idle one for nearly every
+ * chunk.)
+ */
+static struct textjob_worker *next_worker(struct textjob *j)
 {
 	struct textjob_worker *best = NULL;
 	for (unsigned i = 0; i < j->n; i++)
 		if (j->w[i].busy < TEXTJOB_QUEUE &&
-		    (!best || j->w[i].busy < best->busy))
+		    (!best || j->w[i].busy > best->busy))
 			best = &j->w[i];
 	return best;
 }
@@ -313,7 +324,7 @@ int textjob_step(struct textjob *j, int wait_briefly)
 	struct textjob_worker *room = NULL;
 	if (j->chunks && !j->source_ended &&
 	    (!j->tool->can_take || j->tool->can_take(j)))
-		room = least_busy(j);
+		room = next_worker(j);
 	if (room)
 		req[k++] = (trindle_message_t){ j->chunks, NULL };
 	for (unsigned i = 0; i < j->n; i++)

@@ -17,9 +17,10 @@
  *     (textjob_start());
  *   - the workers' loop: each chunk a worker is given goes through the
  *     tool's job, and the reply it returns goes back to main;
- *   - the receive loop: each chunk from the source goes to the least busy
- *     worker, each reply goes to the tool with the chunk's number in file
- *     order (textjob_collect(), textjob_step());
+ *   - the receive loop: each chunk from the source goes to a worker with
+ *     room, the busiest first (see next_worker() in textjob.c), and each
+ *     reply goes to the tool with the chunk's number in file order
+ *     (textjob_collect(), textjob_step());
  *   - the output: bytes copied into fixed-size segments that go to the
  *     sink, which gives them back to be filled again; at most
  *     TEXTJOB_OUT_SEGMENTS are made (textjob_put(), textjob_end_output());

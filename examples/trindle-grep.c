@@ -8,7 +8,7 @@
  *                          (in file order) --matching lines--> file sink
  *
  * The file source reads the file into fixed-size chunks and moves each to
- * main, which numbers it and moves it to the least busy worker.  A chunk
+ * main, which numbers it and moves it to a worker with room.  A chunk
  * mostly holds whole lines, but its first and last pieces belong to lines
  * that straddle the cuts.  The worker searches the whole lines in between
  * and writes its reply over the chunk itself (it was moved to the worker,

@@ -7,7 +7,7 @@
  *                     k-way merge of the runs --output segments--> file sink
  *
  * The file source cuts the file at line ends and moves each chunk to main,
- * which moves it to the least busy worker.  A worker sorts the lines of its
+ * which moves it to a worker with room.  A worker sorts the lines of its
  * chunk, writes them into a new segment, a *run*, its lines in order, each
  * ended by a newline, and moves the run back; the chunk goes back to the
  * source, which reads a later chunk into it.  When

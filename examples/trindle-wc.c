@@ -7,7 +7,7 @@
  *        +------------ the chunk, given back -+
  *
  * The file source reads the file into fixed-size chunks and moves each to
- * main, which numbers it and moves it to the least busy worker (a move: no
+ * main, which numbers it and moves it to a worker with room (a move: no
  * copy, and the worker may write it).  The worker counts the chunk, writes
  * the counts over the chunk's first bytes, and moves the chunk back to
  * main on a reply pipe of its own; main reads the counts and gives the
