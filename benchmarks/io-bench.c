@@ -32,6 +32,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -749,9 +750,52 @@ static int bench_tool(const struct config *c, int t)
 	return 0;
 }
 
+/*
+ * Which CPU each side of a source pair runs on.  The two virtual CPUs of
+ * this shared host are not always equally fast: at the same moment one
+ * read() loop ran at 8.5 GB/s and another at 12 GB/s.  The source's own
+ * thread reads while main consumes, so it lands on the CPU main leaves
+ * free, while the read() loop runs on main's: the ratio measured the two
+ * CPUs as much as the device (0.7x to 1.3x from one run to the next).  So
+ * within a pair the read() loop and the source's reads use the same CPU:
+ * main is pinned to that CPU for the loop, and to the other one while it
+ * consumes the source's chunks (after the source started, so that the
+ * source's thread is not pinned with it).  Pairs alternate between the two
+ * CPUs.  cpus[] holds the first two CPUs the benchmark may use, or -1s
+ * when it has only one.
+ */
+static int cpus[2] = { -1, -1 };
+
+static void find_cpus(void)
+{
+	cpu_set_t set;
+	int k = 0;
+	if (sched_getaffinity(0, sizeof set, &set) != 0)
+		return;
+	for (int c = 0; c < CPU_SETSIZE && k < 2; c++)
+		if (CPU_ISSET(c, &set))
+			cpus[k++] = c;
+	if (k < 2)
+		cpus[0] = cpus[1] = -1;
+}
+
+static cpu_set_t all_cpus;
+
+/* Pins the calling thread to cpu, or lets it run anywhere again (-1). */
+static void pin(int cpu)
+{
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	if (cpu >= 0)
+		CPU_SET(cpu, &one);
+	sched_setaffinity(0, sizeof one, cpu >= 0 ? &one : &all_cpus);
+}
+
 /* The file source feeding a consumer that releases each chunk, or gives
- * it back to the source for reuse (recycle). */
-static double time_source(const char *path, size_t chunk, int recycle)
+ * it back to the source for reuse (recycle).  main_cpu: where main runs
+ * once the source started (-1: anywhere). */
+static double time_source(const char *path, size_t chunk, int recycle,
+			  int main_cpu)
 {
 	trindle_pipe_t out = trindle_pipe(8);
 	struct trindle_source_options o = { .chunk_bytes = chunk };
@@ -759,11 +803,16 @@ static double time_source(const char *path, size_t chunk, int recycle)
 	trindle_pipe_t dev = trindle_file_source(path, &o, out, NULL);
 	if (!dev)
 		return -1;
-	for (;;) {
+	if (main_cpu >= 0)
+		pin(main_cpu);
+	int failed = 0;
+	while (!failed) {
 		trindle_message_t req = { out, NULL }, got[8];
 		trindle_mailbox_t mo = { 1, &req }, in = { 8, got };
-		if (trindle_sync(&mo, &in) != 0 || in.count == 0)
-			return -1;
+		if (trindle_sync(&mo, &in) != 0 || in.count == 0) {
+			failed = 1;
+			break;
+		}
 		trindle_message_t rel[16];
 		size_t k = 0, end = 0;
 		for (size_t i = 0; i < in.count; i++)
@@ -779,25 +828,29 @@ static double time_source(const char *path, size_t chunk, int recycle)
 		if (end)
 			break;
 	}
-	double t = now() - t0;
+	double t = failed ? -1 : now() - t0;
+	pin(-1);
 	trindle_message_t rel[2] = { { NULL, out }, { NULL, dev } };
 	trindle_mailbox_t ro = { 2, rel };
 	trindle_sync(&ro, NULL);
 	return t;
 }
 
-static double time_read_loop(const char *path, size_t chunk)
+/* A read() loop on cpu (-1: anywhere). */
+static double time_read_loop(const char *path, size_t chunk, int cpu)
 {
 	char *buf = malloc(chunk);
+	if (cpu >= 0)
+		pin(cpu);
 	double t0 = now();
 	int fd = open(path, O_RDONLY);
-	if (fd < 0 || !buf)
-		return -1;
-	while (read(fd, buf, chunk) > 0)
+	while (fd >= 0 && buf && read(fd, buf, chunk) > 0)
 		;
-	close(fd);
-	double t = now() - t0;
+	double t = fd >= 0 && buf ? now() - t0 : -1;
+	if (fd >= 0)
+		close(fd);
 	free(buf);
+	pin(-1);
 	return t;
 }
 
@@ -806,15 +859,18 @@ static void bench_source(const struct config *c, size_t chunk)
 	/* A pass takes some 20 ms: three times the runs, after a warm-up. */
 	double a[64], b[64], d[64];
 	int n = c->runs * 3 > 63 ? 63 : c->runs * 3;
-	time_source(c->file, chunk, 1);
-	time_read_loop(c->file, chunk);
+	time_source(c->file, chunk, 1, -1);
+	time_read_loop(c->file, chunk, -1);
 	for (int r = 0; r < n; r++) {
+		/* The reads of both sides on cpus[r % 2], main's consuming on
+		 * the other one (see cpus[]). */
+		int reads = cpus[r % 2], consumer = cpus[(r + 1) % 2];
 		ensure_cached(c->file);
-		a[r] = time_source(c->file, chunk, 1);
+		a[r] = time_source(c->file, chunk, 1, consumer);
 		ensure_cached(c->file);
-		b[r] = time_read_loop(c->file, chunk);
+		b[r] = time_read_loop(c->file, chunk, reads);
 		ensure_cached(c->file);
-		d[r] = time_source(c->file, chunk, 0);
+		d[r] = time_source(c->file, chunk, 0, consumer);
 	}
 	double pr = 1 / pairwise_ratio(a, b, n);
 	double ma = median(a, n), mb = median(b, n);
@@ -913,6 +969,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	warm(c.file);
+	sched_getaffinity(0, sizeof all_cpus, &all_cpus);
+	find_cpus();
 	if (c.source_chunk) {
 		bench_source(&c, c.source_chunk);
 	} else {
