@@ -41,6 +41,20 @@ void textjob_release(trindle_object_t obj)
 	trindle_sync(&out, NULL);
 }
 
+void textjob_release_all(trindle_object_t *objs, size_t n)
+{
+	enum { BATCH = 64 };
+	trindle_message_t m[BATCH];
+	while (n) {
+		size_t k = 0;
+		for (; n && k < BATCH; n--, objs++)
+			if (*objs)
+				m[k++] = (trindle_message_t){ NULL, *objs };
+		trindle_mailbox_t out = { k, m };
+		trindle_sync(&out, NULL);
+	}
+}
+
 /* ---- command line ---- */
 
 int textjob_parse(struct textjob *j, const struct textjob_tool *t, int argc,

@@ -66,6 +66,10 @@ int textjob_try_move(trindle_pipe_t pipe, trindle_object_t obj);
 /* Lets go of obj (NULL is ignored). */
 void textjob_release(trindle_object_t obj);
 
+/* Lets go of objs[0 .. n) (NULLs are ignored), many in one sync: the
+ * library then changes the protection of their pages in one batch. */
+void textjob_release_all(trindle_object_t *objs, size_t n);
+
 /* ---- the tool ---- */
 
 struct textjob;

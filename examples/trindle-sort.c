@@ -175,8 +175,7 @@ int main(int argc, char **argv)
 		merge(s);
 	textjob_end_output(j);
 	textjob_shut_down(j);
-	for (size_t i = 0; i < s->nruns; i++)
-		textjob_release(s->runs[i]);
+	textjob_release_all(s->runs, s->nruns);
 	free(s->runs);
 	int rc = j->failed ? 2 : 0;
 	free(s);
