@@ -163,15 +163,48 @@ static bool saw_sole_holder_notice(const struct ending *e, trindle_segment_t s)
 	return false;
 }
 
+/* Launch entry with one input slot and the given out and err pipes, after
+ * setting g_write, which the touching workers read to choose their act. */
+static trindle_pipe_t launch(trindle_entrypoint_t entry, trindle_pipe_t out,
+		trindle_pipe_t err, bool write)
+{
+	g_write = write;
+	trindle_pipe_t input = trindle_launch(entry, 1, out, err);
+	assert_non_null(input);
+	return input;
+}
+
 /* Launch touch_given_worker on s (shared if share, else moved to it). */
 static trindle_pipe_t launch_toucher(trindle_pipe_t errp, trindle_segment_t s,
 		bool share, bool write)
 {
-	g_write = write;
-	trindle_pipe_t input = trindle_launch(touch_given_worker, 1, NULL, errp);
-	assert_non_null(input);
+	trindle_pipe_t input = launch(touch_given_worker, NULL, errp, write);
 	assert_int_equal(share ? t_send(input, s) : t_move(input, s), 0);
 	return input;
+}
+
+/*
+ * The common case: touch_given_worker writes at s + OFFSET (s shared with
+ * it if share, else moved), which it may not; wait for its end and check
+ * that the report on errp names that write, by that worker.
+ */
+static void expect_write_fault(trindle_pipe_t errp, unsigned char *s,
+		bool share, struct ending *e)
+{
+	trindle_pipe_t input = launch_toucher(errp, s, share, true);
+	await_ending(input, errp, true, e);
+	expect_report(e, s + OFFSET, TRINDLE_ACCESS_WRITE, s, input);
+}
+
+/* The end of a test whose worker faulted: release the report, then s when
+ * this root still holds it (NULL when not), then errp, one sync each. */
+static void release_after_fault(const struct ending *e, trindle_segment_t s,
+		trindle_pipe_t errp)
+{
+	assert_int_equal(t_release(e->report), 0);
+	if (s)
+		assert_int_equal(t_release(s), 0);
+	assert_int_equal(t_release(errp), 0);
 }
 
 /* ---- faults in workers ---- */
@@ -182,14 +215,10 @@ static void test_fault_write_to_shared_segment_reported(void **state)
 	trindle_pipe_t errp = t_pipe(2);
 	unsigned char *s = t_segment(4096, 0xAA);
 	struct ending e;
-	trindle_pipe_t input = launch_toucher(errp, s, true, true);
 
-	await_ending(input, errp, true, &e);
-	expect_report(&e, s + OFFSET, TRINDLE_ACCESS_WRITE, s, input);
+	expect_write_fault(errp, s, true, &e);
 	assert_int_equal(s[OFFSET], 0xAA);   /* the write did not happen */
-	assert_int_equal(t_release(e.report), 0);
-	assert_int_equal(t_release(s), 0);
-	assert_int_equal(t_release(errp), 0);
+	release_after_fault(&e, s, errp);
 }
 
 /* Runs touch_destroyed_worker (writing when write is set) and checks the
@@ -198,9 +227,7 @@ static void expect_destroyed_touch_reported(bool write)
 {
 	trindle_pipe_t errp = t_pipe(2);
 	struct ending e;
-	g_write = write;
-	trindle_pipe_t input = trindle_launch(touch_destroyed_worker, 1, NULL, errp);
-	assert_non_null(input);
+	trindle_pipe_t input = launch(touch_destroyed_worker, NULL, errp, write);
 
 	await_ending(input, errp, true, &e);
 	unsigned char *d = g_destroyed;
@@ -208,8 +235,7 @@ static void expect_destroyed_touch_reported(bool write)
 	/* (the report itself may reuse d's address: no access check on d) */
 	expect_report(&e, d + OFFSET,
 		      write ? TRINDLE_ACCESS_WRITE : TRINDLE_ACCESS_READ, d, input);
-	assert_int_equal(t_release(e.report), 0);
-	assert_int_equal(t_release(errp), 0);
+	release_after_fault(&e, NULL, errp);
 }
 
 static void test_fault_read_of_destroyed_segment_reported(void **state)
@@ -231,14 +257,11 @@ static void test_fault_write_to_extended_segment_reported(void **state)
 	unsigned char *code = t_segment(4096, 0xC3);
 	struct ending e;
 	assert_int_equal(trindle_extend(code), 0);
-	/* Moved: the worker holds it alone, and still may not write it. */
-	trindle_pipe_t input = launch_toucher(errp, code, false, true);
 
-	await_ending(input, errp, true, &e);
-	expect_report(&e, code + OFFSET, TRINDLE_ACCESS_WRITE, code, input);
+	/* Moved: the worker holds it alone, and still may not write it. */
+	expect_write_fault(errp, code, false, &e);
 	assert_int_equal(trindle_access(code), 0);
-	assert_int_equal(t_release(e.report), 0);
-	assert_int_equal(t_release(errp), 0);
+	release_after_fault(&e, NULL, errp);
 }
 
 static void test_fault_execute_of_data_segment_reported(void **state)
@@ -248,15 +271,12 @@ static void test_fault_execute_of_data_segment_reported(void **state)
 	trindle_pipe_t errp = t_pipe(2);
 	unsigned char *data = t_segment(64, 0xC3);   /* "ret", not extended */
 	struct ending e;
-	g_write = false;
-	trindle_pipe_t input = trindle_launch(call_given_worker, 1, NULL, errp);
-	assert_non_null(input);
+	trindle_pipe_t input = launch(call_given_worker, NULL, errp, false);
 	assert_int_equal(t_move(input, data), 0);
 
 	await_ending(input, errp, true, &e);
 	expect_report(&e, data, TRINDLE_ACCESS_EXECUTE, data, input);
-	assert_int_equal(t_release(e.report), 0);
-	assert_int_equal(t_release(errp), 0);
+	release_after_fault(&e, NULL, errp);
 #else
 	skip();
 #endif
@@ -291,10 +311,8 @@ static void test_fault_stops_only_the_worker_and_releases_its_holdings(void **st
 	g_out = echo_out;
 	trindle_pipe_t echo = trindle_launch(echo_worker, 2, echo_out, NULL);
 	assert_non_null(echo);
-	trindle_pipe_t input = launch_toucher(errp, s, true, true);
 
-	await_ending(input, errp, true, &e);
-	expect_report(&e, s + OFFSET, TRINDLE_ACCESS_WRITE, s, input);
+	expect_write_fault(errp, s, true, &e);
 	/* We hold s alone again, were told so, and may write it. */
 	assert_true(saw_sole_holder_notice(&e, s));
 	assert_int_equal(trindle_access(s), RW);
@@ -312,9 +330,7 @@ static void test_fault_stops_only_the_worker_and_releases_its_holdings(void **st
 	while (t_recv(echo_out, &got, -1) == 1)
 		assert_ptr_not_equal(got.address, echo_out);
 
-	assert_int_equal(t_release(e.report), 0);
-	assert_int_equal(t_release(s), 0);
-	assert_int_equal(t_release(errp), 0);
+	release_after_fault(&e, s, errp);
 	assert_int_equal(t_release(echo_out), 0);
 }
 
@@ -324,10 +340,8 @@ static void test_fault_without_err_pipe_still_ends_only_the_worker(void **state)
 	trindle_pipe_t wake = t_pipe(2);
 	unsigned char *s = t_segment(4096, 0x33);
 	struct ending e;
-	g_write = true;
 	/* With err NULL the report goes nowhere; out keeps the wait asleep. */
-	trindle_pipe_t input = trindle_launch(touch_given_worker, 1, wake, NULL);
-	assert_non_null(input);
+	trindle_pipe_t input = launch(touch_given_worker, wake, NULL, true);
 	assert_int_equal(t_send(input, s), 0);
 
 	await_ending(input, wake, false, &e);
@@ -345,9 +359,7 @@ static void test_fault_many_in_a_row_then_workers_still_run(void **state)
 	struct ending e;
 
 	for (unsigned long i = 0; i < rounds; i++) {
-		trindle_pipe_t input = launch_toucher(errp, s, true, true);
-		await_ending(input, errp, true, &e);
-		expect_report(&e, s + OFFSET, TRINDLE_ACCESS_WRITE, s, input);
+		expect_write_fault(errp, s, true, &e);
 		assert_int_equal(t_release(e.report), 0);
 	}
 	assert_int_equal(s[OFFSET], 0x44);

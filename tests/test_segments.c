@@ -110,6 +110,9 @@ static struct state report(trindle_pipe_t reply, struct t_box *b, int op)
 	return copy;
 }
 
+/* How keep() hands over the segment: shared, or moved (given away). */
+enum { SHARE = 0, MOVE = 1 };
+
 /* Starts a keeper and hands it seg: moved when move is set, else shared. */
 static trindle_pipe_t keep(trindle_pipe_t reply, trindle_segment_t seg,
 			   int move, struct t_box *b, struct state *first)
@@ -118,6 +121,94 @@ static trindle_pipe_t keep(trindle_pipe_t reply, trindle_segment_t seg,
 	assert_int_equal(move ? t_move(w, seg) : t_send(w, seg), 0);
 	*first = report(reply, b, 's');
 	return w;
+}
+
+/*
+ * What a keeper test works with: the box of what came in, the pipe the
+ * keeper answers on, the segment under test, the keeper holding it and its
+ * first report.  Kept together so that each test shows only what it does
+ * to the segment and what it checks.
+ */
+struct fixture {
+	struct t_box b;
+	trindle_pipe_t reply;
+	unsigned char *s;
+	trindle_pipe_t w;
+	struct state st;
+};
+
+/* An empty box, a reply pipe of capacity cap, then the segment under test
+ * (size bytes of fill), in that order; no keeper yet, for the tests that
+ * change the segment first or start more than one keeper. */
+static void open_fixture(struct fixture *f, size_t cap, size_t size,
+			 unsigned char fill)
+{
+	*f = (struct fixture){ .reply = trindle_pipe(cap) };
+	f->s = t_segment(size, fill);
+}
+
+/* The usual start: open_fixture() with a reply pipe of 8, then a keeper
+ * that holds the segment (moved to it, or shared with it). */
+static void setup(struct fixture *f, size_t size, unsigned char fill,
+		  int move)
+{
+	open_fixture(f, 8, size, fill);
+	f->w = keep(f->reply, f->s, move, &f->b, &f->st);
+}
+
+/* Sends f's keeper one command and returns its report on that command. */
+static struct state obey(struct fixture *f, int op, uintptr_t arg)
+{
+	command(f->w, op, arg);
+	return report(f->reply, &f->b, op);
+}
+
+/* Tells f's keeper to end and waits until it has, so that what its end
+ * changes (holders, notices) is settled before the test looks. */
+static void quit(struct fixture *f)
+{
+	command(f->w, 'q', 0);
+	t_await_gone(f->w, f->reply, &f->b);
+}
+
+/* The notice that this root holds f's segment alone again. */
+static trindle_message_t sole(const struct fixture *f)
+{
+	return (trindle_message_t){ NULL, f->s };
+}
+
+/* Waits for that notice, which must come exactly once. */
+static void await_sole(struct fixture *f)
+{
+	assert_int_equal(t_await_note(f->reply, sole(f), &f->b), 1);
+}
+
+/* Has f's keeper move the segment back ('b') and checks that it arrives
+ * here as a message, held here alone and so writable at once.  The
+ * keeper's report on 'b' is left to the test. */
+static void take_back(struct fixture *f)
+{
+	command(f->w, 'b', 0);
+	assert_ptr_equal(t_next_from(f->reply, &f->b), f->s);
+	assert_int_equal(trindle_access(f->s), RW);
+}
+
+/* Has f's keeper write s[at], which its rights forbid: the MMU stops it,
+ * the report names that write, and the keeper is gone afterwards. */
+static void expect_write_fault(struct fixture *f, uintptr_t at)
+{
+	command(f->w, 'w', at);
+	t_expect_fault(f->reply, &f->b, f->s + at, TRINDLE_ACCESS_WRITE,
+		       f->s, f->w);
+	t_await_gone(f->w, f->reply, &f->b);
+}
+
+/* Releases the segment, then the reply pipe: the end of the tests in which
+ * this root still holds the segment. */
+static void close_fixture(struct fixture *f)
+{
+	assert_int_equal(t_release(f->s), 0);
+	assert_int_equal(t_release(f->reply), 0);
 }
 
 static size_t page_size(void)
@@ -408,114 +499,85 @@ static void test_segment_message_in_flight_counts_as_holder(void **state)
 static void test_segment_second_holder_loses_write(void **state)
 {
 	(void)state;
-	struct t_box b = { 0 };
-	struct state st;
-	trindle_pipe_t reply = trindle_pipe(8);
-	unsigned char *s = t_segment(10, 42);
-	trindle_pipe_t w = keep(reply, s, 0, &b, &st);
+	struct fixture f;
+	setup(&f, 10, 42, SHARE);
 	/* Both holders see READ only, and the same bytes. */
-	assert_int_equal(trindle_access(s), R);
-	assert_int_equal(st.access, R);
-	assert_int_equal(st.size, 10);
-	assert_int_equal(st.first, 42);
-	command(w, 'q', 0);
-	t_await_gone(w, reply, &b);
-	assert_int_equal(t_release(s), 0);
-	assert_int_equal(t_release(reply), 0);
+	assert_int_equal(trindle_access(f.s), R);
+	assert_int_equal(f.st.access, R);
+	assert_int_equal(f.st.size, 10);
+	assert_int_equal(f.st.first, 42);
+	quit(&f);
+	close_fixture(&f);
 }
 
 static void test_segment_sole_holder_regains_write_with_notice(void **state)
 {
 	(void)state;
-	struct t_box b = { 0 };
-	struct state st;
-	trindle_pipe_t reply = trindle_pipe(8);
-	unsigned char *s = t_segment(10, 42);
-	trindle_pipe_t w = keep(reply, s, 0, &b, &st);
-	command(w, 'd', 0);
-	st = report(reply, &b, 'd');
-	assert_int_equal(st.access, 0);
-	trindle_message_t back = { NULL, s };
-	assert_int_equal(t_await_note(reply, back, &b), 1);
-	assert_int_equal(trindle_access(s), RW);
-	s[1] = 43;
-	command(w, 'q', 0);
-	t_await_gone(w, reply, &b);
+	struct fixture f;
+	setup(&f, 10, 42, SHARE);
+	assert_int_equal(obey(&f, 'd', 0).access, 0);
+	await_sole(&f);
+	assert_int_equal(trindle_access(f.s), RW);
+	f.s[1] = 43;
+	quit(&f);
 	/* The notice came once. */
-	assert_int_equal(t_count_notes(&b, back), 1);
-	assert_int_equal(t_release(s), 0);
-	assert_int_equal(t_release(reply), 0);
+	assert_int_equal(t_count_notes(&f.b, sole(&f)), 1);
+	close_fixture(&f);
 }
 
 static void test_segment_holder_ending_gives_notice(void **state)
 {
 	(void)state;
-	struct t_box b = { 0 };
-	struct state st;
-	trindle_pipe_t reply = trindle_pipe(8);
-	unsigned char *s = t_segment(10, 42);
-	trindle_pipe_t w = keep(reply, s, 0, &b, &st);
-	command(w, 'q', 0);
-	t_await_gone(w, reply, &b);
-	trindle_message_t back = { NULL, s };
-	assert_int_equal(t_await_note(reply, back, &b), 1);
-	assert_int_equal(trindle_access(s), RW);
-	s[0] = 1;
-	assert_int_equal(t_release(s), 0);
-	assert_int_equal(t_release(reply), 0);
+	struct fixture f;
+	setup(&f, 10, 42, SHARE);
+	quit(&f);
+	await_sole(&f);
+	assert_int_equal(trindle_access(f.s), RW);
+	f.s[0] = 1;
+	close_fixture(&f);
 }
 
 static void test_segment_three_holders_read_only_until_two_leave(void **state)
 {
 	(void)state;
-	struct t_box b = { 0 };
+	struct fixture f;
 	struct state st1, st2;
-	trindle_pipe_t reply = trindle_pipe(16);
-	unsigned char *s = t_segment(10, 9);
-	trindle_pipe_t w1 = keep(reply, s, 0, &b, &st1);
-	trindle_pipe_t w2 = keep(reply, s, 0, &b, &st2);
+	open_fixture(&f, 16, 10, 9);
+	trindle_pipe_t w1 = keep(f.reply, f.s, SHARE, &f.b, &st1);
+	trindle_pipe_t w2 = keep(f.reply, f.s, SHARE, &f.b, &st2);
 	assert_int_equal(st1.access, R);
 	assert_int_equal(st2.access, R);
 	command(w1, 'd', 0);
-	assert_int_equal(report(reply, &b, 'd').access, 0);
+	assert_int_equal(report(f.reply, &f.b, 'd').access, 0);
 	/* Still two holders: READ for both, and no notice yet. */
-	assert_int_equal(trindle_access(s), R);
+	assert_int_equal(trindle_access(f.s), R);
 	command(w2, 'a', 0);
-	assert_int_equal(report(reply, &b, 'a').access, R);
-	assert_int_equal(t_count_notes(&b, (trindle_message_t){ NULL, s }), 0);
+	assert_int_equal(report(f.reply, &f.b, 'a').access, R);
+	assert_int_equal(t_count_notes(&f.b, sole(&f)), 0);
 	command(w2, 'q', 0);
-	assert_int_equal(t_await_note(reply, (trindle_message_t){ NULL, s }, &b), 1);
-	assert_int_equal(trindle_access(s), RW);
+	await_sole(&f);
+	assert_int_equal(trindle_access(f.s), RW);
 	command(w1, 'q', 0);
-	t_await_gone(w1, reply, &b);
-	t_await_gone(w2, reply, &b);
-	assert_int_equal(t_count_notes(&b, (trindle_message_t){ NULL, s }), 1);
-	assert_int_equal(t_release(s), 0);
-	assert_int_equal(t_release(reply), 0);
+	t_await_gone(w1, f.reply, &f.b);
+	t_await_gone(w2, f.reply, &f.b);
+	assert_int_equal(t_count_notes(&f.b, sole(&f)), 1);
+	close_fixture(&f);
 }
 
 static void test_segment_received_while_held_gives_no_notice(void **state)
 {
 	(void)state;
-	struct t_box b = { 0 };
-	struct state st;
-	trindle_pipe_t reply = trindle_pipe(8);
-	unsigned char *s = t_segment(10, 5);
-	trindle_pipe_t w = keep(reply, s, 0, &b, &st);
-	assert_int_equal(st.access, R);
-	command(w, 'b', 0);
+	struct fixture f;
+	setup(&f, 10, 5, SHARE);
+	assert_int_equal(f.st.access, R);
 	/* It comes back as a message; on receipt this root is the sole
 	 * holder and may write at once. */
-	assert_ptr_equal(t_next_from(reply, &b), s);
-	assert_int_equal(trindle_access(s), RW);
-	s[0] = 6;
-	st = report(reply, &b, 'b');
-	assert_int_equal(st.access, 0);
-	command(w, 'q', 0);
-	t_await_gone(w, reply, &b);
-	assert_int_equal(t_count_notes(&b, (trindle_message_t){ NULL, s }), 0);
-	assert_int_equal(t_release(s), 0);
-	assert_int_equal(t_release(reply), 0);
+	take_back(&f);
+	f.s[0] = 6;
+	assert_int_equal(report(f.reply, &f.b, 'b').access, 0);
+	quit(&f);
+	assert_int_equal(t_count_notes(&f.b, sole(&f)), 0);
+	close_fixture(&f);
 }
 
 static void test_segment_move_to_self_keeps_write(void **state)
@@ -540,45 +602,30 @@ static void test_segment_move_to_self_keeps_write(void **state)
 static void test_segment_move_gives_receiver_write(void **state)
 {
 	(void)state;
-	struct t_box b = { 0 };
-	struct state st;
-	trindle_pipe_t reply = trindle_pipe(8);
-	unsigned char *s = t_segment(10, 5);
-	trindle_pipe_t w = keep(reply, s, 1, &b, &st);
-	assert_int_equal(st.access, RW);
-	assert_int_equal(st.first, 5);
-	command(w, 'w', 0);
-	st = report(reply, &b, 'w');
-	assert_int_equal(st.first, 0x5a);
-	command(w, 'b', 0);
-	assert_ptr_equal(t_next_from(reply, &b), s);
-	assert_int_equal(trindle_access(s), RW);
-	assert_int_equal(s[0], 0x5a);
-	assert_int_equal(report(reply, &b, 'b').access, 0);
-	command(w, 'q', 0);
-	t_await_gone(w, reply, &b);
-	assert_int_equal(t_release(s), 0);
-	assert_int_equal(t_release(reply), 0);
+	struct fixture f;
+	setup(&f, 10, 5, MOVE);
+	assert_int_equal(f.st.access, RW);
+	assert_int_equal(f.st.first, 5);
+	assert_int_equal(obey(&f, 'w', 0).first, 0x5a);
+	take_back(&f);
+	assert_int_equal(f.s[0], 0x5a);
+	assert_int_equal(report(f.reply, &f.b, 'b').access, 0);
+	quit(&f);
+	close_fixture(&f);
 }
 
 static void test_segment_shared_write_faults_in_worker(void **state)
 {
 	(void)state;
-	struct t_box b = { 0 };
-	struct state st;
-	trindle_pipe_t reply = trindle_pipe(8);
-	unsigned char *s = t_segment(100, 5);
-	trindle_pipe_t w = keep(reply, s, 0, &b, &st);
-	assert_int_equal(st.access, R);
-	command(w, 'w', 10);
-	t_expect_fault(reply, &b, s + 10, TRINDLE_ACCESS_WRITE, s, w);
-	t_await_gone(w, reply, &b);
+	struct fixture f;
+	setup(&f, 100, 5, SHARE);
+	assert_int_equal(f.st.access, R);
+	expect_write_fault(&f, 10);
 	/* The faulting worker let go: this root holds it alone again. */
-	assert_int_equal(t_await_note(reply, (trindle_message_t){ NULL, s }, &b), 1);
-	assert_int_equal(trindle_access(s), RW);
-	assert_int_equal(s[10], 5);
-	assert_int_equal(t_release(s), 0);
-	assert_int_equal(t_release(reply), 0);
+	await_sole(&f);
+	assert_int_equal(trindle_access(f.s), RW);
+	assert_int_equal(f.s[10], 5);
+	close_fixture(&f);
 }
 
 /* The kernel's mappings of this process, in address order. */
@@ -688,10 +735,10 @@ static void test_segment_rights_enforced_past_mapping_limit(void **state)
 static void test_destroyed_segment_touch_faults_in_worker(void **state)
 {
 	(void)state;
-	struct t_box b = { 0 };
-	struct state st;
-	trindle_pipe_t reply = trindle_pipe(8);
-	trindle_pipe_t w = keep(reply, trindle_allocate(0, NULL), 1, &b, &st);
+	/* No segment under test: the keeper keeps an empty one of its own,
+	 * and touches d, made below, by address alone. */
+	struct fixture f = { .reply = trindle_pipe(8) };
+	f.w = keep(f.reply, trindle_allocate(0, NULL), MOVE, &f.b, &f.st);
 	unsigned char *d = t_segment(100, 1);
 	/* The token exists before d dies, so it cannot take d's address. */
 	struct cmd c = { 'p', (uintptr_t)(d + 3) };
@@ -700,10 +747,10 @@ static void test_destroyed_segment_touch_faults_in_worker(void **state)
 	assert_int_equal(t_release(d), 0);
 	assert_int_equal(trindle_access(d), 0);
 	assert_int_equal(trindle_measure(d), 0);
-	assert_int_equal(t_move(w, tok), 0);
-	t_expect_fault(reply, &b, d + 3, TRINDLE_ACCESS_READ, d, w);
-	t_await_gone(w, reply, &b);
-	assert_int_equal(t_release(reply), 0);
+	assert_int_equal(t_move(f.w, tok), 0);
+	t_expect_fault(f.reply, &f.b, d + 3, TRINDLE_ACCESS_READ, d, f.w);
+	t_await_gone(f.w, f.reply, &f.b);
+	assert_int_equal(t_release(f.reply), 0);
 }
 
 /* ---- trindle_extend ------------------------------------------------------ */
@@ -723,6 +770,14 @@ static const unsigned char *answer_code(size_t *len)
 #endif
 	*len = sizeof code;
 	return code;
+}
+
+/* trindle_extend(s) must fail with EINVAL, as for a segment not held here. */
+static void expect_extend_einval(trindle_segment_t s)
+{
+	errno = 0;
+	assert_int_equal(trindle_extend(s), -1);
+	assert_int_equal(errno, EINVAL);
 }
 
 static void test_extend_makes_segment_read_execute_for_good(void **state)
@@ -757,81 +812,55 @@ static void test_extend_makes_segment_read_execute_for_good(void **state)
 static void test_extend_applies_to_every_holder(void **state)
 {
 	(void)state;
-	struct t_box b = { 0 };
-	struct state st;
-	trindle_pipe_t reply = trindle_pipe(8);
-	unsigned char *s = t_segment(10, 0xc3);
-	trindle_pipe_t w = keep(reply, s, 0, &b, &st);
-	assert_int_equal(trindle_extend(s), 0);
-	assert_int_equal(trindle_access(s), RX);
-	command(w, 'a', 0);
-	assert_int_equal(report(reply, &b, 'a').access, RX);
-	command(w, 'q', 0);
-	t_await_gone(w, reply, &b);
+	struct fixture f;
+	setup(&f, 10, 0xc3, SHARE);
+	assert_int_equal(trindle_extend(f.s), 0);
+	assert_int_equal(trindle_access(f.s), RX);
+	assert_int_equal(obey(&f, 'a', 0).access, RX);
+	quit(&f);
 	/* Alone again, but extended for good: no WRITE. */
-	assert_int_equal(trindle_access(s), RX);
-	assert_int_equal(t_release(s), 0);
-	assert_int_equal(t_release(reply), 0);
+	assert_int_equal(trindle_access(f.s), RX);
+	close_fixture(&f);
 }
 
 static void test_extend_by_other_holder_applies_here(void **state)
 {
 	(void)state;
-	struct t_box b = { 0 };
-	struct state st;
-	trindle_pipe_t reply = trindle_pipe(8);
-	unsigned char *s = t_segment(10, 0xc3);
-	trindle_pipe_t w = keep(reply, s, 0, &b, &st);
-	command(w, 'e', 0);
-	assert_int_equal(report(reply, &b, 'e').access, RX);
-	assert_int_equal(trindle_access(s), RX);
-	command(w, 'd', 0);
-	assert_int_equal(report(reply, &b, 'd').access, 0);
-	command(w, 'q', 0);
-	t_await_gone(w, reply, &b);
-	assert_int_equal(trindle_access(s), RX);
-	assert_int_equal(t_release(s), 0);
-	assert_int_equal(t_release(reply), 0);
+	struct fixture f;
+	setup(&f, 10, 0xc3, SHARE);
+	assert_int_equal(obey(&f, 'e', 0).access, RX);
+	assert_int_equal(trindle_access(f.s), RX);
+	assert_int_equal(obey(&f, 'd', 0).access, 0);
+	quit(&f);
+	assert_int_equal(trindle_access(f.s), RX);
+	close_fixture(&f);
 }
 
 static void test_extended_segment_write_faults_in_worker(void **state)
 {
 	(void)state;
-	struct t_box b = { 0 };
-	struct state st;
-	trindle_pipe_t reply = trindle_pipe(8);
-	unsigned char *s = t_segment(10, 0xc3);
-	assert_int_equal(trindle_extend(s), 0);
-	trindle_pipe_t w = keep(reply, s, 1, &b, &st);
+	struct fixture f;
+	open_fixture(&f, 8, 10, 0xc3);
+	assert_int_equal(trindle_extend(f.s), 0);
+	f.w = keep(f.reply, f.s, MOVE, &f.b, &f.st);
 	/* The keeper holds it alone, yet only READ|EXECUTE. */
-	assert_int_equal(st.access, RX);
-	command(w, 'w', 2);
-	t_expect_fault(reply, &b, s + 2, TRINDLE_ACCESS_WRITE, s, w);
-	t_await_gone(w, reply, &b);
-	assert_int_equal(t_release(reply), 0);
+	assert_int_equal(f.st.access, RX);
+	expect_write_fault(&f, 2);
+	assert_int_equal(t_release(f.reply), 0);
 }
 
 static void test_extend_of_segment_not_held_fails_einval(void **state)
 {
 	(void)state;
-	struct t_box b = { 0 };
-	struct state st;
-	trindle_pipe_t reply = trindle_pipe(8);
-	unsigned char *s = t_segment(10, 1);
-	trindle_pipe_t w = keep(reply, s, 1, &b, &st);
+	struct fixture f;
+	setup(&f, 10, 1, MOVE);
 	/* Moved to the keeper: live, but not held here. */
-	errno = 0;
-	assert_int_equal(trindle_extend(s), -1);
-	assert_int_equal(errno, EINVAL);
-	command(w, 'a', 0);
-	assert_int_equal(report(reply, &b, 'a').access, RW);
-	command(w, 'q', 0);
-	t_await_gone(w, reply, &b);
+	expect_extend_einval(f.s);
+	assert_int_equal(obey(&f, 'a', 0).access, RW);
+	quit(&f);
 	/* Destroyed with the keeper. */
-	errno = 0;
-	assert_int_equal(trindle_extend(s), -1);
-	assert_int_equal(errno, EINVAL);
-	assert_int_equal(t_release(reply), 0);
+	expect_extend_einval(f.s);
+	assert_int_equal(t_release(f.reply), 0);
 }
 
 int main(void)
