@@ -625,14 +625,18 @@ static int setup(struct source *s, const struct trindle__io_params *p)
 	return trindle__io_engine_start(&s->file, s->depth);
 }
 
+/*
+ * Waits for the reads still in flight (they must land before their
+ * segments can go) and frees the device's own memory.  The segments it
+ * still holds, chunks given back and, after an early stop, the unfinished
+ * window, are left to the end of the process, which releases what a
+ * process holds only once its final object went out: so the end marker
+ * reaches the consumer without waiting for their pages to be given back
+ * (~0.4 ms for two 4 MiB chunks).
+ */
 static void teardown(struct source *s)
 {
-	/* Reads still in flight must land before their segments go. */
 	trindle__io_close(&s->file);
-	for (unsigned i = 0; i < s->count; i++)
-		trindle__io_release(s->win[(s->head + i) % s->depth].seg);
-	for (unsigned i = 0; i < s->nstash; i++)
-		trindle__io_release(s->stash[i]);
 	free(s->win);
 	free(s->buf);
 }
