@@ -836,3 +836,35 @@ int bt_feed_one(bt_feed_t *f, bt_group_t *g, trindle_entrypoint_t entry,
 	s->check = g->sum.check;
 	return 0;
 }
+
+int bt_feed_root(bt_feed_t *f, size_t npool, size_t bytes, size_t back_items,
+		size_t workers, bt_feed_body_fn body, bench_sample_t *s)
+{
+	/* all: every segment made, for a feed that keeps what it sends. */
+	trindle_segment_t *all = calloc(npool, sizeof *all);
+	f->pool = calloc(npool, sizeof *f->pool);
+	f->back = trindle_pipe(back_items);
+	bt_out_t out = { 0 };
+	bt_group_t g;
+	int rc = -1;
+
+	if (all && f->pool && f->back && bt_group_init(&g, workers) == 0) {
+		size_t made = bt_segments(all, npool, bytes);
+		memcpy(f->pool, all, made * sizeof *all);
+		f->nfree = made;
+		if (made == npool)
+			rc = body(f, &g, s);
+		if (f->keep)
+			bt_release_all(all, made);
+		else
+			bt_release_all(f->pool, f->nfree);
+		bt_group_destroy(&g);
+	}
+	if (f->back)
+		bt_release(&out, f->back);
+	bt_flush(&out);
+	free(all);
+	free(f->pool);
+	f->pool = NULL;
+	return rc;
+}

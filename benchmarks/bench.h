@@ -322,6 +322,22 @@ int bt_feed_one(bt_feed_t *f, bt_group_t *g, trindle_entrypoint_t entry,
 		size_t queue_count, bt_take_fn handle, const char *name,
 		bench_sample_t *s);
 
+/* What a root does with its feed once it is set up: launch its workers in
+ * g, time the feed, fill s.  Returns 0, or -1 after reporting. */
+typedef int (*bt_feed_body_fn)(bt_feed_t *f, bt_group_t *g,
+		bench_sample_t *s);
+/*
+ * The set-up and tear-down around a root's feed (stream, share, pipeline):
+ * makes f->back with room for back_items, a group for `workers` and a pool
+ * of npool fresh segments of `bytes`, runs body, then releases what the
+ * root holds: the pool, and with f->keep also the segments still out with
+ * the workers (a root that keeps what it sends holds them all).  The
+ * caller fills the rest of f (total, stamp, keep, arg).  Returns body's
+ * result, or -1 when setting up failed.
+ */
+int bt_feed_root(bt_feed_t *f, size_t npool, size_t bytes, size_t back_items,
+		size_t workers, bt_feed_body_fn body, bench_sample_t *s);
+
 /*
  * The block stream both stream and share use (stream.c): the producer
  * stamps each 4 KiB block, the consumer checks it and hands it back.

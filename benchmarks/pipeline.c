@@ -134,25 +134,10 @@ static int pl_run_trindle(bt_feed_t *f, bt_group_t *g, bench_sample_t *s)
 
 int pipeline_trindle(const bench_opts_t *opts, bench_sample_t *s)
 {
-	trindle_segment_t pool[PL_POOL];
-	bt_feed_t f = { .pool = pool, .total = pl_chunks(opts),
-		.back = trindle_pipe(PL_POOL), .stamp = pl_fill };
-	bt_out_t out = { 0 };
-	bt_group_t g;
-	int rc = -1;
+	bt_feed_t f = { .total = pl_chunks(opts), .stamp = pl_fill };
 
-	if (!f.back || bt_group_init(&g, PL_STAGES) != 0)
-		goto out;
-	f.nfree = bt_segments(pool, PL_POOL, PL_CHUNK);
-	if (f.nfree == PL_POOL)
-		rc = pl_run_trindle(&f, &g, s);
-	bt_release_all(pool, f.nfree);
-	bt_group_destroy(&g);
-out:
-	if (f.back)
-		bt_release(&out, f.back);
-	bt_flush(&out);
-	return rc;
+	return bt_feed_root(&f, PL_POOL, PL_CHUNK, PL_POOL, PL_STAGES,
+			pl_run_trindle, s);
 }
 
 /* ---- pthreads --------------------------------------------------------- */

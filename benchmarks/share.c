@@ -14,7 +14,6 @@
 #include "bench.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #define SH_POOL 256
 
@@ -49,32 +48,20 @@ static int sh_take(bt_feed_t *f, const trindle_message_t *m, bt_out_t *out,
 
 /* The root feeds the stream with .keep: it sends each block and keeps it,
  * which is the sharing measured here. */
+static int sh_run(bt_feed_t *f, bt_group_t *g, bench_sample_t *s)
+{
+	return bt_feed_one(f, g, sh_consumer, SH_POOL + 4, sh_take, "share",
+			s);
+}
+
 int share_trindle(const bench_opts_t *opts, bench_sample_t *s)
 {
-	trindle_segment_t all[SH_POOL], pool[SH_POOL];
-	bt_feed_t f = { .pool = pool, .total = sh_messages(opts),
-		.back = trindle_pipe(1), .keep = true, .stamp = stream_stamp };
-	bt_out_t out = { 0 };
-	bt_group_t g;
-	size_t made;
-	int rc = -1;
+	/* .keep: segments out with the consumer are still ours, and
+	 * bt_feed_root releases them all. */
+	bt_feed_t f = { .total = sh_messages(opts), .keep = true,
+		.stamp = stream_stamp };
 
-	if (!f.back || bt_group_init(&g, 1) != 0)
-		goto out;
-	/* Segments out with the consumer are still ours: keep a list of
-	 * every one to release them all. */
-	made = f.nfree = bt_segments(all, SH_POOL, BENCH_BLOCK);
-	memcpy(pool, all, sizeof pool);
-	if (made == SH_POOL)
-		rc = bt_feed_one(&f, &g, sh_consumer, SH_POOL + 4, sh_take,
-				"share", s);
-	bt_release_all(all, made);
-	bt_group_destroy(&g);
-out:
-	if (f.back)
-		bt_release(&out, f.back);
-	bt_flush(&out);
-	return rc;
+	return bt_feed_root(&f, SH_POOL, BENCH_BLOCK, 1, 1, sh_run, s);
 }
 
 /* ---- pthreads --------------------------------------------------------- */

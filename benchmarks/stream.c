@@ -63,27 +63,17 @@ static void st_consumer(trindle_pipe_t input)
 	bt_relay(input, stream_consume, true);
 }
 
+static int st_run(bt_feed_t *f, bt_group_t *g, bench_sample_t *s)
+{
+	return bt_feed_one(f, g, st_consumer, ST_POOL + 4, bt_take_back,
+			"stream", s);
+}
+
 int stream_trindle(const bench_opts_t *opts, bench_sample_t *s)
 {
-	trindle_segment_t pool[ST_POOL];
-	bt_feed_t f = { .pool = pool, .total = st_messages(opts),
-		.back = trindle_pipe(ST_POOL), .stamp = stream_stamp };
-	bt_out_t out = { 0 };
-	bt_group_t g;
-	int rc = -1;
+	bt_feed_t f = { .total = st_messages(opts), .stamp = stream_stamp };
 
-	if (!f.back || bt_group_init(&g, 1) != 0)
-		goto out;
-	f.nfree = bt_segments(pool, ST_POOL, BENCH_BLOCK);
-	if (f.nfree == ST_POOL)
-		rc = bt_feed_one(&f, &g, st_consumer, ST_POOL + 4,
-				bt_take_back, "stream", s);
-	bt_release_all(pool, f.nfree);
-	bt_group_destroy(&g);
-out:
-	bt_release(&out, f.back);
-	bt_flush(&out);
-	return rc;
+	return bt_feed_root(&f, ST_POOL, BENCH_BLOCK, ST_POOL, 1, st_run, s);
 }
 
 /* ---- pthreads --------------------------------------------------------- */
