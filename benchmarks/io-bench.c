@@ -886,10 +886,12 @@ static double time_read_loop(const char *path, size_t chunk, int cpu)
 	return t;
 }
 
-static void bench_source(const struct config *c, size_t chunk)
+/* The source against the read() loop, in pairs; returns the loop's median
+ * time, for bench_released(). */
+static double bench_source(const struct config *c, size_t chunk)
 {
 	/* A pass takes some 20 ms: three times the runs, after a warm-up. */
-	double a[64], b[64], d[64];
+	double a[64], b[64];
 	int n = c->runs * 3 > 63 ? 63 : c->runs * 3;
 	time_source(c->file, chunk, 1, -1);
 	time_read_loop(c->file, chunk, -1);
@@ -901,19 +903,39 @@ static void bench_source(const struct config *c, size_t chunk)
 		a[r] = time_source(c->file, chunk, 1, consumer);
 		ensure_cached(c->file);
 		b[r] = time_read_loop(c->file, chunk, reads);
-		ensure_cached(c->file);
-		d[r] = time_source(c->file, chunk, 0, consumer);
 	}
 	struct ratio pr = pairwise_ratio(b, a, n); /* throughput: read / source time */
-	double ma = median(a, n), mb = median(b, n);
-	double md = median(d, n), mib = (double)c->mib;
+	double ma = median(a, n), mb = median(b, n), mib = (double)c->mib;
 	printf("source %4zu KiB chunks: trindle %8.1f MiB/s | read() loop %8.1f MiB/s"
 	       " | trindle/read throughput %.3f, pairwise %.3f [%.3f, %.3f] %s\n",
 	       chunk >> 10, mib / ma, mib / mb, mb / ma, pr.median, pr.lo, pr.hi,
 	       pr.lo >= 0.9 ? "(meets 0.9)" : pr.hi < 0.9 ? "(below 0.9)" :
 	       "(near 0.9, within the noise)");
-	printf("       (chunks released, not given back: %8.1f MiB/s, %.3f of read())\n",
-	       mib / md, mb / md);
+	return mb;
+}
+
+/*
+ * The source whose consumer releases its chunks instead of giving them
+ * back, so that every chunk is a new segment: what giving back saves.
+ * It runs last, after every paired measurement, because each pass takes
+ * 256 MiB of fresh memory, and the kernel's work after it slowed the
+ * source pass that followed by up to a quarter (measured: 4 MiB chunks at
+ * 0.70-0.77x of the read() loop with such passes in between, 0.89-0.93x
+ * without).
+ */
+static void bench_released(const struct config *c, size_t chunk,
+			   double read_time)
+{
+	double d[64];
+	int n = c->runs * 3 > 63 ? 63 : c->runs * 3;
+	for (int r = 0; r < n; r++) {
+		ensure_cached(c->file);
+		d[r] = time_source(c->file, chunk, 0, cpus[(r + 1) % 2]);
+	}
+	double md = median(d, n);
+	printf("source %4zu KiB chunks released, not given back: %8.1f MiB/s,"
+	       " %.3f of the read() loop\n", chunk >> 10, (double)c->mib / md,
+	       read_time / md);
 }
 
 static void usage(FILE *f)
@@ -1004,19 +1026,24 @@ int main(int argc, char **argv)
 	warm(c.file);
 	sched_getaffinity(0, sizeof all_cpus, &all_cpus);
 	find_cpus();
-	if (c.source_chunk) {
-		bench_source(&c, c.source_chunk);
-	} else {
-		for (size_t kib = 64; kib <= 4096; kib *= 4)
-			bench_source(&c, kib << 10);
+	size_t sizes[4] = { c.source_chunk, 0, 0, 0 };
+	double read_time[4];
+	int nsizes = 1;
+	if (!c.source_chunk)
+		for (nsizes = 0; nsizes < 4; nsizes++)
+			sizes[nsizes] = (size_t)64 << (10 + 2 * nsizes);
+	for (int i = 0; i < nsizes; i++) {
+		read_time[i] = bench_source(&c, sizes[i]);
+		fflush(stdout);
 	}
-	fflush(stdout);
 	int rc = 0;
 	for (int t = 0; t < 3; t++) {
 		if (c.bin[t] && bench_tool(&c, t) < 0)
 			rc = 1;
 		fflush(stdout);
 	}
+	for (int i = 0; i < nsizes; i++)
+		bench_released(&c, sizes[i], read_time[i]);
 	printf("(the file had left the page cache in part, and was read again, "
 	       "before %u of the timed runs)\n", rewarms);
 	if (!c.keep)
