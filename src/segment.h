@@ -112,9 +112,6 @@ int trindle__segment_rights(const struct segment *s);
 
 int trindle__segment_extend(struct segment *s);
 
-/* The slot descriptor of the arena page holding address, or NULL.  Reads
- * nothing that changes: check that the process holds s (a capability for
- * s->base) before calling trindle__segment_covers() or reading its state. */
 /* Gives a segment that one process holds alone, writable, a new size
  * within its slot (the file source reuses chunks of other sizes).  The
  * bytes up to the new size keep whatever they held; the rest of the last
@@ -122,6 +119,9 @@ int trindle__segment_extend(struct segment *s);
  * -ENOMEM. */
 int trindle__segment_refit(struct segment *s, size_t bytes);
 
+/* The slot descriptor of the arena page holding address, or NULL.  Reads
+ * nothing that changes: check that the process holds s (a capability for
+ * s->base) before calling trindle__segment_covers() or reading its state. */
 struct segment *trindle__segment_slot(const void *address);
 bool trindle__segment_covers(const struct segment *s, const void *address);
 

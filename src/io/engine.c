@@ -52,24 +52,24 @@ static int uring_init(struct trindle__io_engine *e)
 }
 #endif
 
-/* Chooses the engine; returns 0 when io_uring is in use, 1 otherwise. */
-static int choose(struct trindle__io_engine *e)
+/* Chooses the engine: io_uring (e->uring set) unless it is forced off or
+ * refused, else the fallback. */
+static void choose(struct trindle__io_engine *e)
 {
 	if (uring_forced_off()) {
 		say_fallback("TRINDLE_IO_URING=0");
-		return 1;
+		return;
 	}
 #ifdef TRINDLE_HAVE_LIBURING
 	int rc = uring_init(e);
 	if (rc == 0)
-		return 0;
+		return;
 	char why[96];
 	snprintf(why, sizeof why, "io_uring unavailable (%s)", strerror(-rc));
 	say_fallback(why);
 #endif
 	/* A build without liburing was chosen at configure time: no notice. */
 	(void)e;
-	return 1;
 }
 
 int trindle__io_engine_init(struct trindle__io_engine *e, int fd,
@@ -78,12 +78,13 @@ int trindle__io_engine_init(struct trindle__io_engine *e, int fd,
 	memset(e, 0, sizeof *e);
 	e->fd = fd;
 	e->depth = depth ? depth : 1;
-	if (choose(e) == 0) {
-		e->fifo = calloc(e->depth, sizeof *e->fifo);
-		return e->fifo ? 0 : -ENOMEM;
-	}
+	/* Both engines keep this FIFO (see device.h).  Made first, so that
+	 * running out of memory leaves no ring behind. */
 	e->fifo = calloc(e->depth, sizeof *e->fifo);
-	return e->fifo ? 0 : -ENOMEM;
+	if (!e->fifo)
+		return -ENOMEM;
+	choose(e);
+	return 0;
 }
 
 #ifdef TRINDLE_HAVE_LIBURING
