@@ -41,6 +41,14 @@ void textjob_release(trindle_object_t obj)
 	trindle_sync(&out, NULL);
 }
 
+int textjob_move_or_release(trindle_object_t pipe, trindle_object_t obj)
+{
+	if (textjob_try_move(pipe, obj) == 0)
+		return 0;
+	textjob_release(obj);
+	return -1;
+}
+
 void textjob_release_all(trindle_object_t *objs, size_t n)
 {
 	enum { BATCH = 64 };
@@ -276,10 +284,8 @@ static void dispatch(struct textjob *j, struct textjob_worker *w,
 		     trindle_segment_t chunk)
 {
 	w->seq[w->busy++] = j->next_seq++;
-	if (textjob_try_move(w->in, chunk) != 0) {
-		textjob_release(chunk); /* it had room: it must have died */
-		j->failed = 1;
-	}
+	if (textjob_move_or_release(w->in, chunk) != 0)
+		j->failed = 1; /* it had room: it must have died */
 }
 
 /* A reply answers the oldest chunk its worker holds. */
@@ -493,9 +499,8 @@ void textjob_shut_down(struct textjob *j)
 	j->chunks = NULL;
 	for (unsigned i = 0; i < j->n; i++)
 		if (j->w[i].in && !j->w[i].ended) {
-			trindle_segment_t stop = trindle_allocate(0, NULL);
-			if (textjob_try_move(j->w[i].in, stop) != 0)
-				textjob_release(stop);
+			textjob_move_or_release(j->w[i].in,
+						trindle_allocate(0, NULL));
 		}
 	if (j->sink && !j->sink_closed && !j->marker_sent)
 		send_marker(j); /* after a failure: the sink stops too */

@@ -66,6 +66,12 @@ int textjob_try_move(trindle_pipe_t pipe, trindle_object_t obj);
 /* Lets go of obj (NULL is ignored). */
 void textjob_release(trindle_object_t obj);
 
+/* Moves obj to pipe, or lets go of it when the move fails (pipe full,
+ * dead, or no pipe at all: a worker whose source had ended holds an empty
+ * segment in its place).  Either way the caller no longer holds obj.
+ * Returns 0 if obj was moved, -1 if it was released. */
+int textjob_move_or_release(trindle_object_t pipe, trindle_object_t obj);
+
 /* Lets go of objs[0 .. n) (NULLs are ignored), many in one sync: the
  * library then changes the protection of their pages in one batch. */
 void textjob_release_all(trindle_object_t *objs, size_t n);

@@ -173,8 +173,8 @@ static trindle_segment_t grep_chunk(trindle_segment_t chunk,
 		{ (size_t)(r.head + r.lines), p },
 		{ (size_t)r.tail, tail },
 		{ sizeof r, &r } });
-	if (copy && textjob_try_move(source, p) != 0)
-		textjob_release(p);
+	if (copy)
+		textjob_move_or_release(source, p);
 	return copy;
 }
 
@@ -324,8 +324,9 @@ static void take_in_order(struct grep_job *g, const struct held *h)
  * back: it has ended, or has no room) are released. */
 static void give_back(struct textjob *j, trindle_segment_t seg)
 {
-	if (trindle_measure(seg) != j->chunk ||
-	    textjob_try_move(j->source, seg) != 0)
+	if (trindle_measure(seg) == j->chunk)
+		textjob_move_or_release(j->source, seg);
+	else
 		textjob_release(seg);
 }
 

@@ -61,8 +61,7 @@ static trindle_segment_t sort_chunk(trindle_segment_t chunk,
 		run[at++] = '\n';
 	}
 	free(v);
-	if (textjob_try_move(source, chunk) != 0)
-		textjob_release(chunk);
+	textjob_move_or_release(source, chunk);
 	return run;
 }
 

@@ -86,8 +86,7 @@ static void take_counts(struct textjob *j, unsigned long seq,
 		memcpy(&wc->per_chunk[seq], seg, sizeof(struct counts));
 	else
 		j->failed = 1;
-	if (textjob_try_move(j->source, seg) != 0)
-		textjob_release(seg);
+	textjob_move_or_release(j->source, seg);
 }
 
 /* A device's report: the file could not be read. */
