@@ -590,10 +590,11 @@ static size_t pages_out(const char *path)
 		return 0;
 	}
 	size_t len = (size_t)st.st_size, page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t pages = (len + page - 1) / page;
 	void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-	unsigned char *in = malloc((len + page - 1) / page);
+	unsigned char *in = malloc(pages);
 	if (map != MAP_FAILED && in && mincore(map, len, in) == 0)
-		for (size_t i = 0; i < (len + page - 1) / page; i++)
+		for (size_t i = 0; i < pages; i++)
 			out += !(in[i] & 1);
 	free(in);
 	if (map != MAP_FAILED)
@@ -609,7 +610,7 @@ static size_t pages_out(const char *path)
  * DAMON "pageout" scheme), so a run could read part of the file from the
  * disk, and which side of a pair it hit was luck.  So before each run the
  * file's residency is checked (mincore(), about a millisecond) and the
- * file read again if pages left.  Returns the number of re-reads.
+ * file read again if pages left; rewarms counts those re-reads.
  */
 static unsigned rewarms;
 
