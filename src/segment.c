@@ -170,9 +170,9 @@ static void give_slot(struct segment *s)
  * Memory policy.  Destroyed slots keep their pages, so that the next
  * allocation of the size reuses them with a memset instead of page faults
  * (~40x dearer here), up to a limit in all (1 GiB, or TRINDLE_RETAIN_MIB).
- * Beyond it, and for any run of 8 MiB or more, a run of destroyed
- * neighbours gives its pages back to the kernel with one madvise; such a
- * slot comes back zero-filled.
+ * Beyond it, and for any slot of 8 MiB or more, a destroyed slot gives its
+ * pages back to the kernel (neighbours doing so together, with one
+ * madvise); such a slot comes back zero-filled.
  */
 static size_t retain_limit = (size_t)1 << 30;
 static atomic_size_t retained_bytes;
@@ -430,25 +430,55 @@ static bool finish_locked(struct segment *s, int want, bool changed)
 	return false;
 }
 
+/* Whether a destroyed slot keeps its pages for reuse.  A slot of
+ * GIVE_BACK_BYTES or more never does: such sizes come and go, and a few
+ * of them would use up the limit.  Decided slot by slot, not for a run of
+ * neighbours: two 4 MiB chunks destroyed side by side in one sync stay as
+ * cheap to reuse as one (as a run they went back, and the next two chunks
+ * took 2,048 page faults, ~4 ms). */
+static bool keep_pages(const struct segment *s, size_t ps)
+{
+	size_t bytes = s->slot_pages * ps;
+
+	return bytes < GIVE_BACK_BYTES &&
+		atomic_load_explicit(&retained_bytes, memory_order_relaxed) +
+			bytes <= retain_limit;
+}
+
+static void keep(struct segment *s, size_t ps)
+{
+	s->dirty_memory = true;
+	s->retained = s->slot_pages * ps;
+	atomic_fetch_add_explicit(&retained_bytes, s->retained,
+			memory_order_relaxed);
+}
+
+/* v[0 .. n) are destroyed neighbours, in address order.  Each keeps its
+ * pages or gives them back; neighbours that give them back do it with one
+ * madvise. */
 static void keep_or_give_back(struct segment **v, size_t n)
 {
 	size_t ps = trindle__page_size();
-	size_t run = (size_t)(v[n - 1]->base - v[0]->base) +
-		v[n - 1]->slot_pages * ps;
-	bool give = run >= GIVE_BACK_BYTES ||
-		atomic_load_explicit(&retained_bytes, memory_order_relaxed) +
-			run > retain_limit;
 
-	if (give && madvise(v[0]->base, run, MADV_DONTNEED) == 0) {
-		for (size_t k = 0; k < n; k++)
-			v[k]->dirty_memory = false;
-		return;
-	}
-	for (size_t k = 0; k < n; k++) {
-		v[k]->dirty_memory = true;
-		v[k]->retained = v[k]->slot_pages * ps;
-		atomic_fetch_add_explicit(&retained_bytes, v[k]->retained,
-				memory_order_relaxed);
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		if (keep_pages(v[i], ps)) {
+			keep(v[i], ps);
+			i = j;
+			continue;
+		}
+		while (j < n && !keep_pages(v[j], ps))
+			j++;
+		size_t run = (size_t)(v[j - 1]->base - v[i]->base) +
+			v[j - 1]->slot_pages * ps;
+		bool given = madvise(v[i]->base, run, MADV_DONTNEED) == 0;
+		for (size_t k = i; k < j; k++) {
+			if (given)
+				v[k]->dirty_memory = false;
+			else
+				keep(v[k], ps);
+		}
+		i = j;
 	}
 }
 

@@ -4,9 +4,11 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /*
  * cmocka puts its own SIGSEGV and SIGBUS handlers in place (with signal())
@@ -317,4 +319,14 @@ unsigned long t_scale(void)
 	const char *s = getenv("TRINDLE_TEST_SCALE");
 	unsigned long v = s ? strtoul(s, NULL, 10) : 1;
 	return v ? v : 1;
+}
+
+size_t t_resident_bytes(void)
+{
+	unsigned long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%lu %lu", &size, &resident), 2);
+	fclose(f);
+	return resident * (size_t)sysconf(_SC_PAGESIZE);
 }

@@ -41,6 +41,9 @@ int t_drop_notices(void **state);
 /* A fresh segment of size bytes, every byte set to fill. */
 trindle_segment_t t_segment(size_t size, unsigned char fill);
 
+/* This process's resident memory, in bytes (from /proc/self/statm). */
+size_t t_resident_bytes(void);
+
 /* A new pipe of the given capacity (asserted to exist). */
 trindle_pipe_t t_pipe(size_t capacity);
 

@@ -6,21 +6,8 @@
  */
 #include "helpers.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-/* Resident memory of this process, in bytes (from /proc/self/statm). */
-static size_t resident_bytes(void)
-{
-	unsigned long size = 0, resident = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	assert_non_null(f);
-	assert_int_equal(fscanf(f, "%lu %lu", &size, &resident), 2);
-	fclose(f);
-	return resident * (size_t)sysconf(_SC_PAGESIZE);
-}
 
 static void test_released_segments_give_memory_back(void **state)
 {
@@ -28,20 +15,20 @@ static void test_released_segments_give_memory_back(void **state)
 	enum { COUNT = 16, BYTES = 256 * 1024 }; /* 4 MiB: below the 8 MiB
 	                                             * that always goes back */
 	trindle_message_t rel[COUNT];
-	size_t before = resident_bytes();
+	size_t before = t_resident_bytes();
 
 	for (int i = 0; i < COUNT; i++) {
 		rel[i].address = NULL;
 		rel[i].content = t_segment(BYTES, (unsigned char)(i + 1));
 	}
-	size_t full = resident_bytes();
+	size_t full = t_resident_bytes();
 	assert_true(full >= before + COUNT * (size_t)BYTES * 3 / 4);
 
 	trindle_mailbox_t out = { COUNT, rel };
 	assert_int_equal(trindle_sync(&out, NULL), 0);
 	assert_int_equal(out.count, 0);
 	/* Nothing is retained: (nearly) all of it went back. */
-	assert_true(resident_bytes() + COUNT * (size_t)BYTES * 3 / 4 <= full);
+	assert_true(t_resident_bytes() + COUNT * (size_t)BYTES * 3 / 4 <= full);
 }
 
 static void test_given_back_slots_come_back_zero_filled(void **state)
