@@ -159,10 +159,9 @@ int trindle__refit(trindle_segment_t segment, size_t bytes)
 	if (!c || c->obj->kind != OBJECT_SEGMENT)
 		return -1;
 	struct segment *s = (struct segment *)c->obj;
-	if (atomic_load_explicit(&s->holds, memory_order_acquire) != 1 ||
-	    atomic_load_explicit(&s->applied, memory_order_acquire) !=
-			SEG_READ_WRITE ||
-	    atomic_load_explicit(&s->extended, memory_order_acquire))
+	/* Only its sole holder, while the pages are writable, may resize. */
+	if (trindle__segment_rights(s) !=
+	    (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE))
 		return -1;
 	return trindle__segment_refit(s, bytes) == 0 ? 0 : -1;
 }

@@ -77,6 +77,14 @@ bool trindle__segment_lookup(const void *address, struct segment **seg)
 	return false;
 }
 
+/* The pages a segment of bytes bytes spans (an empty one still has one). */
+static size_t pages_for(size_t bytes)
+{
+	size_t ps = trindle__page_size();
+
+	return bytes ? bytes / ps + (bytes % ps != 0) : 1;
+}
+
 static unsigned class_of(size_t pages)
 {
 	unsigned c = 0;
@@ -194,7 +202,7 @@ int trindle__segment_create(size_t bytes, struct process *proc,
 		struct segment **out)
 {
 	size_t ps = trindle__page_size();
-	size_t pages = bytes ? bytes / ps + (bytes % ps != 0) : 1;
+	size_t pages = pages_for(bytes);
 	unsigned cls = class_of(pages);
 
 	if (cls >= CLASS_MAX)
@@ -590,7 +598,7 @@ int trindle__segment_extend(struct segment *s)
 int trindle__segment_refit(struct segment *s, size_t bytes)
 {
 	size_t ps = trindle__page_size();
-	size_t pages = bytes ? bytes / ps + (bytes % ps != 0) : 1;
+	size_t pages = pages_for(bytes);
 
 	if (pages > s->slot_pages)
 		return -ENOSPC;
