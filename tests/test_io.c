@@ -494,6 +494,20 @@ static trindle_segment_t next_checked_chunk(struct small_source *s,
 	}
 }
 
+/* Drains s's stream to its end, which must be one marker and no report,
+ * and lets go of everything s and st hold. */
+static void end_small_source(struct small_source *s, struct stream *st)
+{
+	drain(st, s->dev, s->out, s->err);
+	assert_int_equal(st->markers, 1);
+	assert_int_equal(st->reports, 0);
+	t_release(s->out);
+	t_release(s->err);
+	unlink(s->path);
+	free(st->data);
+	free(s->text);
+}
+
 /* When the consumer lets its pipe die, the source ends without a report. */
 static void test_source_stops_when_out_dies(void **state)
 {
@@ -536,13 +550,7 @@ static void test_source_wakes_when_its_full_pipe_gets_room(void **state)
 	assert_int_equal(st.len, len);
 	assert_memory_equal(st.data, text, len);
 	assert_int_equal(st.chunks, n);
-	drain(&st, dev, out, err);
-	assert_int_equal(st.reports, 0);
-	t_release(out);
-	t_release(err);
-	unlink(s.path);
-	free(st.data);
-	free(text);
+	end_small_source(&s, &st);
 }
 
 /* A source asleep on its full pipe wakes when the pipe dies, and ends
@@ -590,20 +598,12 @@ static void test_source_chunks_never_show_old_segment_bytes(void **state)
 
 	struct small_source s;
 	start_small_source(&s, len, chunk, 16, 0);
-	unsigned char *text = s.text;
-	trindle_pipe_t out = s.out, err = s.err, dev = s.dev;
 	struct stream st;
 	stream_init(&st);
 	size_t at = 0;
 	while (at < len)
 		t_release(next_checked_chunk(&s, &st, len, &at));
-	drain(&st, dev, out, err);
-	assert_int_equal(st.markers, 1);
-	assert_int_equal(st.reports, 0);
-	t_release(out);
-	t_release(err);
-	unlink(s.path);
-	free(text);
+	end_small_source(&s, &st);
 }
 
 /* A file partly out of the page cache is read through cached reads,
@@ -671,13 +671,7 @@ static void test_source_reuses_line_chunks_of_other_sizes(void **state)
 	}
 	assert_true(again > 0);   /* memory came round */
 	assert_true(sizes > 2);   /* in chunks of several sizes */
-	drain(&st, s.dev, s.out, s.err);
-	assert_int_equal(st.markers, 1);
-	assert_int_equal(st.reports, 0);
-	t_release(s.out);
-	t_release(s.err);
-	unlink(s.path);
-	free(s.text);
+	end_small_source(&s, &st);
 }
 
 /* A consumer may give chunks back; the stream stays whole and in order,
