@@ -20,7 +20,7 @@
 
 /* Marks one sync leaves on an entry (valid while mark_epoch matches). */
 enum cap_mark {
-	CAP_RELEASE_LATER = 1, /* a release of this object follows in the outbox */
+	CAP_RELEASE_LATER = 1, /* planning: a release follows that no send claimed yet */
 	CAP_SEND_FAILED = 2,   /* a send of it failed: its release must fail too */
 	CAP_MOVED = 4,         /* a send already took over the hold (a move) */
 	CAP_REQUESTED = 8,     /* a receive request for this pipe was seen */

@@ -71,23 +71,28 @@ static bool needs_plan(const trindle_message_t *msgs, size_t n)
 }
 
 /* Step 1 (only for outboxes that need it): for each segment released, the
- * last send of it before the release becomes a move. */
+ * last send of it before its first release becomes a move; every other
+ * send of it, and every send of a segment never released, stays a share.
+ * Walked backwards: a release opens a claim (CAP_RELEASE_LATER) that the
+ * nearest earlier send takes; an earlier release starts the claim over,
+ * so what is left at the front is the claim of the first release. */
 static void plan_moves(struct process *p, const trindle_message_t *msgs,
 		size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = n; i-- > 0;) {
 		if (!msgs[i].content)
 			continue;
 		struct cap *c = trindle__cap_find(&p->caps, msgs[i].content);
 		if (!c || c->obj->kind != OBJECT_SEGMENT)
 			continue;
 		fresh_marks(p, c);
-		if (c->marks & CAP_RELEASE_LATER)
-			continue; /* only sends before the first release count */
-		if (msgs[i].address)
-			c->move_send = i + 1;
-		else
+		if (!msgs[i].address) {
 			c->marks |= CAP_RELEASE_LATER;
+			c->move_send = 0;
+		} else if (c->marks & CAP_RELEASE_LATER) {
+			c->marks &= (uint8_t)~CAP_RELEASE_LATER;
+			c->move_send = i + 1;
+		}
 	}
 }
 
