@@ -10,11 +10,18 @@
 #include "helpers.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #define RW (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE)
 #define RX (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_EXECUTE)
@@ -682,7 +689,155 @@ static void test_root_thread_that_returns_releases_what_it_held(void **state)
 	expect_root_end_releases(false);
 }
 
-int main(void)
+/* ---- a program whose main thread ends by trindle_exit() ---- */
+
+/*
+ * These run a copy of this program (argv[0] --child SCENARIO) with its
+ * stdout on a pipe: its main thread is a root that launches workers and
+ * ends by trindle_exit(), which ends the thread, not the program.  Once no
+ * process is alive the library's idle worker threads must end too, so the
+ * program ends, with status 0, like a pthreads program whose threads all
+ * ended.  A copy that has not ended within CHILD_LIMIT_NS is killed.
+ */
+#define CHILD_LIMIT_NS (15LL * 1000000000LL)
+
+static const char *g_self; /* argv[0] */
+
+static void say(const char *line)
+{
+	ssize_t n = write(STDOUT_FILENO, line, strlen(line));
+	(void)n;
+}
+
+static void quick_worker(trindle_pipe_t input)
+{
+	(void)input;
+}
+
+/* Still running when the main thread ends: waits a little first, then for
+ * a message that cannot come any more (its only other holder ended). */
+static void slow_worker(trindle_pipe_t input)
+{
+	struct timespec pause = { 0, 200 * 1000000L };
+	nanosleep(&pause, NULL);
+	if (t_w_next(input) == NULL)
+		say("worker ended\n");
+}
+
+/* The main thread of the copy: launches N quick workers at once (so
+ * several threads go idle), waits until each has ended, then exits. */
+static int child_exit_after_workers(void)
+{
+	enum { N = 3 };
+	trindle_pipe_t done = trindle_pipe(N);
+	trindle_pipe_t w[N];
+	size_t ended = 0;
+	if (!done)
+		return 2;
+	for (size_t i = 0; i < N; i++)
+		if ((w[i] = trindle_launch(quick_worker, 1, done, NULL)) == NULL)
+			return 3;
+	/* Each worker's closure notice comes once; the receive request lets
+	 * the sync sleep while a worker still holds SEND on done. */
+	for (unsigned round = 0; ended < N && round < 1000; round++) {
+		trindle_message_t rq = { done, NULL }, got[N + 1];
+		trindle_mailbox_t out = { 1, &rq }, in = { N + 1, got };
+		if (trindle_sync(&out, &in) != 0)
+			return 4;
+		for (size_t i = 0; i < in.count; i++)
+			for (size_t j = 0; j < N; j++)
+				if (got[i].address == w[j] && !got[i].content)
+					ended++;
+	}
+	if (ended != N)
+		return 5;
+	say("workers ended\n");
+	trindle_exit(NULL);
+}
+
+static int child_exit_during_worker(void)
+{
+	if (!trindle_launch(slow_worker, 1, NULL, NULL))
+		return 3;
+	trindle_exit(NULL);
+}
+
+static int child_main(const char *scenario)
+{
+	if (strcmp(scenario, "exit-after-workers") == 0)
+		return child_exit_after_workers();
+	if (strcmp(scenario, "exit-during-worker") == 0)
+		return child_exit_during_worker();
+	return 100;
+}
+
+/* Runs the copy; returns its wait status, its output in buf.  Fails the
+ * test (after killing it) if it has not ended within CHILD_LIMIT_NS. */
+static int run_child(const char *scenario, char *buf, size_t cap)
+{
+	int fds[2];
+	size_t len = 0;
+	int status = 0;
+	bool exited = false, eof = false;
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execl(g_self, g_self, "--child", scenario, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	int64_t limit = t_now_ns() + CHILD_LIMIT_NS;
+	while ((!exited || !eof) && t_now_ns() < limit) {
+		struct pollfd pfd = { fds[0], POLLIN, 0 };
+		if (!eof && poll(&pfd, 1, 50) > 0) {
+			ssize_t n = read(fds[0], buf + len, cap - 1 - len);
+			if (n > 0)
+				len += (size_t)n;
+			else
+				eof = true;
+		} else if (eof) {
+			struct timespec pause = { 0, 10 * 1000000L };
+			nanosleep(&pause, NULL);
+		}
+		if (!exited && waitpid(pid, &status, WNOHANG) == pid)
+			exited = true;
+	}
+	close(fds[0]);
+	buf[len] = '\0';
+	if (!exited) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		fail_msg("the program (%s) did not end; it wrote: %s", scenario, buf);
+	}
+	return status;
+}
+
+static void test_main_exit_after_workers_ended_ends_program(void **state)
+{
+	(void)state;
+	char out[256];
+	int status = run_child("exit-after-workers", out, sizeof out);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_string_equal(out, "workers ended\n");
+}
+
+static void test_main_exit_while_worker_runs_ends_program_after_it(void **state)
+{
+	(void)state;
+	char out[256];
+	int status = run_child("exit-during-worker", out, sizeof out);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* The worker ran to its end: the program waited for it. */
+	assert_string_equal(out, "worker ended\n");
+}
+
+int main(int argc, char **argv)
 {
 #define T(f) cmocka_unit_test_setup(f, t_drop_notices)
 	const struct CMUnitTest tests[] = {
@@ -709,6 +864,11 @@ int main(void)
 		T(test_launch_entry_outside_executable_memory_is_einval),
 		T(test_root_exit_in_pthread_ends_thread_and_releases),
 		T(test_root_thread_that_returns_releases_what_it_held),
+		T(test_main_exit_after_workers_ended_ends_program),
+		T(test_main_exit_while_worker_runs_ends_program_after_it),
 	};
+	if (argc == 3 && strcmp(argv[1], "--child") == 0)
+		return child_main(argv[2]);
+	g_self = argv[0];
 	return cmocka_run_group_tests_name("processes", tests, NULL, NULL);
 }
