@@ -69,6 +69,7 @@ int trindle__runtime_root_started(struct process *p, void (*ended)(void *))
 	if (pthread_setspecific(end_key, p) != 0)
 		return -ENOMEM;
 	tls_root_stack = trindle__runtime_signal_stack();
+	trindle__runtime_process_started();
 	return 0;
 }
 
@@ -78,6 +79,27 @@ void trindle__runtime_root_ended(struct process *p)
 	pthread_setspecific(end_key, NULL);
 	trindle__runtime_free_signal_stack(tls_root_stack);
 	tls_root_stack = NULL;
+	trindle__runtime_process_ended();
+}
+
+/* seq_cst: an idle worker announces its sleep, then reads this; the one
+ * who brings it to zero writes it, then looks for sleepers (wait.h). */
+static atomic_size_t live_processes;
+
+void trindle__runtime_process_started(void)
+{
+	atomic_fetch_add(&live_processes, 1);
+}
+
+void trindle__runtime_process_ended(void)
+{
+	if (atomic_fetch_sub(&live_processes, 1) == 1)
+		trindle__workers_wake_idle();
+}
+
+bool trindle__runtime_any_alive(void)
+{
+	return atomic_load(&live_processes) != 0;
 }
 
 void *trindle__runtime_signal_stack(void)
