@@ -252,16 +252,28 @@ static struct segment *entry_segment(struct process *caller, const void *entry)
 	return s;
 }
 
-/* Gives proc SEND on pipe (out/err): its own hold, kept after the caller's. */
-static void grant_send(struct process *proc, struct pipe *pipe)
+/* Gives proc SEND on pipe (out/err): its own hold, kept after the caller's.
+ * 0, or -ENOMEM.  A pipe that died since launch checked it needs no hold:
+ * a completion sent to it would be released all the same. */
+static int grant_send(struct process *proc, struct pipe *pipe)
 {
 	if (!pipe || trindle__cap_find(&proc->caps, pipe))
-		return;
-	if (trindle__pipe_grant(pipe, proc))
+		return 0;
+	if (trindle__pipe_grant(pipe, proc)) {
 		trindle__cap_insert(&proc->caps, pipe, &pipe->obj,
 				TRINDLE_ACCESS_SEND);
+		return 0;
+	}
+	return trindle__pipe_dead(pipe) ? 0 : -ENOMEM;
 }
 
+/*
+ * Fills in the new process's holds, then the caller's SEND on its input.
+ * Every step that can fail comes before anything the caller or a third
+ * process could see: on failure proc, which has not run, ends at once
+ * (its input pipe, with no other holder, dies unnoticed; its holds on out
+ * and err go), and the launch fails with nothing changed.
+ */
 static int setup_process(struct process *caller, struct process *proc,
 		size_t queue_count, struct segment *code)
 {
@@ -272,11 +284,17 @@ static int setup_process(struct process *caller, struct process *proc,
 	proc->input = input;
 	trindle__cap_insert(&proc->caps, input, &input->obj,
 			TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE);
-	if (trindle__pipe_grant(input, caller))
-		trindle__cap_insert(&caller->caps, input, &input->obj,
-				TRINDLE_ACCESS_SEND);
-	grant_send(proc, proc->out);
-	grant_send(proc, proc->err);
+	err = grant_send(proc, proc->out);
+	if (!err)
+		err = grant_send(proc, proc->err);
+	if (!err && !trindle__pipe_grant(input, caller))
+		err = -ENOMEM; /* input is new: it cannot have died */
+	if (err < 0) {
+		trindle__process_end(proc, NULL, FINAL_NONE);
+		return err;
+	}
+	trindle__cap_insert(&caller->caps, input, &input->obj,
+			TRINDLE_ACCESS_SEND);
 	if (code) {
 		trindle__segment_add_holder(code, caller, proc);
 		trindle__cap_insert(&proc->caps, code->base, &code->obj, 0);
