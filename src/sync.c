@@ -126,12 +126,34 @@ static bool do_request(struct process *p, trindle_pipe_t address)
 	return true;
 }
 
+/* A pipe the caller requested in this sync and is about to kill: the
+ * request goes with it, so the receive step never reads a freed pipe and
+ * never waits on senders (carriers of the pipe) that can no longer send. */
+static void drop_request(struct process *p, struct pipe *pipe)
+{
+	for (size_t i = 0; i < p->nrequests; i++) {
+		if (p->requests[i] == pipe) {
+			p->requests[i] = p->requests[--p->nrequests];
+			return;
+		}
+	}
+}
+
 static bool do_release(struct process *p, trindle_object_t content)
 {
 	struct cap *c = trindle__cap_find(&p->caps, content);
 
 	if (!c)
 		return false;
+	if (c->obj->kind == OBJECT_PIPE) {
+		struct pipe *pipe = (struct pipe *)c->obj;
+		/* A dead pipe is not a live object: releasing it fails, and
+		 * its closure notice, still queued, ends the hold. */
+		if (trindle__pipe_dead(pipe))
+			return false;
+		if (c->rights & TRINDLE_ACCESS_RECEIVE)
+			drop_request(p, pipe);
+	}
 	if (c->mark_epoch == p->epoch) {
 		if (c->marks & CAP_SEND_FAILED)
 			return false; /* a move is all or nothing */
@@ -607,6 +629,7 @@ TRINDLE_PUBLIC int trindle_sync_timeout(trindle_mailbox_t *out,
 	if (timeout_ns == 0)
 		deadline = 0;
 	else if (timeout_ns > 0)
-		deadline = trindle__now_ns() + timeout_ns;
+		deadline = trindle__now_ns() > INT64_MAX - timeout_ns ?
+			-1 : trindle__now_ns() + timeout_ns; /* saturates */
 	return sync_impl(out, in, deadline);
 }
