@@ -44,6 +44,14 @@
 extern "C" {
 #endif
 
+/* The version of this header; trindle_version() gives the library's. */
+#define TRINDLE_VERSION_MAJOR 0
+#define TRINDLE_VERSION_MINOR 1
+#define TRINDLE_VERSION_PATCH 0
+/* One number, 0xMMmmpp: compare with >= in #if. */
+#define TRINDLE_VERSION_HEX ((TRINDLE_VERSION_MAJOR << 16) | \
+		(TRINDLE_VERSION_MINOR << 8) | TRINDLE_VERSION_PATCH)
+
 #if defined(__GNUC__) && __GNUC__ >= 4
 #define TRINDLE_PUBLIC __attribute__((visibility("default")))
 #else
@@ -319,6 +327,21 @@ TRINDLE_PUBLIC TRINDLE_NORETURN void trindle_abort(trindle_object_t report);
  *  - ENOMEM: the kernel refused the protection change.
  */
 TRINDLE_PUBLIC int trindle_extend(trindle_segment_t segment);
+
+/**
+ * trindle_version - the version of the library the program runs with.
+ *
+ * Returns it in the form of TRINDLE_VERSION_HEX (0xMMmmpp), which may be
+ * newer than the header the program was built with.  Never fails.
+ */
+TRINDLE_PUBLIC unsigned int trindle_version(void);
+
+/**
+ * trindle_version_string - the same as a string, "MAJOR.MINOR.PATCH".
+ *
+ * The string is static; the caller must not free it.  Never fails.
+ */
+TRINDLE_PUBLIC const char *trindle_version_string(void);
 
 #ifdef __cplusplus
 }
