@@ -54,6 +54,14 @@ step "install, then build an example against the installed package"
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
 meson install -C build --destdir "$dest" >/dev/null
+mandir=$(dirname "$(find "$dest" -name trindle.7 | head -n1)")/..
+for page in man/*.[0-9]; do # every page, in man3/ or man7/
+	[ -f "$mandir/man${page##*.}/${page##*/}" ] ||
+		{ echo "not installed: $page"; exit 1; }
+done
+for page in "$mandir"/man*/*; do # and the links resolve
+	[ -e "$page" ] || { echo "dangling man page link: $page"; exit 1; }
+done
 prefix=$(meson introspect build --buildoptions |
 	python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"))')
 pcdir=$(dirname "$(find "$dest" -name trindle.pc | head -n1)")
