@@ -205,7 +205,11 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_pipe(size_t queue_items);
  *
  * A send followed in the same call by a release of the same object is a
  * *move*: the receiver ends up the sole holder, with WRITE, and no
- * protection change (no system call) happens.  A move is all or nothing:
+ * protection change (no system call) happens.  The release need not come
+ * right after the send; when a segment is sent more than once before its
+ * first release, the last of those sends is the move and the others are
+ * shares.  A send that no release of the same object follows is a share,
+ * whatever else the outbox releases.  A move is all or nothing:
  * when a send fails, a later release of the same object in the same call
  * fails too, so passing the failed messages again retries the whole move.
  *
