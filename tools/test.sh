@@ -58,6 +58,7 @@ prefix=$(meson introspect build --buildoptions |
 	python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"))')
 pcdir=$(dirname "$(find "$dest" -name trindle.pc | head -n1)")
 export PKG_CONFIG_PATH=$pcdir PKG_CONFIG_SYSROOT_DIR=$dest
-cc -std=c11 -o "$dest/consumer" tools/consumer.c $(pkg-config --cflags --libs trindle)
+cc -std=c11 -Wall -Wextra -Wpedantic -Werror -o "$dest/consumer" tools/consumer.c \
+	$(pkg-config --cflags --libs trindle)
 LD_LIBRARY_PATH=$(dirname "$(find "$dest" -name 'libtrindle.so' | head -n1)") "$dest/consumer"
 echo "consumer built with pkg-config and ran (prefix $prefix)"
