@@ -167,7 +167,11 @@ TRINDLE_PUBLIC trindle_segment_t trindle_allocate(size_t count,
  * receive from it.  Sending the pipe as a message's content gives the
  * receiver SEND.  When the creator releases it, the pipe dies: the objects
  * queued in it are released, and every other holder loses SEND at once and
- * receives, once, the notice { address = pipe, content = NULL }.
+ * receives, once, the notice { address = pipe, content = NULL }.  A dead
+ * pipe is not a live object: a holder's release of it fails, and the
+ * closure notice, which still comes, is what ends the hold.  A completion
+ * queued past the capacity (see trindle_exit()) takes room like any other
+ * message: sends fail until the queue is below its capacity again.
  *
  * Returns the pipe, or NULL with errno:
  *  - EINVAL: queue_items is 0;
@@ -185,7 +189,10 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_pipe(size_t queue_items);
  *    fails if the pipe is full or dead or a right is missing.
  *  - { pipe, NULL }: a receive request: deliver, in this call, messages
  *    queued on pipe (the caller must be its creator).
- *  - { NULL, object }: release the caller's access to object.
+ *  - { NULL, object }: release the caller's access to object.  The
+ *    creator's release of a pipe kills it; a receive request for that pipe
+ *    earlier in the same call is dropped with it (nothing is delivered
+ *    from it, and the call does not wait on it).
  *  - { NULL, NULL }: not a message; it fails.
  *
  * A send followed in the same call by a release of the same object is a
@@ -242,7 +249,8 @@ TRINDLE_PUBLIC int trindle_sync(trindle_mailbox_t *out, trindle_mailbox_t *in);
  * trindle_sync_timeout - trindle_sync() that waits at most timeout_ns.
  *
  * Same as trindle_sync(), except that a wait lasts at most timeout_ns
- * nanoseconds: 0 never waits, a negative value waits like trindle_sync().
+ * nanoseconds: 0 never waits, a negative value waits like trindle_sync(),
+ * and so does a timeout too long for the clock (up to INT64_MAX).
  * When the time runs out it returns 0 with in->count == 0.
  */
 TRINDLE_PUBLIC int trindle_sync_timeout(trindle_mailbox_t *out,
