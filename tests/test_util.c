@@ -45,7 +45,9 @@ static void drop_entry(trindle_pipe_t input)
 /* ---- test thread helpers ---- */
 
 /* A worker that has already ended: its input pipe, dead, on which the
- * caller held SEND.  Its closure notice has been taken. */
+ * caller held SEND.  Its closure notice has been taken.  A dead pipe's
+ * address may be reused by the next object made, so tests make this one
+ * after every other object they need. */
 static trindle_pipe_t dead_worker_pipe(void)
 {
 	trindle_pipe_t wake = t_pipe(1);
@@ -173,9 +175,9 @@ static void test_util_send_full_pipe_fails_eagain(void **state)
 static void test_util_send_dead_pipe_fails_epipe(void **state)
 {
 	(void)state;
-	trindle_pipe_t dead = dead_worker_pipe();
 	trindle_pipe_t gone = t_pipe(1);
 	trindle_segment_t s = t_segment(16, 3);
+	trindle_pipe_t dead = dead_worker_pipe();
 
 	assert_int_equal(trindle_util_release(gone), 0);
 	errno = 0;
@@ -237,8 +239,8 @@ static void test_util_move_failure_keeps_object(void **state)
 	(void)state;
 	int local = 0;
 	trindle_pipe_t full = full_pipe();
-	trindle_pipe_t dead = dead_worker_pipe();
 	unsigned char *s = t_segment(16, 3);
+	trindle_pipe_t dead = dead_worker_pipe();
 
 	errno = 0;
 	assert_int_equal(trindle_util_move(full, s), -1);
@@ -425,11 +427,11 @@ static void test_util_error_tells_why(void **state)
 	(void)state;
 	int local = 0;
 	trindle_pipe_t full = full_pipe();
-	trindle_pipe_t dead = dead_worker_pipe();
 	trindle_pipe_t wake = t_pipe(1);
 	trindle_pipe_t w = trindle_launch(wait_entry, 1, wake, NULL);
 	trindle_segment_t s = t_segment(16, 1);
 	trindle_segment_t gone = t_segment(16, 1);
+	trindle_pipe_t dead = dead_worker_pipe();
 	trindle_message_t keep[4];
 
 	assert_non_null(w);
@@ -544,9 +546,9 @@ static void test_util_batch_flush_keeps_failed_in_order(void **state)
 {
 	(void)state;
 	trindle_pipe_t p = t_pipe(2);
-	trindle_pipe_t dead = dead_worker_pipe();
 	trindle_segment_t s[3] = { t_labelled(1), t_labelled(2), t_labelled(3) };
 	trindle_segment_t extra = t_segment(16, 1);
+	trindle_pipe_t dead = dead_worker_pipe();
 	trindle_util_batch_t b;
 
 	trindle_util_batch_init(&b);
