@@ -262,14 +262,26 @@ static inline int trindle_util_move_or_release(trindle_pipe_t pipe,
  * SEND on pipe and nothing is on the way.
  *
  * Returns:
- *  - 1: *msg holds what arrived (the caller now holds its content);
+ *  - 1: *msg holds what arrived (for a message, the caller now holds its
+ *    content);
  *  - 0: nothing arrived: the time ran out, or nothing can arrive any more
  *    (no other holder of SEND on pipe and nothing queued).  With a
  *    negative timeout_ns, 0 always means the latter;
  *  - -1 with errno: EINVAL when pipe is not a live pipe the caller created
  *    or msg is NULL; ENOMEM, see trindle_sync().  If a notice is pending,
  *    it is still delivered (the call returns 1) even when pipe is not
- *    usable, so that nothing is lost; the next call then fails.
+ *    usable, so that nothing is lost; once none is left, the call fails.
+ *
+ * The usual loop, which ends once every other sender has let go of pipe
+ * and everything queued has been taken:
+ *
+ *	trindle_message_t m;
+ *	while (trindle_util_receive(pipe, &m, -1) == 1) {
+ *		if (trindle_util_kind(&m) == TRINDLE_UTIL_MESSAGE)
+ *			use(m.content);       (then release it, or move it on)
+ *		else
+ *			note(&m);             (SOLE: m.content is writable again;
+ *	}                                      CLOSED: the pipe m.address died)
  */
 static inline int trindle_util_receive(trindle_pipe_t pipe,
 		trindle_message_t *msg, int64_t timeout_ns)
