@@ -311,14 +311,14 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
  * released, everything the root holds is released, and the thread ends
  * with pthread_exit().  Never returns.
  */
-TRINDLE_PUBLIC TRINDLE_NORETURN void trindle_exit(trindle_object_t output);
+TRINDLE_NORETURN TRINDLE_PUBLIC void trindle_exit(trindle_object_t output);
 
 /**
  * trindle_abort - end the calling process, delivering report to err.
  *
  * The same as trindle_exit(), with the err pipe in place of out.
  */
-TRINDLE_PUBLIC TRINDLE_NORETURN void trindle_abort(trindle_object_t report);
+TRINDLE_NORETURN TRINDLE_PUBLIC void trindle_abort(trindle_object_t report);
 
 /**
  * trindle_extend - make a segment executable, for good.
