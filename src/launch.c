@@ -178,7 +178,8 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-void trindle__workers_wake_idle(void)
+/* No process is alive: wake every idle thread, to see whether to end. */
+static void wake_idle(void)
 {
 	pthread_mutex_lock(&idle_lock);
 	for (struct worker *w = idle_workers; w; w = w->next_idle)
@@ -209,6 +210,7 @@ static int get_worker(struct worker **out)
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
+	trindle__runtime_on_all_ended(wake_idle);
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

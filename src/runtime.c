@@ -85,6 +85,15 @@ void trindle__runtime_root_ended(struct process *p)
 /* seq_cst: an idle worker announces its sleep, then reads this; the one
  * who brings it to zero writes it, then looks for sleepers (wait.h). */
 static atomic_size_t live_processes;
+/* Set by a launch before it counts its worker's process: whoever later
+ * brings the count to zero reads after that update in the count's order
+ * (a release sequence of seq_cst read-modify-writes), so it sees the hook. */
+static _Atomic(void (*)(void)) all_ended_fn;
+
+void trindle__runtime_on_all_ended(void (*fn)(void))
+{
+	atomic_store(&all_ended_fn, fn);
+}
 
 void trindle__runtime_process_started(void)
 {
@@ -93,8 +102,11 @@ void trindle__runtime_process_started(void)
 
 void trindle__runtime_process_ended(void)
 {
-	if (atomic_fetch_sub(&live_processes, 1) == 1)
-		trindle__workers_wake_idle();
+	if (atomic_fetch_sub(&live_processes, 1) != 1)
+		return;
+	void (*fn)(void) = atomic_load(&all_ended_fn);
+	if (fn)
+		fn();
 }
 
 bool trindle__runtime_any_alive(void)

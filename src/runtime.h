@@ -26,8 +26,10 @@ void trindle__runtime_root_ended(struct process *p);
 void trindle__runtime_process_started(void);
 void trindle__runtime_process_ended(void);
 bool trindle__runtime_any_alive(void);
-/* launch.c: wakes every idle worker thread (to see whether it should end). */
-void trindle__workers_wake_idle(void);
+/* Sets what runs when the count drops to zero: launch.c's waking of its
+ * idle threads, set before the first worker thread starts (a hook, so that
+ * the runtime does not call up into launch.c). */
+void trindle__runtime_on_all_ended(void (*fn)(void));
 
 /* Gives the calling thread an alternate signal stack if it has none;
  * returns the stack allocated (to free later) or NULL. */
