@@ -22,7 +22,9 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 enum { ROOTS = 4, ECHOES = 64 };
 
@@ -37,6 +39,22 @@ struct root {
 };
 
 static pthread_barrier_t g_start;
+static unsigned long g_threads_at_start; /* before any library call */
+
+/* This process's threads, from /proc/self/status. */
+static unsigned long thread_count(void)
+{
+	char line[128];
+	unsigned long n = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "Threads: %lu", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
 
 /* Echoes every segment from its input back to the pipe it got first
  * (its out pipe, which the launcher also sent it); ends when nobody can
@@ -168,11 +186,63 @@ static void test_roots_start_together_again(void **state)
 	run_roots();
 }
 
+/* A root that echoes one label through a worker of its own and ends. */
+static void *short_root_main(void *arg)
+{
+	struct root *r = arg;
+	r->home = trindle_pipe(1);
+	trindle_pipe_t w = r->home ?
+		trindle_launch(echo_worker, 2, r->home, NULL) : NULL;
+	trindle_segment_t s = t_label(label_for(r, 1));
+	if (!w || !s || t_w_send(w, r->home) != 0 || t_w_move(w, s) != 0) {
+		r->errors++;
+		return NULL;
+	}
+	trindle_object_t got = t_w_next(r->home);
+	if (!got || t_label_of(got) != label_for(r, 1))
+		r->errors++;
+	else
+		r->echoed++;
+	return NULL;
+}
+
+/*
+ * Roots one after another, each alone: as each ends no process is alive,
+ * so the idle worker threads start to end while the next root launches
+ * (the launch must find a thread that stays, or start one).
+ */
+static void test_roots_one_after_another_while_workers_retire(void **state)
+{
+	(void)state;
+	const unsigned rounds = 100;
+	for (unsigned i = 0; i < rounds; i++) {
+		struct root r = { .id = 100 + i };
+		pthread_t t;
+		assert_int_equal(pthread_create(&t, NULL, short_root_main, &r), 0);
+		assert_int_equal(pthread_join(t, NULL), 0);
+		assert_int_equal(r.errors, 0);
+		assert_int_equal(r.echoed, 1);
+	}
+	/* No process is alive (the main thread never called the library):
+	 * the idle worker threads end, leaving the threads there were. */
+	int64_t limit = t_now_ns() + T_WAIT_LIMIT_NS;
+	while (thread_count() > g_threads_at_start && t_now_ns() < limit) {
+		struct timespec pause = { 0, 1000000 };
+		nanosleep(&pause, NULL);
+	}
+	assert_int_equal(thread_count(), g_threads_at_start);
+}
+
 int main(void)
 {
+	g_threads_at_start = thread_count();
+#if defined(__SANITIZE_THREAD__)
+	g_threads_at_start++; /* TSan's own thread, started with the first other */
+#endif
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roots_start_together_work_and_end),
 		cmocka_unit_test(test_roots_start_together_again),
+		cmocka_unit_test(test_roots_one_after_another_while_workers_retire),
 	};
 	return cmocka_run_group_tests_name("roots", tests, NULL, NULL);
 }
