@@ -255,7 +255,9 @@ static int advise(void *base, size_t bytes, int advice)
  * can and keeps it out of reuse. */
 static void seal(struct segment *s)
 {
-	size_t bytes = s->slot_pages * trindle__page_size();
+	/* The pages of its last incarnation: the rest of the slot never
+	 * opened.  (Markers are page-table entries: not a whole huge slot.) */
+	size_t bytes = s->pages * trindle__page_size();
 	int saved_errno = errno;
 
 	s->guarded = advise(s->base, bytes, MADV_GUARD_INSTALL) == 0;
@@ -281,7 +283,8 @@ static void retry_quarantine(void)
 		size_t bytes = s->slot_pages * ps;
 		if (mprotect(s->base, bytes, PROT_NONE) < 0)
 			break;
-		if (s->guarded && advise(s->base, bytes, MADV_GUARD_REMOVE) < 0)
+		if (s->guarded && advise(s->base, s->pages * ps,
+				MADV_GUARD_REMOVE) < 0)
 			break;
 		s->guarded = false;
 		atomic_store_explicit(&s->applied, SEG_NONE,
