@@ -168,9 +168,10 @@ TRINDLE_PUBLIC size_t trindle_measure(trindle_object_t object);
  * made smaller (halved, down to what the request needs) when the kernel
  * refuses, as under an address-space limit (ulimit -v, RLIMIT_AS): then
  * allocations succeed until the limit is used up, and fail with ENOMEM
- * beyond it.  A segment of 64 MiB or more has a reservation of its own;
- * only the pages written cost memory, so even a 1 TiB segment is cheap
- * until used, and a size the address space cannot hold fails with ENOMEM.
+ * beyond it.  A segment over 32 MiB (64 MiB or more once rounded) has a
+ * reservation of its own; only the pages written cost memory, so even a
+ * 1 TiB segment is cheap until used, and a size the address space cannot
+ * hold fails with ENOMEM.
  *
  * Copying from a source buffer that itself faults (for example a destroyed
  * segment) is a fault of the calling process, reported as such.
