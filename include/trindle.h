@@ -53,6 +53,14 @@
 extern "C" {
 #endif
 
+/* The version of this header; trindle_version() gives the library's. */
+#define TRINDLE_VERSION_MAJOR 0
+#define TRINDLE_VERSION_MINOR 1
+#define TRINDLE_VERSION_PATCH 0
+/* One number, 0xMMmmpp: compare with >= in #if. */
+#define TRINDLE_VERSION_HEX ((TRINDLE_VERSION_MAJOR << 16) | \
+		(TRINDLE_VERSION_MINOR << 8) | TRINDLE_VERSION_PATCH)
+
 #if defined(__GNUC__) && __GNUC__ >= 4
 #define TRINDLE_PUBLIC __attribute__((visibility("default")))
 #else
@@ -186,7 +194,11 @@ TRINDLE_PUBLIC trindle_segment_t trindle_allocate(size_t count,
  * receive from it.  Sending the pipe as a message's content gives the
  * receiver SEND.  When the creator releases it, the pipe dies: the objects
  * queued in it are released, and every other holder loses SEND at once and
- * receives, once, the notice { address = pipe, content = NULL }.
+ * receives, once, the notice { address = pipe, content = NULL }.  A dead
+ * pipe is not a live object: a holder's release of it fails, and the
+ * closure notice, which still comes, is what ends the hold.  A completion
+ * queued past the capacity (see trindle_exit()) takes room like any other
+ * message: sends fail until the queue is below its capacity again.
  *
  * Returns the pipe, or NULL with errno:
  *  - EINVAL: queue_items is 0;
@@ -204,12 +216,19 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_pipe(size_t queue_items);
  *    fails if the pipe is full or dead or a right is missing.
  *  - { pipe, NULL }: a receive request: deliver, in this call, messages
  *    queued on pipe (the caller must be its creator).
- *  - { NULL, object }: release the caller's access to object.
+ *  - { NULL, object }: release the caller's access to object.  The
+ *    creator's release of a pipe kills it; a receive request for that pipe
+ *    earlier in the same call is dropped with it (nothing is delivered
+ *    from it, and the call does not wait on it).
  *  - { NULL, NULL }: not a message; it fails.
  *
  * A send followed in the same call by a release of the same object is a
  * *move*: the receiver ends up the sole holder, with WRITE, and no
- * protection change (no system call) happens.  A move is all or nothing:
+ * protection change (no system call) happens.  The release need not come
+ * right after the send; when a segment is sent more than once before its
+ * first release, the last of those sends is the move and the others are
+ * shares.  A send that no release of the same object follows is a share,
+ * whatever else the outbox releases.  A move is all or nothing:
  * when a send fails, a later release of the same object in the same call
  * fails too, so passing the failed messages again retries the whole move.
  *
@@ -261,7 +280,8 @@ TRINDLE_PUBLIC int trindle_sync(trindle_mailbox_t *out, trindle_mailbox_t *in);
  * trindle_sync_timeout - trindle_sync() that waits at most timeout_ns.
  *
  * Same as trindle_sync(), except that a wait lasts at most timeout_ns
- * nanoseconds: 0 never waits, a negative value waits like trindle_sync().
+ * nanoseconds: 0 never waits, a negative value waits like trindle_sync(),
+ * and so does a timeout too long for the clock (up to INT64_MAX).
  * When the time runs out it returns 0 with in->count == 0.
  */
 TRINDLE_PUBLIC int trindle_sync_timeout(trindle_mailbox_t *out,
@@ -310,14 +330,14 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
  * released, everything the root holds is released, and the thread ends
  * with pthread_exit().  Never returns.
  */
-TRINDLE_PUBLIC TRINDLE_NORETURN void trindle_exit(trindle_object_t output);
+TRINDLE_NORETURN TRINDLE_PUBLIC void trindle_exit(trindle_object_t output);
 
 /**
  * trindle_abort - end the calling process, delivering report to err.
  *
  * The same as trindle_exit(), with the err pipe in place of out.
  */
-TRINDLE_PUBLIC TRINDLE_NORETURN void trindle_abort(trindle_object_t report);
+TRINDLE_NORETURN TRINDLE_PUBLIC void trindle_abort(trindle_object_t report);
 
 /**
  * trindle_extend - make a segment executable, for good.
@@ -330,6 +350,21 @@ TRINDLE_PUBLIC TRINDLE_NORETURN void trindle_abort(trindle_object_t report);
  *  - ENOMEM: the kernel refused the protection change.
  */
 TRINDLE_PUBLIC int trindle_extend(trindle_segment_t segment);
+
+/**
+ * trindle_version - the version of the library the program runs with.
+ *
+ * Returns it in the form of TRINDLE_VERSION_HEX (0xMMmmpp), which may be
+ * newer than the header the program was built with.  Never fails.
+ */
+TRINDLE_PUBLIC unsigned int trindle_version(void);
+
+/**
+ * trindle_version_string - the same as a string, "MAJOR.MINOR.PATCH".
+ *
+ * The string is static; the caller must not free it.  Never fails.
+ */
+TRINDLE_PUBLIC const char *trindle_version_string(void);
 
 #ifdef __cplusplus
 }

@@ -87,7 +87,11 @@ size_t trindle__pipe_claim(struct pipe *p, size_t want, size_t *pos)
 			tail = atomic_load_explicit(&p->tail, memory_order_relaxed);
 			continue;
 		}
-		size_t room = p->capacity - (tail - head);
+		/* Completions queued past capacity take room too, until
+		 * they are received. */
+		size_t used = tail - head + atomic_load_explicit(
+				&p->overflow_count, memory_order_acquire);
+		size_t room = used < p->capacity ? p->capacity - used : 0;
 		size_t n = want < room ? want : room;
 		if (!n)
 			return 0;
@@ -180,7 +184,12 @@ bool trindle__pipe_has_room(struct pipe *p)
 	size_t tail = atomic_load_explicit(&p->tail, memory_order_relaxed);
 	size_t head = atomic_load_explicit(&p->head_pub, memory_order_acquire);
 
-	return tail - head < p->capacity || tail - head > p->capacity;
+	size_t used = tail - head;
+
+	if (used > p->capacity)
+		return true; /* a stale tail: look again */
+	return used + atomic_load_explicit(&p->overflow_count,
+			memory_order_acquire) < p->capacity;
 }
 
 bool trindle__pipe_wait_room(struct pipe *p, int64_t timeout_ns)

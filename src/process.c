@@ -333,8 +333,12 @@ void trindle__process_end(struct process *p, trindle_object_t final,
 	 */
 	release_all(p, true);
 	trindle__process_settle(p);
-	if (input)
+	if (input) {
 		release_object(p, input, input_rights);
+		/* What the dying pipe carried was let go: its fellow holders'
+		 * notices go out now, before anyone is told nobody can send. */
+		trindle__process_settle(p);
+	}
 	release_all(p, false);
 	trindle__process_settle(p);
 	/* Nobody can notify us any more: drop what is left unread. */

@@ -45,16 +45,11 @@ static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct arena *carving;             /* the regular arena in use */
 static struct segment *free_slots[CLASS_MAX];
 static size_t page_size_cached;
-static bool debug_in_flight;
+bool trindle__segment_debug_flag;
 
 void trindle__segment_set_debug(bool in_flight)
 {
-	debug_in_flight = in_flight;
-}
-
-bool trindle__segment_debug_in_flight(void)
-{
-	return debug_in_flight;
+	trindle__segment_debug_flag = in_flight;
 }
 
 size_t trindle__page_size(void)
@@ -448,7 +443,7 @@ void trindle__segment_charge(struct segment *s, struct process *sender,
 		bool move)
 {
 	if (move && holds_of(s) == 1) {
-		if (debug_in_flight)
+		if (trindle__segment_debug_flag)
 			atomic_store_explicit(&s->parked, true,
 					memory_order_relaxed);
 		return; /* the hold passes to the message as it is */

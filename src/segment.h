@@ -139,6 +139,35 @@ void trindle__segment_set_retain_limit(size_t bytes);
  * through a stale pointer after the move faults.  Costs two mprotect
  * calls per move.  When it is on, movers mark moved segments dirty. */
 void trindle__segment_set_debug(bool in_flight);
-bool trindle__segment_debug_in_flight(void);
+extern bool trindle__segment_debug_flag; /* set once, at start */
+static inline bool trindle__segment_debug_in_flight(void)
+{
+	return trindle__segment_debug_flag;
+}
+
+/* Fast paths of the two halves of a move, inline for the sync loop; each
+ * says false when the full call is needed.  A move by the only holder: the
+ * hold passes to the message as it is, nothing is written. */
+static inline bool trindle__segment_charge_move_fast(struct segment *s)
+{
+	return !trindle__segment_debug_flag &&
+		atomic_load_explicit(&s->holds, memory_order_acquire) == 1;
+}
+
+/* A receiver that did not hold s takes over the only hold, the
+ * message's: *settle says whether the pages must still catch up with a
+ * fellow holder's release before the receiving sync returns. */
+static inline bool trindle__segment_receive_fast(struct segment *s,
+		bool already_held, bool *settle)
+{
+	if (already_held ||
+	    atomic_load_explicit(&s->parked, memory_order_relaxed) ||
+	    atomic_load_explicit(&s->holds, memory_order_acquire) != 1)
+		return false;
+	*settle = atomic_load_explicit(&s->applied, memory_order_acquire) ==
+		SEG_READ && !atomic_load_explicit(&s->extended,
+				memory_order_relaxed);
+	return true;
+}
 
 #endif

@@ -22,15 +22,13 @@
 #include "segment.h"
 #include "wait.h"
 
-/* How long a receiver spins before it sleeps.  A wake-up costs the waker
- * ~12 us here (the futex call interrupts the sleeper's CPU: a hypervisor
- * exit on a virtual machine) and the sleeper ~23 us before it runs, so a
- * receiver whose messages come every 100-200 us (a file source's 1 MiB
- * chunks) is better off spinning through the gap, on a core nobody else
- * of ours needs (see wait.c).  Measured: the file source went from 0.90x
- * to 0.94x of a read() loop with 64 KiB and 1 MiB chunks when this went
- * from 50 us to 250 us; the other benchmarks did not move.  The budget
- * adapts between these bounds (adapt_spin). */
+/* How long a receiver spins before it sleeps.  A wake-up costs the waker a
+ * system call and the sleeper a trip through the scheduler (on a virtual
+ * machine, an interrupt of the sleeper's CPU), so a receiver whose
+ * messages come a little apart (a file source's large chunks) is better
+ * off spinning through the gap, on a core nobody else of ours needs (see
+ * wait.c).  The budget adapts between these bounds (adapt_spin); why the
+ * cap is where it is: benchmarks/RESULTS.md and the commit that set it. */
 #define SYNC_SPIN_NS 250000
 #define SYNC_SPIN_MIN_NS 2000
 
@@ -70,16 +68,17 @@ static bool needs_plan(const trindle_message_t *msgs, size_t n)
 	return false;
 }
 
-/* Step 1 (only for outboxes that need it): for each segment released, the
+/* Step 1 (only for outboxes that need it, from the first send that a
+ * release does not directly follow): for each segment released, the
  * last send of it before its first release becomes a move; every other
  * send of it, and every send of a segment never released, stays a share.
  * Walked backwards: a release opens a claim (CAP_RELEASE_LATER) that the
  * nearest earlier send takes; an earlier release starts the claim over,
  * so what is left at the front is the claim of the first release. */
 static void plan_moves(struct process *p, const trindle_message_t *msgs,
-		size_t n)
+		size_t from, size_t n)
 {
-	for (size_t i = n; i-- > 0;) {
+	for (size_t i = n; i-- > from;) {
 		if (!msgs[i].content)
 			continue;
 		struct cap *c = trindle__cap_find(&p->caps, msgs[i].content);
@@ -126,12 +125,34 @@ static bool do_request(struct process *p, trindle_pipe_t address)
 	return true;
 }
 
+/* A pipe the caller requested in this sync and is about to kill: the
+ * request goes with it, so the receive step never reads a freed pipe and
+ * never waits on senders (carriers of the pipe) that can no longer send. */
+static void drop_request(struct process *p, struct pipe *pipe)
+{
+	for (size_t i = 0; i < p->nrequests; i++) {
+		if (p->requests[i] == pipe) {
+			p->requests[i] = p->requests[--p->nrequests];
+			return;
+		}
+	}
+}
+
 static bool do_release(struct process *p, trindle_object_t content)
 {
 	struct cap *c = trindle__cap_find(&p->caps, content);
 
 	if (!c)
 		return false;
+	if (c->obj->kind == OBJECT_PIPE) {
+		struct pipe *pipe = (struct pipe *)c->obj;
+		/* A dead pipe is not a live object: releasing it fails, and
+		 * its closure notice, still queued, ends the hold. */
+		if (trindle__pipe_dead(pipe))
+			return false;
+		if (c->rights & TRINDLE_ACCESS_RECEIVE)
+			drop_request(p, pipe);
+	}
 	if (c->mark_epoch == p->epoch) {
 		if (c->marks & CAP_SEND_FAILED)
 			return false; /* a move is all or nothing */
@@ -168,6 +189,8 @@ struct send_state {
 	struct pipe *pipe;       /* ... and what it names (NULL: no SEND) */
 	bool full;               /* ... and whether a send to it found no room */
 	bool entered;
+	bool planned;            /* step 1 ran (or was found needless) */
+	bool any_failed;         /* some outgoing message failed */
 	size_t pos, end;         /* cells claimed and not yet used */
 	size_t npending;
 	struct pending_send pending[PENDING_MAX];
@@ -175,7 +198,8 @@ struct send_state {
 
 /* A shared segment whose pages the kernel would not make read-only (out
  * of memory mappings) is not sent after all: its send fails. */
-static struct object *checked(struct process *p, struct pending_send *e)
+static struct object *checked(struct process *p, struct send_state *st,
+		struct pending_send *e)
 {
 	struct segment *s = (struct segment *)e->obj;
 
@@ -183,6 +207,7 @@ static struct object *checked(struct process *p, struct pending_send *e)
 		return e->obj;
 	trindle__segment_uncharge(s);
 	p->status[e->index] = false;
+	st->any_failed = true;
 	struct cap *c = trindle__cap_find(&p->caps, s->base);
 	if (c)
 		fresh_marks(p, c)->marks |= CAP_SEND_FAILED;
@@ -194,7 +219,7 @@ static void publish_pending(struct process *p, struct send_state *st)
 	trindle__process_settle(p);
 	for (size_t i = 0; i < st->npending; i++) {
 		struct pending_send *e = &st->pending[i];
-		trindle__pipe_publish(st->pipe, e->pos, checked(p, e));
+		trindle__pipe_publish(st->pipe, e->pos, checked(p, st, e));
 	}
 	st->npending = 0;
 }
@@ -261,8 +286,9 @@ static size_t run_of_sends(const trindle_message_t *msgs, size_t i, size_t n)
 	for (size_t j = i; j < n && k < PENDING_MAX; j++) {
 		if (msgs[j].address == pipe && msgs[j].content)
 			k++;
-		else if (msgs[j].address || !releases_previous(msgs, j))
-			break;
+		else if (msgs[j].address || !msgs[j].content ||
+			 msgs[j].content != msgs[j - 1].content)
+			break; /* not the release of the send just before */
 	}
 	return k;
 }
@@ -299,6 +325,8 @@ static void charge(struct process *p, struct cap *c, bool move)
 		return;
 	}
 	struct segment *s = (struct segment *)c->obj;
+	if (move && trindle__segment_charge_move_fast(s))
+		return;
 	trindle__segment_charge(s, p, move);
 	if (!move || unlikely(trindle__segment_debug_in_flight()))
 		trindle__process_mark_dirty(p, s); /* protected before publishing */
@@ -330,6 +358,13 @@ static enum send_result do_send(struct process *p, struct send_state *st,
 	}
 	bool segment = c->obj->kind == OBJECT_SEGMENT;
 	bool adjacent = i + 1 < n && releases_previous(msgs, i + 1);
+	if (!adjacent && !st->planned) {
+		/* Sends before this one were moves with their releases next
+		 * to them: only from here on can a release lie further off. */
+		st->planned = true;
+		if (needs_plan(msgs + i, n - i))
+			plan_moves(p, msgs, i, n);
+	}
 	bool move = segment && !(c->marks & CAP_SEND_FAILED) &&
 		(adjacent || c->move_send == i + 1);
 	charge(p, c, move);
@@ -372,17 +407,18 @@ static size_t handle_outgoing(struct process *p, trindle_message_t *msgs,
 	st.full = false;
 	st.entered = false;
 	st.pos = st.end = st.npending = 0;
+	st.planned = st.any_failed = false;
 
-	if (needs_plan(msgs, n))
-		plan_moves(p, msgs, n);
 	for (size_t i = 0; i < n; i++) {
 		trindle_message_t m = msgs[i];
 		if (m.address && m.content) {
 			/* Set first: publishing may still turn it false. */
 			p->status[i] = true;
 			enum send_result r = do_send(p, &st, msgs, i, n);
-			if (r == SEND_FAILED)
+			if (r == SEND_FAILED) {
 				p->status[i] = false;
+				st.any_failed = true;
+			}
 			if (r == SEND_AND_RELEASE_DONE)
 				p->status[++i] = true; /* the release is done too */
 			continue;
@@ -394,8 +430,11 @@ static size_t handle_outgoing(struct process *p, trindle_message_t *msgs,
 			p->status[i] = do_release(p, m.content);
 		else
 			p->status[i] = false;
+		st.any_failed |= !p->status[i];
 	}
 	forget_pipe(p, &st);
+	if (!st.any_failed)
+		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (!p->status[i])
 			msgs[failed++] = msgs[i];
@@ -412,8 +451,11 @@ static void adopt(struct process *p, struct pipe *from, struct object *o,
 	msg->address = from;
 	if (o->kind == OBJECT_SEGMENT) {
 		struct segment *s = (struct segment *)o;
+		bool settle;
 		trindle__cap_find_or_insert(&p->caps, s->base, o, 0, &inserted);
-		if (trindle__segment_receive(s, p, !inserted))
+		if (!trindle__segment_receive_fast(s, !inserted, &settle))
+			settle = trindle__segment_receive(s, p, !inserted);
+		if (settle)
 			trindle__process_mark_dirty(p, s); /* maybe alone now */
 		msg->content = s->base;
 		return;
@@ -607,6 +649,7 @@ TRINDLE_PUBLIC int trindle_sync_timeout(trindle_mailbox_t *out,
 	if (timeout_ns == 0)
 		deadline = 0;
 	else if (timeout_ns > 0)
-		deadline = trindle__now_ns() + timeout_ns;
+		deadline = trindle__now_ns() > INT64_MAX - timeout_ns ?
+			-1 : trindle__now_ns() + timeout_ns; /* saturates */
 	return sync_impl(out, in, deadline);
 }

@@ -7,6 +7,7 @@
 #include "helpers.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -103,12 +104,192 @@ static void test_two_sends_one_release_moves_only_the_last(void **state)
 	assert_int_equal(t_release(p), 0);
 }
 
+/* A receive request and the creator's release of the same pipe in one
+ * outbox: the release kills the pipe, and the request must not outlive it
+ * (it was read after being freed).  The call returns at once. */
+static void test_request_then_release_of_the_same_pipe(void **state)
+{
+	trindle_pipe_t p = t_pipe(2);
+	trindle_message_t out[2] = { { p, NULL }, { NULL, p } }, got[2];
+	trindle_mailbox_t o = { 2, out }, in = { 2, got };
+
+	assert_int_equal(trindle_sync(&o, &in), 0);
+	assert_int_equal(o.count, 0);
+	assert_int_equal(in.count, 0);
+	assert_int_equal(trindle_access(p), 0);
+}
+
+/* The same with a message carrying the pipe queued in another pipe: the
+ * carrier must not count as a possible sender of a pipe the call already
+ * gave up (the call waited forever). */
+static void test_request_then_release_with_the_pipe_in_flight(void **state)
+{
+	trindle_pipe_t p = t_pipe(2), q = t_pipe(2);
+	trindle_segment_t x = zeros(8);
+	trindle_message_t out[4] = { { p, NULL }, { q, p }, { NULL, x }, { NULL, p } };
+	trindle_message_t got[2];
+	trindle_mailbox_t o = { 4, out }, in = { 2, got };
+
+	int64_t start = t_now_ns();
+	assert_int_equal(trindle_sync_timeout(&o, &in, 5LL * 1000000000), 0);
+	assert_true(t_now_ns() - start < 2LL * 1000000000); /* did not wait */
+	assert_int_equal(o.count, 0);
+	assert_int_equal(in.count, 0);
+	assert_int_equal(trindle_access(p), 0);
+	/* q carries the dead pipe: delivered, but it gives no SEND. */
+	trindle_message_t m;
+	assert_int_equal(t_recv(q, &m, 0), 1);
+	assert_ptr_equal(m.content, p);
+	assert_int_equal(trindle_access(p), 0);
+	assert_int_equal(t_release(p), 1);
+	assert_int_equal(t_release(q), 0);
+}
+
+/* Worker: ends with a new segment as its final object. */
+static void finish_with_a_segment(trindle_pipe_t input)
+{
+	(void)input;
+	trindle_exit(t_label(7));
+}
+
+/* A completion that went past capacity counts against the room: while it
+ * is queued, a plain send to the full pipe fails. */
+static void test_completion_past_capacity_leaves_no_extra_room(void **state)
+{
+	trindle_pipe_t out = t_pipe(1), wake = t_pipe(1);
+	trindle_segment_t first = t_labelled(1), extra = t_labelled(2);
+
+	assert_int_equal(t_send(out, first), 0);
+	trindle_pipe_t w = trindle_launch(finish_with_a_segment, 1, out, wake);
+	assert_non_null(w);
+	assert_int_equal(t_await_end(w, wake, NULL, 0), 0);
+	assert_int_equal(trindle_measure(out), 2); /* one past capacity */
+
+	trindle_message_t m;
+	assert_int_equal(t_recv(out, &m, 0), 1);
+	assert_ptr_equal(m.content, first);
+	assert_int_equal(trindle_measure(out), 1);
+	assert_int_equal(t_send(out, extra), 1); /* still full */
+	assert_int_equal(t_recv(out, &m, 0), 1);
+	t_expect_label(&m, out, 7);
+	assert_int_equal(t_send(out, extra), 0); /* now there is room */
+	assert_int_equal(t_recv(out, &m, 0), 1);
+	assert_ptr_equal(m.content, extra);
+	assert_int_equal(t_release(extra), 0);
+	assert_int_equal(t_release(first), 0);
+	assert_int_equal(t_release(out), 0);
+	assert_int_equal(t_release(wake), 0);
+}
+
+static void end_at_once(trindle_pipe_t input)
+{
+	(void)input;
+}
+
+/* Releasing a pipe that already died fails, like any message naming an
+ * object that is not live, and its closure notice still comes, once. */
+static void test_release_of_a_dead_pipe_fails_and_the_notice_comes(void **state)
+{
+	trindle_pipe_t w = trindle_launch(end_at_once, 1, NULL, NULL);
+	assert_non_null(w);
+	int64_t limit = t_now_ns() + T_WAIT_LIMIT_NS;
+	while (trindle_access(w) != 0 && t_now_ns() < limit)
+		sched_yield();
+	assert_int_equal(trindle_access(w), 0);
+
+	assert_int_equal(t_release(w), 1);
+	trindle_message_t got[4];
+	assert_int_equal(t_notices(got, 4), 1);
+	assert_ptr_equal(got[0].address, w);
+	assert_null(got[0].content);
+	assert_int_equal(t_notices(got, 4), 0);
+	assert_int_equal(t_release(w), 1); /* no longer held at all */
+}
+
+/* Worker: ends at once; the launcher's shares sit in its input unread. */
+static void end_with_input_unread(trindle_pipe_t input)
+{
+	(void)input;
+}
+
+/* When a worker ends with the launcher's shared segments queued in its
+ * input pipe, the sole-holder notices that the pipe's death causes, and
+ * the pipe's closure notice, are posted before the worker lets go of its
+ * SEND elsewhere: the sync that returns because nobody can send any more
+ * already carries all of them. */
+static void test_worker_end_posts_notices_before_letting_go(void **state)
+{
+	enum { SEGS = 32, ROUNDS = 200 };
+	trindle_segment_t seg[SEGS];
+
+	for (int r = 0; r < ROUNDS; r++) {
+		trindle_pipe_t reply = t_pipe(1);
+		trindle_pipe_t w = trindle_launch(end_with_input_unread, SEGS,
+				reply, NULL);
+		assert_non_null(w);
+		size_t want = 0;
+		for (int i = 0; i < SEGS; i++) {
+			seg[i] = t_labelled((unsigned long)i);
+			/* Fails once the worker has ended: then no notice. */
+			if (t_send(w, seg[i]) == 0) {
+				want++;
+			} else {
+				assert_int_equal(t_release(seg[i]), 0);
+				seg[i] = NULL;
+			}
+		}
+		trindle_message_t rq = { reply, NULL }, got[SEGS + 4];
+		size_t notes = 0, closed = 0;
+		for (;;) {
+			trindle_mailbox_t o = { 1, &rq }, in = { SEGS + 4, got };
+			assert_int_equal(trindle_sync(&o, &in), 0);
+			for (size_t i = 0; i < in.count; i++) {
+				notes += !got[i].address && got[i].content;
+				closed += got[i].address == w && !got[i].content;
+			}
+			if (in.count == 0)
+				break; /* nobody can send: every notice is here */
+		}
+		assert_int_equal(closed, 1);
+		assert_int_equal(notes, want);
+		for (int i = 0; i < SEGS; i++) {
+			if (!seg[i])
+				continue;
+			assert_int_equal(trindle_access(seg[i]), RW);
+			assert_int_equal(t_release(seg[i]), 0);
+		}
+		assert_int_equal(t_release(reply), 0);
+	}
+}
+
+/* A timeout as long as the type allows waits like trindle_sync (its
+ * deadline used to overflow). */
+static void test_sync_timeout_max_does_not_overflow(void **state)
+{
+	trindle_pipe_t p = t_pipe(1);
+	trindle_segment_t s = t_labelled(3);
+	assert_int_equal(t_send(p, s), 0);
+	trindle_message_t rq = { p, NULL }, got[1];
+	trindle_mailbox_t o = { 1, &rq }, in = { 1, got };
+	assert_int_equal(trindle_sync_timeout(&o, &in, INT64_MAX), 0);
+	assert_int_equal(in.count, 1);
+	assert_ptr_equal(got[0].content, s);
+	assert_int_equal(t_release(s), 0);
+	assert_int_equal(t_release(p), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_share_beside_unrelated_release_stays_a_share, t_drop_notices),
 		cmocka_unit_test_setup(test_share_and_nonadjacent_move_in_one_outbox, t_drop_notices),
 		cmocka_unit_test_setup(test_two_sends_one_release_moves_only_the_last, t_drop_notices),
+		cmocka_unit_test_setup(test_request_then_release_of_the_same_pipe, t_drop_notices),
+		cmocka_unit_test_setup(test_request_then_release_with_the_pipe_in_flight, t_drop_notices),
+		cmocka_unit_test_setup(test_completion_past_capacity_leaves_no_extra_room, t_drop_notices),
+		cmocka_unit_test_setup(test_release_of_a_dead_pipe_fails_and_the_notice_comes, t_drop_notices),
+		cmocka_unit_test_setup(test_worker_end_posts_notices_before_letting_go, t_drop_notices),
+		cmocka_unit_test_setup(test_sync_timeout_max_does_not_overflow, t_drop_notices),
 	};
 	return cmocka_run_group_tests_name("regress", tests, NULL, NULL);
 }
