@@ -196,7 +196,11 @@ TRINDLE_PUBLIC trindle_segment_t trindle_allocate(size_t count,
  * queued in it are released, and every other holder loses SEND at once and
  * receives, once, the notice { address = pipe, content = NULL }.  A dead
  * pipe is not a live object: a holder's release of it fails, and the
- * closure notice, which still comes, is what ends the hold.  A completion
+ * closure notice, which still comes, is what ends the hold.  So a hold of
+ * SEND on a pipe ends exactly once, by a release that succeeds or by the
+ * notice, never both: a release that races with the pipe's death (a
+ * worker's input pipe, as the worker ends) may fail, and then the notice
+ * follows.  A completion
  * queued past the capacity (see trindle_exit()) takes room like any other
  * message: sends fail until the queue is below its capacity again.
  *
