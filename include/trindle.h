@@ -37,9 +37,9 @@
  * mappings, which holes between live segments can use up), they get guard
  * markers instead (MADV_GUARD_INSTALL, Linux 6.13 or later), which fault
  * the same way.  On an older kernel such a destroyed segment is emptied
- * (it reads as zeros) but stays accessible until a later allocation
- * manages to protect it.  Either way its memory is not reused before it is
- * protected.
+ * (it reads as zeros) but stays accessible until the library manages to
+ * protect it (it tries again at later allocations and destroys).  Either
+ * way its memory is not reused before it is protected.
  *
  * Appeared in: libtrindle 0.1.
  */

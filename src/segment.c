@@ -224,8 +224,9 @@ static struct segment *carve(unsigned cls)
  * instead (MADV_GUARD_INSTALL, Linux 6.13): a touch faults just as on
  * PROT_NONE, and the markers live in the page tables, splitting nothing.
  * A kernel without them gets the pages emptied (they read as zeros and
- * stay accessible).  Either way the slot waits here until an allocation
- * manages to protect it (a few tries per allocation, while any wait).
+ * stay accessible).  Either way the slot waits here until it can be
+ * protected: a few tries per allocation and per settle that closed a
+ * destroyed slot (which may have merged mappings), while any wait.
  */
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
@@ -234,6 +235,7 @@ static struct segment *carve(unsigned cls)
 #define QUARANTINE_TRIES 4
 
 static struct segment *quarantine; /* arena_lock */
+static atomic_bool quarantine_waits;   /* quarantine != NULL, for settles */
 
 static int advise(void *base, size_t bytes, int advice)
 {
@@ -262,6 +264,7 @@ static void seal(struct segment *s)
 	pthread_mutex_lock(&arena_lock);
 	s->next_free = quarantine;
 	quarantine = s;
+	atomic_store_explicit(&quarantine_waits, true, memory_order_relaxed);
 	pthread_mutex_unlock(&arena_lock);
 }
 
@@ -289,6 +292,8 @@ static void retry_quarantine(void)
 		s->next_free = free_slots[s->slot_class];
 		free_slots[s->slot_class] = s;
 	}
+	atomic_store_explicit(&quarantine_waits, quarantine != NULL,
+			memory_order_relaxed);
 	errno = saved_errno;
 }
 
@@ -701,6 +706,12 @@ static void recycle(struct segment **f, size_t n)
 	}
 	for (size_t i = 0; i < n; i++)
 		give_slot(f[i]);
+	if (n && unlikely(atomic_load_explicit(&quarantine_waits,
+			memory_order_relaxed))) {
+		pthread_mutex_lock(&arena_lock);
+		retry_quarantine();
+		pthread_mutex_unlock(&arena_lock);
+	}
 }
 
 static void settle_chunk(struct segment **v, size_t n)
