@@ -726,7 +726,10 @@ static void settle_chunk(struct segment **v, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		spin_lock(&v[i]->lock);
-		live[i] = atomic_load_explicit(&v[i]->live, memory_order_relaxed);
+		/* Acquire: a stale dirty entry may name a slot that another
+		 * thread destroyed and created again meanwhile; this pairs with
+		 * create's release of live, so its fields are seen whole. */
+		live[i] = atomic_load_explicit(&v[i]->live, memory_order_acquire);
 		want[i] = live[i] ? wanted_locked(v[i]) : SEG_NONE;
 		fate[i] = FATE_LIVE;
 		due[i].to = NULL;
