@@ -261,7 +261,7 @@ static int grant_send(struct process *proc, struct pipe *pipe)
 {
 	if (!pipe || trindle__cap_find(&proc->caps, pipe))
 		return 0;
-	if (trindle__pipe_grant(pipe, proc)) {
+	if (trindle__pipe_grant(pipe, &proc->holder)) {
 		trindle__cap_insert(&proc->caps, pipe, &pipe->obj,
 				TRINDLE_ACCESS_SEND);
 		return 0;
@@ -280,7 +280,7 @@ static int setup_process(struct process *caller, struct process *proc,
 		size_t queue_count, struct segment *code)
 {
 	struct pipe *input;
-	int err = trindle__pipe_create(queue_count, proc, &input);
+	int err = trindle__pipe_create(queue_count, &proc->holder, &input);
 	if (err < 0)
 		return err;
 	proc->input = input;
@@ -289,7 +289,7 @@ static int setup_process(struct process *caller, struct process *proc,
 	err = grant_send(proc, proc->out);
 	if (!err)
 		err = grant_send(proc, proc->err);
-	if (!err && !trindle__pipe_grant(input, caller))
+	if (!err && !trindle__pipe_grant(input, &caller->holder))
 		err = -ENOMEM; /* input is new: it cannot have died */
 	if (err < 0) {
 		trindle__process_end(proc, NULL, FINAL_NONE);
@@ -298,7 +298,7 @@ static int setup_process(struct process *caller, struct process *proc,
 	trindle__cap_insert(&caller->caps, input, &input->obj,
 			TRINDLE_ACCESS_SEND);
 	if (code) {
-		trindle__segment_add_holder(code, caller, proc);
+		trindle__segment_add_holder(code, &caller->holder, &proc->holder);
 		trindle__cap_insert(&proc->caps, code->base, &code->obj, 0);
 	}
 	return 0;

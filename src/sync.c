@@ -325,7 +325,7 @@ static void charge(struct process *p, struct cap *c, bool move)
 	struct segment *s = (struct segment *)c->obj;
 	if (move && trindle__segment_charge_move_fast(s))
 		return;
-	trindle__segment_charge(s, p, move);
+	trindle__segment_charge(s, &p->holder, move);
 	if (!move || unlikely(trindle__segment_debug_in_flight()))
 		trindle__process_mark_dirty(p, s); /* protected before publishing */
 }
@@ -452,7 +452,7 @@ static void adopt(struct process *p, struct pipe *from, struct object *o,
 		bool settle;
 		trindle__cap_find_or_insert(&p->caps, s->base, o, 0, &inserted);
 		if (!trindle__segment_receive_fast(s, !inserted, &settle))
-			settle = trindle__segment_receive(s, p, !inserted);
+			settle = trindle__segment_receive(s, &p->holder, !inserted);
 		if (settle)
 			trindle__process_mark_dirty(p, s); /* maybe alone now */
 		msg->content = s->base;
@@ -462,7 +462,7 @@ static void adopt(struct process *p, struct pipe *from, struct object *o,
 	msg->content = pipe;
 	if (trindle__cap_find(&p->caps, pipe))
 		trindle__pipe_uncarry(pipe); /* held already: counts once */
-	else if (trindle__pipe_adopt(pipe, p))
+	else if (trindle__pipe_adopt(pipe, &p->holder))
 		trindle__cap_insert(&p->caps, pipe, o, TRINDLE_ACCESS_SEND);
 }
 
@@ -552,7 +552,7 @@ static bool sync_ready(void *arg)
 {
 	struct process *p = arg;
 
-	if (atomic_load_explicit(&p->notices_pending, memory_order_acquire))
+	if (trindle__holder_has_notices(&p->holder))
 		return true;
 	for (size_t i = 0; i < p->nrequests; i++)
 		if (trindle__pipe_ready(p->requests[i]))
@@ -593,7 +593,7 @@ static size_t receive(struct process *p, trindle_mailbox_t *in,
 		if (!p->spin_ns)
 			p->spin_ns = SYNC_SPIN_NS;
 		int64_t start = trindle__now_ns();
-		bool ready = trindle__wait_word(&p->waiting, sync_ready, p,
+		bool ready = trindle__wait_word(&p->holder.waiting, sync_ready, p,
 				deadline_ns, p->spin_ns, &slept);
 		adapt_spin(p, slept, trindle__now_ns() - start);
 		if (!ready)
