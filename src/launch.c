@@ -55,28 +55,15 @@ static TRINDLE_TLS struct worker *tls_worker;
 static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct worker *idle_workers;
 
-int trindle__worker_in_progress(void)
-{
-	struct worker *w = tls_worker;
-	return w && w->running;
-}
-
-void trindle__worker_fault(const trindle_fault_t *report)
-{
-	struct worker *w = tls_worker;
-
-	w->fault = *report;
-	w->running = 0;
-	siglongjmp(w->base, JUMP_FAULT);
-}
-
-void trindle__worker_finish(struct process *p, trindle_object_t final,
-		enum final_target target)
+/* Ends the worker process p running on this thread: back to its base. */
+static TRINDLE_NORETURN void worker_finish(struct process *p,
+		trindle_object_t final, enum final_target target)
 {
 	struct worker *w = tls_worker;
 
 	p->final = final;
 	p->final_target = target;
+	trindle__fault_disarm();
 	w->running = 0;
 	siglongjmp(w->base, JUMP_EXIT);
 }
@@ -96,14 +83,17 @@ static void run_process(struct worker *w, struct process *p)
 	switch (sigsetjmp(w->base, 1)) {
 	case JUMP_NONE:
 		w->running = 1;
+		trindle__fault_arm(&w->base, JUMP_FAULT, &w->fault);
 		p->entry(p->input);
+		trindle__fault_disarm();
 		w->running = 0;
 		trindle__process_end(p, NULL, FINAL_OUT);
 		break;
 	case JUMP_EXIT:
 		trindle__process_end(p, p->final, p->final_target);
 		break;
-	default:
+	default: /* the fault handler disarmed the recovery point */
+		w->running = 0;
 		trindle__process_end(p, make_fault_report(w, p), FINAL_ERR);
 		break;
 	}
@@ -353,7 +343,7 @@ static TRINDLE_NORETURN void finish(trindle_object_t final,
 	struct process *p = trindle__current();
 
 	if (p && !p->root && tls_worker && tls_worker->running)
-		trindle__worker_finish(p, final, target);
+		worker_finish(p, final, target);
 	/* A root process: release everything and end the thread. */
 	if (p) {
 		trindle__process_end(p, NULL, FINAL_NONE);

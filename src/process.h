@@ -85,8 +85,4 @@ bool trindle__process_deliver_final(struct process *p, struct cap *c,
 /* Ensures n more capabilities can be inserted without failing. */
 int trindle__process_reserve_caps(struct process *p, size_t n);
 
-/* launch.c */
-TRINDLE_NORETURN void trindle__worker_finish(struct process *p,
-		trindle_object_t final, enum final_target target);
-
 #endif
