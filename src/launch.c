@@ -68,13 +68,16 @@ static TRINDLE_NORETURN void worker_finish(struct process *p,
 	siglongjmp(w->base, JUMP_EXIT);
 }
 
-/* The fault report: a new segment held by p, moved to err as p ends. */
+/* The fault report: a new segment held by p, moved to err as p ends
+ * (NULL when there is no memory for it: then err gets nothing). */
 static trindle_object_t make_fault_report(struct worker *w, struct process *p)
 {
 	trindle_fault_t f = w->fault;
+	struct segment *s;
+
 	f.process = p->input;
 	trindle_buffer_t b = { sizeof(f), &f };
-	return trindle_allocate(1, &b);
+	return trindle__process_allocate(p, 1, &b, true, &s) ? NULL : s->base;
 }
 
 static void run_process(struct worker *w, struct process *p)
@@ -223,25 +226,9 @@ static void hand_job(struct worker *w, struct process *p)
 /* Is out (or err) NULL or a live pipe the caller may send on? */
 static bool valid_completion_pipe(struct process *caller, trindle_pipe_t pipe)
 {
-	if (!pipe)
-		return true;
-	struct cap *c = trindle__cap_find(&caller->caps, pipe);
-	return c && c->obj->kind == OBJECT_PIPE &&
-		(c->rights & TRINDLE_ACCESS_SEND) &&
-		!trindle__pipe_dead((struct pipe *)c->obj);
-}
+	struct pipe *q = pipe ? trindle__process_send_pipe(caller, pipe) : NULL;
 
-/* The extended segment, held by the caller, that entry lies in; or NULL. */
-static struct segment *entry_segment(struct process *caller, const void *entry)
-{
-	struct segment *s = trindle__segment_slot(entry);
-	if (!s)
-		return NULL;
-	struct cap *c = trindle__cap_find(&caller->caps, s->base);
-	if (!c || c->obj != &s->obj || !trindle__segment_covers(s, entry) ||
-	    !(trindle__segment_rights(s) & TRINDLE_ACCESS_EXECUTE))
-		return NULL;
-	return s;
+	return !pipe || (q && !trindle__pipe_dead(q));
 }
 
 /* Gives proc SEND on pipe (out/err): its own hold, kept after the caller's.
@@ -305,7 +292,7 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
 		return trindle__fail_ptr(-EINVAL);
 	struct segment *code = NULL;
 	if (!trindle__code_contains((const void *)entry) &&
-	    !(code = entry_segment(caller, (const void *)entry)))
+	    !(code = trindle__process_code_segment(caller, (const void *)entry)))
 		return trindle__fail_ptr(-EINVAL);
 	if (trindle__process_reserve_caps(caller, 1) < 0)
 		return trindle__fail_ptr(-ENOMEM);

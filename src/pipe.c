@@ -44,7 +44,7 @@ int trindle__pipe_create(size_t items, struct holder *creator,
 	return 0;
 }
 
-void trindle__pipe_ref(struct pipe *p)
+static void pipe_ref(struct pipe *p)
 {
 	atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
 }
@@ -179,7 +179,8 @@ static void wake_room_waiters(struct pipe *p)
 	trindle__futex_wake_all(&p->room_seq);
 }
 
-bool trindle__pipe_has_room(struct pipe *p)
+/* Are fewer than capacity messages queued (completions included)? */
+static bool has_room(struct pipe *p)
 {
 	size_t tail = atomic_load_explicit(&p->tail, memory_order_relaxed);
 	size_t head = atomic_load_explicit(&p->head_pub, memory_order_acquire);
@@ -199,7 +200,7 @@ bool trindle__pipe_wait_room(struct pipe *p, int64_t timeout_ns)
 
 	atomic_fetch_add_explicit(&p->room_waiters, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);
-	if (!trindle__pipe_has_room(p) && !trindle__pipe_dead(p))
+	if (!has_room(p) && !trindle__pipe_dead(p))
 		woken = trindle__futex_wait(&p->room_seq, seq, timeout_ns);
 	atomic_fetch_sub_explicit(&p->room_waiters, 1, memory_order_relaxed);
 	return woken;
@@ -279,7 +280,7 @@ void trindle__pipe_notify_holders(struct pipe *p)
 {
 	pthread_mutex_lock(&p->lock);
 	for (size_t i = 0; i < p->nholders; i++) {
-		trindle__pipe_ref(p); /* the notice holds the pipe */
+		pipe_ref(p); /* the notice holds the pipe */
 		trindle__holder_notify(p->holders[i], (struct notice){
 				NOTICE_PIPE_DIED, 0, p });
 	}
@@ -309,7 +310,7 @@ bool trindle__pipe_grant(struct pipe *p, struct holder *proc)
 	if (!trindle__pipe_dead(p) && add_holder_locked(p, proc)) {
 		atomic_fetch_add_explicit(&p->other_holds, 1,
 				memory_order_seq_cst);
-		trindle__pipe_ref(p);
+		pipe_ref(p);
 		ok = true;
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -319,7 +320,7 @@ bool trindle__pipe_grant(struct pipe *p, struct holder *proc)
 void trindle__pipe_carry(struct pipe *p)
 {
 	atomic_fetch_add_explicit(&p->other_holds, 1, memory_order_seq_cst);
-	trindle__pipe_ref(p);
+	pipe_ref(p);
 }
 
 /* One hold other than the creator's went away: if it was the last, a

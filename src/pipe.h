@@ -74,7 +74,6 @@ struct pipe {
 
 int trindle__pipe_create(size_t items, struct holder *creator,
 		struct pipe **out);
-void trindle__pipe_ref(struct pipe *p);
 void trindle__pipe_unref(struct pipe *p);
 
 /* Sending.  enter returns 0, or -EPIPE if the pipe is dead. */
@@ -98,12 +97,10 @@ bool trindle__pipe_has_senders(struct pipe *p);
 
 size_t trindle__pipe_measure(struct pipe *p);
 
-/* Waiting for room (the devices' senders; the contract has no such call).
- * has_room: fewer than capacity messages are in the ring.  wait_room
+/* Waiting for room (the devices' senders; the contract has no such call):
  * sleeps until the receiver takes a message or the pipe dies, or until
  * timeout_ns passes (negative: no limit); it may return early, so the
  * caller retries its send.  Returns false on timeout. */
-bool trindle__pipe_has_room(struct pipe *p);
 bool trindle__pipe_wait_room(struct pipe *p, int64_t timeout_ns);
 static inline bool trindle__pipe_dead(struct pipe *p)
 {

@@ -95,6 +95,105 @@ int trindle__process_reserve_caps(struct process *p, size_t n)
 	return trindle__cap_reserve(&p->caps, n);
 }
 
+struct cap *trindle__process_held(trindle_object_t object,
+		struct process **pp)
+{
+	int saved_errno = errno;
+	struct process *p = trindle__current();
+
+	errno = saved_errno;
+	*pp = p;
+	return p && object ? trindle__cap_find(&p->caps, object) : NULL;
+}
+
+struct pipe *trindle__process_send_pipe(struct process *p,
+		const void *address)
+{
+	struct cap *c = address ? trindle__cap_find(&p->caps, address) : NULL;
+
+	if (!c || c->obj->kind != OBJECT_PIPE ||
+	    !(c->rights & TRINDLE_ACCESS_SEND))
+		return NULL;
+	return (struct pipe *)c->obj;
+}
+
+struct segment *trindle__process_code_segment(struct process *p,
+		const void *address)
+{
+	struct segment *s = trindle__segment_slot(address);
+	if (!s)
+		return NULL;
+	struct cap *c = trindle__cap_find(&p->caps, s->base);
+	if (!c || c->obj != &s->obj || !trindle__segment_covers(s, address) ||
+	    !(trindle__segment_rights(s) & TRINDLE_ACCESS_EXECUTE))
+		return NULL;
+	return s;
+}
+
+/* Sums the buffer sizes; -EOVERFLOW if they do not fit in a size_t. */
+static int total_bytes(size_t count, const trindle_buffer_t buffers[],
+		size_t *total)
+{
+	size_t sum = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		if (buffers[i].bytes > SIZE_MAX - sum)
+			return -EOVERFLOW;
+		sum += buffers[i].bytes;
+	}
+	*total = sum;
+	return 0;
+}
+
+/* Copies the buffers into a new segment's memory and zeroes the rest up
+ * to the page end (everything not copied, unless the slot is known to be
+ * clean, or zero_gaps says the caller writes the gaps itself). */
+static void copy_buffers(char *base, size_t count,
+		const trindle_buffer_t buffers[], size_t total, size_t pages,
+		bool dirty, bool zero_gaps)
+{
+	size_t at = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		size_t n = buffers[i].bytes;
+		if (buffers[i].address)
+			memcpy(base + at, buffers[i].address, n);
+		else if (dirty && zero_gaps)
+			memset(base + at, 0, n);
+		at += n;
+	}
+	size_t end = pages * trindle__page_size();
+	if (dirty && end > total)
+		memset(base + total, 0, end - total);
+}
+
+int trindle__process_allocate(struct process *p, size_t count,
+		const trindle_buffer_t buffers[], bool zero_gaps,
+		struct segment **out)
+{
+	size_t total;
+	struct segment *s;
+
+	if (count && !buffers)
+		return -EINVAL;
+	int err = total_bytes(count, buffers, &total);
+	if (!err && total > SIZE_MAX - trindle__page_size())
+		err = -ENOMEM;
+	if (!err)
+		err = trindle__process_reserve_caps(p, 1);
+	if (!err)
+		err = trindle__segment_create(total, &p->holder, &s);
+	if (err)
+		return err;
+	/* Held before it is filled: if a source buffer faults, the segment
+	 * is released with everything else the process holds. */
+	trindle__cap_insert(&p->caps, s->base, &s->obj, 0);
+	copy_buffers(s->base, count, buffers, total, s->pages, s->dirty_memory,
+		     zero_gaps);
+	*out = s;
+	return 0;
+}
+
 /* p's hold on pipe ends: if it was p's out or err pipe, p forgets it, so
  * that a completion never goes to a new pipe that took the dead one's
  * address (the pipe is freed once its last reference goes). */
@@ -228,7 +327,9 @@ void trindle__process_release_cap(struct process *p, struct cap *c)
 	release_object(p, o, rights);
 }
 
-bool trindle__process_deliver_final(struct process *p, struct cap *c,
+/* Queues object c (held by p) on target through a send that cannot fail
+ * for lack of room, moving p's hold; false if the pipe is dead. */
+static bool deliver_final(struct process *p, struct cap *c,
 		struct pipe *target)
 {
 	if (trindle__pipe_enter(target) < 0)
@@ -253,10 +354,8 @@ bool trindle__process_deliver_final(struct process *p, struct cap *c,
 static struct pipe *completion_pipe(struct process *p, enum final_target t)
 {
 	struct pipe *pipe = t == FINAL_OUT ? p->out : t == FINAL_ERR ? p->err : NULL;
-	if (!pipe)
-		return NULL;
-	struct cap *c = trindle__cap_find(&p->caps, pipe);
-	if (!c || c->obj != &pipe->obj || !(c->rights & TRINDLE_ACCESS_SEND))
+
+	if (!pipe || trindle__process_send_pipe(p, pipe) != pipe)
 		return NULL;
 	return pipe;
 }
@@ -295,7 +394,7 @@ void trindle__process_end(struct process *p, trindle_object_t final,
 	if (final && (c = trindle__cap_find(&p->caps, final)) != NULL) {
 		struct pipe *to = completion_pipe(p, target);
 		if (to)
-			trindle__process_deliver_final(p, c, to);
+			deliver_final(p, c, to);
 	}
 	if (p->input && (c = trindle__cap_find(&p->caps, p->input)) != NULL) {
 		input = c->obj;

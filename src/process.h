@@ -77,12 +77,31 @@ size_t trindle__process_take_notices(struct process *p,
 /* Ends p: delivers final to its out or err pipe, releases the rest. */
 void trindle__process_end(struct process *p, trindle_object_t final,
 		enum final_target target);
-/* Queues object c (held by p) on pipe through a send that cannot fail for
- * lack of room, moving p's hold; returns false if the pipe is dead. */
-bool trindle__process_deliver_final(struct process *p, struct cap *c,
-		struct pipe *target);
 
 /* Ensures n more capabilities can be inserted without failing. */
 int trindle__process_reserve_caps(struct process *p, size_t n);
+
+/* The calling process (through *pp) and its capability for object, or
+ * NULL if it does not hold it.  Leaves errno alone: the queries that use
+ * it never fail. */
+struct cap *trindle__process_held(trindle_object_t object,
+		struct process **pp);
+
+/* The pipe address names if p holds SEND on it (dead or not), or NULL. */
+struct pipe *trindle__process_send_pipe(struct process *p,
+		const void *address);
+
+/* The extended segment p holds that address lies in, or NULL: code p may
+ * run besides the program's and libraries'. */
+struct segment *trindle__process_code_segment(struct process *p,
+		const void *address);
+
+/* A new segment held by p alone: the buffers concatenated, the rest of the
+ * last page zero.  With zero_gaps false, buffers without an address are
+ * left as the slot had them (the caller writes them before anyone else
+ * can see the segment).  0, -EINVAL, -EOVERFLOW or -ENOMEM. */
+int trindle__process_allocate(struct process *p, size_t count,
+		const trindle_buffer_t buffers[], bool zero_gaps,
+		struct segment **out);
 
 #endif
