@@ -45,26 +45,67 @@ static void *take(bq_t *q)
 	return item;
 }
 
+/* Waits, holding q->lock, until the queue has room / an item. */
+static void wait_room(bq_t *q)
+{
+	while (q->count == q->capacity) {
+		q->pushers++;
+		pthread_cond_wait(&q->not_full, &q->lock);
+		q->pushers--;
+	}
+}
+
+static void wait_item(bq_t *q)
+{
+	while (q->count == 0) {
+		q->poppers++;
+		pthread_cond_wait(&q->not_empty, &q->lock);
+		q->poppers--;
+	}
+}
+
+/*
+ * After items went in: one popper suffices, since a popper takes all it
+ * has room for.  After room was made: every pusher, since fan-in has
+ * several producers and each may fit.  Called without the lock, with
+ * whether a waiter was seen while it was held (a waiter that arrives
+ * later re-checks the queue before it sleeps).
+ */
+static void wake_popper(bq_t *q, bool waiting)
+{
+	if (waiting)
+		pthread_cond_signal(&q->not_empty);
+}
+
+static void wake_pushers(bq_t *q, bool waiting)
+{
+	if (waiting)
+		pthread_cond_broadcast(&q->not_full);
+}
+
 void bq_push(bq_t *q, void *item)
 {
+	bool waiting;
+
 	pthread_mutex_lock(&q->lock);
-	while (q->count == q->capacity)
-		pthread_cond_wait(&q->not_full, &q->lock);
+	wait_room(q);
 	put(q, item);
-	pthread_cond_signal(&q->not_empty);
+	waiting = q->poppers > 0;
 	pthread_mutex_unlock(&q->lock);
+	wake_popper(q, waiting);
 }
 
 void *bq_pop(bq_t *q)
 {
 	void *item;
+	bool waiting;
 
 	pthread_mutex_lock(&q->lock);
-	while (q->count == 0)
-		pthread_cond_wait(&q->not_empty, &q->lock);
+	wait_item(q);
 	item = take(q);
-	pthread_cond_signal(&q->not_full);
+	waiting = q->pushers > 0;
 	pthread_mutex_unlock(&q->lock);
+	wake_pushers(q, waiting);
 	return item;
 }
 
@@ -72,49 +113,56 @@ void bq_push_many(bq_t *q, void *const *items, size_t n)
 {
 	size_t done = 0;
 
-	pthread_mutex_lock(&q->lock);
 	while (done < n) {
-		while (q->count == q->capacity)
-			pthread_cond_wait(&q->not_full, &q->lock);
-		while (done < n && q->count < q->capacity)
+		size_t run = 0;
+		bool waiting;
+
+		pthread_mutex_lock(&q->lock);
+		wait_room(q);
+		while (done < n && run < BQ_RUN && q->count < q->capacity) {
 			put(q, items[done++]);
-		/* The single consumer is the only one waiting for items. */
-		pthread_cond_signal(&q->not_empty);
+			run++;
+		}
+		waiting = q->poppers > 0;
+		pthread_mutex_unlock(&q->lock);
+		wake_popper(q, waiting);
 	}
-	pthread_mutex_unlock(&q->lock);
 }
 
-static size_t take_many(bq_t *q, void **items, size_t max)
+/* Takes up to max items; callers hold the lock.  *waiting: a pusher
+ * sleeps and room was made. */
+static size_t take_many(bq_t *q, void **items, size_t max, bool *waiting)
 {
 	size_t n = 0;
 
 	while (n < max && q->count > 0)
 		items[n++] = take(q);
-	/* Several producers may wait for room (fan-in): wake them all. */
-	if (n)
-		pthread_cond_broadcast(&q->not_full);
+	*waiting = n > 0 && q->pushers > 0;
 	return n;
 }
 
 size_t bq_pop_many(bq_t *q, void **items, size_t max)
 {
+	bool waiting;
 	size_t n;
 
 	pthread_mutex_lock(&q->lock);
-	while (q->count == 0)
-		pthread_cond_wait(&q->not_empty, &q->lock);
-	n = take_many(q, items, max);
+	wait_item(q);
+	n = take_many(q, items, max, &waiting);
 	pthread_mutex_unlock(&q->lock);
+	wake_pushers(q, waiting);
 	return n;
 }
 
 size_t bq_try_pop_many(bq_t *q, void **items, size_t max)
 {
+	bool waiting;
 	size_t n;
 
 	pthread_mutex_lock(&q->lock);
-	n = take_many(q, items, max);
+	n = take_many(q, items, max, &waiting);
 	pthread_mutex_unlock(&q->lock);
+	wake_pushers(q, waiting);
 	return n;
 }
 
