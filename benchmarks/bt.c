@@ -77,8 +77,13 @@ static int keep_failed(bt_out_t *out, size_t failed)
 
 int bt_sync(bt_out_t *out, bt_in_t *in, int64_t timeout_ns)
 {
+	return bt_sync_max(out, in, BENCH_BATCH, timeout_ns);
+}
+
+int bt_sync_max(bt_out_t *out, bt_in_t *in, size_t max, int64_t timeout_ns)
+{
 	trindle_mailbox_t o = { out->count, out->msg };
-	trindle_mailbox_t i = { BENCH_BATCH, in ? in->msg : NULL };
+	trindle_mailbox_t i = { max, in ? in->msg : NULL };
 
 	if (trindle_sync_timeout(&o, in ? &i : NULL, timeout_ns) != 0)
 		return bench_fail("trindle", "trindle_sync: %s",
@@ -301,6 +306,12 @@ int bt_relay_setup(trindle_pipe_t worker, uint64_t count, uint64_t arg,
 
 void bt_relay(trindle_pipe_t input, bt_relay_fn fn, bool pass_on)
 {
+	bt_relay_take(input, fn, pass_on, BENCH_BATCH);
+}
+
+void bt_relay_take(trindle_pipe_t input, bt_relay_fn fn, bool pass_on,
+		size_t take)
+{
 	bt_result_t res = { 0 };
 	bt_relay_cfg_t cfg;
 	trindle_pipe_t next;
@@ -312,7 +323,7 @@ void bt_relay(trindle_pipe_t input, bt_relay_fn fn, bool pass_on)
 		trindle_abort(NULL);
 	while (seen < cfg.count) {
 		bt_recv(&out, input);
-		if (bt_sync(&out, &in, -1) != 0)
+		if (bt_sync_max(&out, &in, take, -1) != 0)
 			trindle_abort(NULL);
 		for (size_t k = 0; k < in.count; k++) {
 			trindle_message_t *m = &in.msg[k];

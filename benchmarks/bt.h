@@ -48,6 +48,8 @@ void bt_recv(bt_out_t *out, trindle_pipe_t pipe);
  * failed on a dead pipe or the call itself failed, else 0.
  */
 int bt_sync(bt_out_t *out, bt_in_t *in, int64_t timeout_ns);
+/* The same, taking at most max (<= BENCH_BATCH) deliveries into in. */
+int bt_sync_max(bt_out_t *out, bt_in_t *in, size_t max, int64_t timeout_ns);
 
 /* Sends everything in out, retrying what did not fit yet. */
 int bt_flush(bt_out_t *out);
@@ -134,6 +136,10 @@ int bt_relay_setup(trindle_pipe_t worker, uint64_t count, uint64_t arg,
  */
 TRINDLE_NORETURN void bt_relay(trindle_pipe_t input, bt_relay_fn fn,
 		bool pass_on);
+/* bt_relay, receiving at most `take` (<= BENCH_BATCH) segments per sync:
+ * a stage that takes only a few of what is queued before moving them on. */
+TRINDLE_NORETURN void bt_relay_take(trindle_pipe_t input, bt_relay_fn fn,
+		bool pass_on, size_t take);
 
 /* ---- feeding relays ------------------------------------------------------ */
 
