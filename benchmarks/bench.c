@@ -98,16 +98,21 @@ typedef struct alternation {
 	bool have_check;
 } alternation_t;
 
+enum side { SIDE_TRINDLE, SIDE_TWIN, SIDE_PEER };
+
 /*
  * Runs one side once, tracking its peak RSS (rss[0]) and how far that
  * peak rose above the RSS the run started with (rss[1]: what the side
  * needed beyond what the process already held), and checking its digest.
  */
-static int run_side(alternation_t *alt, bool trindle, long rss[2],
+static int run_side(alternation_t *alt, enum side which, long rss[2],
 		double *figure)
 {
-	const char *side = trindle ? "libtrindle" : "pthreads";
-	bench_side_fn fn = trindle ? alt->sc->trindle : alt->sc->pthreads;
+	static const char *const names[] = { "libtrindle", "pthreads",
+		"peer" };
+	const char *side = names[which];
+	bench_side_fn fn = which == SIDE_TRINDLE ? alt->sc->trindle
+		: which == SIDE_TWIN ? alt->sc->pthreads : alt->sc->peer;
 	bench_sample_t s = { 0 };
 	long before, peak;
 
@@ -130,31 +135,69 @@ static int run_side(alternation_t *alt, bool trindle, long rss[2],
 	return 0;
 }
 
+/* The speed ratio of libtrindle's figure t against another side's o:
+ * the other side's time over libtrindle's, whatever the unit. */
+static double speed_ratio(const bench_scenario_t *sc, double t, double o)
+{
+	return sc->kind == BENCH_RATE ? t / o : o / t;
+}
+
+/* Warm-up and alternation; the spinner, if any, runs around all of it. */
+static int alternate(alternation_t *alt, bench_result_t *res, double *tv,
+		double *pv, double *qv)
+{
+	const bench_scenario_t *sc = alt->sc;
+	long *trss = res->trindle_rss_kib, *prss = res->pthreads_rss_kib;
+	long *qrss = res->peer_rss_kib;
+	double warm;
+
+	/* The warm-up pays for first-touch page faults, thread creation and
+	 * lazy start-up on every side; its figures are not kept. */
+	if (run_side(alt, SIDE_TRINDLE, trss, &warm) ||
+	    run_side(alt, SIDE_TWIN, prss, &warm) ||
+	    (sc->peer && run_side(alt, SIDE_PEER, qrss, &warm)))
+		return -1;
+	for (int r = 0; r < alt->opts->reps; r++)
+		if (run_side(alt, SIDE_TRINDLE, trss, &tv[r]) ||
+		    run_side(alt, SIDE_TWIN, prss, &pv[r]) ||
+		    (sc->peer && run_side(alt, SIDE_PEER, qrss, &qv[r])))
+			return -1;
+	return 0;
+}
+
 int bench_run(const bench_scenario_t *sc, const bench_opts_t *opts,
 		bench_result_t *res)
 {
 	alternation_t alt = { sc, opts, 0, false };
-	double tv[opts->reps], pv[opts->reps], warm;
+	int n = opts->reps, spinner = -1, rc;
+	double tv[n], pv[n], qv[n];
 	long *trss = res->trindle_rss_kib, *prss = res->pthreads_rss_kib;
 
 	memset(res, 0, sizeof *res);
 	snprintf(res->name, sizeof res->name, "%s", sc->name);
-	res->reps = opts->reps;
-	/* The warm-up pays for first-touch page faults, thread creation and
-	 * lazy start-up on both sides; its figures are not kept. */
-	if (run_side(&alt, true, trss, &warm) ||
-	    run_side(&alt, false, prss, &warm))
+	res->reps = n;
+	if (sc->contended && (spinner = bench_spinner_start()) < 0)
 		return -1;
-	for (int r = 0; r < opts->reps; r++)
-		if (run_side(&alt, true, trss, &tv[r]) ||
-		    run_side(&alt, false, prss, &pv[r]))
-			return -1;
-	res->trindle = stats_of(tv, opts->reps);
-	res->pthreads = stats_of(pv, opts->reps);
-	res->ratio = sc->kind == BENCH_RATE
-		? res->trindle.median / res->pthreads.median
-		: res->pthreads.median / res->trindle.median;
+	rc = alternate(&alt, res, tv, pv, qv);
+	if (spinner > 0)
+		bench_spinner_stop(spinner);
+	if (rc != 0)
+		return -1;
+	res->pairwise = sc->kind == BENCH_RATE ? stats_pairwise(tv, pv, n)
+		: stats_pairwise(pv, tv, n);
+	res->trindle = stats_of(tv, n);
+	res->pthreads = stats_of(pv, n);
+	res->ratio = speed_ratio(sc, res->trindle.median,
+			res->pthreads.median);
 	res->peak_rss_kib = trss[0] > prss[0] ? trss[0] : prss[0];
+	if (sc->peer) {
+		res->has_peer = true;
+		res->peer = stats_of(qv, n);
+		res->peer_ratio = speed_ratio(sc, res->trindle.median,
+				res->peer.median);
+		if (res->peer_rss_kib[0] > res->peak_rss_kib)
+			res->peak_rss_kib = res->peer_rss_kib[0];
+	}
 	res->ok = true;
 	return 0;
 }
@@ -201,7 +244,7 @@ static void print_row(const bench_result_t *r)
 	char t[64], p[64], target[32] = "-";
 
 	if (!r->ok || !sc) {
-		printf("%-15s %-15s %s\n", r->name, sc ? sc->unit : "?",
+		printf("%-18s %-13s %s\n", r->name, sc ? sc->unit : "?",
 				"FAILED (see stderr)");
 		return;
 	}
@@ -210,21 +253,63 @@ static void print_row(const bench_result_t *r)
 	if (sc->target > 0)
 		snprintf(target, sizeof target, ">=%gx %s", sc->target,
 				r->ratio >= sc->target ? "met" : "MISS");
-	printf("%-15s %-15s %-24s %-24s %7.2fx %-10s %8ld\n", r->name,
+	printf("%-18s %-13s %-24s %-24s %7.2fx %-11s %8ld\n", r->name,
 			sc->unit, t, p, r->ratio, target, r->peak_rss_kib);
+}
+
+static void print_peer_row(const bench_result_t *r)
+{
+	const bench_scenario_t *sc = scenario_named(r->name);
+	char q[64];
+
+	if (!r->ok || !sc || !r->has_peer)
+		return;
+	stats_cell(q, sizeof q, &r->peer);
+	printf("%-18s %-13s %-24s %-24s %7.2fx\n", r->name, sc->unit,
+			sc->peer_name, q, r->peer_ratio);
+}
+
+void bench_print_header(const bench_machine_t *m, const bench_opts_t *opts)
+{
+	printf("trindle-bench %s, %d CPUs%s\n", m->date, m->cpus,
+			opts->quick ? ", --quick (sizes too small to mean "
+			"anything)" : "");
+	if (isfinite(m->cache_rtt_ns))
+		printf("cache-line round trip CPU %d <-> CPU %d: %.0f ns "
+				"(median of %d samples of %d round trips)\n",
+				m->rtt_cpu[0], m->rtt_cpu[1], m->cache_rtt_ns,
+				m->rtt_samples, m->rtt_trips);
+	else
+		printf("cache-line round trip: not measured (needs two "
+				"CPUs)\n");
+	printf("speed ratio = the other side's time / libtrindle's time "
+			"(rates: trindle/other; latencies: other/trindle): "
+			"> 1 means libtrindle is faster\n");
+	printf("*-contended: a process spins on CPU %d through the whole "
+			"scenario, both sides\n\n", m->spin_cpu);
 }
 
 void bench_print_table(const bench_result_t *res, size_t n)
 {
-	printf("%-15s %-15s %-24s %-24s %8s %-10s %8s\n", "scenario", "unit",
+	bool peers = false;
+
+	printf("%-18s %-13s %-24s %-24s %8s %-11s %8s\n", "scenario", "unit",
 			"libtrindle med [min-max]", "pthreads med [min-max]",
 			"ratio", "target", "peak KiB");
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		print_row(&res[i]);
-	printf("ratio > 1: libtrindle is better (rates: trindle/pthreads; "
-			"latencies: pthreads/trindle); medians of %d runs "
-			"per side, alternated after a warm-up.\n",
+		peers = peers || (res[i].ok && res[i].has_peer);
+	}
+	printf("medians of %d runs per side, alternated after a warm-up.\n",
 			n ? res[0].reps : 0);
+	if (!peers)
+		return;
+	printf("\n%-18s %-13s %-24s %-24s %8s\n", "peer of", "unit", "peer",
+			"peer med [min-max]", "ratio");
+	for (size_t i = 0; i < n; i++)
+		print_peer_row(&res[i]);
+	printf("ratio: libtrindle against the peer, measured in the same "
+			"alternation (> 1: libtrindle is faster).\n");
 }
 
 /* JSON has no NaN or infinity: those become null. */
@@ -240,12 +325,17 @@ static void json_row(FILE *f, const bench_result_t *r)
 {
 	const bench_scenario_t *sc = scenario_named(r->name);
 	double nan = NAN;
+	bool peer = r->ok && r->has_peer;
 
-	fprintf(f, "  {\"name\": \"%s\", \"unit\": \"%s\", ", r->name,
+	fprintf(f, "    {\"name\": \"%s\", \"unit\": \"%s\", ", r->name,
 			sc ? sc->unit : "");
 	json_number(f, "trindle", r->ok ? r->trindle.median : nan, false);
 	json_number(f, "pthreads", r->ok ? r->pthreads.median : nan, false);
 	json_number(f, "ratio", r->ok ? r->ratio : nan, false);
+	json_number(f, "pairwise_ratio", r->ok ? r->pairwise.median : nan,
+			false);
+	json_number(f, "pairwise_lo", r->ok ? r->pairwise.lo : nan, false);
+	json_number(f, "pairwise_hi", r->ok ? r->pairwise.hi : nan, false);
 	fprintf(f, "\"peak_rss_kib\": %ld, ", r->peak_rss_kib);
 	json_number(f, "trindle_min", r->ok ? r->trindle.min : nan, false);
 	json_number(f, "trindle_max", r->ok ? r->trindle.max : nan, false);
@@ -256,27 +346,50 @@ static void json_row(FILE *f, const bench_result_t *r)
 			"\"pthreads_rss_growth_kib\": %ld, ",
 			r->trindle_rss_kib[0], r->pthreads_rss_kib[0],
 			r->trindle_rss_kib[1], r->pthreads_rss_kib[1]);
+	if (peer) {
+		fprintf(f, "\"peer\": \"%s\", ", sc->peer_name);
+		json_number(f, "peer_median", r->peer.median, false);
+		json_number(f, "peer_min", r->peer.min, false);
+		json_number(f, "peer_max", r->peer.max, false);
+		json_number(f, "peer_ratio", r->peer_ratio, false);
+		fprintf(f, "\"peer_rss_kib\": %ld, ", r->peer_rss_kib[0]);
+	} else {
+		fprintf(f, "\"peer\": null, ");
+	}
 	json_number(f, "target", sc && sc->target > 0 ? sc->target : nan,
 			false);
+	fprintf(f, "\"contended\": %s, ", sc && sc->contended ? "true"
+			: "false");
 	fprintf(f, "\"higher_is_better\": %s, \"reps\": %d, \"ok\": %s}",
 			sc && sc->kind == BENCH_RATE ? "true" : "false",
 			r->reps, r->ok ? "true" : "false");
 }
 
-int bench_write_json(const char *path, const bench_result_t *res, size_t n)
+int bench_write_json(const char *path, const bench_machine_t *m,
+		const bench_result_t *res, size_t n)
 {
 	FILE *f = fopen(path, "w");
 
 	if (!f)
 		return bench_fail("json", "%s: %s", path, strerror(errno));
-	fputs("[\n", f);
+	fprintf(f, "{\n  \"date\": \"%s\",\n  \"cpus\": %d,\n", m->date,
+			m->cpus);
+	fputs("  ", f);
+	json_number(f, "cache_line_rtt_ns", m->cache_rtt_ns, true);
+	fprintf(f, ",\n  \"cache_line_rtt_cpus\": [%d, %d],\n"
+			"  \"cache_line_rtt_samples\": %d,\n"
+			"  \"cache_line_rtt_trips_per_sample\": %d,\n"
+			"  \"contention_cpu\": %d,\n"
+			"  \"ratio_convention\": \"other side's time / "
+			"libtrindle's time; > 1: libtrindle is faster\",\n"
+			"  \"scenarios\": [\n", m->rtt_cpu[0], m->rtt_cpu[1],
+			m->rtt_samples, m->rtt_trips, m->spin_cpu);
 	for (size_t i = 0; i < n; i++) {
 		json_row(f, &res[i]);
 		fputs(i + 1 < n ? ",\n" : "\n", f);
 	}
-	fputs("]\n", f);
+	fputs("  ]\n}\n", f);
 	if (fclose(f) != 0)
 		return bench_fail("json", "%s: %s", path, strerror(errno));
 	return 0;
 }
-

@@ -60,6 +60,14 @@ typedef struct bench_scenario {
 	double target;       /* the ratio the runtime aims at; 0: none */
 	bench_side_fn trindle;
 	bench_side_fn pthreads;
+	/* An off-the-shelf library doing the same work (ZeroMQ), measured in
+	 * the same alternation and reported as a ratio of its own; NULL for
+	 * none. */
+	bench_side_fn peer;
+	const char *peer_name;
+	/* A process spinning on one core (bench_spinner_start) for the whole
+	 * scenario, warm-up included, so both sides run under the same load. */
+	bool contended;
 } bench_scenario_t;
 
 typedef stats_t bench_stats_t;
@@ -71,6 +79,11 @@ typedef struct bench_result {
 	int reps;
 	bench_stats_t trindle, pthreads;
 	double ratio;        /* > 1: libtrindle is better */
+	bool has_peer;
+	bench_stats_t peer;
+	double peer_ratio;   /* libtrindle against the peer, same convention */
+	long peer_rss_kib[2];
+	stats_ratio_t pairwise;      /* per-pair ratios, trindle vs twin */
 	/* Per side: [0] its peak RSS, [1] how far the peak rose above the
 	 * RSS its run started with (the largest over its runs). */
 	long trindle_rss_kib[2], pthreads_rss_kib[2];
@@ -89,6 +102,8 @@ int fan_in_4_trindle(const bench_opts_t *opts, bench_sample_t *out);
 int fan_in_4_pthreads(const bench_opts_t *opts, bench_sample_t *out);
 int pipeline_trindle(const bench_opts_t *opts, bench_sample_t *out);
 int pipeline_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+int pipeline_all_trindle(const bench_opts_t *opts, bench_sample_t *out);
+int pipeline_all_pthreads(const bench_opts_t *opts, bench_sample_t *out);
 int share_trindle(const bench_opts_t *opts, bench_sample_t *out);
 int share_pthreads(const bench_opts_t *opts, bench_sample_t *out);
 int launch_trindle(const bench_opts_t *opts, bench_sample_t *out);
@@ -97,6 +112,14 @@ int scale_ring_trindle(const bench_opts_t *opts, bench_sample_t *out);
 int scale_ring_pthreads(const bench_opts_t *opts, bench_sample_t *out);
 int scale_segments_trindle(const bench_opts_t *opts, bench_sample_t *out);
 int scale_segments_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+int alloc_trindle(const bench_opts_t *opts, bench_sample_t *out);
+int alloc_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+int alloc_batch_trindle(const bench_opts_t *opts, bench_sample_t *out);
+int alloc_batch_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+#ifdef BENCH_HAVE_ZMQ
+/* The stream through ZeroMQ inproc PUSH/PULL (zmq_stream.c). */
+int stream_zmq(const bench_opts_t *opts, bench_sample_t *out);
+#endif
 
 /* The scenarios, in the order the runner runs them. */
 extern const bench_scenario_t bench_scenarios[];
@@ -107,8 +130,34 @@ int bench_run(const bench_scenario_t *sc, const bench_opts_t *opts,
 		bench_result_t *res);
 /* The figure (in sc->unit) a sample stands for. */
 double bench_figure(const bench_scenario_t *sc, const bench_sample_t *s);
+/* What the run measured about the machine before the scenarios. */
+typedef struct bench_machine {
+	int cpus;                    /* CPUs this process may use */
+	int rtt_cpu[2];              /* the two CPUs of the round trip */
+	double cache_rtt_ns;         /* median cache-line round trip; NaN
+	                              * when it could not be measured */
+	int rtt_samples, rtt_trips;  /* samples, round trips per sample */
+	int spin_cpu;                /* where contended scenarios spin */
+	char date[32];               /* UTC, ISO 8601 */
+} bench_machine_t;
+
+/* Measures the cache-line round trip (fewer samples if quick). */
+void bench_machine_probe(bench_machine_t *m, bool quick);
+void bench_print_header(const bench_machine_t *m, const bench_opts_t *opts);
 void bench_print_table(const bench_result_t *res, size_t n);
-int bench_write_json(const char *path, const bench_result_t *res, size_t n);
+int bench_write_json(const char *path, const bench_machine_t *m,
+		const bench_result_t *res, size_t n);
+
+/*
+ * The contention of contended scenarios: a child process that spins on
+ * one CPU (CPU 1 if this process may use it, else the last one it may
+ * use), pinned there with sched_setaffinity, until bench_spinner_stop()
+ * kills it; it also ends by itself if its parent dies or after 15
+ * minutes.  Returns its pid, or -1 after reporting why.
+ */
+int bench_spinner_cpu(void);
+int bench_spinner_start(void);
+void bench_spinner_stop(int pid);
 
 /* ---- small utilities --------------------------------------------------- */
 
