@@ -105,7 +105,9 @@ void *bq_pop(bq_t *q)
 	item = take(q);
 	waiting = q->pushers > 0;
 	pthread_mutex_unlock(&q->lock);
-	wake_pushers(q, waiting);
+	/* One slot was made: one pusher can use it. */
+	if (waiting)
+		pthread_cond_signal(&q->not_full);
 	return item;
 }
 
