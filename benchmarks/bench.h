@@ -108,6 +108,7 @@ int share_trindle(const bench_opts_t *opts, bench_sample_t *out);
 int share_pthreads(const bench_opts_t *opts, bench_sample_t *out);
 int launch_trindle(const bench_opts_t *opts, bench_sample_t *out);
 int launch_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+int launch_pool_pthreads(const bench_opts_t *opts, bench_sample_t *out);
 int scale_ring_trindle(const bench_opts_t *opts, bench_sample_t *out);
 int scale_ring_pthreads(const bench_opts_t *opts, bench_sample_t *out);
 int scale_segments_trindle(const bench_opts_t *opts, bench_sample_t *out);
