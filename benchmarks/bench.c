@@ -241,7 +241,7 @@ static void stats_cell(char *buf, size_t size, const bench_stats_t *st)
 static void print_row(const bench_result_t *r)
 {
 	const bench_scenario_t *sc = scenario_named(r->name);
-	char t[64], p[64], target[32] = "-";
+	char t[64], p[64], target[32] = "-", pairs[40];
 
 	if (!r->ok || !sc) {
 		printf("%-18s %-13s %s\n", r->name, sc ? sc->unit : "?",
@@ -253,8 +253,11 @@ static void print_row(const bench_result_t *r)
 	if (sc->target > 0)
 		snprintf(target, sizeof target, ">=%gx %s", sc->target,
 				r->ratio >= sc->target ? "met" : "MISS");
-	printf("%-18s %-13s %-24s %-24s %7.2fx %-11s %8ld\n", r->name,
-			sc->unit, t, p, r->ratio, target, r->peak_rss_kib);
+	snprintf(pairs, sizeof pairs, "%.2fx [%.2f-%.2f]", r->pairwise.median,
+			r->pairwise.lo, r->pairwise.hi);
+	printf("%-18s %-13s %-24s %-24s %7.2fx %-20s %-11s %8ld\n", r->name,
+			sc->unit, t, p, r->ratio, pairs, target,
+			r->peak_rss_kib);
 }
 
 static void print_peer_row(const bench_result_t *r)
@@ -276,9 +279,11 @@ void bench_print_header(const bench_machine_t *m, const bench_opts_t *opts)
 			"anything)" : "");
 	if (isfinite(m->cache_rtt_ns))
 		printf("cache-line round trip CPU %d <-> CPU %d: %.0f ns "
-				"(median of %d samples of %d round trips)\n",
+				"before the scenarios, %.0f ns after (median of "
+				"%d samples of %d round trips)\n",
 				m->rtt_cpu[0], m->rtt_cpu[1], m->cache_rtt_ns,
-				m->rtt_samples, m->rtt_trips);
+				m->cache_rtt_end_ns, m->rtt_samples,
+				m->rtt_trips);
 	else
 		printf("cache-line round trip: not measured (needs two "
 				"CPUs)\n");
@@ -293,15 +298,18 @@ void bench_print_table(const bench_result_t *res, size_t n)
 {
 	bool peers = false;
 
-	printf("%-18s %-13s %-24s %-24s %8s %-11s %8s\n", "scenario", "unit",
-			"libtrindle med [min-max]", "pthreads med [min-max]",
-			"ratio", "target", "peak KiB");
+	printf("%-18s %-13s %-24s %-24s %8s %-20s %-11s %8s\n", "scenario",
+			"unit", "libtrindle med [min-max]",
+			"pthreads med [min-max]", "ratio", "pairs [95% CI]",
+			"target", "peak KiB");
 	for (size_t i = 0; i < n; i++) {
 		print_row(&res[i]);
 		peers = peers || (res[i].ok && res[i].has_peer);
 	}
-	printf("medians of %d runs per side, alternated after a warm-up.\n",
-			n ? res[0].reps : 0);
+	printf("medians of %d runs per side, alternated after a warm-up; "
+			"ratio: of the medians; pairs: median of the ratios of "
+			"the runs made back to back, with its 95%% interval "
+			"(the extremes below 6 runs).\n", n ? res[0].reps : 0);
 	if (!peers)
 		return;
 	printf("\n%-18s %-13s %-24s %-24s %8s\n", "peer of", "unit", "peer",
@@ -376,6 +384,8 @@ int bench_write_json(const char *path, const bench_machine_t *m,
 			m->cpus);
 	fputs("  ", f);
 	json_number(f, "cache_line_rtt_ns", m->cache_rtt_ns, true);
+	fputs(",\n  ", f);
+	json_number(f, "cache_line_rtt_end_ns", m->cache_rtt_end_ns, true);
 	fprintf(f, ",\n  \"cache_line_rtt_cpus\": [%d, %d],\n"
 			"  \"cache_line_rtt_samples\": %d,\n"
 			"  \"cache_line_rtt_trips_per_sample\": %d,\n"

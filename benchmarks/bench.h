@@ -137,6 +137,8 @@ typedef struct bench_machine {
 	int rtt_cpu[2];              /* the two CPUs of the round trip */
 	double cache_rtt_ns;         /* median cache-line round trip; NaN
 	                              * when it could not be measured */
+	double cache_rtt_end_ns;     /* the same after the scenarios (NaN
+	                              * until bench_machine_reprobe) */
 	int rtt_samples, rtt_trips;  /* samples, round trips per sample */
 	int spin_cpu;                /* where contended scenarios spin */
 	char date[32];               /* UTC, ISO 8601 */
@@ -144,6 +146,9 @@ typedef struct bench_machine {
 
 /* Measures the cache-line round trip (fewer samples if quick). */
 void bench_machine_probe(bench_machine_t *m, bool quick);
+/* Measures it again after the scenarios, into cache_rtt_end_ns: the
+ * host can move the vCPUs while the suite runs. */
+void bench_machine_reprobe(bench_machine_t *m, bool quick);
 void bench_print_header(const bench_machine_t *m, const bench_opts_t *opts);
 void bench_print_table(const bench_result_t *res, size_t n);
 int bench_write_json(const char *path, const bench_machine_t *m,

@@ -90,7 +90,8 @@ static double rtt_sample(rtt_t *r, uint_fast64_t *v, int trips)
 	return bench_now() - t0;
 }
 
-static void rtt_measure(bench_machine_t *m, int samples)
+/* Returns the median round trip in ns (NaN if none was measured). */
+static double rtt_measure(bench_machine_t *m, int samples)
 {
 	rtt_t *r = bench_block(sizeof *r);
 	double *ns = calloc((size_t)samples, sizeof *ns);
@@ -98,6 +99,7 @@ static void rtt_measure(bench_machine_t *m, int samples)
 	cpu_set_t saved;
 	uint_fast64_t v = 0;
 	pthread_t echo;
+	double median = NAN;
 	int got = 0;
 
 	/* The caller's own affinity comes back afterwards: the scenarios
@@ -117,13 +119,14 @@ static void rtt_measure(bench_machine_t *m, int samples)
 	atomic_store(&r->stop, true);
 	pthread_join(echo, NULL);
 	if (got > 0)
-		m->cache_rtt_ns = stats_median(ns, got);
+		median = stats_median(ns, got);
 	m->rtt_samples = got;
 restore:
 	sched_setaffinity(0, sizeof saved, &saved);
 out:
 	free(ns);
 	free(r);
+	return median;
 }
 
 void bench_machine_probe(bench_machine_t *m, bool quick)
@@ -133,7 +136,7 @@ void bench_machine_probe(bench_machine_t *m, bool quick)
 	struct tm tm;
 
 	memset(m, 0, sizeof *m);
-	m->cache_rtt_ns = NAN;
+	m->cache_rtt_ns = m->cache_rtt_end_ns = NAN;
 	m->rtt_trips = 100;
 	m->cpus = allowed_cpus(cpus, CPU_SETSIZE);
 	m->spin_cpu = bench_spinner_cpu();
@@ -144,7 +147,13 @@ void bench_machine_probe(bench_machine_t *m, bool quick)
 	/* CPU 0 and 1 when we may use both, else the first two we may. */
 	m->rtt_cpu[0] = cpus[0];
 	m->rtt_cpu[1] = cpus[1];
-	rtt_measure(m, quick ? 21 : 501);
+	m->cache_rtt_ns = rtt_measure(m, quick ? 21 : 501);
+}
+
+void bench_machine_reprobe(bench_machine_t *m, bool quick)
+{
+	if (m->cpus >= 2)
+		m->cache_rtt_end_ns = rtt_measure(m, quick ? 21 : 501);
 }
 
 /* ---- the spinner of contended scenarios ------------------------------- */

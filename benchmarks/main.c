@@ -267,6 +267,7 @@ int main(int argc, char **argv)
 		ok = ok && res[n].ok;
 		n++;
 	}
+	bench_machine_reprobe(&machine, a.opts.quick);
 	bench_print_header(&machine, &a.opts);
 	bench_print_table(res, n);
 	if (a.json && bench_write_json(a.json, &machine, res, n) != 0)
