@@ -9,8 +9,8 @@
  * input pipe.  pthreads: producer threads push up to 64 per lock into one
  * shared bounded queue and take back all their returned blocks per lock;
  * the consumer takes everything queued per lock and hands blocks back
- * through one queue per producer, up to 64 per lock.  Every producer makes its own pool of blocks
- * once it is told to start, on both sides.
+ * through one queue per producer, up to 64 per lock.  Every producer
+ * makes its own pool of blocks once it is told to start, on both sides.
  */
 #include "bench.h"
 
@@ -263,7 +263,8 @@ static int fi_twin_consume(fi_twin_t *t, fi_sink_t *k, uint64_t messages)
 				int p = fi_consume(k, batch[i]);
 
 				if (p < 0)
-					return bench_fail("fan-in", "bad block");
+					return bench_fail("fan-in",
+							"bad block");
 				if (p != run && i > start) {
 					fi_hand_back(t, batch, start, i, run);
 					start = i;

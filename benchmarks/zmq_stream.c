@@ -146,12 +146,14 @@ int stream_zmq(const bench_opts_t *opts, bench_sample_t *s)
 		rc = zs_produce(out, back, pool, z.messages);
 		s->seconds = bench_now() - t0;
 		s->ops = z.messages;
+		/* On failure the consumer may still wait: shutting the
+		 * context down below wakes it with ETERM. */
 		if (rc != 0)
-			z.failed = 1;   /* the consumer may still wait: see below */
+			z.failed = 1;
 		zmq_close(out);
 		out = NULL;
 		if (rc != 0)
-			zmq_ctx_shutdown(z.ctx);   /* wakes it with ETERM */
+			zmq_ctx_shutdown(z.ctx);
 		pthread_join(consumer, NULL);
 		s->check = z.res.check;
 		if (rc != 0 || z.failed || z.res.errors ||
