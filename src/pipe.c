@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "holder.h"
 #include "wait.h"
 
@@ -290,14 +291,11 @@ void trindle__pipe_notify_holders(struct pipe *p)
 
 static bool add_holder_locked(struct pipe *p, struct holder *proc)
 {
-	if (p->nholders == p->holders_capacity) {
-		size_t cap = p->holders_capacity ? p->holders_capacity * 2 : 4;
-		struct holder **v = realloc(p->holders, cap * sizeof(*v));
-		if (!v)
-			return false;
-		p->holders = v;
-		p->holders_capacity = cap;
-	}
+	struct holder **v = trindle__grow(p->holders, &p->holders_capacity,
+			p->nholders, sizeof(*v), 4);
+	if (!v)
+		return false;
+	p->holders = v;
 	p->holders[p->nholders++] = proc;
 	return true;
 }

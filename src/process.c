@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "pipe.h"
 #include "runtime.h"
 #include "segment.h"
@@ -248,17 +249,14 @@ size_t trindle__process_take_notices(struct process *p,
 
 void trindle__process_mark_dirty(struct process *p, struct segment *s)
 {
-	if (p->ndirty == p->dirty_capacity) {
-		size_t cap = p->dirty_capacity ? p->dirty_capacity * 2 : 64;
-		struct segment **v = realloc(p->dirty, cap * sizeof(*v));
-		if (!v) {
-			/* Settle now rather than forget: correctness over batching. */
-			trindle__segment_settle(s);
-			return;
-		}
-		p->dirty = v;
-		p->dirty_capacity = cap;
+	struct segment **v = trindle__grow(p->dirty, &p->dirty_capacity,
+			p->ndirty, sizeof(*v), 64);
+	if (!v) {
+		/* Settle now rather than forget: correctness over batching. */
+		trindle__segment_settle(s);
+		return;
 	}
+	p->dirty = v;
 	p->dirty[p->ndirty++] = s;
 }
 

@@ -365,7 +365,6 @@ int trindle__segment_create(size_t bytes, struct holder *proc,
 	s->bytes = bytes;
 	s->pages = pages;
 	atomic_store_explicit(&s->mapped, pages * ps, memory_order_relaxed);
-	s->in_flight = 0;
 	s->nprocs = 1;
 	s->procs[0] = proc;
 	s->notify = NULL;
@@ -383,9 +382,9 @@ int trindle__segment_create(size_t bytes, struct holder *proc,
  * While a segment has one holder, only that holder can change anything
  * about it, so moving it needs no lock and writes nothing: the hold just
  * passes from process to message to process, and the descriptor's cache
- * line stays clean on both cores.  The list of holding processes (and the
- * count of messages in flight) is kept only while there are two holders
- * or more; whoever makes the second hold writes the first one down.
+ * line stays clean on both cores.  The list of holding processes is kept
+ * only while there are two holders or more (holds counts the messages in
+ * flight too); whoever makes the second hold writes the first one down.
  */
 
 static size_t holds_of(const struct segment *s)
@@ -429,7 +428,6 @@ static void note_first_holder(struct segment *s, struct holder *proc)
 {
 	if (holds_of(s) == 1) {
 		s->nprocs = 0;
-		s->in_flight = 0;
 		add_proc(s, proc);
 	}
 }
@@ -455,7 +453,6 @@ void trindle__segment_charge(struct segment *s, struct holder *sender,
 	}
 	spin_lock(&s->lock);
 	note_first_holder(s, sender);
-	s->in_flight++;
 	if (move)
 		remove_proc(s, sender);
 	else
@@ -467,7 +464,6 @@ void trindle__segment_charge(struct segment *s, struct holder *sender,
 void trindle__segment_uncharge(struct segment *s)
 {
 	spin_lock(&s->lock);
-	s->in_flight--;
 	set_holds(s, holds_of(s) - 1);
 	spin_unlock(&s->lock);
 }
@@ -488,7 +484,6 @@ bool trindle__segment_receive(struct segment *s, struct holder *receiver,
 					memory_order_relaxed);
 	}
 	spin_lock(&s->lock);
-	s->in_flight--;
 	if (already_held) {
 		set_holds(s, holds_of(s) - 1);
 		note_sole_holder(s, receiver);
@@ -514,8 +509,6 @@ void trindle__segment_drop_message(struct segment *s, struct holder *actor)
 	(void)actor; /* even the one who killed the pipe is told: its fellow
 	              * holder, the message, let go */
 	spin_lock(&s->lock);
-	if (holds_of(s) > 1)
-		s->in_flight--;
 	set_holds(s, holds_of(s) - 1);
 	note_sole_holder(s, NULL);
 	spin_unlock(&s->lock);

@@ -55,7 +55,6 @@ struct segment {
 	atomic_int applied;       /* enum seg_prot now in force on the pages */
 	atomic_size_t holds;      /* processes + messages in flight */
 	/* Kept only while holds > 1 (see segment.c): */
-	size_t in_flight;
 	size_t nprocs;
 	size_t procs_capacity;
 	struct holder **procs;   /* the holding processes */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "pipe.h"
 #include "process.h"
 #include "segment.h"
@@ -97,14 +98,11 @@ static void plan_moves(struct process *p, const trindle_message_t *msgs,
 
 static bool add_request(struct process *p, struct pipe *pipe)
 {
-	if (p->nrequests == p->requests_capacity) {
-		size_t cap = p->requests_capacity ? p->requests_capacity * 2 : 16;
-		struct pipe **v = realloc(p->requests, cap * sizeof(*v));
-		if (!v)
-			return false;
-		p->requests = v;
-		p->requests_capacity = cap;
-	}
+	struct pipe **v = trindle__grow(p->requests, &p->requests_capacity,
+			p->nrequests, sizeof(*v), 16);
+	if (!v)
+		return false;
+	p->requests = v;
 	p->requests[p->nrequests++] = pipe;
 	return true;
 }
