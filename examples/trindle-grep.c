@@ -43,6 +43,7 @@
 
 #include <trindle.h>
 #include <trindle/io.h>
+#include <trindle/util.h>
 
 #include "textjob.h"
 
@@ -174,7 +175,7 @@ static trindle_segment_t grep_chunk(trindle_segment_t chunk,
 		{ (size_t)r.tail, tail },
 		{ sizeof r, &r } });
 	if (copy)
-		textjob_move_or_release(source, p);
+		trindle_util_move_or_release(source, p);
 	return copy;
 }
 
@@ -323,9 +324,9 @@ static void take_in_order(struct grep_job *g, const struct held *h)
 static void give_back(struct textjob *j, trindle_segment_t seg)
 {
 	if (trindle_measure(seg) == j->chunk)
-		textjob_move_or_release(j->source, seg);
+		trindle_util_move_or_release(j->source, seg);
 	else
-		textjob_release(seg);
+		trindle_util_release(seg);
 }
 
 /* Takes the replies that are next in file order (after each message). */
