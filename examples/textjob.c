@@ -247,9 +247,8 @@ int textjob_start(struct textjob *j)
  * with more threads than cores it must wait for a core anyway.  So idle
  * workers are woken only once every running one has a chunk queued, that
  * is, once chunks come faster than the running workers take them.
- * (Measured, trindle-grep on 2 cores: 4-5% faster than handing each chunk
- * to the least busy worker, which woke the idle one for nearly every
- * chunk.)
+ * (Handing each chunk to the least busy worker instead woke the idle one
+ * for nearly every chunk, and was slower.)
  */
 static struct textjob_worker *next_worker(struct textjob *j)
 {
@@ -405,8 +404,7 @@ static void to_sink(struct textjob *j, trindle_segment_t seg)
 /* A segment to fill: one the sink gave back, or a new one while fewer
  * than TEXTJOB_OUT_SEGMENTS were made.  Beyond that, waits for the sink
  * to give one back: it writes them faster than they are filled, and fresh
- * memory costs a page fault per page (~2 us each here), far more than the
- * wait.  If the sink can give nothing back any more (it ended), a new one
+ * memory costs a page fault per page, far more than the wait.  If the sink can give nothing back any more (it ended), a new one
  * is made. */
 static unsigned char *empty_output(struct textjob *j)
 {
