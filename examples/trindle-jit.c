@@ -52,16 +52,19 @@ struct answer {
 
 /* ---- the workers ----------------------------------------------------------- */
 
-/* The first thing on a worker's input: the code segment, or NULL when a
- * notice or nothing came instead. */
-static trindle_object_t receive_code(trindle_pipe_t input)
+/* The code segment, the first thing on a worker's input; NULL unless it
+ * came executable and shared with the launcher: READ|EXECUTE, never
+ * WRITE. */
+static unsigned char *receive_code(trindle_pipe_t input)
 {
-	trindle_message_t msg;
+	const int code_access = TRINDLE_ACCESS_READ | TRINDLE_ACCESS_EXECUTE;
+	trindle_message_t m;
+	int got = trindle_util_receive(input, &m, -1);
 
-	if (trindle_util_receive(input, &msg, -1) != 1 ||
-			trindle_util_kind(&msg) != TRINDLE_UTIL_MESSAGE)
-		return NULL;
-	return msg.content;
+	if (got == 1 && trindle_util_kind(&m) == TRINDLE_UTIL_MESSAGE &&
+			trindle_access(m.content) == code_access)
+		return m.content;
+	return NULL;
 }
 
 /* Receives the code segment and runs the expression function at its
@@ -70,8 +73,7 @@ static void calculator_main(trindle_pipe_t input)
 {
 	unsigned char *code = receive_code(input);
 
-	/* Executable and shared with the launcher: READ|EXECUTE, never WRITE. */
-	if (!code || trindle_access(code) != (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_EXECUTE))
+	if (!code)
 		trindle_abort(NULL);
 
 	/* POSIX lets a data pointer become a function pointer (as dlsym

@@ -58,18 +58,6 @@ struct task {
 
 /* ---- the workers -------------------------------------------------------- */
 
-/* Waits for the next setup message on a worker's input; NULL when none
- * can come any more (the supervisor is gone) or a notice came instead. */
-static trindle_object_t receive_setup(trindle_pipe_t input)
-{
-	trindle_message_t msg;
-
-	if (trindle_util_receive(input, &msg, -1) != 1 ||
-			trindle_util_kind(&msg) != TRINDLE_UTIL_MESSAGE)
-		return NULL;
-	return msg.content;
-}
-
 static uint64_t add_up(const uint64_t *numbers, uint64_t first, uint64_t count)
 {
 	uint64_t sum = 0;
@@ -86,13 +74,20 @@ static uint64_t add_up(const uint64_t *numbers, uint64_t first, uint64_t count)
  */
 static void worker_main(trindle_pipe_t input)
 {
-	trindle_pipe_t results = receive_setup(input);
-	uint64_t *numbers = receive_setup(input);
+	trindle_object_t setup[2]; /* the results pipe, the numbers */
 	trindle_message_t msgs[3], inbox[1];
 	trindle_util_batch_t out;
 
-	if (!results || !numbers)
-		trindle_abort(NULL);
+	/* Nothing more can come (the supervisor is gone), or a notice came
+	 * first: either way, setup failed. */
+	for (int i = 0; i < 2; i++) {
+		if (trindle_util_receive(input, &inbox[0], -1) != 1 ||
+				trindle_util_kind(&inbox[0]) != TRINDLE_UTIL_MESSAGE)
+			trindle_abort(NULL);
+		setup[i] = inbox[0].content;
+	}
+	trindle_pipe_t results = setup[0];
+	uint64_t *numbers = setup[1];
 	uint64_t available = trindle_measure(numbers) / sizeof *numbers;
 
 	trindle_util_batch_init(&out, msgs, 3);
