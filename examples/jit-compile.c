@@ -168,6 +168,7 @@ static char peek(struct parser *p)
 }
 
 static void parse_expression(struct parser *p);
+static void parse_term(struct parser *p);
 
 static void parse_number(struct parser *p)
 {
@@ -224,26 +225,36 @@ static void parse_unary(struct parser *p)
 	p->depth--;
 }
 
-/* term := unary (('*' | '/') unary)* */
-static void parse_term(struct parser *p)
+/*
+ * expression := term (('+' | '-') term)*
+ * term       := unary (('*' | '/') unary)*
+ *
+ * Both are a chain of left-associative operators of one precedence: level
+ * 0 is an expression, level 1 a term.
+ */
+static void parse_chain(struct parser *p, int level)
 {
-	parse_unary(p);
-	for (char op = peek(p); !p->error && (op == '*' || op == '/'); op = peek(p)) {
+	static const char *const operators[] = { "+-", "*/" };
+	/* An operand of an expression is a term; of a term, a unary. */
+	void (*operand)(struct parser *) = level == 0 ? parse_term : parse_unary;
+
+	operand(p);
+	for (char op = peek(p); !p->error && op && strchr(operators[level], op);
+			op = peek(p)) {
 		p->at++;
-		parse_unary(p);
+		operand(p);
 		emit_operator(p->code, op);
 	}
 }
 
-/* expression := term (('+' | '-') term)* */
+static void parse_term(struct parser *p)
+{
+	parse_chain(p, 1);
+}
+
 static void parse_expression(struct parser *p)
 {
-	parse_term(p);
-	for (char op = peek(p); !p->error && (op == '+' || op == '-'); op = peek(p)) {
-		p->at++;
-		parse_term(p);
-		emit_operator(p->code, op);
-	}
+	parse_chain(p, 0);
 }
 
 int jit_compile(const char *text, struct jit_program *prog)
