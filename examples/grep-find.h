@@ -75,7 +75,7 @@ static void grep_pattern_init(struct grep_pattern *g, const char *p, size_t n)
 	g->rare[0] = a < b ? a : b;
 	g->rare[1] = a < b ? b : a;
 #if defined(GREP_FIND_AVX2)
-	g->avx2 = __builtin_cpu_supports("avx2");
+	g->avx2 = __builtin_cpu_supports("avx2") != 0;
 #else
 	g->avx2 = 0;
 #endif
