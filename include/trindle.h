@@ -299,6 +299,7 @@ TRINDLE_PUBLIC int trindle_sync_timeout(trindle_mailbox_t *out,
  *  - EINVAL: entry is not in executable memory, queue_count is 0, or out or
  *    err is neither NULL nor a pipe the caller may send on;
  *  - ENOMEM or EAGAIN: no memory or no thread for the worker.
+ * A launch that fails has started nothing and changed no holds.
  */
 TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
 		size_t queue_count, trindle_pipe_t out, trindle_pipe_t err);
@@ -313,7 +314,10 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
  *
  * In a root process (a thread not started by trindle_launch) output is
  * released, everything the root holds is released, and the thread ends
- * with pthread_exit().  Never returns.
+ * with pthread_exit().  As with pthreads, a program whose main thread ends
+ * this way ends once its other threads have: the worker threads kept for
+ * reuse end as soon as no process (root or worker) is alive.  Never
+ * returns.
  */
 TRINDLE_NORETURN TRINDLE_PUBLIC void trindle_exit(trindle_object_t output);
 

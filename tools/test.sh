@@ -48,7 +48,7 @@ step "valgrind (memcheck, leaks): meson test"
 meson test -C build --setup valgrind --print-errorlogs \
 	--suite objects --suite segments --suite pipes --suite bad_input \
 	--suite sync --suite processes --suite faults --suite debug --suite memory \
-	--suite retain --suite util
+	--suite retain --suite util --suite roots
 
 step "install, then build an example against the installed package"
 dest=$(mktemp -d)
