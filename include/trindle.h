@@ -32,6 +32,15 @@
  * how much memory of destroyed segments stays resident for reuse (default
  * 1024); beyond it their pages go back to the kernel.
  *
+ * Destroyed segments: touching one faults.  Its pages are made PROT_NONE;
+ * when the kernel refuses that (the process reached vm.max_map_count
+ * mappings, which holes between live segments can use up), they get guard
+ * markers instead (MADV_GUARD_INSTALL, Linux 6.13 or later), which fault
+ * the same way.  On an older kernel such a destroyed segment is emptied
+ * (it reads as zeros) but stays accessible until the library manages to
+ * protect it (it tries again at later allocations and destroys).  Either
+ * way its memory is not reused before it is protected.
+ *
  * Appeared in: libtrindle 0.1.
  */
 #ifndef TRINDLE_H
@@ -161,6 +170,16 @@ TRINDLE_PUBLIC size_t trindle_measure(trindle_object_t object);
  *  - EINVAL: count is nonzero and buffers is NULL;
  *  - EOVERFLOW: the sizes add up to more than SIZE_MAX;
  *  - ENOMEM: no memory (or address space) for a segment this large.
+ *
+ * Address space: a segment takes its size rounded up to a power of two
+ * pages.  Small segments are carved from reservations of up to 4 GiB,
+ * made smaller (halved, down to what the request needs) when the kernel
+ * refuses, as under an address-space limit (ulimit -v, RLIMIT_AS): then
+ * allocations succeed until the limit is used up, and fail with ENOMEM
+ * beyond it.  A segment over 32 MiB (64 MiB or more once rounded) has a
+ * reservation of its own; only the pages written cost memory, so even a
+ * 1 TiB segment is cheap until used, and a size the address space cannot
+ * hold fails with ENOMEM.
  *
  * Copying from a source buffer that itself faults (for example a destroyed
  * segment) is a fault of the calling process, reported as such.

@@ -2,10 +2,13 @@
 /*
  * segment.h - segments: page-aligned memory whose rights the MMU enforces.
  *
- * Memory comes from arenas: large PROT_NONE reservations carved into slots
- * of 2^k pages.  A slot and its descriptor live for the whole program and
- * are recycled, so the descriptor of any address in an arena can be read
- * at any time, even from the SIGSEGV handler, without a lock.
+ * Memory comes from arenas: PROT_NONE reservations carved into slots of
+ * 2^k pages (a huge slot gets an arena of its own).  A slot and its
+ * descriptor live for the whole program and are recycled, so the
+ * descriptor of any address in an arena can be read at any time, even
+ * from the SIGSEGV handler, without a lock.  A destroyed slot is recycled
+ * only once its pages are PROT_NONE; one the kernel refused to protect
+ * waits in quarantine (segment.c).
  *
  * A segment's holders are the processes that hold it plus the messages in
  * flight that carry it.  Rights follow their number: one holder RW, more
@@ -60,6 +63,7 @@ struct segment {
 	struct process *notify;   /* due a sole-holder notice, or NULL */
 	uint32_t generation;      /* bumped when destroyed */
 	bool dirty_memory;        /* pages may hold old data: zero on reuse */
+	bool guarded;             /* quarantined behind guard markers */
 	size_t retained;          /* bytes it keeps resident while free */
 	atomic_bool parked;       /* debug mode: a message holds it alone */
 	struct segment *next_free;
