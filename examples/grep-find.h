@@ -10,9 +10,9 @@
  * its two rarest bytes instead (rarest by a fixed ranking of bytes in
  * source code and English text): a 16-byte SSE2 compare finds the places
  * where both stand at the right distance (32-byte AVX2 compares where the
- * CPU has them), and only there is the whole pattern compared.  A pattern of rare bytes then runs at memory speed, and
- * one of common bytes still skips most places.  Without SSE2 the search is
- * memmem()'s.
+ * CPU has them), and only there is the whole pattern compared.  A
+ * pattern of rare bytes then runs at memory speed, and one of common bytes
+ * still skips most places.  Without SSE2 the search is memmem()'s.
  */
 #ifndef GREP_FIND_H
 #define GREP_FIND_H
@@ -96,6 +96,18 @@ static const char *grep_check_hits(const struct grep_pattern *g,
 }
 
 #if defined(GREP_FIND_AVX2)
+/* Where in the 32 places from s both rare bytes stand (byte k all ones
+ * when s + k may start the pattern). */
+__attribute__((target("avx2")))
+static inline __m256i grep_pairs32(const char *s, size_t r0, size_t r1,
+				   __m256i v0, __m256i v1)
+{
+	__m256i x0 = _mm256_loadu_si256((const __m256i *)(s + r0));
+	__m256i x1 = _mm256_loadu_si256((const __m256i *)(s + r1));
+	return _mm256_and_si256(_mm256_cmpeq_epi8(x0, v0),
+				_mm256_cmpeq_epi8(x1, v1));
+}
+
 /* 64 places at a time, while the loads for all of them stay inside the
  * buffer (s + 63 + rare[1] < end once s + 63 <= last); returns the first
  * occurrence, or NULL with *next where the caller goes on. */
@@ -109,17 +121,14 @@ static const char *grep_find_avx2(const struct grep_pattern *g,
 	const __m256i v1 = _mm256_set1_epi8(g->p[r1]);
 
 	for (; last - s >= 63; s += 64) {
-		__m256i a = _mm256_and_si256(
-			_mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(s + r0)), v0),
-			_mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(s + r1)), v1));
-		__m256i b = _mm256_and_si256(
-			_mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(s + 32 + r0)), v0),
-			_mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(s + 32 + r1)), v1));
-		if (_mm256_testz_si256(_mm256_or_si256(a, b), _mm256_or_si256(a, b)))
+		__m256i a = grep_pairs32(s, r0, r1, v0, v1);
+		__m256i b = grep_pairs32(s + 32, r0, r1, v0, v1);
+		__m256i any = _mm256_or_si256(a, b);
+		if (_mm256_testz_si256(any, any))
 			continue;
-		unsigned long long hits =
-			(unsigned)_mm256_movemask_epi8(a) |
-			(unsigned long long)(unsigned)_mm256_movemask_epi8(b) << 32;
+		unsigned long long hits = (unsigned)_mm256_movemask_epi8(a) |
+			(unsigned long long)(unsigned)_mm256_movemask_epi8(b)
+				<< 32;
 		const char *at = grep_check_hits(g, s, hits);
 		if (at)
 			return at;

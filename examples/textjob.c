@@ -404,8 +404,8 @@ static void to_sink(struct textjob *j, trindle_segment_t seg)
 /* A segment to fill: one the sink gave back, or a new one while fewer
  * than TEXTJOB_OUT_SEGMENTS were made.  Beyond that, waits for the sink
  * to give one back: it writes them faster than they are filled, and fresh
- * memory costs a page fault per page, far more than the wait.  If the sink can give nothing back any more (it ended), a new one
- * is made. */
+ * memory costs a page fault per page, far more than the wait.  If the
+ * sink can give nothing back any more (it ended), a new one is made. */
 static unsigned char *empty_output(struct textjob *j)
 {
 	for (;;) {
