@@ -55,39 +55,29 @@ static TRINDLE_TLS struct worker *tls_worker;
 static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct worker *idle_workers;
 
-int trindle__worker_in_progress(void)
-{
-	struct worker *w = tls_worker;
-	return w && w->running;
-}
-
-void trindle__worker_fault(const trindle_fault_t *report)
-{
-	struct worker *w = tls_worker;
-
-	w->fault = *report;
-	w->running = 0;
-	siglongjmp(w->base, JUMP_FAULT);
-}
-
-void trindle__worker_finish(struct process *p, trindle_object_t final,
-		enum final_target target)
+/* Ends the worker process p running on this thread: back to its base. */
+static TRINDLE_NORETURN void worker_finish(struct process *p,
+		trindle_object_t final, enum final_target target)
 {
 	struct worker *w = tls_worker;
 
 	p->final = final;
 	p->final_target = target;
+	trindle__fault_disarm();
 	w->running = 0;
 	siglongjmp(w->base, JUMP_EXIT);
 }
 
-/* The fault report: a new segment held by p, moved to err as p ends. */
+/* The fault report: a new segment held by p, moved to err as p ends
+ * (NULL when there is no memory for it: then err gets nothing). */
 static trindle_object_t make_fault_report(struct worker *w, struct process *p)
 {
 	trindle_fault_t f = w->fault;
+	struct segment *s;
+
 	f.process = p->input;
 	trindle_buffer_t b = { sizeof(f), &f };
-	return trindle_allocate(1, &b);
+	return trindle__process_allocate(p, 1, &b, true, &s) ? NULL : s->base;
 }
 
 static void run_process(struct worker *w, struct process *p)
@@ -96,14 +86,17 @@ static void run_process(struct worker *w, struct process *p)
 	switch (sigsetjmp(w->base, 1)) {
 	case JUMP_NONE:
 		w->running = 1;
+		trindle__fault_arm(&w->base, JUMP_FAULT, &w->fault);
 		p->entry(p->input);
+		trindle__fault_disarm();
 		w->running = 0;
 		trindle__process_end(p, NULL, FINAL_OUT);
 		break;
 	case JUMP_EXIT:
 		trindle__process_end(p, p->final, p->final_target);
 		break;
-	default:
+	default: /* the fault handler disarmed the recovery point */
+		w->running = 0;
 		trindle__process_end(p, make_fault_report(w, p), FINAL_ERR);
 		break;
 	}
@@ -233,25 +226,9 @@ static void hand_job(struct worker *w, struct process *p)
 /* Is out (or err) NULL or a live pipe the caller may send on? */
 static bool valid_completion_pipe(struct process *caller, trindle_pipe_t pipe)
 {
-	if (!pipe)
-		return true;
-	struct cap *c = trindle__cap_find(&caller->caps, pipe);
-	return c && c->obj->kind == OBJECT_PIPE &&
-		(c->rights & TRINDLE_ACCESS_SEND) &&
-		!trindle__pipe_dead((struct pipe *)c->obj);
-}
+	struct pipe *q = pipe ? trindle__process_send_pipe(caller, pipe) : NULL;
 
-/* The extended segment, held by the caller, that entry lies in; or NULL. */
-static struct segment *entry_segment(struct process *caller, const void *entry)
-{
-	struct segment *s = trindle__segment_slot(entry);
-	if (!s)
-		return NULL;
-	struct cap *c = trindle__cap_find(&caller->caps, s->base);
-	if (!c || c->obj != &s->obj || !trindle__segment_covers(s, entry) ||
-	    !(trindle__segment_rights(s) & TRINDLE_ACCESS_EXECUTE))
-		return NULL;
-	return s;
+	return !pipe || (q && !trindle__pipe_dead(q));
 }
 
 /* Gives proc SEND on pipe (out/err): its own hold, kept after the caller's.
@@ -261,7 +238,7 @@ static int grant_send(struct process *proc, struct pipe *pipe)
 {
 	if (!pipe || trindle__cap_find(&proc->caps, pipe))
 		return 0;
-	if (trindle__pipe_grant(pipe, proc)) {
+	if (trindle__pipe_grant(pipe, &proc->holder)) {
 		trindle__cap_insert(&proc->caps, pipe, &pipe->obj,
 				TRINDLE_ACCESS_SEND);
 		return 0;
@@ -280,7 +257,7 @@ static int setup_process(struct process *caller, struct process *proc,
 		size_t queue_count, struct segment *code)
 {
 	struct pipe *input;
-	int err = trindle__pipe_create(queue_count, proc, &input);
+	int err = trindle__pipe_create(queue_count, &proc->holder, &input);
 	if (err < 0)
 		return err;
 	proc->input = input;
@@ -289,7 +266,7 @@ static int setup_process(struct process *caller, struct process *proc,
 	err = grant_send(proc, proc->out);
 	if (!err)
 		err = grant_send(proc, proc->err);
-	if (!err && !trindle__pipe_grant(input, caller))
+	if (!err && !trindle__pipe_grant(input, &caller->holder))
 		err = -ENOMEM; /* input is new: it cannot have died */
 	if (err < 0) {
 		trindle__process_end(proc, NULL, FINAL_NONE);
@@ -298,7 +275,7 @@ static int setup_process(struct process *caller, struct process *proc,
 	trindle__cap_insert(&caller->caps, input, &input->obj,
 			TRINDLE_ACCESS_SEND);
 	if (code) {
-		trindle__segment_add_holder(code, caller, proc);
+		trindle__segment_add_holder(code, &caller->holder, &proc->holder);
 		trindle__cap_insert(&proc->caps, code->base, &code->obj, 0);
 	}
 	return 0;
@@ -315,7 +292,7 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
 		return trindle__fail_ptr(-EINVAL);
 	struct segment *code = NULL;
 	if (!trindle__code_contains((const void *)entry) &&
-	    !(code = entry_segment(caller, (const void *)entry)))
+	    !(code = trindle__process_code_segment(caller, (const void *)entry)))
 		return trindle__fail_ptr(-EINVAL);
 	if (trindle__process_reserve_caps(caller, 1) < 0)
 		return trindle__fail_ptr(-ENOMEM);
@@ -353,7 +330,7 @@ static TRINDLE_NORETURN void finish(trindle_object_t final,
 	struct process *p = trindle__current();
 
 	if (p && !p->root && tls_worker && tls_worker->running)
-		trindle__worker_finish(p, final, target);
+		worker_finish(p, final, target);
 	/* A root process: release everything and end the thread. */
 	if (p) {
 		trindle__process_end(p, NULL, FINAL_NONE);

@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "process.h"
+#include "holder.h"
 #include "trindle.h"
 
 /*
@@ -345,7 +345,7 @@ static void reuse(struct segment *s)
 	s->retained = 0;
 }
 
-int trindle__segment_create(size_t bytes, struct process *proc,
+int trindle__segment_create(size_t bytes, struct holder *proc,
 		struct segment **out)
 {
 	size_t ps = trindle__page_size();
@@ -365,7 +365,6 @@ int trindle__segment_create(size_t bytes, struct process *proc,
 	s->bytes = bytes;
 	s->pages = pages;
 	atomic_store_explicit(&s->mapped, pages * ps, memory_order_relaxed);
-	s->in_flight = 0;
 	s->nprocs = 1;
 	s->procs[0] = proc;
 	s->notify = NULL;
@@ -383,9 +382,9 @@ int trindle__segment_create(size_t bytes, struct process *proc,
  * While a segment has one holder, only that holder can change anything
  * about it, so moving it needs no lock and writes nothing: the hold just
  * passes from process to message to process, and the descriptor's cache
- * line stays clean on both cores.  The list of holding processes (and the
- * count of messages in flight) is kept only while there are two holders
- * or more; whoever makes the second hold writes the first one down.
+ * line stays clean on both cores.  The list of holding processes is kept
+ * only while there are two holders or more (holds counts the messages in
+ * flight too); whoever makes the second hold writes the first one down.
  */
 
 static size_t holds_of(const struct segment *s)
@@ -393,11 +392,11 @@ static size_t holds_of(const struct segment *s)
 	return atomic_load_explicit(&s->holds, memory_order_acquire);
 }
 
-static void add_proc(struct segment *s, struct process *p)
+static void add_proc(struct segment *s, struct holder *p)
 {
 	if (s->nprocs == s->procs_capacity) {
 		size_t cap = s->procs_capacity * 2;
-		struct process **v = malloc(cap * sizeof(*v));
+		struct holder **v = malloc(cap * sizeof(*v));
 		if (!v)
 			abort(); /* cannot keep the books: nothing sane remains */
 		memcpy(v, s->procs, s->nprocs * sizeof(*v));
@@ -409,7 +408,7 @@ static void add_proc(struct segment *s, struct process *p)
 	s->procs[s->nprocs++] = p;
 }
 
-static void remove_proc(struct segment *s, struct process *p)
+static void remove_proc(struct segment *s, struct holder *p)
 {
 	for (size_t i = 0; i < s->nprocs; i++) {
 		if (s->procs[i] == p) {
@@ -425,18 +424,17 @@ static void set_holds(struct segment *s, size_t holds)
 }
 
 /* The single holder, proc, is about to get company: write it down. */
-static void note_first_holder(struct segment *s, struct process *proc)
+static void note_first_holder(struct segment *s, struct holder *proc)
 {
 	if (holds_of(s) == 1) {
 		s->nprocs = 0;
-		s->in_flight = 0;
 		add_proc(s, proc);
 	}
 }
 
 /* After a hold went away: is one process now alone with it?  Only those
  * whose fellow holders left are told, not a process receiving its own. */
-static void note_sole_holder(struct segment *s, struct process *receiver)
+static void note_sole_holder(struct segment *s, struct holder *receiver)
 {
 	if (holds_of(s) == 1 && s->nprocs == 1 && s->procs[0] != receiver)
 		s->notify = s->procs[0];
@@ -444,7 +442,7 @@ static void note_sole_holder(struct segment *s, struct process *receiver)
 		s->notify = NULL;
 }
 
-void trindle__segment_charge(struct segment *s, struct process *sender,
+void trindle__segment_charge(struct segment *s, struct holder *sender,
 		bool move)
 {
 	if (move && holds_of(s) == 1) {
@@ -455,7 +453,6 @@ void trindle__segment_charge(struct segment *s, struct process *sender,
 	}
 	spin_lock(&s->lock);
 	note_first_holder(s, sender);
-	s->in_flight++;
 	if (move)
 		remove_proc(s, sender);
 	else
@@ -467,12 +464,11 @@ void trindle__segment_charge(struct segment *s, struct process *sender,
 void trindle__segment_uncharge(struct segment *s)
 {
 	spin_lock(&s->lock);
-	s->in_flight--;
 	set_holds(s, holds_of(s) - 1);
 	spin_unlock(&s->lock);
 }
 
-bool trindle__segment_receive(struct segment *s, struct process *receiver,
+bool trindle__segment_receive(struct segment *s, struct holder *receiver,
 		bool already_held)
 {
 	if (unlikely(atomic_load_explicit(&s->parked, memory_order_relaxed))) {
@@ -488,7 +484,6 @@ bool trindle__segment_receive(struct segment *s, struct process *receiver,
 					memory_order_relaxed);
 	}
 	spin_lock(&s->lock);
-	s->in_flight--;
 	if (already_held) {
 		set_holds(s, holds_of(s) - 1);
 		note_sole_holder(s, receiver);
@@ -499,7 +494,7 @@ bool trindle__segment_receive(struct segment *s, struct process *receiver,
 	return already_held;
 }
 
-void trindle__segment_release(struct segment *s, struct process *proc)
+void trindle__segment_release(struct segment *s, struct holder *proc)
 {
 	spin_lock(&s->lock);
 	if (holds_of(s) > 1)
@@ -509,20 +504,18 @@ void trindle__segment_release(struct segment *s, struct process *proc)
 	spin_unlock(&s->lock);
 }
 
-void trindle__segment_drop_message(struct segment *s, struct process *actor)
+void trindle__segment_drop_message(struct segment *s, struct holder *actor)
 {
 	(void)actor; /* even the one who killed the pipe is told: its fellow
 	              * holder, the message, let go */
 	spin_lock(&s->lock);
-	if (holds_of(s) > 1)
-		s->in_flight--;
 	set_holds(s, holds_of(s) - 1);
 	note_sole_holder(s, NULL);
 	spin_unlock(&s->lock);
 }
 
-void trindle__segment_add_holder(struct segment *s, struct process *holder,
-		struct process *proc)
+void trindle__segment_add_holder(struct segment *s, struct holder *holder,
+		struct holder *proc)
 {
 	spin_lock(&s->lock);
 	note_first_holder(s, holder);
@@ -574,7 +567,7 @@ enum fate {
 
 /* A sole-holder notice, posted once the locks are released. */
 struct due {
-	struct process *to;
+	struct holder *to;
 	uint32_t generation;
 };
 
@@ -594,7 +587,7 @@ static enum fate finish_locked(struct segment *s, int want, bool changed,
 	}
 	/* The notice goes out only once the pages are writable, so that its
 	 * receiver can write at once. */
-	struct process *target = s->notify;
+	struct holder *target = s->notify;
 	s->notify = NULL;
 	if (target && atomic_load_explicit(&s->applied, memory_order_relaxed)
 			== SEG_READ_WRITE)
@@ -754,8 +747,9 @@ static void settle_chunk(struct segment **v, size_t n)
 		spin_unlock(&v[i]->lock);
 	for (size_t i = 0; i < n; i++) {
 		if (due[i].to)
-			trindle__process_notify_segment(due[i].to, v[i],
-					due[i].generation);
+			trindle__holder_notify(due[i].to, (struct notice){
+					NOTICE_SOLE_HOLDER, due[i].generation,
+					v[i] });
 		if (fate[i] == FATE_FREED)
 			freed[nfreed++] = v[i];
 		else if (fate[i] == FATE_SEALED)

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "compiler.h"
-#include "process.h"
 
 int64_t trindle__now_ns(void)
 {
@@ -158,9 +157,4 @@ void trindle__wake_word(atomic_uint *word)
 	if (atomic_load_explicit(word, memory_order_relaxed) &&
 	    atomic_exchange_explicit(word, 0, memory_order_relaxed))
 		syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
-void trindle__wait_wake(struct process *p)
-{
-	trindle__wake_word(&p->waiting);
 }
