@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "die.h"
 #include "grow.h"
 #include "holder.h"
 #include "wait.h"
@@ -129,7 +130,7 @@ void trindle__pipe_force(struct pipe *p, struct object *o)
 	}
 	struct overflow_msg *m = malloc(sizeof(*m));
 	if (!m)
-		abort(); /* a completion must not be lost; nothing sane remains */
+		trindle__die(); /* a completion must not be lost; nothing sane remains */
 	m->next = NULL;
 	m->obj = o;
 	pthread_mutex_lock(&p->lock);
