@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * model_run.h - drives libtrindle and the model (model.h) side by side.
+ *
+ * One decoder turns choices into steps (allocate, make a pipe, launch or
+ * end a worker, a sync by the root or by a worker); the choices come from
+ * a seeded PRNG (test_model.c) or from a fuzzer's input bytes
+ * (fuzz/fuzz_sync.c).  Each step runs on the library and on the model,
+ * and everything observable is compared right after it.
+ *
+ * Workers obey commands given in plain memory and answer through
+ * semaphores, so only one process acts at a time and the model is exact.
+ */
+#ifndef T_MODEL_RUN_H
+#define T_MODEL_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Where choices come from: a PRNG, or bytes (0 once they run out). */
+struct h_src {
+	bool bytes;
+	uint64_t state;
+	const uint8_t *data;
+	size_t len, pos;
+};
+
+void h_src_seed(struct h_src *s, uint64_t seed);
+void h_src_bytes(struct h_src *s, const uint8_t *data, size_t len);
+bool h_src_done(const struct h_src *s);
+
+/* Runs up to steps steps from a fresh universe, then lets everything go.
+ * Returns 0, or the (1-based) step whose check failed, having printed
+ * what differed and, if log is set, every step up to it. */
+unsigned long h_run(struct h_src *src, unsigned long steps, bool log);
+
+#endif

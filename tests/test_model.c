@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_model.c - model-based random testing of libtrindle.
+ *
+ * Each seed drives a fresh universe (a forked child) through a sequence of
+ * steps - allocations, pipes, worker launches and ends, syncs by the root
+ * and by workers with outboxes of every kind - and after each step checks
+ * everything observable against the model (model.h): failed messages,
+ * deliveries and notices in order, trindle_access() and trindle_measure()
+ * of every object for the acting process and the root, and the bytes of
+ * every segment they may read.
+ *
+ *   test_model                          the CI budget (scaled by
+ *                                       TRINDLE_TEST_SCALE)
+ *   test_model --seeds 2000 --steps 400 a longer run
+ *   test_model --seed 1234 --steps 57   one seed, with its step log
+ *   test_model --first 5000 --seeds 100 seeds 5000..5099
+ *
+ * TRINDLE_MODEL_LOG=1 prints the steps of a clean --seed run too.
+ * TRINDLE_MODEL_KNOWN=bits makes the model copy known core bugs (model.h)
+ * so that a run can look past them.
+ *
+ * On a mismatch it prints the seed and the step, then runs that seed again
+ * for exactly that many steps (the shortest failing prefix: every step is
+ * checked, so no shorter prefix fails) and prints that run's steps.
+ */
+#include "helpers.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "model_run.h"
+
+#define DEFAULT_SEEDS 24
+#define DEFAULT_STEPS 150
+#define CHILD_LIMIT_S 240
+
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = "MISMATCH: the run hung (watchdog)\n";
+	(void)sig;
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(3);
+	_exit(3);
+}
+
+/* Runs seed for steps steps in a child; returns the failing step, 0 if
+ * clean (or (unsigned long)-1 when the child died or hung). */
+static unsigned long run_seed(uint64_t seed, unsigned long steps, bool log)
+{
+	int fd[2];
+	unsigned long bad = (unsigned long)-1;
+
+	fflush(NULL);
+	if (pipe(fd) < 0)
+		return bad;
+	pid_t pid = fork();
+	if (pid < 0)
+		return bad;
+	if (pid == 0) {
+		close(fd[0]);
+		struct h_src src;
+		signal(SIGALRM, on_alarm);
+		alarm(CHILD_LIMIT_S);
+		h_src_seed(&src, seed);
+		bad = h_run(&src, steps, log);
+		fflush(NULL);
+		/* The failing step goes back through the pipe. */
+		if (write(fd[1], &bad, sizeof(bad)) != sizeof(bad))
+			_exit(4);
+		exit(bad ? 1 : 0);
+	}
+	close(fd[1]);
+	if (read(fd[0], &bad, sizeof(bad)) != sizeof(bad))
+		bad = (unsigned long)-1;
+	close(fd[0]);
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !bad)
+		return 0;
+	if (bad && bad != (unsigned long)-1)
+		return bad;
+	if (WIFEXITED(status))
+		fprintf(stderr, "seed %llu: exit status %d\n",
+			(unsigned long long)seed, WEXITSTATUS(status));
+	if (WIFSIGNALED(status))
+		fprintf(stderr, "seed %llu: killed by signal %d\n",
+			(unsigned long long)seed, WTERMSIG(status));
+	return (unsigned long)-1;
+}
+
+/* Runs seeds [first, first + n); returns how many failed. */
+static int run_seeds(uint64_t first, unsigned long n, unsigned long steps)
+{
+	int failed = 0;
+
+	for (unsigned long i = 0; i < n; i++) {
+		uint64_t seed = first + i;
+		unsigned long bad = run_seed(seed, steps, false);
+		if (!bad)
+			continue;
+		failed++;
+		if (bad == (unsigned long)-1) {
+			fprintf(stderr, "seed %llu: FAILED (crash or hang); rerun: "
+				"test_model --seed %llu --steps %lu\n",
+				(unsigned long long)seed,
+				(unsigned long long)seed, steps);
+			continue;
+		}
+		fprintf(stderr, "seed %llu: FAILED at step %lu; the shortest "
+			"failing prefix, with its steps:\n",
+			(unsigned long long)seed, bad);
+		run_seed(seed, bad, true);
+		fprintf(stderr, "rerun: test_model --seed %llu --steps %lu\n",
+			(unsigned long long)seed, bad);
+	}
+	return failed;
+}
+
+static void test_model_random_universes(void **state)
+{
+	(void)state;
+	unsigned long scale = t_scale();
+	int failed = run_seeds(1, DEFAULT_SEEDS * scale, DEFAULT_STEPS);
+	assert_int_equal(failed, 0);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long seeds = 0, steps = DEFAULT_STEPS;
+	uint64_t first = 1;
+	bool one = false, custom = false;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--seeds") && v) {
+			seeds = strtoul(v, NULL, 0);
+		} else if (!strcmp(a, "--steps") && v) {
+			steps = strtoul(v, NULL, 0);
+		} else if (!strcmp(a, "--seed") && v) {
+			first = strtoull(v, NULL, 0);
+			one = true;
+		} else if (!strcmp(a, "--first") && v) {
+			first = strtoull(v, NULL, 0);
+		} else {
+			fprintf(stderr, "usage: test_model [--seeds N] [--steps N] "
+				"[--seed S] [--first S]\n");
+			return 2;
+		}
+		custom = true;
+		i++;
+	}
+	if (!custom) {
+		const struct CMUnitTest tests[] = {
+			cmocka_unit_test(test_model_random_universes),
+		};
+		return cmocka_run_group_tests_name("model", tests, NULL, NULL);
+	}
+	if (one) {
+		unsigned long bad = run_seed(first, steps, true);
+		if (bad && bad != (unsigned long)-1)
+			fprintf(stderr, "seed %llu: FAILED at step %lu\n",
+				(unsigned long long)first, bad);
+		return bad ? 1 : 0;
+	}
+	if (!seeds)
+		seeds = DEFAULT_SEEDS;
+	int failed = run_seeds(first, seeds, steps);
+	printf("%lu seeds x %lu steps from %llu: %d failed\n", seeds, steps,
+	       (unsigned long long)first, failed);
+	return failed ? 1 : 0;
+}
