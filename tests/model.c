@@ -495,9 +495,18 @@ static bool do_send(struct model *m, const struct m_sync *s, size_t i,
 	return true;
 }
 
-static void drop_requests(struct out_state *st, int pipe)
+static void drop_requests(const struct model *m, struct out_state *st,
+			  int pipe)
 {
 	int k = 0;
+	for (int i = 0; i < st->nreq; i++) {
+		if (st->req[i] != pipe)
+			continue;
+		if (m->known & M_KNOWN_DROP_REORDERS_REQUESTS) {
+			st->req[i] = st->req[--st->nreq];
+			return;
+		}
+	}
 	for (int i = 0; i < st->nreq; i++)
 		if (st->req[i] != pipe)
 			st->req[k++] = st->req[i];
@@ -518,7 +527,7 @@ static bool do_release(struct model *m, int proc, uintptr_t addr,
 		return false;
 	if (st->fail_send[c]) {
 		if (m->known & M_KNOWN_FAILED_RELEASE_DROPS_REQUEST)
-			drop_requests(st, c);
+			drop_requests(m, st, c);
 		return false; /* a move is all or nothing */
 	}
 	if (p->moving[c]) {
@@ -527,7 +536,7 @@ static bool do_release(struct model *m, int proc, uintptr_t addr,
 		return true;
 	}
 	if (o->kind == M_PIPE && o->creator == proc)
-		drop_requests(st, c); /* they die with the pipe */
+		drop_requests(m, st, c); /* they die with the pipe */
 	release_hold(m, proc, c);
 	return true;
 }

@@ -87,6 +87,9 @@ enum {
 	/* a creator's release of a pipe that fails (a send of that pipe
 	 * failed earlier in the call) still drops its receive request */
 	M_KNOWN_FAILED_RELEASE_DROPS_REQUEST = 1,
+	/* a request dropped with its pipe is replaced by the last request,
+	 * so pipes served equally long ago are no longer in request order */
+	M_KNOWN_DROP_REORDERS_REQUESTS = 2,
 };
 
 /* One sync as the model sees it (input) and what it must do (output). */

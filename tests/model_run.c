@@ -933,6 +933,9 @@ static bool step(void)
 	}
 	if (H.m.nobj > M_OBJS - 8)
 		return step_sync(0);
+	/* Early on, mostly make things to work with. */
+	if (H.step <= 8 && r < 60)
+		r = segs < 3 ? 0 : pipes < 2 ? 10 : !alive_workers() ? 16 : r;
 	if (r < 10 && segs < 10)
 		return step_alloc();
 	if (r < 16 && pipes < 5)

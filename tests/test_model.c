@@ -15,6 +15,7 @@
  *   test_model --seeds 2000 --steps 400 a longer run
  *   test_model --seed 1234 --steps 57   one seed, with its step log
  *   test_model --first 5000 --seeds 100 seeds 5000..5099
+ *   test_model --replay FILE...         fuzzer inputs (tests/fuzz/corpus)
  *
  * TRINDLE_MODEL_LOG=1 prints the steps of a clean --seed run too.
  * TRINDLE_MODEL_KNOWN=bits makes the model copy known core bugs (model.h)
@@ -30,13 +31,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "model_run.h"
 
-#define DEFAULT_SEEDS 24
-#define DEFAULT_STEPS 150
+#define DEFAULT_SEEDS 200
+#define DEFAULT_STEPS 200
 #define CHILD_LIMIT_S 240
 
 
@@ -123,6 +125,64 @@ static int run_seeds(uint64_t first, unsigned long n, unsigned long steps)
 	return failed;
 }
 
+/* Replays one fuzzer input (in a child, like a seed). */
+static bool replay(const char *path)
+{
+	static uint8_t data[1 << 16];
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "%s: cannot open\n", path);
+		return false;
+	}
+	size_t n = fread(data, 1, sizeof(data), f);
+	fclose(f);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		struct h_src src;
+		signal(SIGALRM, on_alarm);
+		alarm(CHILD_LIMIT_S);
+		h_src_bytes(&src, data, n);
+		exit(h_run(&src, 1000, true) ? 1 : 0);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		;
+	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	if (!ok)
+		fprintf(stderr, "%s: FAILED\n", path);
+	return ok;
+}
+
+/* Every input kept in the fuzzer's corpus (crashes it found included)
+ * runs clean. */
+static void test_model_fuzz_corpus(void **state)
+{
+	(void)state;
+#ifdef T_FUZZ_CORPUS
+	DIR *d = opendir(T_FUZZ_CORPUS);
+	struct dirent *e;
+	int failed = 0, n = 0;
+	char path[4096];
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", T_FUZZ_CORPUS, e->d_name);
+		failed += !replay(path);
+		n++;
+	}
+	closedir(d);
+	assert_true(n > 0);
+	assert_int_equal(failed, 0);
+#else
+	skip();
+#endif
+}
+
 static void test_model_random_universes(void **state)
 {
 	(void)state;
@@ -146,11 +206,16 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--seed") && v) {
 			first = strtoull(v, NULL, 0);
 			one = true;
+		} else if (!strcmp(a, "--replay")) {
+			int failed = 0;
+			for (int k = i + 1; k < argc; k++)
+				failed += !replay(argv[k]);
+			return failed ? 1 : 0;
 		} else if (!strcmp(a, "--first") && v) {
 			first = strtoull(v, NULL, 0);
 		} else {
 			fprintf(stderr, "usage: test_model [--seeds N] [--steps N] "
-				"[--seed S] [--first S]\n");
+				"[--seed S] [--first S] | --replay FILE...\n");
 			return 2;
 		}
 		custom = true;
@@ -159,6 +224,7 @@ int main(int argc, char **argv)
 	if (!custom) {
 		const struct CMUnitTest tests[] = {
 			cmocka_unit_test(test_model_random_universes),
+			cmocka_unit_test(test_model_fuzz_corpus),
 		};
 		return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 	}
