@@ -1006,8 +1006,14 @@ unsigned long h_run(struct h_src *src, unsigned long steps, bool log)
 	}
 	while (H.step < steps && !h_src_done(src) && !H.m.overflow) {
 		H.step++;
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
 		if (!step())
 			return H.step;
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		long us = (b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000;
+		if (us > 50000)
+			say("  [slow: %ld us]", us);
 		end_line();
 	}
 	if (!teardown())
