@@ -96,6 +96,7 @@ static struct {
 } H;
 
 static struct w_slot slots[M_PROCS];
+volatile unsigned long h_step_now;
 static _Atomic(trindle_pipe_t) hidden_k;
 
 /* ---- choices ------------------------------------------------------------- */
@@ -161,6 +162,7 @@ static void say(const char *fmt, ...)
 
 static void end_line(void)
 {
+	h_step_now = H.step + 1;
 	size_t need = H.loglen + H.linelen + 32;
 	if (H.log && need > H.logcap) {
 		size_t cap = H.logcap ? H.logcap * 2 : 65536;
@@ -178,6 +180,15 @@ static void end_line(void)
 				H.line);
 	H.linelen = 0;
 	H.line[0] = 0;
+}
+
+void h_dump_log(void)
+{
+	if (H.log && H.logbuf && write(2, H.logbuf, H.loglen) < 0)
+		return;
+	if (write(2, "  (now) ", 8) < 0 || write(2, H.line, strlen(H.line)) < 0 ||
+	    write(2, "\n", 1) < 0)
+		return;
 }
 
 static bool mismatch(const char *fmt, ...)

@@ -21,9 +21,12 @@
  * TRINDLE_MODEL_KNOWN=bits makes the model copy known core bugs (model.h)
  * so that a run can look past them.
  *
- * On a mismatch it prints the seed and the step, then runs that seed again
- * for exactly that many steps (the shortest failing prefix: every step is
- * checked, so no shorter prefix fails) and prints that run's steps.
+ * On a mismatch it prints the steps so far, the seed and the step, then
+ * runs that seed again for exactly that many steps (the shortest failing
+ * prefix: every step is checked, so no shorter prefix fails) to see that
+ * it fails again, and tries the known core bugs the model can copy
+ * (TRINDLE_MODEL_KNOWN, model.h) to say which one it is.  A hang is caught
+ * by a watchdog, which prints the steps up to the one that hung.
  */
 #include "helpers.h"
 
@@ -41,14 +44,22 @@
 
 #define DEFAULT_SEEDS 200
 #define DEFAULT_STEPS 200
-#define CHILD_LIMIT_S 240
+#define CHILD_LIMIT_S 60
 
 
 static void on_alarm(int sig)
 {
-	static const char msg[] = "MISMATCH: the run hung (watchdog)\n";
+	static const char msg[] = "MISMATCH: the run hung (watchdog) at step ";
+	char num[24], *p = num + sizeof(num);
+	unsigned long step = h_step_now;
 	(void)sig;
-	if (write(2, msg, sizeof(msg) - 1) < 0)
+	h_dump_log();
+	*--p = '\n';
+	do
+		*--p = (char)('0' + step % 10);
+	while ((step /= 10) != 0);
+	if (write(2, msg, sizeof(msg) - 1) < 0 ||
+	    write(2, p, (size_t)(num + sizeof(num) - p)) < 0)
 		_exit(3);
 	_exit(3);
 }
@@ -149,7 +160,7 @@ static int run_seeds(uint64_t first, unsigned long n, unsigned long steps)
 
 	for (unsigned long i = 0; i < n; i++) {
 		uint64_t seed = first + i;
-		unsigned long bad = run_seed(seed, steps, false, false);
+		unsigned long bad = run_seed(seed, steps, true, false);
 		if (!bad)
 			continue;
 		failed++;
@@ -160,10 +171,13 @@ static int run_seeds(uint64_t first, unsigned long n, unsigned long steps)
 				(unsigned long long)seed, steps);
 			continue;
 		}
-		fprintf(stderr, "seed %llu: FAILED at step %lu; the shortest "
-			"failing prefix, with its steps:\n",
-			(unsigned long long)seed, bad);
-		run_seed(seed, bad, true, false);
+		/* Every step is checked, so the first bad steps are the
+		 * shortest failing prefix; run it again to see it reproduce. */
+		unsigned long again = run_seed(seed, bad, false, true);
+		fprintf(stderr, "seed %llu: FAILED at step %lu (steps above); "
+			"the prefix of %lu steps %s\n", (unsigned long long)seed,
+			bad, bad, again == bad ? "fails again" :
+			"does NOT fail again (not deterministic?)");
 		fprintf(stderr, "rerun: test_model --seed %llu --steps %lu\n",
 			(unsigned long long)seed, bad);
 		explain(seed, bad);
