@@ -93,10 +93,12 @@ static struct {
 	char *logbuf;
 	size_t loglen, logcap;
 	bool failed;
+	unsigned long limit;
 } H;
 
 static struct w_slot slots[M_PROCS];
 volatile unsigned long h_step_now;
+uint32_t h_drop_last;
 static _Atomic(trindle_pipe_t) hidden_k;
 
 /* ---- choices ------------------------------------------------------------- */
@@ -619,10 +621,13 @@ static void outbox(int proc, struct m_sync *s, size_t most)
 			if (after[j] >= at)
 				after[j]++;
 	}
-	/* Drop what would break the harness (see forbidden_release). */
+	/* Drop what would break the harness (see forbidden_release), and
+	 * what a shrinking run leaves out of its last step. */
 	size_t k = 0;
+	uint32_t drop = H.step == H.limit ? h_drop_last : 0;
 	for (size_t i = 0; i < s->nout; i++)
-		if (s->out[i].address || !forbidden_release(proc, s->out[i].content))
+		if ((s->out[i].address || !forbidden_release(proc, s->out[i].content)) &&
+		    !(drop & (1u << i)))
 			s->out[k++] = s->out[i];
 	s->nout = k;
 }
@@ -1002,6 +1007,7 @@ unsigned long h_run(struct h_src *src, unsigned long steps, bool log)
 	memset(&H.line, 0, sizeof(H.line));
 	H.src = src;
 	H.step = 0;
+	H.limit = steps;
 	H.log = log;
 	H.loglen = H.linelen = 0;
 	H.failed = false;

@@ -35,6 +35,10 @@ bool h_src_done(const struct h_src *s);
  * what differed and, if log is set, every step up to it. */
 unsigned long h_run(struct h_src *src, unsigned long steps, bool log);
 
+/* Messages to leave out of the outbox of the last step (bit i: message i),
+ * for shrinking a failure to its fewest messages. */
+extern uint32_t h_drop_last;
+
 /* The step h_run() is at, and its steps so far (with the one under way)
  * written to stderr with write() alone: for a watchdog's signal handler. */
 extern volatile unsigned long h_step_now;

@@ -40,6 +40,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "model.h"
 #include "model_run.h"
 
 #define DEFAULT_SEEDS 200
@@ -153,6 +154,26 @@ static void explain(uint64_t seed, unsigned long steps)
 		unsetenv("TRINDLE_MODEL_KNOWN");
 }
 
+/* Leaves out of the failing step's outbox every message it can do
+ * without and still fail there; shows what is left. */
+static void shrink_last(uint64_t seed, unsigned long steps)
+{
+	uint32_t keep_out = 0;
+
+	for (unsigned i = 0; i < M_OUTMAX; i++) {
+		h_drop_last = keep_out | 1u << i;
+		if (run_seed(seed, steps, false, true) == steps)
+			keep_out = h_drop_last;
+	}
+	h_drop_last = keep_out;
+	if (keep_out) {
+		fprintf(stderr, "seed %llu: the failing step with fewest messages "
+			"(still failing):\n", (unsigned long long)seed);
+		run_seed(seed, steps, false, false);
+	}
+	h_drop_last = 0;
+}
+
 /* Runs seeds [first, first + n); returns how many failed. */
 static int run_seeds(uint64_t first, unsigned long n, unsigned long steps)
 {
@@ -180,6 +201,8 @@ static int run_seeds(uint64_t first, unsigned long n, unsigned long steps)
 			"does NOT fail again (not deterministic?)");
 		fprintf(stderr, "rerun: test_model --seed %llu --steps %lu\n",
 			(unsigned long long)seed, bad);
+		if (again == bad)
+			shrink_last(seed, bad);
 		explain(seed, bad);
 	}
 	return failed;
