@@ -49,7 +49,7 @@ static int new_obj(struct model *m, int kind, uintptr_t addr)
 		m->overflow = true;
 		return -1;
 	}
-	for (int i = 0; i < m->nobj; i++)
+	for (int i = 0; addr && i < m->nobj; i++)
 		if (m->o[i].addr == addr)
 			m->o[i].named = false;
 	int id = m->nobj++;
@@ -265,11 +265,27 @@ void m_launch(struct model *m, int proc, int w, uintptr_t input, size_t cap,
 		p->hold[p->err] = true;
 }
 
-void m_end(struct model *m, int w, uintptr_t final, bool to_err)
+int m_fault_report(struct model *m, int w, size_t bytes)
+{
+	int id = m_segment(m, w, 0, bytes, 0, 0, 0);
+	if (id >= 0)
+		m->o[id].opaque = true;
+	return id;
+}
+
+void m_learn(struct model *m, int id, uintptr_t addr)
+{
+	for (int i = 0; i < m->nobj; i++)
+		if (m->o[i].addr == addr)
+			m->o[i].named = false;
+	m->o[id].addr = addr;
+	m->o[id].named = true;
+}
+
+void m_end(struct model *m, int w, int f, bool to_err)
 {
 	struct m_proc *p = &m->p[w];
 	int target = to_err ? p->err : p->out;
-	int f = m_find(m, final);
 
 	/* The final object is moved to out or err, even past capacity. */
 	if (f >= 0 && p->hold[f] && target >= 0 && p->hold[target] &&
@@ -337,7 +353,7 @@ static void adopt(struct model *m, int proc, int pipe, int x, struct m_msg *msg)
 	struct m_proc *p = &m->p[proc];
 	struct m_obj *o = &m->o[x];
 
-	*msg = (struct m_msg){ m->o[pipe].addr, o->addr };
+	*msg = (struct m_msg){ m->o[pipe].addr, o->addr ? o->addr : M_UNKNOWN };
 	if (o->kind == M_SEG) {
 		/* Held already: it counts once, and no notice. */
 		p->hold[x] = true;
@@ -364,15 +380,18 @@ static bool could_send(const struct model *m, int pipe)
 /* GUESS (fairness ties): pipes never served, or served equally long ago,
  * go in the order of their requests in the outbox. */
 static size_t receive(struct model *m, int proc, int *req, int nreq,
-		      struct m_msg *in, size_t max)
+		      struct m_msg *in, int *ids, size_t max)
 {
 	struct m_proc *p = &m->p[proc];
 	size_t got = 0;
 
 	if (nreq == 1) {
 		int pipe = req[0];
-		while (got < max && m->o[pipe].qlen)
-			adopt(m, proc, pipe, dequeue(m, pipe), &in[got++]);
+		while (got < max && m->o[pipe].qlen) {
+			ids[got] = dequeue(m, pipe);
+			adopt(m, proc, pipe, ids[got], &in[got]);
+			got++;
+		}
 		if (got)
 			m->o[pipe].last_served = ++p->clock;
 		return got;
@@ -392,7 +411,9 @@ static size_t receive(struct model *m, int proc, int *req, int nreq,
 			int pipe = req[i];
 			if (!m->o[pipe].qlen)
 				continue;
-			adopt(m, proc, pipe, dequeue(m, pipe), &in[got++]);
+			ids[got] = dequeue(m, pipe);
+			adopt(m, proc, pipe, ids[got], &in[got]);
+			got++;
 			m->o[pipe].last_served = ++p->clock;
 			progress = true;
 		}
@@ -604,8 +625,11 @@ void m_sync(struct model *m, struct m_sync *s)
 	if (!max)
 		return;
 	size_t got = m_take_notices(m, proc, s->in, max);
+	for (size_t i = 0; i < got; i++)
+		s->in_obj[i] = -1;
 	if (got < max && st.nreq)
-		got += receive(m, proc, st.req, st.nreq, s->in + got, max - got);
+		got += receive(m, proc, st.req, st.nreq, s->in + got,
+			       s->in_obj + got, max - got);
 	s->ndelivered = got;
 	if (!got)
 		for (int i = 0; i < st.nreq; i++)

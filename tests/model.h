@@ -41,6 +41,9 @@ struct m_obj {
 	int kind;
 	uintptr_t addr;
 	bool named;       /* still the newest object at addr */
+	bool opaque;      /* made by the library (a fault report): its bytes
+	                   * are not modelled, and its address is learnt when
+	                   * it is delivered (0 until then) */
 	bool live;        /* segment: not destroyed; pipe: not dead */
 	/* segment */
 	size_t bytes;
@@ -106,7 +109,8 @@ struct m_sync {
 	size_t nfailed;
 	struct m_msg failed[M_OUTMAX];
 	size_t ndelivered;
-	struct m_msg in[M_INMAX];
+	struct m_msg in[M_INMAX];    /* content M_UNKNOWN: an opaque object */
+	int in_obj[M_INMAX];         /* the object each delivery carries */
 	bool would_wait;          /* a blocking call would block for ever */
 };
 
@@ -127,8 +131,17 @@ bool m_launch_ok(const struct model *m, int proc, uintptr_t out,
 void m_launch(struct model *m, int proc, int w, uintptr_t input, size_t cap,
 	      uintptr_t out, uintptr_t err);
 
-/* The worker w ends: final goes to out (to_err false) or err, if held. */
-void m_end(struct model *m, int w, uintptr_t final, bool to_err);
+/* The worker w ends: final (an object id, or -1) goes to out (to_err
+ * false) or err, if w holds it. */
+void m_end(struct model *m, int w, int final, bool to_err);
+
+/* A fault report the runtime makes for worker w (held by w), of bytes. */
+int m_fault_report(struct model *m, int w, size_t bytes);
+/* The address of an opaque object, seen when it was delivered. */
+void m_learn(struct model *m, int id, uintptr_t addr);
+
+/* The content of a delivery whose address the model does not know. */
+#define M_UNKNOWN ((uintptr_t)1)
 
 /* trindle_sync() by s->proc. */
 void m_sync(struct model *m, struct m_sync *s);

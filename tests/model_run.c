@@ -45,7 +45,16 @@ static const char *const call_name[CALLS] = {
 	"sync", "timeout(-1)", "timeout(0)", "timeout(1ms)", "timeout(30s)",
 	"timeout(INT64_MAX)" };
 enum { CMD_SYNC = 1, CMD_END = 2 };
-enum { END_RETURN, END_EXIT, END_ABORT };
+enum { END_RETURN, END_EXIT, END_ABORT, END_FAULT };
+
+/* What a fault report the model expects must say (at most one per
+ * worker end; kept until the report is delivered). */
+struct fault_want {
+	int id;                 /* the report's model object */
+	uintptr_t address, object, process;
+};
+static struct fault_want faults[M_OBJS];
+static int nfaults;
 
 struct x_cmd {
 	int kind;
@@ -60,6 +69,7 @@ struct x_cmd {
 	uint32_t wtag[H_W];
 	int end_how;
 	uintptr_t final;
+	uintptr_t fault;        /* END_FAULT: where the worker writes */
 };
 
 struct x_rep {
@@ -343,10 +353,13 @@ static void worker_main(trindle_pipe_t input)
 		x_exec(&w->cmd, &w->rep);
 		int how = w->cmd.end_how;
 		void *final = (void *)w->cmd.final;
+		volatile uint8_t *fault = (volatile uint8_t *)w->cmd.fault;
 		bool end = w->cmd.kind == CMD_END;
 		sem_post(&w->done);
 		if (!end)
 			continue;
+		if (how == END_FAULT)
+			*fault = 1; /* a segment it shares: the runtime stops it */
 		if (how == END_EXIT)
 			trindle_exit(final);
 		if (how == END_ABORT)
@@ -422,7 +435,7 @@ static bool check_looks(const struct x_cmd *c, const struct x_rep *r,
 		if (r->meas[k] != meas)
 			ok = mismatch("P%d: trindle_measure(%s) = %zu, model %zu",
 				      proc, name(a, b), r->meas[k], meas);
-		if (r->hashed[k] && r->hash[k] != m_hash(m, id))
+		if (r->hashed[k] && !m->o[id].opaque && r->hash[k] != m_hash(m, id))
 			ok = mismatch("P%d: bytes of %s differ from the model",
 				      proc, name(a, b));
 		if (!r->tail_ok[k])
@@ -438,6 +451,7 @@ static bool check_looks(const struct x_cmd *c, const struct x_rep *r,
 		}
 		m->o[id].tag = c->wtag[k];
 		m->o[id].zlo = m->o[id].zhi = 0;
+		m->o[id].opaque = false;
 	}
 	return ok;
 }
@@ -448,7 +462,8 @@ static bool same_msgs(const char *what, int proc, const trindle_message_t *got,
 	bool ok = ngot == nwant;
 	for (size_t i = 0; ok && i < nwant; i++)
 		ok = (uintptr_t)got[i].address == want[i].address &&
-			(uintptr_t)got[i].content == want[i].content;
+			((uintptr_t)got[i].content == want[i].content ||
+			 (want[i].content == M_UNKNOWN && got[i].content));
 	if (ok)
 		return true;
 	struct m_msg g[M_INMAX * 2];
@@ -485,6 +500,46 @@ static bool check_sync(const struct x_cmd *c, const struct x_rep *r,
 	if (!s->in_null)
 		ok &= same_msgs("deliveries", p, r->in, r->incount, want->in,
 				want->ndelivered);
+	return ok;
+}
+
+/* Opaque objects delivered (fault reports): the model learns their
+ * address, and the root checks what a report says. */
+static bool learn(const struct m_sync *s, const struct x_rep *r)
+{
+	char b[32];
+	bool ok = true;
+
+	for (size_t i = 0; i < s->ndelivered; i++) {
+		int id = s->in_obj[i];
+		if (id < 0 || s->in[i].content != M_UNKNOWN)
+			continue;
+		uintptr_t a = (uintptr_t)r->in[i].content;
+		m_learn(&H.next, id, a);
+		for (int k = 0; k < nfaults; k++) {
+			struct fault_want *f = &faults[k];
+			if (f->id != id)
+				continue;
+			faults[k] = faults[--nfaults];
+			if (s->proc != 0 || !(trindle_access((void *)a) &
+					      TRINDLE_ACCESS_READ))
+				break; /* a worker got it: its bytes unread */
+			const trindle_fault_t *t = (const void *)a;
+			if ((uintptr_t)t->address != f->address ||
+			    t->access != TRINDLE_ACCESS_WRITE ||
+			    (t->signal != SIGSEGV && t->signal != SIGBUS) ||
+			    (uintptr_t)t->object != f->object ||
+			    (uintptr_t)t->process != f->process)
+				ok = mismatch("fault report %s: address %p access %d "
+					      "signal %d object %p process %p; want "
+					      "%p, write, %p, %p", name(a, b),
+					      t->address, t->access, t->signal,
+					      t->object, t->process,
+					      (void *)f->address, (void *)f->object,
+					      (void *)f->process);
+			break;
+		}
+	}
 	return ok;
 }
 
@@ -672,6 +727,8 @@ static bool run_sync(struct x_cmd *c)
 		r = slots[p].rep;
 	}
 	ok = check_sync(c, &r, &c->s);
+	if (ok && !c->s.in_null && !c->s.in_bad)
+		ok = learn(&c->s, &r);
 	ok &= check_looks(c, &r, &H.next, p);
 	H.m = H.next;
 	/* A worker that ends is still letting go of things: the root looks
@@ -823,7 +880,7 @@ static bool step_bad(void)
 
 static uintptr_t completion_pipe(void)
 {
-	return pick(5) < 3 ? 0 : object(0, M_PIPE);
+	return pick(10) < 3 ? 0 : object(0, M_PIPE);
 }
 
 static bool step_launch(void)
@@ -892,18 +949,45 @@ static bool step_end(int w, bool quiet)
 	}
 	memset(&c.s, 0, sizeof(c.s));
 	c.kind = CMD_END;
+	c.fault = 0;
 	if (!quiet)
 		outbox(w, &c.s, 6);
 	put(&c.s, input, 0); /* drain the input before ending */
 	c.s.incap = M_INMAX;
-	c.end_how = quiet ? END_RETURN : (int)pick(3);
-	c.final = c.end_how == END_RETURN ? 0 : object(w, 0);
+	c.end_how = quiet ? END_RETURN : (int)pick(4);
+	c.final = c.end_how == END_EXIT || c.end_how == END_ABORT ?
+		object(w, 0) : 0;
 	plan_sync(&c, w);
-	say(" then %s(%s)", c.end_how == END_RETURN ? "return" :
-	    c.end_how == END_EXIT ? "exit" : "abort", name(c.final, nb));
+	/* A fault: a write to a segment the worker shares (after its sync). */
+	int shared[M_OBJS], ns = 0, target = -1;
+	for (int i = 0; i < H.next.nobj; i++)
+		if (H.next.o[i].kind == M_SEG && H.next.o[i].named &&
+		    H.next.o[i].bytes && m_holds(&H.next, w, i) &&
+		    m_holders(&H.next, i) > 1)
+			shared[ns++] = i;
+	if (c.end_how == END_FAULT && !ns)
+		c.end_how = END_RETURN;
+	if (c.end_how == END_FAULT) {
+		target = shared[pick((uint32_t)ns)];
+		c.fault = H.next.o[target].addr +
+			pick((uint32_t)H.next.o[target].bytes);
+		say(" then write %s+%lu", name(H.next.o[target].addr, nb),
+		    (unsigned long)(c.fault - H.next.o[target].addr));
+	} else {
+		say(" then %s(%s)", c.end_how == END_RETURN ? "return" :
+		    c.end_how == END_EXIT ? "exit" : "abort", name(c.final, nb));
+	}
 	if (!run_sync(&c))
 		return false;
-	m_end(&H.m, w, c.final, c.end_how == END_ABORT);
+	if (c.end_how == END_FAULT) {
+		int id = m_fault_report(&H.m, w, sizeof(trindle_fault_t));
+		if (nfaults < M_OBJS)
+			faults[nfaults++] = (struct fault_want){ id, c.fault,
+				H.m.o[target].addr, input };
+		m_end(&H.m, w, id, true);
+	} else {
+		m_end(&H.m, w, m_find(&H.m, c.final), c.end_how == END_ABORT);
+	}
 
 	/* Take the root's notices until the worker's closure notice. */
 	static trindle_message_t got[M_INMAX * 4];
@@ -1012,6 +1096,7 @@ unsigned long h_run(struct h_src *src, unsigned long steps, bool log)
 	H.loglen = H.linelen = 0;
 	H.failed = false;
 	H.tag = 0;
+	nfaults = 0;
 	m_init(&H.m, (size_t)sysconf(_SC_PAGESIZE));
 	const char *known = getenv("TRINDLE_MODEL_KNOWN");
 	H.m.known = known ? (unsigned)strtoul(known, NULL, 0) : 0;
