@@ -44,6 +44,14 @@
 extern "C" {
 #endif
 
+/* The version of this header; trindle_version() gives the library's. */
+#define TRINDLE_VERSION_MAJOR 0
+#define TRINDLE_VERSION_MINOR 1
+#define TRINDLE_VERSION_PATCH 0
+/* One number, 0xMMmmpp: compare with >= in #if. */
+#define TRINDLE_VERSION_HEX ((TRINDLE_VERSION_MAJOR << 16) | \
+		(TRINDLE_VERSION_MINOR << 8) | TRINDLE_VERSION_PATCH)
+
 #if defined(__GNUC__) && __GNUC__ >= 4
 #define TRINDLE_PUBLIC __attribute__((visibility("default")))
 #else
@@ -169,7 +177,11 @@ TRINDLE_PUBLIC trindle_segment_t trindle_allocate(size_t count,
  * queued in it are released, and every other holder loses SEND at once and
  * receives, once, the notice { address = pipe, content = NULL }.  A dead
  * pipe is not a live object: a holder's release of it fails, and the
- * closure notice, which still comes, is what ends the hold.  A completion
+ * closure notice, which still comes, is what ends the hold.  So a hold of
+ * SEND on a pipe ends exactly once, by a release that succeeds or by the
+ * notice, never both: a release that races with the pipe's death (a
+ * worker's input pipe, as the worker ends) may fail, and then the notice
+ * follows.  A completion
  * queued past the capacity (see trindle_exit()) takes room like any other
  * message: sends fail until the queue is below its capacity again.
  *
@@ -197,7 +209,11 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_pipe(size_t queue_items);
  *
  * A send followed in the same call by a release of the same object is a
  * *move*: the receiver ends up the sole holder, with WRITE, and no
- * protection change (no system call) happens.  A move is all or nothing:
+ * protection change (no system call) happens.  The release need not come
+ * right after the send; when a segment is sent more than once before its
+ * first release, the last of those sends is the move and the others are
+ * shares.  A send that no release of the same object follows is a share,
+ * whatever else the outbox releases.  A move is all or nothing:
  * when a send fails, a later release of the same object in the same call
  * fails too, so passing the failed messages again retries the whole move.
  *
@@ -299,14 +315,14 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
  * released, everything the root holds is released, and the thread ends
  * with pthread_exit().  Never returns.
  */
-TRINDLE_PUBLIC TRINDLE_NORETURN void trindle_exit(trindle_object_t output);
+TRINDLE_NORETURN TRINDLE_PUBLIC void trindle_exit(trindle_object_t output);
 
 /**
  * trindle_abort - end the calling process, delivering report to err.
  *
  * The same as trindle_exit(), with the err pipe in place of out.
  */
-TRINDLE_PUBLIC TRINDLE_NORETURN void trindle_abort(trindle_object_t report);
+TRINDLE_NORETURN TRINDLE_PUBLIC void trindle_abort(trindle_object_t report);
 
 /**
  * trindle_extend - make a segment executable, for good.
@@ -319,6 +335,21 @@ TRINDLE_PUBLIC TRINDLE_NORETURN void trindle_abort(trindle_object_t report);
  *  - ENOMEM: the kernel refused the protection change.
  */
 TRINDLE_PUBLIC int trindle_extend(trindle_segment_t segment);
+
+/**
+ * trindle_version - the version of the library the program runs with.
+ *
+ * Returns it in the form of TRINDLE_VERSION_HEX (0xMMmmpp), which may be
+ * newer than the header the program was built with.  Never fails.
+ */
+TRINDLE_PUBLIC unsigned int trindle_version(void);
+
+/**
+ * trindle_version_string - the same as a string, "MAJOR.MINOR.PATCH".
+ *
+ * The string is static; the caller must not free it.  Never fails.
+ */
+TRINDLE_PUBLIC const char *trindle_version_string(void);
 
 #ifdef __cplusplus
 }

@@ -29,9 +29,9 @@ int trindle__wait_for_room(trindle_pipe_t pipe, int64_t timeout_ns);
  * zeroing: its bytes are whatever a destroyed segment left there (only the
  * part of its last page beyond bytes is zeroed).  The caller must write
  * every byte before the segment leaves its hands, so that nothing of
- * another process's data is ever seen.  The file source reads into these:
- * zeroing a recycled 4 MiB slot first cost about 0.2 ms a chunk.  NULL
- * with errno on failure. */
+ * another process's data is ever seen.  The file source reads into these,
+ * since zeroing a large recycled slot first would write every byte twice.
+ * NULL with errno on failure. */
 void *trindle__allocate_unfilled(size_t bytes);
 
 /* Gives segment, which the caller holds alone and may write, a new size

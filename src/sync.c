@@ -22,15 +22,13 @@
 #include "segment.h"
 #include "wait.h"
 
-/* How long a receiver spins before it sleeps.  A wake-up costs the waker
- * ~12 us here (the futex call interrupts the sleeper's CPU: a hypervisor
- * exit on a virtual machine) and the sleeper ~23 us before it runs, so a
- * receiver whose messages come every 100-200 us (a file source's 1 MiB
- * chunks) is better off spinning through the gap, on a core nobody else
- * of ours needs (see wait.c).  Measured: the file source went from 0.90x
- * to 0.94x of a read() loop with 64 KiB and 1 MiB chunks when this went
- * from 50 us to 250 us; the other benchmarks did not move.  The budget
- * adapts between these bounds (adapt_spin). */
+/* How long a receiver spins before it sleeps.  A wake-up costs the waker a
+ * system call and the sleeper a trip through the scheduler (on a virtual
+ * machine, an interrupt of the sleeper's CPU), so a receiver whose
+ * messages come a little apart (a file source's large chunks) is better
+ * off spinning through the gap, on a core nobody else of ours needs (see
+ * wait.c).  The budget adapts between these bounds (adapt_spin); why the
+ * cap is where it is: benchmarks/RESULTS.md and the commit that set it. */
 #define SYNC_SPIN_NS 250000
 #define SYNC_SPIN_MIN_NS 2000
 

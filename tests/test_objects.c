@@ -116,7 +116,7 @@ static void test_access_code_is_read_execute(void **state)
 		(const char *)(void *)local_function + 3,
 		(void *)printf,
 		(void *)memcpy,
-		(void *)_cmocka_run_group_tests,
+		(void *)cmocka_set_message_output,
 		(void *)trindle_access,
 		(const char *)(void *)trindle_sync + 5,
 	};

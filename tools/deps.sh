@@ -3,8 +3,8 @@
 # Usage: tools/deps.sh [extra-package ...]
 set -euo pipefail
 
-packages=(meson ninja-build pkg-config gcc libc6-dev libcmocka-dev liburing-dev
-          valgrind gawk coreutils grep clang libclang-rt-14-dev "$@")
+packages=(meson ninja-build pkg-config gcc g++ libc6-dev libcmocka-dev liburing-dev
+          valgrind gawk coreutils grep groff-base clang libclang-rt-14-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
