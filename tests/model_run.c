@@ -394,7 +394,9 @@ static void add_query(struct x_cmd *c, const struct model *m, int proc,
 }
 
 /* What proc will look at (everything named), and which of its segments
- * it writes (half of those the model says it may write). */
+ * it writes (half of those the model says it may write).  As many choices
+ * are taken for every object, named or not, so that a run takes the same
+ * choices whichever addresses the library happens to reuse. */
 static void plan_looks(struct x_cmd *c, struct model *m, int proc)
 {
 	c->nq = c->nw = 0;
@@ -402,16 +404,17 @@ static void plan_looks(struct x_cmd *c, struct model *m, int proc)
 	add_query(c, m, proc, code_address());
 	add_query(c, m, proc, 0x1000);
 	for (int i = 0; i < m->nobj; i++) {
-		if (!m->o[i].named)
+		const struct m_obj *o = &m->o[i];
+		uint32_t mid = pick(4), off = pick(64), wr = pick(2);
+		if (!o->named || !o->addr)
 			continue;
-		add_query(c, m, proc, m->o[i].addr);
-		if (m->o[i].kind == M_SEG && pick(4) == 0)
-			add_query(c, m, proc, m->o[i].addr + 1 + pick(64));
-		if (m->o[i].kind == M_SEG &&
-		    m_access(m, proc, m->o[i].addr) == (M_R | M_W) &&
-		    c->nw < H_W && pick(2)) {
-			c->w[c->nw] = m->o[i].addr;
-			c->wbytes[c->nw] = m->o[i].bytes;
+		add_query(c, m, proc, o->addr);
+		if (o->kind == M_SEG && mid == 0)
+			add_query(c, m, proc, o->addr + 1 + off);
+		if (o->kind == M_SEG && m_holds(m, proc, i) &&
+		    m_holders(m, i) == 1 && c->nw < H_W && wr) {
+			c->w[c->nw] = o->addr;
+			c->wbytes[c->nw] = o->bytes;
 			c->wtag[c->nw] = ++H.tag;
 			c->nw++;
 		}
@@ -572,7 +575,7 @@ static uintptr_t bad_address(void)
 {
 	int n = 0, ids[M_OBJS];
 	for (int i = 0; i < H.m.nobj; i++)
-		if (H.m.o[i].named)
+		if (H.m.o[i].addr)
 			ids[n++] = i;
 	switch (pick(4)) {
 	case 0:
@@ -593,7 +596,9 @@ static uintptr_t object(int proc, int kind)
 
 	for (int i = 0; i < H.m.nobj; i++) {
 		const struct m_obj *o = &H.m.o[i];
-		if (!o->named || (kind && o->kind != kind))
+		/* Objects that are gone too (their address may name a newer
+		 * one): the choices must not depend on addresses reused. */
+		if (!o->addr || (kind && o->kind != kind))
 			continue;
 		any[na++] = i;
 		if (H.m.p[proc].hold[i])
@@ -612,7 +617,7 @@ static uintptr_t own_pipe(int proc)
 {
 	int v[M_OBJS], n = 0;
 	for (int i = 0; i < H.m.nobj; i++)
-		if (H.m.o[i].named && H.m.o[i].kind == M_PIPE &&
+		if (H.m.o[i].kind == M_PIPE &&
 		    H.m.o[i].creator == proc && H.m.p[proc].hold[i])
 			v[n++] = i;
 	if (n && pick(5))
@@ -637,10 +642,14 @@ static void outbox(int proc, struct m_sync *s, size_t most)
 
 	s->nout = 0;
 	for (size_t i = 0; i < n && s->nout + 2 < M_OUTMAX; i++) {
+		/* Each choice in a statement of its own: the order in which a
+		 * compiler evaluates arguments is unspecified, and the choices
+		 * must come in the same order in every build. */
 		uint32_t r = pick(100);
-		uintptr_t x;
+		uintptr_t x, y;
 		if (r < 28) {
-			put(s, object(proc, M_PIPE), object(proc, 0));
+			y = object(proc, M_PIPE);
+			put(s, y, object(proc, 0));
 		} else if (r < 42) {
 			x = object(proc, 0);
 			put(s, object(proc, M_PIPE), x);
@@ -662,7 +671,8 @@ static void outbox(int proc, struct m_sync *s, size_t most)
 			later[nl] = x;
 			after[nl++] = s->nout;
 		} else {
-			put(s, object(proc, M_PIPE), object(proc, M_PIPE));
+			y = object(proc, M_PIPE);
+			put(s, y, object(proc, M_PIPE));
 		}
 	}
 	/* The releases that come later (non-adjacent moves, doubles). */
@@ -961,7 +971,7 @@ static bool step_end(int w, bool quiet)
 	/* A fault: a write to a segment the worker shares (after its sync). */
 	int shared[M_OBJS], ns = 0, target = -1;
 	for (int i = 0; i < H.next.nobj; i++)
-		if (H.next.o[i].kind == M_SEG && H.next.o[i].named &&
+		if (H.next.o[i].kind == M_SEG &&
 		    H.next.o[i].bytes && m_holds(&H.next, w, i) &&
 		    m_holders(&H.next, i) > 1)
 			shared[ns++] = i;

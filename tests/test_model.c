@@ -229,6 +229,8 @@ static bool replay(const char *path)
 		alarm(CHILD_LIMIT_S);
 		h_src_bytes(&src, data, n);
 		int rc = h_run(&src, 1000, true) ? 1 : 0;
+		if (getenv("TRINDLE_MODEL_LOG") && !rc)
+			fprintf(stderr, "%s: clean\n", path);
 		fflush(NULL);
 		quit(rc);
 	}

@@ -37,4 +37,4 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # from the checked-in one (read only).
 exec "$dir/fuzz_sync" -handle_segv=0 -handle_bus=0 -max_total_time="$secs" \
 	-timeout=60 -max_len=4096 -rss_limit_mb=4096 -print_final_stats=1 \
-	-artifact_prefix="$dir/crash-" "$@" "$dir/corpus" tests/fuzz/corpus
+	-artifact_prefix="$dir/" "$@" "$dir/corpus" tests/fuzz/corpus
