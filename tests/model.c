@@ -12,11 +12,29 @@
  * only if its receiver still holds the segment alone, a pipe's closure
  * notice only if its receiver still holds the pipe (and it ends the hold).
  *
- * GUESS (notice order): a closure notice is queued when the pipe dies; a
- * sole-holder notice is queued when the acting process's sync settles (the
- * end of each run of sends to one pipe, and the end of the outbox), those
- * of one settle in address order; a segment shared again before that
- * settle gets no notice.
+ * Where trindle.h leaves room, the model takes these guesses (GUESS):
+ *  - notice order: a closure notice is queued when its pipe dies; a
+ *    sole-holder notice when the acting process's sync settles (the end of
+ *    each run of sends to one pipe that got into the pipe, and the end of
+ *    the outbox), those of one settle in address order; a segment shared
+ *    again before that settle gets none.  A queued notice that is no
+ *    longer true when taken is dropped; one that became true again is
+ *    delivered, so one segment may give two notices;
+ *  - fairness: pipes served equally long ago (never, say) go in the order
+ *    of their requests in the outbox;
+ *  - a send that fails makes every later release of the same object in
+ *    that call fail, pipes included, not only the release of a move;
+ *  - a creator's release that fails (a send of that pipe failed) leaves
+ *    the pipe and its receive request alone;
+ *  - sending a pipe and then releasing it as its creator is no move: the
+ *    pipe dies and the message carries a dead pipe (the contract page's
+ *    pipe move is not in trindle.h, nor in the library);
+ *  - an extended segment gives no sole-holder notice (a notice promises
+ *    WRITE), and READ|EXECUTE covers its whole pages;
+ *  - a worker's final object goes to out (err) only while the worker holds
+ *    SEND on that very pipe and it lives; otherwise it is released;
+ *  - a dead pipe still held (notice pending) measures 0, has no access,
+ *    and cannot be released (the lead's decision), nor sent.
  */
 #include "model.h"
 
@@ -170,7 +188,7 @@ static void settle(struct model *m)
 		struct m_obj *o = &m->o[best];
 		int to = o->notify;
 		o->notify = -1;
-		if (o->live && sole_process(m, best) == to)
+		if (o->live && !o->extended && sole_process(m, best) == to)
 			push_note(m, to, M_NOTE_SOLE, best);
 	}
 }
@@ -287,6 +305,12 @@ void m_end(struct model *m, int w, int f, bool to_err)
 	struct m_proc *p = &m->p[w];
 	int target = to_err ? p->err : p->out;
 
+	if (target >= 0 && (m->known & M_KNOWN_STALE_COMPLETION_PIPE)) {
+		int now = m_find(m, m->o[target].addr);
+		if (now >= 0 && now != target && m->o[now].kind == M_PIPE)
+			target = now;
+	}
+
 	/* The final object is moved to out or err, even past capacity. */
 	if (f >= 0 && p->hold[f] && target >= 0 && p->hold[target] &&
 	    m->o[target].live && enqueue(m, target, f)) {
@@ -318,7 +342,7 @@ static bool note_valid(struct model *m, int proc, const struct m_note *n,
 	struct m_proc *p = &m->p[proc];
 
 	if (n->kind == M_NOTE_SOLE) {
-		if (!p->hold[n->obj] || !o->live ||
+		if (!p->hold[n->obj] || !o->live || o->extended ||
 		    sole_process(m, n->obj) != proc)
 			return false;
 		*msg = (struct m_msg){ 0, o->addr };
@@ -636,13 +660,39 @@ void m_sync(struct model *m, struct m_sync *s)
 			s->would_wait |= could_send(m, st.req[i]);
 }
 
+int m_extend(struct model *m, int proc, uintptr_t addr)
+{
+	int id = m_find(m, addr);
+
+	if (id < 0 || !m->p[proc].hold[id] || m->o[id].kind != M_SEG)
+		return -1;
+	m->o[id].extended = true;
+	return 0;
+}
+
+/* READ|EXECUTE inside an extended segment proc holds (its whole pages). */
+static int code_rights(const struct model *m, int proc, uintptr_t addr)
+{
+	for (int i = 0; i < m->nobj; i++) {
+		const struct m_obj *o = &m->o[i];
+		size_t pages = o->bytes ? (o->bytes + m->page - 1) / m->page : 1;
+		if (o->kind == M_SEG && o->named && o->extended &&
+		    m->p[proc].hold[i] && addr >= o->addr &&
+		    addr - o->addr < pages * m->page)
+			return M_R | M_X;
+	}
+	return 0;
+}
+
 int m_access(const struct model *m, int proc, uintptr_t addr)
 {
 	int id = m_find(m, addr);
 
 	if (id < 0 || !m->p[proc].hold[id])
-		return 0;
+		return code_rights(m, proc, addr);
 	const struct m_obj *o = &m->o[id];
+	if (o->kind == M_SEG && o->extended)
+		return M_R | M_X;
 	if (o->kind == M_SEG)
 		return m_holders(m, id) == 1 ? M_R | M_W : M_R;
 	if (!o->live)

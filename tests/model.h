@@ -48,6 +48,7 @@ struct m_obj {
 	/* segment */
 	size_t bytes;
 	uint32_t tag;     /* content: pattern(tag), zeros in [zlo, zhi) */
+	bool extended;    /* READ|EXECUTE for every holder, for good */
 	size_t zlo, zhi;
 	int notify;       /* process due a sole-holder notice at the next
 	                   * settle of the acting process, or -1 */
@@ -93,6 +94,10 @@ enum {
 	/* a request dropped with its pipe is replaced by the last request,
 	 * so pipes served equally long ago are no longer in request order */
 	M_KNOWN_DROP_REORDERS_REQUESTS = 2,
+	/* a worker's out or err is remembered by address: once that pipe is
+	 * gone and a pipe the worker holds got its address, the final object
+	 * goes there */
+	M_KNOWN_STALE_COMPLETION_PIPE = 4,
 };
 
 /* One sync as the model sees it (input) and what it must do (output). */
@@ -149,6 +154,9 @@ void m_sync(struct model *m, struct m_sync *s);
 /* Notices and messages a proc would get if it took its notices with an
  * inbox of capacity cap and no requests (used by the harness's waits). */
 size_t m_take_notices(struct model *m, int proc, struct m_msg *in, size_t cap);
+
+/* trindle_extend() by proc: 0, or -1 (EINVAL). */
+int m_extend(struct model *m, int proc, uintptr_t addr);
 
 /* What proc sees of an address. */
 int m_access(const struct model *m, int proc, uintptr_t addr);

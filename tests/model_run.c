@@ -411,7 +411,7 @@ static void plan_looks(struct x_cmd *c, struct model *m, int proc)
 		add_query(c, m, proc, o->addr);
 		if (o->kind == M_SEG && mid == 0)
 			add_query(c, m, proc, o->addr + 1 + off);
-		if (o->kind == M_SEG && m_holds(m, proc, i) &&
+		if (o->kind == M_SEG && m_holds(m, proc, i) && !o->extended &&
 		    m_holders(m, i) == 1 && c->nw < H_W && wr) {
 			c->w[c->nw] = o->addr;
 			c->wbytes[c->nw] = o->bytes;
@@ -794,6 +794,17 @@ static bool root_notices(void)
 	return run_sync(&c);
 }
 
+/* A new object's address must not name a live one. */
+static bool fresh_address(uintptr_t a)
+{
+	char nb[32];
+	int old = m_find(&H.m, a);
+
+	if (old < 0 || !H.m.o[old].live)
+		return true;
+	return mismatch("a new object got the address of live %s", name(a, nb));
+}
+
 static bool step_alloc(void)
 {
 	static uint8_t src[3 * 65536];
@@ -818,6 +829,8 @@ static bool step_alloc(void)
 		return mismatch("allocate failed (errno %d)", errno);
 	if ((uintptr_t)a % page)
 		return mismatch("segment %p is not page-aligned", a);
+	if (!fresh_address((uintptr_t)a))
+		return false;
 	int id = m_segment(&H.m, 0, (uintptr_t)a, total, tag, n1, n1 + n2);
 	char nb[32];
 	say(" -> %s", name((uintptr_t)a, nb));
@@ -834,6 +847,8 @@ static bool step_pipe(void)
 	void *p = trindle_pipe(cap);
 	if (!p)
 		return mismatch("trindle_pipe(%zu) failed (errno %d)", cap, errno);
+	if (!fresh_address((uintptr_t)p))
+		return false;
 	m_pipe(&H.m, 0, (uintptr_t)p, cap);
 	say(" -> %s", name((uintptr_t)p, nb));
 	return root_looks();
@@ -888,6 +903,23 @@ static bool step_bad(void)
 	return root_looks();
 }
 
+static bool step_extend(void)
+{
+	uintptr_t a = object(0, M_SEG);
+	char nb[32];
+
+	if (pick(8) == 0)
+		a = object(0, M_PIPE);
+	int want = m_extend(&H.m, 0, a);
+	say("P0 extend(%s)", name(a, nb));
+	errno = 0;
+	int got = trindle_extend((void *)a);
+	if (got != want || (got && errno != EINVAL))
+		return mismatch("trindle_extend returned %d (errno %d), model %d",
+				got, errno, want);
+	return root_looks();
+}
+
 static uintptr_t completion_pipe(void)
 {
 	return pick(10) < 3 ? 0 : object(0, M_PIPE);
@@ -915,6 +947,8 @@ static bool step_launch(void)
 			mismatch("launch: errno %d, not EINVAL", errno);
 	if (!in)
 		return mismatch("launch failed (errno %d)", errno);
+	if (!fresh_address((uintptr_t)in))
+		return false;
 	struct w_slot *s = &slots[w];
 	sem_init(&s->go, 0, 0);
 	sem_init(&s->done, 0, 0);
@@ -1056,6 +1090,8 @@ static bool step(void)
 		return step_end(some_worker(), false);
 	if (r < 26)
 		return step_bad();
+	if (r < 28)
+		return step_extend();
 	if (r < 62 || !alive_workers())
 		return step_sync(0);
 	return step_sync(some_worker());

@@ -133,6 +133,7 @@ static void explain(uint64_t seed, unsigned long steps)
 	static const char *const known[] = {
 		"a failed release of a pipe drops its receive request",
 		"a dropped request reorders the other requests",
+		"a worker's final object goes to a new pipe at its dead out/err's address",
 	};
 	const char *was = getenv("TRINDLE_MODEL_KNOWN");
 	char bits[16];
