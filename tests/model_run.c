@@ -493,8 +493,14 @@ static bool check_sync(const struct x_cmd *c, const struct x_rep *r,
 		return mismatch("P%d: sync returned %d (errno %d), model %d", p,
 				r->rc, r->err, want->rc);
 	if (want->rc) {
+		/* Nothing was done: both counts are as they were. */
+		size_t oc = s->out_bad ? (s->nout ? s->nout : 1) : s->nout;
+		size_t ic = s->in_bad ? (s->incap ? s->incap : 1) : s->incap;
 		if (r->err != EINVAL)
 			ok = mismatch("P%d: errno %d, not EINVAL", p, r->err);
+		if ((!s->out_null && r->outcount != oc) ||
+		    (!s->in_null && r->incount != ic))
+			ok = mismatch("P%d: a failed sync changed a mailbox count", p);
 		return ok;
 	}
 	if (!s->out_null)
