@@ -275,6 +275,7 @@ void m_launch(struct model *m, int proc, int w, uintptr_t input, size_t cap,
 	p->input = in;
 	if (in >= 0) {
 		m->o[in].worker = w;
+		m->o[in].last_served = ++p->clock;
 		m->p[proc].hold[in] = true;
 	}
 	if (p->out >= 0)
@@ -319,7 +320,12 @@ void m_end(struct model *m, int w, int f, bool to_err)
 			m->o[f].notify = -1;
 		}
 	}
-	/* Then what it held goes (fellow holders' notices)... */
+	/* Then what it held goes: pipes it made die (their closure notices go
+	 * out at once), segments are let go (notices when it settles)... */
+	for (int i = 0; i < m->nobj; i++)
+		if (p->hold[i] && m->o[i].kind == M_PIPE && i != p->input &&
+		    m->o[i].creator == w && m->o[i].live)
+			release_hold(m, w, i);
 	for (int i = 0; i < m->nobj; i++)
 		if (p->hold[i] && m->o[i].kind == M_SEG)
 			release_hold(m, w, i);

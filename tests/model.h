@@ -132,7 +132,8 @@ int m_pipe(struct model *m, int proc, uintptr_t addr, size_t cap);
 /* Would trindle_launch() by proc with these out/err accept them? */
 bool m_launch_ok(const struct model *m, int proc, uintptr_t out,
 		 uintptr_t err);
-/* A worker launched by proc: w is its process slot, input its pipe. */
+/* A worker launched by proc: w is its process slot, input its pipe.  The
+ * harness's worker takes one message from its input first (served once). */
 void m_launch(struct model *m, int proc, int w, uintptr_t input, size_t cap,
 	      uintptr_t out, uintptr_t err);
 

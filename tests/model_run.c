@@ -70,9 +70,11 @@ struct x_cmd {
 	int end_how;
 	uintptr_t final;
 	uintptr_t fault;        /* END_FAULT: where the worker writes */
+	size_t newpipe;         /* make a pipe of this room first (0: none) */
 };
 
 struct x_rep {
+	void *newpipe;
 	int rc, err;
 	size_t outcount, incount;
 	trindle_message_t out[M_OUTMAX + 1], in[M_INMAX];
@@ -309,6 +311,7 @@ static void x_exec(const struct x_cmd *c, struct x_rep *r)
 	const struct m_sync *s = &c->s;
 	trindle_mailbox_t ob = { s->nout, out }, ib = { s->incap, in };
 
+	r->newpipe = c->newpipe ? trindle_pipe(c->newpipe) : NULL;
 	for (size_t i = 0; i < s->nout; i++)
 		out[i] = (trindle_message_t){ (void *)s->out[i].address,
 					      (void *)s->out[i].content };
@@ -722,6 +725,8 @@ static int some_worker(void)
 	return n ? v[pick((uint32_t)n)] : 0;
 }
 
+static bool fresh_address(uintptr_t a);
+
 /* Runs c (already planned against H.next) in its process, checks it, and
  * makes H.next the model. */
 static bool run_sync(struct x_cmd *c)
@@ -747,6 +752,15 @@ static bool run_sync(struct x_cmd *c)
 		ok = learn(&c->s, &r);
 	ok &= check_looks(c, &r, &H.next, p);
 	H.m = H.next;
+	if (c->newpipe) {
+		char nb[32];
+		if (!r.newpipe)
+			return mismatch("P%d: trindle_pipe(%zu) failed", p, c->newpipe);
+		if (!fresh_address((uintptr_t)r.newpipe))
+			return false;
+		m_pipe(&H.m, p, (uintptr_t)r.newpipe, c->newpipe);
+		say(" (made %s first)", name((uintptr_t)r.newpipe, nb));
+	}
 	/* A worker that ends is still letting go of things: the root looks
 	 * once its closure notice has come. */
 	if (ok && p != 0 && c->kind != CMD_END)
@@ -770,6 +784,16 @@ static void plan_sync(struct x_cmd *c, int proc)
 	say_msgs(s->out, s->nout);
 }
 
+/* Does worker w hold a live pipe it made (besides its input)? */
+static bool made_pipe(int w)
+{
+	for (int i = 0; i < H.m.nobj; i++)
+		if (H.m.o[i].kind == M_PIPE && H.m.o[i].creator == w &&
+		    H.m.o[i].live && H.m.o[i].worker != w)
+			return true;
+	return false;
+}
+
 static bool step_sync(int proc)
 {
 	static struct x_cmd c;
@@ -777,6 +801,12 @@ static bool step_sync(int proc)
 
 	memset(&c.s, 0, sizeof(c.s));
 	c.kind = CMD_SYNC;
+	/* A worker makes a pipe of its own now and then (one at a time, so
+	 * that its end kills at most one besides its input: the order of
+	 * those deaths is the library's). */
+	c.newpipe = 0;
+	if (proc && pick(8) == 0 && !made_pipe(proc))
+		c.newpipe = 1 + pick(4);
 	outbox(proc, &c.s, 10);
 	c.s.incap = caps[pick(8)];
 	uint32_t r = pick(100);
@@ -1000,6 +1030,7 @@ static bool step_end(int w, bool quiet)
 	memset(&c.s, 0, sizeof(c.s));
 	c.kind = CMD_END;
 	c.fault = 0;
+	c.newpipe = 0;
 	if (!quiet)
 		outbox(w, &c.s, 6);
 	put(&c.s, input, 0); /* drain the input before ending */
