@@ -146,7 +146,10 @@ static void explain(uint64_t seed, unsigned long steps)
 	char bits[16];
 
 	for (unsigned b = 0; b < sizeof(known) / sizeof(known[0]); b++) {
-		snprintf(bits, sizeof(bits), "%u", 1u << b);
+		unsigned base = was ? (unsigned)strtoul(was, NULL, 0) : 0;
+		if (base & (1u << b))
+			continue;
+		snprintf(bits, sizeof(bits), "%u", base | 1u << b);
 		setenv("TRINDLE_MODEL_KNOWN", bits, 1);
 		unsigned long bad = run_seed(seed, steps, false, true);
 		if (!bad) {
