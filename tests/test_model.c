@@ -53,6 +53,7 @@
 #endif
 #define DEFAULT_STEPS 200
 #define CHILD_LIMIT_S 60
+#define FULL_REPORTS 3   /* failures shown in full (steps, shrinking) */
 
 
 static void on_alarm(int sig)
@@ -192,7 +193,9 @@ static int run_seeds(uint64_t first, unsigned long n, unsigned long steps)
 
 	for (unsigned long i = 0; i < n; i++) {
 		uint64_t seed = first + i;
-		unsigned long bad = run_seed(seed, steps, true, false);
+		/* The first few failures in full; then one line each. */
+		bool full = failed < FULL_REPORTS;
+		unsigned long bad = run_seed(seed, steps, full, !full);
 		if (!bad)
 			continue;
 		failed++;
@@ -201,6 +204,12 @@ static int run_seeds(uint64_t first, unsigned long n, unsigned long steps)
 				"test_model --seed %llu --steps %lu\n",
 				(unsigned long long)seed,
 				(unsigned long long)seed, steps);
+			continue;
+		}
+		if (!full) {
+			fprintf(stderr, "seed %llu: FAILED at step %lu\n",
+				(unsigned long long)seed, bad);
+			explain(seed, bad);
 			continue;
 		}
 		/* Every step is checked, so the first bad steps are the
