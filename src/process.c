@@ -148,6 +148,17 @@ static bool pop_notice(struct process *p, struct notice *n)
 	return got;
 }
 
+/* p's hold on pipe ends: if it was p's out or err pipe, p forgets it, so
+ * that a completion never goes to a new pipe that took the dead one's
+ * address (the pipe is freed once its last reference goes). */
+static void forget_completion_pipe(struct process *p, struct object *pipe)
+{
+	if (p->out && &p->out->obj == pipe)
+		p->out = NULL;
+	if (p->err && &p->err->obj == pipe)
+		p->err = NULL;
+}
+
 /* Is notice n still true for p?  If so, fill msg; consume its resources. */
 static bool settle_notice(struct process *p, const struct notice *n,
 		trindle_message_t *msg)
@@ -167,6 +178,7 @@ static bool settle_notice(struct process *p, const struct notice *n,
 	struct cap *c = trindle__cap_find(&p->caps, pipe);
 	bool deliver = c && c->obj == &pipe->obj;
 	if (deliver) {
+		forget_completion_pipe(p, &pipe->obj);
 		trindle__cap_remove(&p->caps, c);
 		trindle__pipe_drop_holder(pipe, p);
 		msg->address = pipe;
@@ -246,6 +258,8 @@ void trindle__process_release_cap(struct process *p, struct cap *c)
 	struct object *o = c->obj;
 	uint8_t rights = c->rights;
 
+	if (o->kind == OBJECT_PIPE)
+		forget_completion_pipe(p, o);
 	trindle__cap_remove(&p->caps, c);
 	release_object(p, o, rights);
 }

@@ -144,15 +144,11 @@ static bool do_release(struct process *p, trindle_object_t content)
 
 	if (!c)
 		return false;
-	if (c->obj->kind == OBJECT_PIPE) {
-		struct pipe *pipe = (struct pipe *)c->obj;
-		/* A dead pipe is not a live object: releasing it fails, and
-		 * its closure notice, still queued, ends the hold. */
-		if (trindle__pipe_dead(pipe))
-			return false;
-		if (c->rights & TRINDLE_ACCESS_RECEIVE)
-			drop_request(p, pipe);
-	}
+	/* A dead pipe is not a live object: releasing it fails, and its
+	 * closure notice, still queued, ends the hold. */
+	if (c->obj->kind == OBJECT_PIPE &&
+	    trindle__pipe_dead((struct pipe *)c->obj))
+		return false;
 	if (c->mark_epoch == p->epoch) {
 		if (c->marks & CAP_SEND_FAILED)
 			return false; /* a move is all or nothing */
@@ -162,6 +158,8 @@ static bool do_release(struct process *p, trindle_object_t content)
 			return true;
 		}
 	}
+	if (c->obj->kind == OBJECT_PIPE && (c->rights & TRINDLE_ACCESS_RECEIVE))
+		drop_request(p, (struct pipe *)c->obj); /* it dies now */
 	trindle__process_release_cap(p, c);
 	return true;
 }

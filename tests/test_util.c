@@ -462,20 +462,25 @@ static void test_util_error_tells_why(void **state)
 
 /* ---- batches ---- */
 
+/* The storage each test gives its batch. */
+#define BATCH 64
+
+
 static void test_util_batch_add_checks_room(void **state)
 {
 	(void)state;
 	int x;
+	trindle_message_t room[BATCH];
 	trindle_util_batch_t b;
 
-	trindle_util_batch_init(&b);
-	for (int i = 0; i < TRINDLE_UTIL_BATCH_MAX - 1; i++)
+	trindle_util_batch_init(&b, room, BATCH);
+	for (int i = 0; i < BATCH - 1; i++)
 		assert_int_equal(trindle_util_add_release(&b, &x), 0);
 	/* One slot left: a move (two messages) does not fit, nor half of it. */
 	errno = 0;
 	assert_int_equal(trindle_util_add_move(&b, &x, &x), -1);
 	assert_int_equal(errno, ENOBUFS);
-	assert_int_equal(b.count, TRINDLE_UTIL_BATCH_MAX - 1);
+	assert_int_equal(b.count, BATCH - 1);
 	assert_int_equal(trindle_util_add_receive(&b, &x), 0);
 	errno = 0;
 	assert_int_equal(trindle_util_add_send(&b, &x, &x), -1);
@@ -483,10 +488,10 @@ static void test_util_batch_add_checks_room(void **state)
 	errno = 0;
 	assert_int_equal(trindle_util_add_release(&b, &x), -1);
 	assert_int_equal(errno, ENOBUFS);
-	assert_int_equal(b.count, TRINDLE_UTIL_BATCH_MAX);
-	assert_ptr_equal(b.message[TRINDLE_UTIL_BATCH_MAX - 1].address, &x);
-	assert_null(b.message[TRINDLE_UTIL_BATCH_MAX - 1].content);
-	trindle_util_batch_init(&b);
+	assert_int_equal(b.count, BATCH);
+	assert_ptr_equal(b.message[BATCH - 1].address, &x);
+	assert_null(b.message[BATCH - 1].content);
+	trindle_util_batch_init(&b, room, BATCH);
 	assert_int_equal(b.count, 0);
 }
 
@@ -494,7 +499,10 @@ static void test_util_batch_add_refuses_null(void **state)
 {
 	(void)state;
 	int x;
-	trindle_util_batch_t b = { 0 };
+	trindle_message_t room[BATCH];
+	trindle_util_batch_t b;
+
+	trindle_util_batch_init(&b, room, BATCH);
 
 	/* Each would turn into another kind of message: refused. */
 	errno = 0;
@@ -524,9 +532,10 @@ static void test_util_batch_flush_runs_in_order(void **state)
 	trindle_segment_t gone = t_segment(16, 1);
 	trindle_message_t got[4];
 	trindle_mailbox_t in = { 4, got };
+	trindle_message_t room[BATCH];
 	trindle_util_batch_t b;
 
-	trindle_util_batch_init(&b);
+	trindle_util_batch_init(&b, room, BATCH);
 	assert_int_equal(trindle_util_add_move(&b, p, a), 0);
 	assert_int_equal(trindle_util_add_release(&b, gone), 0);
 	assert_int_equal(trindle_util_add_move(&b, p, t_labelled(2)), 0);
@@ -549,9 +558,10 @@ static void test_util_batch_flush_keeps_failed_in_order(void **state)
 	trindle_segment_t s[3] = { t_labelled(1), t_labelled(2), t_labelled(3) };
 	trindle_segment_t extra = t_segment(16, 1);
 	trindle_pipe_t dead = dead_worker_pipe();
+	trindle_message_t room[BATCH];
 	trindle_util_batch_t b;
 
-	trindle_util_batch_init(&b);
+	trindle_util_batch_init(&b, room, BATCH);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(trindle_util_add_move(&b, p, s[i]), 0);
 	assert_int_equal(trindle_util_add_send(&b, dead, extra), 0);
@@ -587,10 +597,11 @@ static void test_util_batch_flush_timeout_zero_never_waits(void **state)
 	trindle_pipe_t w = trindle_launch(wait_entry, 1, p, NULL);
 	trindle_message_t got[2];
 	trindle_mailbox_t in = { 2, got };
+	trindle_message_t room[BATCH];
 	trindle_util_batch_t b;
 
 	assert_non_null(w);
-	trindle_util_batch_init(&b);
+	trindle_util_batch_init(&b, room, BATCH);
 	/* w holds SEND on p, so a plain flush would wait here. */
 	assert_int_equal(trindle_util_add_receive(&b, p), 0);
 	assert_int_equal(trindle_util_flush_timeout(&b, &in, 0), 0);
@@ -615,9 +626,10 @@ static void test_util_batch_flush_bad_inbox_changes_nothing(void **state)
 	trindle_pipe_t p = t_pipe(2);
 	trindle_segment_t s = t_segment(16, 1);
 	trindle_mailbox_t in = { 1, NULL };
+	trindle_message_t room[BATCH];
 	trindle_util_batch_t b;
 
-	trindle_util_batch_init(&b);
+	trindle_util_batch_init(&b, room, BATCH);
 	assert_int_equal(trindle_util_add_move(&b, p, s), 0);
 	errno = 0;
 	assert_int_equal(trindle_util_flush(&b, &in), -1);

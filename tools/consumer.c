@@ -23,7 +23,10 @@ int main(void)
 	}
 	printf("consumer: moved \"%s\" through a pipe\n", (char *)got.content);
 
-	trindle_util_batch_t done = { 0 };
+	trindle_message_t room[4];
+	trindle_util_batch_t done;
+
+	trindle_util_batch_init(&done, room, 4);
 	if (trindle_util_add_release(&done, got.content) != 0 ||
 	    trindle_util_add_release(&done, p) != 0 ||
 	    trindle_util_flush(&done, NULL) != 0) {

@@ -35,8 +35,10 @@ static void producer(trindle_pipe_t input)
 {
 	const uint32_t *id = next(input);
 	trindle_pipe_t shared = next(input);
-	trindle_util_batch_t batch = { 0 };
+	trindle_message_t room[64];
+	trindle_util_batch_t batch;
 
+	trindle_util_batch_init(&batch, room, 64);
 	if (!id || !shared)
 		return;
 	for (uint32_t seq = 0; seq < COUNT; seq++) {
@@ -44,7 +46,7 @@ static void producer(trindle_pipe_t input)
 		trindle_segment_t s = trindle_util_allocate(sizeof it, &it);
 		if (!s || trindle_util_add_move(&batch, shared, s) != 0)
 			trindle_abort(NULL); /* main sees messages missing */
-		if (batch.count == TRINDLE_UTIL_BATCH_MAX || seq == COUNT - 1)
+		if (batch.count == batch.capacity || seq == COUNT - 1)
 			if (trindle_util_flush(&batch, NULL) != 0)
 				trindle_abort(NULL);
 	}
@@ -55,7 +57,10 @@ int main(void)
 	static bool seen[PRODUCERS][COUNT];
 	uint32_t got[PRODUCERS] = { 0 }, late[PRODUCERS] = { 0 };
 	trindle_pipe_t shared = trindle_pipe(PRODUCERS * COUNT);
-	trindle_util_batch_t batch = { 0 };
+	trindle_message_t room[64];
+	trindle_util_batch_t batch;
+
+	trindle_util_batch_init(&batch, room, 64);
 
 	for (uint32_t p = 0; shared && p < PRODUCERS; p++) {
 		trindle_pipe_t w = trindle_launch(producer, 2, NULL, NULL);

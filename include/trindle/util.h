@@ -312,24 +312,31 @@ static inline int trindle_util_receive(trindle_pipe_t pipe,
 
 /* ---- batches ---------------------------------------------------------- */
 
-/** How many messages a trindle_util_batch_t holds. */
-#define TRINDLE_UTIL_BATCH_MAX 64
-
 /**
  * An outbox to fill with trindle_util_add_*() and hand to trindle_sync()
- * with trindle_util_flush().  message[0 .. count) are the messages, in the
- * order added.  Start it empty: trindle_util_batch_init(), or the
- * initializer { 0 } in C, {} in C++.
+ * with trindle_util_flush(): message[0 .. count) are the messages, in the
+ * order added, in storage the caller provides (capacity messages), so a
+ * batch can be as large as the caller's syncs.  Set it up with
+ * trindle_util_batch_init().
  */
 typedef struct trindle_util_batch {
 	size_t count;
-	trindle_message_t message[TRINDLE_UTIL_BATCH_MAX];
+	size_t capacity;
+	trindle_message_t *message;
 } trindle_util_batch_t;
 
-/** trindle_util_batch_init - empty the batch (forgetting its messages). */
-static inline void trindle_util_batch_init(trindle_util_batch_t *b)
+/**
+ * trindle_util_batch_init - an empty batch over storage[0 .. capacity).
+ *
+ * The storage must outlive the batch; nothing is allocated.  Calling it
+ * again on the same storage empties the batch (forgetting its messages).
+ */
+static inline void trindle_util_batch_init(trindle_util_batch_t *b,
+		trindle_message_t *storage, size_t capacity)
 {
 	b->count = 0;
+	b->capacity = storage ? capacity : 0;
+	b->message = storage;
 }
 
 /* Not part of the API: appends { address, content } if n more messages
@@ -337,7 +344,7 @@ static inline void trindle_util_batch_init(trindle_util_batch_t *b)
 static inline int trindle_util_priv_add(trindle_util_batch_t *b, size_t n,
 		trindle_pipe_t address, trindle_object_t content)
 {
-	if (TRINDLE_UTIL_BATCH_MAX - b->count < n) {
+	if (b->capacity - b->count < n) {
 		errno = ENOBUFS;
 		return -1;
 	}
@@ -422,7 +429,7 @@ static inline int trindle_util_add_receive(trindle_util_batch_t *b,
  * does.  Afterwards the batch holds exactly the messages that failed, in
  * their original order: flushing it again retries them (a failed move
  * stays a whole move), trindle_util_error() on each tells why, and
- * trindle_util_batch_init() drops them.
+ * setting count to 0 drops them.
  *
  * Returns the number of messages that failed (0: all went through, and the
  * batch is empty), or -1 with errno when trindle_sync_timeout() failed
