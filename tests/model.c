@@ -214,6 +214,18 @@ static void kill_pipe(struct model *m, int actor, int id)
 			push_note(m, p, M_NOTE_DIED, id);
 }
 
+/* proc's hold on pipe id ended (a release, or its closure notice). */
+static void hold_ended(struct model *m, int proc, int id)
+{
+	struct m_proc *p = &m->p[proc];
+	if (!(m->known & M_KNOWN_FORGETS_COMPLETION_PIPE))
+		return;
+	if (id == p->out)
+		p->forgot_out = true;
+	if (id == p->err)
+		p->forgot_err = true;
+}
+
 static void release_hold(struct model *m, int proc, int id)
 {
 	struct m_obj *o = &m->o[id];
@@ -225,6 +237,8 @@ static void release_hold(struct model *m, int proc, int id)
 	m->p[proc].hold[id] = false;
 	if (o->kind == M_SEG)
 		segment_lost_hold(m, id);
+	else
+		hold_ended(m, proc, id);
 }
 
 static bool enqueue(struct model *m, int pipe, int obj)
@@ -306,6 +320,9 @@ void m_end(struct model *m, int w, int f, bool to_err)
 	struct m_proc *p = &m->p[w];
 	int target = to_err ? p->err : p->out;
 
+	if (to_err ? p->forgot_err : p->forgot_out)
+		target = -1;
+
 	if (target >= 0 && (m->known & M_KNOWN_STALE_COMPLETION_PIPE)) {
 		int now = m_find(m, m->o[target].addr);
 		if (now >= 0 && now != target && m->o[now].kind == M_PIPE)
@@ -357,6 +374,7 @@ static bool note_valid(struct model *m, int proc, const struct m_note *n,
 	if (!p->hold[n->obj])
 		return false;
 	p->hold[n->obj] = false;
+	hold_ended(m, proc, n->obj);
 	*msg = (struct m_msg){ o->addr, 0 };
 	return true;
 }

@@ -68,6 +68,7 @@ struct m_note {
 struct m_proc {
 	bool alive;
 	int input, out, err;  /* object ids, -1 for none */
+	bool forgot_out, forgot_err; /* M_KNOWN_FORGETS_COMPLETION_PIPE */
 	bool hold[M_OBJS];    /* holds a capability */
 	bool moving[M_OBJS];  /* within a sync: its hold went to a message */
 	struct m_note notes[M_NOTES];
@@ -98,6 +99,10 @@ enum {
 	 * gone and a pipe the worker holds got its address, the final object
 	 * goes there */
 	M_KNOWN_STALE_COMPLETION_PIPE = 4,
+	/* a worker whose hold on its out (err) pipe ended forgets that pipe
+	 * for good: its completion is released even if it got SEND on the
+	 * pipe again (main b389744; trindle_exit() says "no longer holds") */
+	M_KNOWN_FORGETS_COMPLETION_PIPE = 8,
 };
 
 /* One sync as the model sees it (input) and what it must do (output). */

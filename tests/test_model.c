@@ -142,6 +142,7 @@ static void explain(uint64_t seed, unsigned long steps)
 		"a failed release of a pipe drops its receive request",
 		"a dropped request reorders the other requests",
 		"a worker's final object goes to a new pipe at its dead out/err's address",
+		"a worker that let go of its out/err pipe forgets it even if it gets SEND on it again",
 	};
 	const char *was = getenv("TRINDLE_MODEL_KNOWN");
 	char bits[16];
