@@ -70,7 +70,7 @@ struct x_cmd {
 	int end_how;
 	uintptr_t final;
 	uintptr_t fault;        /* END_FAULT: where the worker writes */
-	size_t newpipe;         /* make a pipe of this room first (0: none) */
+	size_t newpipe;         /* then make a pipe of this room (0: none) */
 };
 
 struct x_rep {
@@ -311,7 +311,6 @@ static void x_exec(const struct x_cmd *c, struct x_rep *r)
 	const struct m_sync *s = &c->s;
 	trindle_mailbox_t ob = { s->nout, out }, ib = { s->incap, in };
 
-	r->newpipe = c->newpipe ? trindle_pipe(c->newpipe) : NULL;
 	for (size_t i = 0; i < s->nout; i++)
 		out[i] = (trindle_message_t){ (void *)s->out[i].address,
 					      (void *)s->out[i].content };
@@ -330,6 +329,8 @@ static void x_exec(const struct x_cmd *c, struct x_rep *r)
 		       (ob.count < M_OUTMAX ? ob.count : M_OUTMAX));
 	memcpy(r->in, in, sizeof(in));
 	look(c, r);
+	/* Last: its address may be a dead pipe's that the step still names. */
+	r->newpipe = c->newpipe ? trindle_pipe(c->newpipe) : NULL;
 }
 
 /* ---- workers -------------------------------------------------------------- */
@@ -759,7 +760,7 @@ static bool run_sync(struct x_cmd *c)
 		if (!fresh_address((uintptr_t)r.newpipe))
 			return false;
 		m_pipe(&H.m, p, (uintptr_t)r.newpipe, c->newpipe);
-		say(" (made %s first)", name((uintptr_t)r.newpipe, nb));
+		say(" (then made %s)", name((uintptr_t)r.newpipe, nb));
 	}
 	/* A worker that ends is still letting go of things: the root looks
 	 * once its closure notice has come. */
@@ -801,7 +802,8 @@ static bool step_sync(int proc)
 
 	memset(&c.s, 0, sizeof(c.s));
 	c.kind = CMD_SYNC;
-	/* A worker makes a pipe of its own now and then (one at a time, so
+	/* A worker makes a pipe of its own after its sync now and then (one
+	 * at a time, so
 	 * that its end kills at most one besides its input: the order of
 	 * those deaths is the library's). */
 	c.newpipe = 0;
