@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench.c - timing, statistics, alternation, output, the pthreads bounded
- * queue and the libtrindle helpers shared by every scenario.
+ * bench.c - the runner: alternation of the sides, peak RSS, output.
  */
 #include "bench.h"
 
@@ -17,14 +16,6 @@
 #include <unistd.h>
 
 /* ---- small utilities --------------------------------------------------- */
-
-double bench_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 int bench_fail(const char *name, const char *fmt, ...)
 {
@@ -99,24 +90,6 @@ double bench_figure(const bench_scenario_t *sc, const bench_sample_t *s)
 	return s->seconds > 0 ? (double)s->ops / s->seconds / sc->divisor : NAN;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static bench_stats_t stats_of(double *v, int n)
-{
-	bench_stats_t st;
-
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	st.min = v[0];
-	st.max = v[n - 1];
-	st.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-	return st;
-}
-
 /* One scenario's alternation: what every run must agree on. */
 typedef struct alternation {
 	const bench_scenario_t *sc;
@@ -125,16 +98,21 @@ typedef struct alternation {
 	bool have_check;
 } alternation_t;
 
+enum side { SIDE_TRINDLE, SIDE_TWIN, SIDE_PEER };
+
 /*
  * Runs one side once, tracking its peak RSS (rss[0]) and how far that
  * peak rose above the RSS the run started with (rss[1]: what the side
  * needed beyond what the process already held), and checking its digest.
  */
-static int run_side(alternation_t *alt, bool trindle, long rss[2],
+static int run_side(alternation_t *alt, enum side which, long rss[2],
 		double *figure)
 {
-	const char *side = trindle ? "libtrindle" : "pthreads";
-	bench_side_fn fn = trindle ? alt->sc->trindle : alt->sc->pthreads;
+	static const char *const names[] = { "libtrindle", "pthreads",
+		"peer" };
+	const char *side = names[which];
+	bench_side_fn fn = which == SIDE_TRINDLE ? alt->sc->trindle
+		: which == SIDE_TWIN ? alt->sc->pthreads : alt->sc->peer;
 	bench_sample_t s = { 0 };
 	long before, peak;
 
@@ -157,31 +135,69 @@ static int run_side(alternation_t *alt, bool trindle, long rss[2],
 	return 0;
 }
 
+/* The speed ratio of libtrindle's figure t against another side's o:
+ * the other side's time over libtrindle's, whatever the unit. */
+static double speed_ratio(const bench_scenario_t *sc, double t, double o)
+{
+	return sc->kind == BENCH_RATE ? t / o : o / t;
+}
+
+/* Warm-up and alternation; the spinner, if any, runs around all of it. */
+static int alternate(alternation_t *alt, bench_result_t *res, double *tv,
+		double *pv, double *qv)
+{
+	const bench_scenario_t *sc = alt->sc;
+	long *trss = res->trindle_rss_kib, *prss = res->pthreads_rss_kib;
+	long *qrss = res->peer_rss_kib;
+	double warm;
+
+	/* The warm-up pays for first-touch page faults, thread creation and
+	 * lazy start-up on every side; its figures are not kept. */
+	if (run_side(alt, SIDE_TRINDLE, trss, &warm) ||
+	    run_side(alt, SIDE_TWIN, prss, &warm) ||
+	    (sc->peer && run_side(alt, SIDE_PEER, qrss, &warm)))
+		return -1;
+	for (int r = 0; r < alt->opts->reps; r++)
+		if (run_side(alt, SIDE_TRINDLE, trss, &tv[r]) ||
+		    run_side(alt, SIDE_TWIN, prss, &pv[r]) ||
+		    (sc->peer && run_side(alt, SIDE_PEER, qrss, &qv[r])))
+			return -1;
+	return 0;
+}
+
 int bench_run(const bench_scenario_t *sc, const bench_opts_t *opts,
 		bench_result_t *res)
 {
 	alternation_t alt = { sc, opts, 0, false };
-	double tv[opts->reps], pv[opts->reps], warm;
+	int n = opts->reps, spinner = -1, rc;
+	double tv[n], pv[n], qv[n];
 	long *trss = res->trindle_rss_kib, *prss = res->pthreads_rss_kib;
 
 	memset(res, 0, sizeof *res);
 	snprintf(res->name, sizeof res->name, "%s", sc->name);
-	res->reps = opts->reps;
-	/* The warm-up pays for first-touch page faults, thread creation and
-	 * lazy start-up on both sides; its figures are not kept. */
-	if (run_side(&alt, true, trss, &warm) ||
-	    run_side(&alt, false, prss, &warm))
+	res->reps = n;
+	if (sc->contended && (spinner = bench_spinner_start()) < 0)
 		return -1;
-	for (int r = 0; r < opts->reps; r++)
-		if (run_side(&alt, true, trss, &tv[r]) ||
-		    run_side(&alt, false, prss, &pv[r]))
-			return -1;
-	res->trindle = stats_of(tv, opts->reps);
-	res->pthreads = stats_of(pv, opts->reps);
-	res->ratio = sc->kind == BENCH_RATE
-		? res->trindle.median / res->pthreads.median
-		: res->pthreads.median / res->trindle.median;
+	rc = alternate(&alt, res, tv, pv, qv);
+	if (spinner > 0)
+		bench_spinner_stop(spinner);
+	if (rc != 0)
+		return -1;
+	res->pairwise = sc->kind == BENCH_RATE ? stats_pairwise(tv, pv, n)
+		: stats_pairwise(pv, tv, n);
+	res->trindle = stats_of(tv, n);
+	res->pthreads = stats_of(pv, n);
+	res->ratio = speed_ratio(sc, res->trindle.median,
+			res->pthreads.median);
 	res->peak_rss_kib = trss[0] > prss[0] ? trss[0] : prss[0];
+	if (sc->peer) {
+		res->has_peer = true;
+		res->peer = stats_of(qv, n);
+		res->peer_ratio = speed_ratio(sc, res->trindle.median,
+				res->peer.median);
+		if (res->peer_rss_kib[0] > res->peak_rss_kib)
+			res->peak_rss_kib = res->peer_rss_kib[0];
+	}
 	res->ok = true;
 	return 0;
 }
@@ -225,10 +241,10 @@ static void stats_cell(char *buf, size_t size, const bench_stats_t *st)
 static void print_row(const bench_result_t *r)
 {
 	const bench_scenario_t *sc = scenario_named(r->name);
-	char t[64], p[64], target[32] = "-";
+	char t[64], p[64], target[32] = "-", pairs[40];
 
 	if (!r->ok || !sc) {
-		printf("%-15s %-15s %s\n", r->name, sc ? sc->unit : "?",
+		printf("%-18s %-13s %s\n", r->name, sc ? sc->unit : "?",
 				"FAILED (see stderr)");
 		return;
 	}
@@ -237,21 +253,71 @@ static void print_row(const bench_result_t *r)
 	if (sc->target > 0)
 		snprintf(target, sizeof target, ">=%gx %s", sc->target,
 				r->ratio >= sc->target ? "met" : "MISS");
-	printf("%-15s %-15s %-24s %-24s %7.2fx %-10s %8ld\n", r->name,
-			sc->unit, t, p, r->ratio, target, r->peak_rss_kib);
+	snprintf(pairs, sizeof pairs, "%.2fx [%.2f-%.2f]", r->pairwise.median,
+			r->pairwise.lo, r->pairwise.hi);
+	printf("%-18s %-13s %-24s %-24s %7.2fx %-20s %-11s %8ld\n", r->name,
+			sc->unit, t, p, r->ratio, pairs, target,
+			r->peak_rss_kib);
+}
+
+static void print_peer_row(const bench_result_t *r)
+{
+	const bench_scenario_t *sc = scenario_named(r->name);
+	char q[64];
+
+	if (!r->ok || !sc || !r->has_peer)
+		return;
+	stats_cell(q, sizeof q, &r->peer);
+	printf("%-18s %-13s %-24s %-24s %7.2fx\n", r->name, sc->unit,
+			sc->peer_name, q, r->peer_ratio);
+}
+
+void bench_print_header(const bench_machine_t *m, const bench_opts_t *opts)
+{
+	printf("trindle-bench %s, %d CPUs%s\n", m->date, m->cpus,
+			opts->quick ? ", --quick (sizes too small to mean "
+			"anything)" : "");
+	if (isfinite(m->cache_rtt_ns))
+		printf("cache-line round trip CPU %d <-> CPU %d: %.0f ns "
+				"before the scenarios, %.0f ns after (median of "
+				"%d samples of %d round trips)\n",
+				m->rtt_cpu[0], m->rtt_cpu[1], m->cache_rtt_ns,
+				m->cache_rtt_end_ns, m->rtt_samples,
+				m->rtt_trips);
+	else
+		printf("cache-line round trip: not measured (needs two "
+				"CPUs)\n");
+	printf("speed ratio = the other side's time / libtrindle's time "
+			"(rates: trindle/other; latencies: other/trindle): "
+			"> 1 means libtrindle is faster\n");
+	printf("*-contended: a process spins on CPU %d through the whole "
+			"scenario, both sides\n\n", m->spin_cpu);
 }
 
 void bench_print_table(const bench_result_t *res, size_t n)
 {
-	printf("%-15s %-15s %-24s %-24s %8s %-10s %8s\n", "scenario", "unit",
-			"libtrindle med [min-max]", "pthreads med [min-max]",
-			"ratio", "target", "peak KiB");
-	for (size_t i = 0; i < n; i++)
+	bool peers = false;
+
+	printf("%-18s %-13s %-24s %-24s %8s %-20s %-11s %8s\n", "scenario",
+			"unit", "libtrindle med [min-max]",
+			"pthreads med [min-max]", "ratio", "pairs [95% CI]",
+			"target", "peak KiB");
+	for (size_t i = 0; i < n; i++) {
 		print_row(&res[i]);
-	printf("ratio > 1: libtrindle is better (rates: trindle/pthreads; "
-			"latencies: pthreads/trindle); medians of %d runs "
-			"per side, alternated after a warm-up.\n",
-			n ? res[0].reps : 0);
+		peers = peers || (res[i].ok && res[i].has_peer);
+	}
+	printf("medians of %d runs per side, alternated after a warm-up; "
+			"ratio: of the medians; pairs: median of the ratios of "
+			"the runs made back to back, with its 95%% interval "
+			"(the extremes below 6 runs).\n", n ? res[0].reps : 0);
+	if (!peers)
+		return;
+	printf("\n%-18s %-13s %-24s %-24s %8s\n", "peer of", "unit", "peer",
+			"peer med [min-max]", "ratio");
+	for (size_t i = 0; i < n; i++)
+		print_peer_row(&res[i]);
+	printf("ratio: libtrindle against the peer, measured in the same "
+			"alternation (> 1: libtrindle is faster).\n");
 }
 
 /* JSON has no NaN or infinity: those become null. */
@@ -267,12 +333,17 @@ static void json_row(FILE *f, const bench_result_t *r)
 {
 	const bench_scenario_t *sc = scenario_named(r->name);
 	double nan = NAN;
+	bool peer = r->ok && r->has_peer;
 
-	fprintf(f, "  {\"name\": \"%s\", \"unit\": \"%s\", ", r->name,
+	fprintf(f, "    {\"name\": \"%s\", \"unit\": \"%s\", ", r->name,
 			sc ? sc->unit : "");
 	json_number(f, "trindle", r->ok ? r->trindle.median : nan, false);
 	json_number(f, "pthreads", r->ok ? r->pthreads.median : nan, false);
 	json_number(f, "ratio", r->ok ? r->ratio : nan, false);
+	json_number(f, "pairwise_ratio", r->ok ? r->pairwise.median : nan,
+			false);
+	json_number(f, "pairwise_lo", r->ok ? r->pairwise.lo : nan, false);
+	json_number(f, "pairwise_hi", r->ok ? r->pairwise.hi : nan, false);
 	fprintf(f, "\"peak_rss_kib\": %ld, ", r->peak_rss_kib);
 	json_number(f, "trindle_min", r->ok ? r->trindle.min : nan, false);
 	json_number(f, "trindle_max", r->ok ? r->trindle.max : nan, false);
@@ -283,588 +354,52 @@ static void json_row(FILE *f, const bench_result_t *r)
 			"\"pthreads_rss_growth_kib\": %ld, ",
 			r->trindle_rss_kib[0], r->pthreads_rss_kib[0],
 			r->trindle_rss_kib[1], r->pthreads_rss_kib[1]);
+	if (peer) {
+		fprintf(f, "\"peer\": \"%s\", ", sc->peer_name);
+		json_number(f, "peer_median", r->peer.median, false);
+		json_number(f, "peer_min", r->peer.min, false);
+		json_number(f, "peer_max", r->peer.max, false);
+		json_number(f, "peer_ratio", r->peer_ratio, false);
+		fprintf(f, "\"peer_rss_kib\": %ld, ", r->peer_rss_kib[0]);
+	} else {
+		fprintf(f, "\"peer\": null, ");
+	}
 	json_number(f, "target", sc && sc->target > 0 ? sc->target : nan,
 			false);
+	fprintf(f, "\"contended\": %s, ", sc && sc->contended ? "true"
+			: "false");
 	fprintf(f, "\"higher_is_better\": %s, \"reps\": %d, \"ok\": %s}",
 			sc && sc->kind == BENCH_RATE ? "true" : "false",
 			r->reps, r->ok ? "true" : "false");
 }
 
-int bench_write_json(const char *path, const bench_result_t *res, size_t n)
+int bench_write_json(const char *path, const bench_machine_t *m,
+		const bench_result_t *res, size_t n)
 {
 	FILE *f = fopen(path, "w");
 
 	if (!f)
 		return bench_fail("json", "%s: %s", path, strerror(errno));
-	fputs("[\n", f);
+	fprintf(f, "{\n  \"date\": \"%s\",\n  \"cpus\": %d,\n", m->date,
+			m->cpus);
+	fputs("  ", f);
+	json_number(f, "cache_line_rtt_ns", m->cache_rtt_ns, true);
+	fputs(",\n  ", f);
+	json_number(f, "cache_line_rtt_end_ns", m->cache_rtt_end_ns, true);
+	fprintf(f, ",\n  \"cache_line_rtt_cpus\": [%d, %d],\n"
+			"  \"cache_line_rtt_samples\": %d,\n"
+			"  \"cache_line_rtt_trips_per_sample\": %d,\n"
+			"  \"contention_cpu\": %d,\n"
+			"  \"ratio_convention\": \"other side's time / "
+			"libtrindle's time; > 1: libtrindle is faster\",\n"
+			"  \"scenarios\": [\n", m->rtt_cpu[0], m->rtt_cpu[1],
+			m->rtt_samples, m->rtt_trips, m->spin_cpu);
 	for (size_t i = 0; i < n; i++) {
 		json_row(f, &res[i]);
 		fputs(i + 1 < n ? ",\n" : "\n", f);
 	}
-	fputs("]\n", f);
+	fputs("  ]\n}\n", f);
 	if (fclose(f) != 0)
 		return bench_fail("json", "%s: %s", path, strerror(errno));
 	return 0;
-}
-
-/* ---- the pthreads bounded queue ---------------------------------------- */
-
-void bq_init(bq_t *q, size_t capacity)
-{
-	memset(q, 0, sizeof *q);
-	q->items = bench_block(capacity * sizeof *q->items);
-	q->capacity = capacity;
-	pthread_mutex_init(&q->lock, NULL);
-	pthread_cond_init(&q->not_empty, NULL);
-	pthread_cond_init(&q->not_full, NULL);
-}
-
-void bq_destroy(bq_t *q)
-{
-	pthread_mutex_destroy(&q->lock);
-	pthread_cond_destroy(&q->not_empty);
-	pthread_cond_destroy(&q->not_full);
-	free(q->items);
-}
-
-/* Callers hold q->lock. */
-static void put(bq_t *q, void *item)
-{
-	q->items[(q->head + q->count) % q->capacity] = item;
-	q->count++;
-}
-
-static void *take(bq_t *q)
-{
-	void *item = q->items[q->head];
-
-	q->head = (q->head + 1) % q->capacity;
-	q->count--;
-	return item;
-}
-
-void bq_push(bq_t *q, void *item)
-{
-	pthread_mutex_lock(&q->lock);
-	while (q->count == q->capacity)
-		pthread_cond_wait(&q->not_full, &q->lock);
-	put(q, item);
-	pthread_cond_signal(&q->not_empty);
-	pthread_mutex_unlock(&q->lock);
-}
-
-void *bq_pop(bq_t *q)
-{
-	void *item;
-
-	pthread_mutex_lock(&q->lock);
-	while (q->count == 0)
-		pthread_cond_wait(&q->not_empty, &q->lock);
-	item = take(q);
-	pthread_cond_signal(&q->not_full);
-	pthread_mutex_unlock(&q->lock);
-	return item;
-}
-
-void bq_push_many(bq_t *q, void *const *items, size_t n)
-{
-	size_t done = 0;
-
-	pthread_mutex_lock(&q->lock);
-	while (done < n) {
-		while (q->count == q->capacity)
-			pthread_cond_wait(&q->not_full, &q->lock);
-		while (done < n && q->count < q->capacity)
-			put(q, items[done++]);
-		/* The single consumer is the only one waiting for items. */
-		pthread_cond_signal(&q->not_empty);
-	}
-	pthread_mutex_unlock(&q->lock);
-}
-
-static size_t take_many(bq_t *q, void **items, size_t max)
-{
-	size_t n = 0;
-
-	while (n < max && q->count > 0)
-		items[n++] = take(q);
-	/* Several producers may wait for room (fan-in): wake them all. */
-	if (n)
-		pthread_cond_broadcast(&q->not_full);
-	return n;
-}
-
-size_t bq_pop_many(bq_t *q, void **items, size_t max)
-{
-	size_t n;
-
-	pthread_mutex_lock(&q->lock);
-	while (q->count == 0)
-		pthread_cond_wait(&q->not_empty, &q->lock);
-	n = take_many(q, items, max);
-	pthread_mutex_unlock(&q->lock);
-	return n;
-}
-
-size_t bq_try_pop_many(bq_t *q, void **items, size_t max)
-{
-	size_t n;
-
-	pthread_mutex_lock(&q->lock);
-	n = take_many(q, items, max);
-	pthread_mutex_unlock(&q->lock);
-	return n;
-}
-
-void *bench_block(size_t bytes)
-{
-	void *p = aligned_alloc(BENCH_BLOCK, (bytes + BENCH_BLOCK - 1)
-			/ BENCH_BLOCK * BENCH_BLOCK);
-
-	if (!p) {
-		bench_fail("pthreads", "out of memory");
-		exit(1);
-	}
-	return memset(p, 0, bytes);
-}
-
-int bench_thread(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-	int err = pthread_create(t, NULL, fn, arg);
-
-	if (err)
-		return bench_fail("pthreads", "pthread_create: %s",
-				strerror(err));
-	return 0;
-}
-
-/* ---- libtrindle helpers ----------------------------------------------- */
-
-static void add(bt_out_t *out, trindle_pipe_t pipe, trindle_object_t obj)
-{
-	size_t room = sizeof out->msg / sizeof out->msg[0];
-
-	/* Callers size their batches to fit; overflowing is a bench bug. */
-	if (out->count == room) {
-		fprintf(stderr, "trindle-bench: outgoing batch overflow\n");
-		abort();
-	}
-	out->msg[out->count].address = pipe;
-	out->msg[out->count].content = obj;
-	out->count++;
-}
-
-void bt_move(bt_out_t *out, trindle_pipe_t pipe, trindle_object_t seg)
-{
-	add(out, pipe, seg);
-	add(out, NULL, seg);
-}
-
-void bt_send(bt_out_t *out, trindle_pipe_t pipe, trindle_object_t obj)
-{
-	add(out, pipe, obj);
-}
-
-void bt_release(bt_out_t *out, trindle_object_t obj)
-{
-	add(out, NULL, obj);
-}
-
-void bt_recv(bt_out_t *out, trindle_pipe_t pipe)
-{
-	add(out, pipe, NULL);
-}
-
-/*
- * A failed message may be retried only if it failed for want of queue
- * room: a send to a live pipe, or the release that completes such a move.
- * Anything else would fail forever, so it is an error.
- */
-static int keep_failed(bt_out_t *out, size_t failed)
-{
-	size_t kept = 0;
-
-	for (size_t k = 0; k < failed; k++) {
-		trindle_message_t m = out->msg[k];
-
-		if (m.content == NULL)
-			continue;       /* a receive request: asked again later */
-		if (m.address != NULL) {
-			if (!(trindle_access(m.address) & TRINDLE_ACCESS_SEND) ||
-			    !trindle_access(m.content))
-				return -1;
-		} else if (kept == 0 ||
-				out->msg[kept - 1].content != m.content) {
-			return -1;      /* a release that is not half a move */
-		}
-		out->msg[kept++] = m;
-	}
-	out->count = kept;
-	return 0;
-}
-
-int bt_sync(bt_out_t *out, bt_in_t *in, int64_t timeout_ns)
-{
-	trindle_mailbox_t o = { out->count, out->msg };
-	trindle_mailbox_t i = { BENCH_BATCH, in ? in->msg : NULL };
-
-	if (trindle_sync_timeout(&o, in ? &i : NULL, timeout_ns) != 0)
-		return bench_fail("trindle", "trindle_sync: %s",
-				strerror(errno));
-	if (in)
-		in->count = i.count;
-	if (keep_failed(out, o.count) != 0)
-		return bench_fail("trindle", "a message failed for good");
-	return 0;
-}
-
-trindle_segment_t bt_segment(size_t bytes)
-{
-	trindle_buffer_t zeros = { bytes, NULL };
-	trindle_segment_t seg = trindle_allocate(1, &zeros);
-
-	if (!seg)
-		bench_fail("trindle", "trindle_allocate(%zu): %s", bytes,
-				strerror(errno));
-	return seg;
-}
-
-int bt_flush(bt_out_t *out)
-{
-	while (out->count > 0)
-		if (bt_sync(out, NULL, 0) != 0)
-			return -1;
-	return 0;
-}
-
-int bt_setup(trindle_pipe_t worker, const void *cfg, size_t cfg_bytes,
-		const trindle_pipe_t *pipes, size_t npipes)
-{
-	trindle_buffer_t buf = { cfg_bytes, cfg };
-	trindle_segment_t seg = trindle_allocate(1, &buf);
-	bt_out_t out = { 0 };
-
-	if (!seg)
-		return bench_fail("trindle", "setup segment: %s",
-				strerror(errno));
-	bt_move(&out, worker, seg);
-	for (size_t i = 0; i < npipes; i++)
-		bt_send(&out, worker, pipes[i]);
-	return bt_flush(&out);
-}
-
-/* Receives the next message from input, skipping notices. */
-static int next_message(trindle_pipe_t input, trindle_message_t *m)
-{
-	trindle_message_t box[1];
-
-	for (;;) {
-		trindle_message_t req = { input, NULL };
-		trindle_mailbox_t out = { 1, &req }, in = { 1, box };
-
-		if (trindle_sync(&out, &in) != 0 || out.count != 0)
-			return -1;
-		if (in.count == 1 && box[0].address == input) {
-			*m = box[0];
-			return 0;
-		}
-	}
-}
-
-int bt_start(trindle_pipe_t input, void *cfg, size_t cfg_bytes,
-		trindle_pipe_t *pipes, size_t npipes)
-{
-	trindle_message_t m;
-	bt_out_t out = { 0 };
-
-	if (next_message(input, &m) != 0 || trindle_measure(m.content)
-			!= cfg_bytes)
-		return -1;
-	memcpy(cfg, m.content, cfg_bytes);
-	bt_release(&out, m.content);
-	for (size_t i = 0; i < npipes; i++) {
-		if (next_message(input, &m) != 0 ||
-		    !(trindle_access(m.content) & TRINDLE_ACCESS_SEND))
-			return -1;
-		pipes[i] = m.content;
-	}
-	return bt_flush(&out);
-}
-
-void bt_finish(const bt_result_t *res)
-{
-	trindle_buffer_t buf = { sizeof *res, res };
-
-	trindle_exit(res ? trindle_allocate(1, &buf) : NULL);
-}
-
-int bt_group_init(bt_group_t *g, size_t capacity)
-{
-	memset(g, 0, sizeof *g);
-	g->workers = calloc(capacity, sizeof *g->workers);
-	g->done = trindle_pipe(capacity + 1);
-	if (!g->workers || !g->done) {
-		free(g->workers);
-		return bench_fail("trindle", "group of %zu: %s", capacity,
-				strerror(errno));
-	}
-	g->capacity = capacity;
-	return 0;
-}
-
-trindle_pipe_t bt_group_launch(bt_group_t *g, trindle_entrypoint_t entry,
-		size_t queue_count)
-{
-	trindle_pipe_t p;
-
-	if (g->n == g->capacity) {
-		bench_fail("trindle", "group full");
-		return NULL;
-	}
-	p = trindle_launch(entry, queue_count, g->done, NULL);
-	if (!p) {
-		bench_fail("trindle", "trindle_launch: %s", strerror(errno));
-		return NULL;
-	}
-	g->workers[g->n++] = p;
-	return p;
-}
-
-bool bt_group_note(bt_group_t *g, const trindle_message_t *m, bt_out_t *out)
-{
-	if (m->address == g->done && m->content) {
-		if (trindle_measure(m->content) == sizeof(bt_result_t)) {
-			const bt_result_t *r = m->content;
-
-			g->sum.count += r->count;
-			g->sum.check += r->check;
-			g->sum.errors += r->errors;
-		}
-		g->results++;
-		bt_release(out, m->content);
-		return true;
-	}
-	if (m->address && m->address != g->done && !m->content) {
-		g->ended++;
-		return true;
-	}
-	return false;
-}
-
-int bt_group_wait(bt_group_t *g, bool results)
-{
-	unsigned long idle = 0;
-	bt_out_t out = { 0 };
-	bt_in_t in;
-
-	while (g->ended < g->n || (results && g->results < g->n)) {
-		bt_recv(&out, g->done);
-		if (bt_sync(&out, &in, -1) != 0)
-			return -1;
-		for (size_t k = 0; k < in.count; k++)
-			if (!bt_group_note(g, &in.msg[k], &out))
-				return bench_fail("trindle", "stray message");
-		/* Once every worker has let go of done, sync stops waiting;
-		 * the last end notices are on their way, but not forever. */
-		idle = in.count ? 0 : idle + 1;
-		if (idle > 100000000UL)
-			return bench_fail("trindle", "%zu of %zu workers "
-					"ended, %zu results", g->ended, g->n,
-					g->results);
-	}
-	return bt_flush(&out);
-}
-
-void bt_group_destroy(bt_group_t *g)
-{
-	bt_out_t out = { 0 };
-
-	bt_release(&out, g->done);
-	bt_flush(&out);
-	free(g->workers);
-}
-
-int bt_group_verify(bt_group_t *g, const char *name, uint64_t count)
-{
-	if (bt_group_wait(g, true) != 0)
-		return -1;
-	if (g->sum.errors || g->sum.count != count)
-		return bench_fail(name, "workers handled %lu of %lu items, "
-				"%lu bad", (unsigned long)g->sum.count,
-				(unsigned long)count,
-				(unsigned long)g->sum.errors);
-	return 0;
-}
-
-size_t bt_segments(trindle_segment_t *segs, size_t n, size_t bytes)
-{
-	size_t made = 0;
-
-	while (made < n && (segs[made] = bt_segment(bytes)))
-		made++;
-	return made;
-}
-
-void bt_release_all(const trindle_segment_t *segs, size_t n)
-{
-	bt_out_t out = { 0 };
-
-	for (size_t i = 0; i < n; i++) {
-		bt_release(&out, segs[i]);
-		if (out.count == BENCH_BATCH)
-			bt_flush(&out);
-	}
-	bt_flush(&out);
-}
-
-/* ---- relay workers ------------------------------------------------------ */
-
-int bt_relay_setup(trindle_pipe_t worker, uint64_t count, uint64_t arg,
-		trindle_pipe_t next)
-{
-	bt_relay_cfg_t cfg = { count, arg };
-
-	return bt_setup(worker, &cfg, sizeof cfg, &next, 1);
-}
-
-void bt_relay(trindle_pipe_t input, bt_relay_fn fn, bool pass_on)
-{
-	bt_result_t res = { 0 };
-	bt_relay_cfg_t cfg;
-	trindle_pipe_t next;
-	bt_out_t out = { 0 };
-	uint64_t seen = 0;
-	bt_in_t in;
-
-	if (bt_start(input, &cfg, sizeof cfg, &next, 1) != 0)
-		trindle_abort(NULL);
-	while (seen < cfg.count) {
-		bt_recv(&out, input);
-		if (bt_sync(&out, &in, -1) != 0)
-			trindle_abort(NULL);
-		for (size_t k = 0; k < in.count; k++) {
-			trindle_message_t *m = &in.msg[k];
-
-			if (m->address != input || !m->content)
-				continue;       /* a notice */
-			fn(&res, m->content, cfg.arg);
-			seen++;
-			if (pass_on)
-				bt_move(&out, next, m->content);
-			else
-				bt_release(&out, m->content);
-		}
-	}
-	if (bt_flush(&out) != 0)
-		trindle_abort(NULL);
-	bt_finish(&res);
-}
-
-/* ---- feeding relays ------------------------------------------------------ */
-
-/* Stamps and queues up free segments, up to one batch of them. */
-static void feed_fill(bt_feed_t *f, bt_out_t *out)
-{
-	/* A move takes two messages, a send one. */
-	size_t room = f->keep ? BENCH_BATCH : 2 * BENCH_BATCH;
-
-	while (out->count < room && f->nfree > 0 && f->sent < f->total) {
-		trindle_segment_t seg = f->pool[--f->nfree];
-
-		f->stamp(seg, f->sent++, f->arg);
-		if (f->keep)
-			bt_send(out, f->to, seg);
-		else
-			bt_move(out, f->to, seg);
-	}
-}
-
-int bt_feed_run(bt_feed_t *f, bt_take_fn handle, void *ctx)
-{
-	bt_out_t out = { 0 };
-	bt_in_t in;
-
-	while (f->returned < f->total) {
-		bool more;
-
-		feed_fill(f, &out);
-		more = f->nfree > 0 && f->sent < f->total;
-		bt_recv(&out, f->back);
-		/* While free segments remain, only look for returns. */
-		if (bt_sync(&out, &in, more ? 0 : -1) != 0)
-			return -1;
-		for (size_t k = 0; k < in.count; k++)
-			if (handle(f, &in.msg[k], &out, ctx) != 0)
-				return -1;
-	}
-	return bt_flush(&out);
-}
-
-void bt_feed_return(bt_feed_t *f, trindle_segment_t seg)
-{
-	f->pool[f->nfree++] = seg;
-	f->returned++;
-}
-
-int bt_take_back(bt_feed_t *f, const trindle_message_t *m, bt_out_t *out,
-		void *group)
-{
-	if (m->address == f->back && m->content) {
-		bt_feed_return(f, m->content);
-		return 0;
-	}
-	return bt_group_note(group, m, out) ? 0
-		: bench_fail("trindle", "stray message");
-}
-
-int bt_feed_one(bt_feed_t *f, bt_group_t *g, trindle_entrypoint_t entry,
-		size_t queue_count, bt_take_fn handle, const char *name,
-		bench_sample_t *s)
-{
-	double t0;
-
-	f->to = bt_group_launch(g, entry, queue_count);
-	if (!f->to || bt_relay_setup(f->to, f->total, 0, f->back) != 0)
-		return -1;
-	t0 = bench_now();
-	if (bt_feed_run(f, handle, g) != 0)
-		return -1;
-	s->seconds = bench_now() - t0;
-	s->ops = f->total;
-	if (bt_group_verify(g, name, f->total) != 0)
-		return -1;
-	s->check = g->sum.check;
-	return 0;
-}
-
-int bt_feed_root(bt_feed_t *f, size_t npool, size_t bytes, size_t back_items,
-		size_t workers, bt_feed_body_fn body, bench_sample_t *s)
-{
-	/* all: every segment made, for a feed that keeps what it sends. */
-	trindle_segment_t *all = calloc(npool, sizeof *all);
-	f->pool = calloc(npool, sizeof *f->pool);
-	f->back = trindle_pipe(back_items);
-	bt_out_t out = { 0 };
-	bt_group_t g;
-	int rc = -1;
-
-	if (all && f->pool && f->back && bt_group_init(&g, workers) == 0) {
-		size_t made = bt_segments(all, npool, bytes);
-		memcpy(f->pool, all, made * sizeof *all);
-		f->nfree = made;
-		if (made == npool)
-			rc = body(f, &g, s);
-		if (f->keep)
-			bt_release_all(all, made);
-		else
-			bt_release_all(f->pool, f->nfree);
-		bt_group_destroy(&g);
-	}
-	if (f->back)
-		bt_release(&out, f->back);
-	bt_flush(&out);
-	free(all);
-	free(f->pool);
-	f->pool = NULL;
-	return rc;
 }

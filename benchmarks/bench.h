@@ -8,8 +8,9 @@
  * of pointers, no memory protection).  The runner alternates the sides
  * A B A B after a warm-up and reports medians, min-max and the ratio.
  *
- * Names: bench_* is the runner and statistics, bq_* the pthreads bounded
- * queue, bt_* small helpers for the libtrindle side.
+ * Names: bench_* is the runner (bench.c), stats_* the statistics
+ * (stats.c, shared with io-bench.c), bq_* the pthreads bounded queue
+ * (bq.c), bt_* small helpers for the libtrindle side (bt.c).
  */
 #ifndef TRINDLE_BENCH_H
 #define TRINDLE_BENCH_H
@@ -19,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <trindle.h>
+
+#include "stats.h"
 
 /* How many items move per lock (pthreads) or per sync (libtrindle). */
 #define BENCH_BATCH 64
@@ -57,11 +60,17 @@ typedef struct bench_scenario {
 	double target;       /* the ratio the runtime aims at; 0: none */
 	bench_side_fn trindle;
 	bench_side_fn pthreads;
+	/* An off-the-shelf library doing the same work (ZeroMQ), measured in
+	 * the same alternation and reported as a ratio of its own; NULL for
+	 * none. */
+	bench_side_fn peer;
+	const char *peer_name;
+	/* A process spinning on one core (bench_spinner_start) for the whole
+	 * scenario, warm-up included, so both sides run under the same load. */
+	bool contended;
 } bench_scenario_t;
 
-typedef struct bench_stats {
-	double median, min, max;
-} bench_stats_t;
+typedef stats_t bench_stats_t;
 
 /* Everything measured for one scenario. */
 typedef struct bench_result {
@@ -70,6 +79,11 @@ typedef struct bench_result {
 	int reps;
 	bench_stats_t trindle, pthreads;
 	double ratio;        /* > 1: libtrindle is better */
+	bool has_peer;
+	bench_stats_t peer;
+	double peer_ratio;   /* libtrindle against the peer, same convention */
+	long peer_rss_kib[2];
+	stats_ratio_t pairwise;      /* per-pair ratios, trindle vs twin */
 	/* Per side: [0] its peak RSS, [1] how far the peak rose above the
 	 * RSS its run started with (the largest over its runs). */
 	long trindle_rss_kib[2], pthreads_rss_kib[2];
@@ -88,14 +102,25 @@ int fan_in_4_trindle(const bench_opts_t *opts, bench_sample_t *out);
 int fan_in_4_pthreads(const bench_opts_t *opts, bench_sample_t *out);
 int pipeline_trindle(const bench_opts_t *opts, bench_sample_t *out);
 int pipeline_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+int pipeline_all_trindle(const bench_opts_t *opts, bench_sample_t *out);
+int pipeline_all_pthreads(const bench_opts_t *opts, bench_sample_t *out);
 int share_trindle(const bench_opts_t *opts, bench_sample_t *out);
 int share_pthreads(const bench_opts_t *opts, bench_sample_t *out);
 int launch_trindle(const bench_opts_t *opts, bench_sample_t *out);
 int launch_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+int launch_pool_pthreads(const bench_opts_t *opts, bench_sample_t *out);
 int scale_ring_trindle(const bench_opts_t *opts, bench_sample_t *out);
 int scale_ring_pthreads(const bench_opts_t *opts, bench_sample_t *out);
 int scale_segments_trindle(const bench_opts_t *opts, bench_sample_t *out);
 int scale_segments_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+int alloc_trindle(const bench_opts_t *opts, bench_sample_t *out);
+int alloc_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+int alloc_batch_trindle(const bench_opts_t *opts, bench_sample_t *out);
+int alloc_batch_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+#ifdef BENCH_HAVE_ZMQ
+/* The stream through ZeroMQ inproc PUSH/PULL (zmq_stream.c). */
+int stream_zmq(const bench_opts_t *opts, bench_sample_t *out);
+#endif
 
 /* The scenarios, in the order the runner runs them. */
 extern const bench_scenario_t bench_scenarios[];
@@ -106,13 +131,47 @@ int bench_run(const bench_scenario_t *sc, const bench_opts_t *opts,
 		bench_result_t *res);
 /* The figure (in sc->unit) a sample stands for. */
 double bench_figure(const bench_scenario_t *sc, const bench_sample_t *s);
+/* What the run measured about the machine before the scenarios. */
+typedef struct bench_machine {
+	int cpus;                    /* CPUs this process may use */
+	int rtt_cpu[2];              /* the two CPUs of the round trip */
+	double cache_rtt_ns;         /* median cache-line round trip; NaN
+	                              * when it could not be measured */
+	double cache_rtt_end_ns;     /* the same after the scenarios (NaN
+	                              * until bench_machine_reprobe) */
+	int rtt_samples, rtt_trips;  /* samples, round trips per sample */
+	int spin_cpu;                /* where contended scenarios spin */
+	char date[32];               /* UTC, ISO 8601 */
+} bench_machine_t;
+
+/* Measures the cache-line round trip (fewer samples if quick). */
+void bench_machine_probe(bench_machine_t *m, bool quick);
+/* Measures it again after the scenarios, into cache_rtt_end_ns: the
+ * host can move the vCPUs while the suite runs. */
+void bench_machine_reprobe(bench_machine_t *m, bool quick);
+void bench_print_header(const bench_machine_t *m, const bench_opts_t *opts);
 void bench_print_table(const bench_result_t *res, size_t n);
-int bench_write_json(const char *path, const bench_result_t *res, size_t n);
+int bench_write_json(const char *path, const bench_machine_t *m,
+		const bench_result_t *res, size_t n);
+
+/*
+ * The contention of contended scenarios: a child process that spins on
+ * one CPU (CPU 1 if this process may use it, else the last one it may
+ * use), pinned there with sched_setaffinity, until bench_spinner_stop()
+ * kills it; it also ends by itself if its parent dies or after 15
+ * minutes.  Returns its pid, or -1 after reporting why.
+ */
+int bench_spinner_cpu(void);
+int bench_spinner_start(void);
+void bench_spinner_stop(int pid);
 
 /* ---- small utilities --------------------------------------------------- */
 
 /* CLOCK_MONOTONIC in seconds. */
-double bench_now(void);
+static inline double bench_now(void)
+{
+	return stats_now();
+}
 /* Prints "trindle-bench: <name>: <message>" to stderr; returns -1. */
 int bench_fail(const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -121,222 +180,9 @@ uint64_t bench_size(const bench_opts_t *opts, uint64_t full, uint64_t quick);
 /* A well-mixed 64-bit value from x (splitmix64's finaliser). */
 uint64_t bench_mix(uint64_t x);
 
-/* ---- the pthreads bounded queue of pointers ---------------------------- */
+#include "bq.h"
+#include "bt.h"
 
-typedef struct bq {
-	pthread_mutex_t lock;
-	pthread_cond_t not_empty, not_full;
-	void **items;
-	size_t capacity, head, count;
-} bq_t;
-
-/* Exits when memory runs out, like bench_block(). */
-void bq_init(bq_t *q, size_t capacity);
-void bq_destroy(bq_t *q);
-/* One item per lock: waits while the queue is full or empty. */
-void bq_push(bq_t *q, void *item);
-void *bq_pop(bq_t *q);
-/* Batches: push all n items, taking the lock once per run of free room;
- * pop waits for at least one item (unless try), then takes up to max. */
-void bq_push_many(bq_t *q, void *const *items, size_t n);
-size_t bq_pop_many(bq_t *q, void **items, size_t max);
-size_t bq_try_pop_many(bq_t *q, void **items, size_t max);
-
-/* A zeroed page-aligned block for the pthreads side; exits when memory
- * runs out (nothing sensible can be measured then). */
-void *bench_block(size_t bytes);
-
-/* Starts a thread or reports why not; returns 0 or -1. */
-int bench_thread(pthread_t *t, void *(*fn)(void *), void *arg);
-
-/* ---- libtrindle helpers ----------------------------------------------- */
-
-/*
- * An outgoing batch for trindle_sync().  Room for BENCH_BATCH moves (a
- * send plus a release each) and a few receive requests.
- */
-typedef struct bt_out {
-	size_t count;
-	trindle_message_t msg[2 * BENCH_BATCH + 8];
-} bt_out_t;
-
-/* A 64-slot inbox. */
-typedef struct bt_in {
-	size_t count;
-	trindle_message_t msg[BENCH_BATCH];
-} bt_in_t;
-
-/* The figures a worker hands back when it ends. */
-typedef struct bt_result {
-	uint64_t count;      /* items it handled */
-	uint64_t check;      /* digest of what it saw */
-	uint64_t errors;     /* verification failures */
-} bt_result_t;
-
-/* Appends a move (send + release) of seg through pipe. */
-void bt_move(bt_out_t *out, trindle_pipe_t pipe, trindle_object_t seg);
-/* Appends a send that keeps the sender's access (sharing). */
-void bt_send(bt_out_t *out, trindle_pipe_t pipe, trindle_object_t obj);
-void bt_release(bt_out_t *out, trindle_object_t obj);
-void bt_recv(bt_out_t *out, trindle_pipe_t pipe);
-/*
- * trindle_sync_timeout(out, in) with in's full capacity.  Failed sends and
- * releases stay in out to be retried by the next call; failed receive
- * requests are dropped (the next batch asks again).  Returns -1 when a send
- * failed on a dead pipe or the call itself failed, else 0.
- */
-int bt_sync(bt_out_t *out, bt_in_t *in, int64_t timeout_ns);
-
-/* Sends everything in out, retrying what did not fit yet. */
-int bt_flush(bt_out_t *out);
-
-/* A segment of bytes zero bytes, or NULL after reporting why. */
-trindle_segment_t bt_segment(size_t bytes);
-
-/* Hands a worker its setup: a segment holding cfg (moved), then the pipes,
- * in that order (bt_start receives them).  Returns 0 or -1. */
-int bt_setup(trindle_pipe_t worker, const void *cfg, size_t cfg_bytes,
-		const trindle_pipe_t *pipes, size_t npipes);
-/* The worker's half: copies the setup out of its first messages. */
-int bt_start(trindle_pipe_t input, void *cfg, size_t cfg_bytes,
-		trindle_pipe_t *pipes, size_t npipes);
-/* Ends the worker, moving *res (if not NULL) to its done pipe. */
-TRINDLE_NORETURN void bt_finish(const bt_result_t *res);
-
-/*
- * Workers launched by one root process, all with the group's `done` pipe
- * as their out pipe: they hold SEND on it until they end, so the root can
- * wait on it, and their results arrive there.
- */
-typedef struct bt_group {
-	trindle_pipe_t done;
-	trindle_pipe_t *workers;     /* their input pipes */
-	size_t n, capacity;
-	size_t ended, results;       /* end notices and results seen */
-	bt_result_t sum;             /* the results, added up */
-} bt_group_t;
-
-int bt_group_init(bt_group_t *g, size_t capacity);
-/* Launches entry with a queue_count input pipe; NULL after reporting. */
-trindle_pipe_t bt_group_launch(bt_group_t *g, trindle_entrypoint_t entry,
-		size_t queue_count);
-/*
- * Takes in a delivery if it belongs to the group (a result on done, or a
- * notice that a pipe the root sends on died, which here only happens when
- * a worker ends).  Result segments are released through out.  Root loops
- * pass every delivery that is not their data here, so no end notice is
- * lost.  Returns true when it took the message.
- */
-bool bt_group_note(bt_group_t *g, const trindle_message_t *m, bt_out_t *out);
-/* Waits until every worker has ended (and, if results, sent its result). */
-int bt_group_wait(bt_group_t *g, bool results);
-/* Releases the done pipe and frees the group. */
-void bt_group_destroy(bt_group_t *g);
-/*
- * Waits for every worker's result, then checks that together they handled
- * `count` items and saw no bad one; returns 0, or -1 after reporting.
- */
-int bt_group_verify(bt_group_t *g, const char *name, uint64_t count);
-
-/* Makes n segments of bytes zero bytes; returns how many it made (n, or
- * fewer after reporting why). */
-size_t bt_segments(trindle_segment_t *segs, size_t n, size_t bytes);
-/* Releases n segments, one batch per sync. */
-void bt_release_all(const trindle_segment_t *segs, size_t n);
-
-/* ---- relay workers ------------------------------------------------------ */
-
-/*
- * A relay worker receives segments on its input pipe, does one piece of
- * work on each and passes it on: the consumers of stream and share, the
- * echo of ping-pong and the stages of pipeline.  Only the work differs, so
- * the loop is written once here and each scenario names its work.
- */
-typedef struct bt_relay_cfg {
-	uint64_t count;      /* segments to handle before ending */
-	uint64_t arg;        /* the scenario's own value (pipeline: stage) */
-} bt_relay_cfg_t;
-
-/* The work on one segment; it accounts for the segment in *res. */
-typedef void (*bt_relay_fn)(bt_result_t *res, void *seg, uint64_t arg);
-
-/* Hands a launched relay worker its setup: count, arg and next. */
-int bt_relay_setup(trindle_pipe_t worker, uint64_t count, uint64_t arg,
-		trindle_pipe_t next);
-/*
- * The relay worker's body: takes the setup, then receives up to a batch
- * per sync and calls fn on each segment; then moves it on to `next` if
- * pass_on, else releases it (share keeps `next` only so the root's sync
- * can wait while the worker lives).  After cfg.count segments it ends
- * with its result; on any failure it aborts.
- */
-TRINDLE_NORETURN void bt_relay(trindle_pipe_t input, bt_relay_fn fn,
-		bool pass_on);
-
-/* ---- feeding relays ------------------------------------------------------ */
-
-/* Writes item seq into a free segment before it is sent; arg is the
- * scenario's own value (fan-in: the producer's number). */
-typedef void (*bt_stamp_fn)(void *seg, uint64_t seq, uint64_t arg);
-
-/*
- * The other half of a relay: a producer with a pool of segments that
- * stamps free ones, sends them on, and reuses each once it comes back
- * (the roots of stream, share and pipeline, fan-in's producers).
- */
-typedef struct bt_feed {
-	trindle_segment_t *pool;     /* the free ones; room for all */
-	size_t nfree;
-	uint64_t sent, returned, total;
-	trindle_pipe_t to, back;     /* where they go; where to receive */
-	bool keep;                   /* send and keep them (share), or move */
-	bt_stamp_fn stamp;
-	uint64_t arg;                /* stamp's */
-} bt_feed_t;
-
-/* Looks at one delivery: gives a segment that came back to bt_feed_return,
- * or deals with the message; returns 0, or -1 after reporting. */
-typedef int (*bt_take_fn)(bt_feed_t *f, const trindle_message_t *m,
-		bt_out_t *out, void *ctx);
-
-/*
- * Runs the feed until all f->total segments have come back: each sync
- * carries up to a batch of freshly stamped segments and a receive on
- * f->back, and waits only when no segment can be sent; every delivery goes
- * to handle.  Returns 0, or -1 on failure.
- */
-int bt_feed_run(bt_feed_t *f, bt_take_fn handle, void *ctx);
-/* Takes a segment back for reuse. */
-void bt_feed_return(bt_feed_t *f, trindle_segment_t seg);
-/* A bt_take_fn for roots: a segment on f->back came back; any other
- * delivery must belong to the bt_group_t ctx. */
-int bt_take_back(bt_feed_t *f, const trindle_message_t *m, bt_out_t *out,
-		void *group);
-/*
- * Times a feed into one relay worker: launches entry in g with a
- * queue_count input pipe, hands it f->total and f->back, times
- * bt_feed_run(f, handle, g), then checks the worker's result.  Fills s; the
- * digest is the worker's.  Returns 0, or -1 after reporting as name.
- */
-int bt_feed_one(bt_feed_t *f, bt_group_t *g, trindle_entrypoint_t entry,
-		size_t queue_count, bt_take_fn handle, const char *name,
-		bench_sample_t *s);
-
-/* What a root does with its feed once it is set up: launch its workers in
- * g, time the feed, fill s.  Returns 0, or -1 after reporting. */
-typedef int (*bt_feed_body_fn)(bt_feed_t *f, bt_group_t *g,
-		bench_sample_t *s);
-/*
- * The set-up and tear-down around a root's feed (stream, share, pipeline):
- * makes f->back with room for back_items, a group for `workers` and a pool
- * of npool fresh segments of `bytes`, runs body, then releases what the
- * root holds: the pool, and with f->keep also the segments still out with
- * the workers (a root that keeps what it sends holds them all).  The
- * caller fills the rest of f (total, stamp, keep, arg).  Returns body's
- * result, or -1 when setting up failed.
- */
-int bt_feed_root(bt_feed_t *f, size_t npool, size_t bytes, size_t back_items,
-		size_t workers, bt_feed_body_fn body, bench_sample_t *s);
 
 /*
  * The block stream both stream and share use (stream.c): the producer

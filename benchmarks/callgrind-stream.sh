@@ -9,7 +9,8 @@
 # (Ir(2N) - Ir(N)) / N: the difference cancels start-up, thread creation,
 # pool allocation and teardown, leaving the cost of N more messages.  The
 # sides: libtrindle, the pthreads queue with one lock per item (stream) and
-# with 64 items per lock (stream-batched).
+# with up to 64 items pushed and everything queued popped per lock
+# (stream-batched), and ZeroMQ when the binary was built with it.
 #
 # Valgrind runs one thread at a time, so a side that spins while it waits
 # (libtrindle's sync spins before it sleeps) is charged for its spinning
@@ -55,7 +56,10 @@ per_message() {
 echo "stream scenario under callgrind, (Ir(2N) - Ir(N)) / N with N = $n"
 per_message stream trindle "libtrindle (64 moves per sync)"
 per_message stream pthreads "pthreads, one lock per item"
-per_message stream-batched pthreads "pthreads, 64 items per lock"
+per_message stream-batched pthreads "pthreads, 64 per push, pop all"
+if "$bench" --only stream --side peer --messages 10 >/dev/null 2>&1; then
+	per_message stream peer "ZeroMQ inproc PUSH/PULL"
+fi
 
 if command -v callgrind_annotate >/dev/null 2>&1; then
 	echo

@@ -24,15 +24,17 @@ data=$(mktemp)
 trap 'rm -f "$data"' EXIT
 
 # name, ratio, target, colour (0x2e8b57 wins, 0xc0392b loses); a failed
-# scenario (ratio null) gets no bar.
-jq -r '.[] | [ .name, (.ratio // "NaN"), (.target // "NaN"),
+# scenario (ratio null) gets no bar.  The JSON is an object with the
+# scenarios under .scenarios (an array of them before 2026-12-06).
+jq -r '(if type == "array" then .[] else .scenarios[] end)
+	| [ .name, (.ratio // "NaN"), (.target // "NaN"),
 	(if (.ratio // 0) >= 1 then 3050327 else 12597547 end) ] | @tsv' \
 	"$json" > "$data"
 
 gnuplot <<EOF
 set terminal pngcairo size 1000,520 font "sans,10"
 set output "$png"
-set title "libtrindle vs pthreads: ratio of the two sides' median figures (> 1: libtrindle better)"
+set title "libtrindle vs pthreads: speed ratio, twin time / libtrindle time, medians (> 1: libtrindle faster)"
 set logscale y 10
 set yrange [0.01:100]
 set ytics ("0.01x" 0.01, "0.1x" 0.1, "1x" 1, "10x" 10, "100x" 100)

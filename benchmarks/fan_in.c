@@ -6,10 +6,11 @@
  *
  * libtrindle: producers are workers that move up to 64 segments per sync
  * into the root's pipe; the root moves each one back into its producer's
- * input pipe.  pthreads: producer threads push 64 per lock into one shared
- * bounded queue; the consumer hands blocks back through one queue per
- * producer, 64 per lock.  Every producer makes its own pool of blocks
- * once it is told to start, on both sides.
+ * input pipe.  pthreads: producer threads push up to 64 per lock into one
+ * shared bounded queue and take back all their returned blocks per lock;
+ * the consumer takes everything queued per lock and hands blocks back
+ * through one queue per producer, up to 64 per lock.  Every producer
+ * makes its own pool of blocks once it is told to start, on both sides.
  */
 #include "bench.h"
 
@@ -210,12 +211,13 @@ static void fi_twin_produce(fi_thread_t *th, void **pool, size_t nfree)
 		}
 		if (k)
 			bq_push_many(&t->sink, batch, k);
+		/* Take back everything that has returned. */
 		if (nfree > 0 && sent < t->share)
 			n = bq_try_pop_many(&t->back[th->index], pool + nfree,
-					BENCH_BATCH);
+					FI_POOL - nfree);
 		else
 			n = bq_pop_many(&t->back[th->index], pool + nfree,
-					BENCH_BATCH);
+					FI_POOL - nfree);
 		nfree += n;
 		th->returned += n;
 	}
@@ -236,30 +238,41 @@ static void *fi_twin_producer(void *arg)
 	return NULL;
 }
 
+/* Hands back[start, end) of batch, whose blocks come from producer p. */
+static void fi_hand_back(fi_twin_t *t, void **batch, size_t start, size_t end,
+		int p)
+{
+	if (end > start)
+		bq_push_many(&t->back[p], batch + start, end - start);
+}
+
+/* Takes everything queued in one lock, then checks 64 blocks at a time
+ * and hands each run that goes to one producer back in one lock. */
 static int fi_twin_consume(fi_twin_t *t, fi_sink_t *k, uint64_t messages)
 {
-	void *batch[BENCH_BATCH];
+	void *batch[FI_MAX * FI_POOL];
 
 	while (k->res.count < messages) {
-		size_t n = bq_pop_many(&t->sink, batch, BENCH_BATCH);
-		/* Hand back in runs that go to the same producer. */
-		size_t start = 0;
-		int run = -1;
+		size_t n = bq_pop_many(&t->sink, batch, k->producers * FI_POOL);
 
-		for (size_t i = 0; i < n; i++) {
-			int p = fi_consume(k, batch[i]);
+		for (size_t c = 0; c < n; c += BQ_RUN) {
+			size_t end = n - c < BQ_RUN ? n : c + BQ_RUN, start = c;
+			int run = -1;
 
-			if (p < 0)
-				return bench_fail("fan-in", "bad block");
-			if (p != run && i > start) {
-				bq_push_many(&t->back[run], batch + start,
-						i - start);
-				start = i;
+			for (size_t i = c; i < end; i++) {
+				int p = fi_consume(k, batch[i]);
+
+				if (p < 0)
+					return bench_fail("fan-in",
+							"bad block");
+				if (p != run && i > start) {
+					fi_hand_back(t, batch, start, i, run);
+					start = i;
+				}
+				run = p;
 			}
-			run = p;
+			fi_hand_back(t, batch, start, end, run);
 		}
-		if (n > start)
-			bq_push_many(&t->back[run], batch + start, n - start);
 	}
 	return 0;
 }

@@ -50,19 +50,13 @@
 #include <trindle/io.h>
 
 #include "sort-lines.h"
+#include "stats.h"
 #include "wc-count.h"
 
 extern char **environ;
 
 #define QUEUE 2 /* chunks per worker in flight, as in the examples */
 #define PATTERN "needle"
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* ==== the work itself: wc's and sort's come from the examples' headers;
  * grep's is copied here, since trindle-grep moves lines inside the chunk
@@ -624,58 +618,6 @@ static void ensure_cached(const char *path)
 
 /* ==== timing ==== */
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-/* The median of v[0 .. n) (v is sorted in place). */
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/*
- * The ratios a[i] / b[i] of pairs run back to back: both sides of a pair
- * saw the same machine, so drift of this shared, noisy host over the whole
- * run cancels out.  Their median, and a 95% confidence interval for it
- * that assumes nothing about how the noise is distributed: with the ratios
- * sorted, [r[k], r[n-1-k]] for the largest k such that a binomial(n, 1/2)
- * variable is at most k with probability 2.5% or less (n = 9: the 2nd and
- * 8th; n = 27: the 8th and 20th).  A verdict is given only when the whole
- * interval lies on one side of the target; otherwise the two sides are
- * even within what this many runs can tell.  Call before median() sorts a
- * and b.
- */
-struct ratio {
-	double median, lo, hi;
-};
-
-static struct ratio pairwise_ratio(const double *a, const double *b, int n)
-{
-	double r[64], p = 1, cdf = 0;
-	int k = -1;
-	for (int i = 0; i < n; i++) {
-		r[i] = a[i] / b[i];
-		p /= 2; /* p = C(n, i) / 2^n below, starting at 2^-n */
-	}
-	for (int i = 0; i < n / 2; i++) {
-		cdf += p;
-		if (cdf > 0.025)
-			break;
-		k = i;
-		p = p * (n - i) / (i + 1);
-	}
-	if (k < 0)
-		k = 0; /* too few runs for 95%: the extremes */
-	struct ratio out = { median(r, n), 0, 0 };
-	out.lo = r[k];
-	out.hi = r[n - 1 - k];
-	return out;
-}
-
 /* Runs argv with stdout to out_path; returns seconds, or -1 on failure. */
 static double run_child(char *const argv[], const char *out_path)
 {
@@ -685,12 +627,12 @@ static double run_child(char *const argv[], const char *out_path)
 					 O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	pid_t pid;
 	int status;
-	double t0 = now();
+	double t0 = stats_now();
 	int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0 || waitpid(pid, &status, 0) != pid)
 		return -1;
-	double t = now() - t0;
+	double t = stats_now() - t0;
 	/* grep exits 1 when nothing matched: not a failure here. */
 	if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
 		return -1;
@@ -772,8 +714,8 @@ static int bench_tool(const struct config *c, int t)
 		if (a[r] < 0 || b[r] < 0)
 			return -1;
 	}
-	struct ratio pr = pairwise_ratio(a, b, c->runs);
-	double ma = median(a, c->runs), mb = median(b, c->runs);
+	stats_ratio_t pr = stats_pairwise(a, b, c->runs);
+	double ma = stats_median(a, c->runs), mb = stats_median(b, c->runs);
 	double mib = (double)c->mib;
 	printf("%-6s trindle %8.3f s %8.1f MiB/s | pthreads twin %8.3f s %8.1f MiB/s"
 	       " | trindle/twin time %.3f, pairwise %.3f [%.3f, %.3f] %s\n",
@@ -832,7 +774,7 @@ static double time_source(const char *path, size_t chunk, int recycle,
 {
 	trindle_pipe_t out = trindle_pipe(8);
 	struct trindle_source_options o = { .chunk_bytes = chunk };
-	double t0 = now();
+	double t0 = stats_now();
 	trindle_pipe_t dev = trindle_file_source(path, &o, out, NULL);
 	if (!dev)
 		return -1;
@@ -861,7 +803,7 @@ static double time_source(const char *path, size_t chunk, int recycle,
 		if (end)
 			break;
 	}
-	double t = failed ? -1 : now() - t0;
+	double t = failed ? -1 : stats_now() - t0;
 	pin(-1);
 	trindle_message_t rel[2] = { { NULL, out }, { NULL, dev } };
 	trindle_mailbox_t ro = { 2, rel };
@@ -875,11 +817,11 @@ static double time_read_loop(const char *path, size_t chunk, int cpu)
 	char *buf = malloc(chunk);
 	if (cpu >= 0)
 		pin(cpu);
-	double t0 = now();
+	double t0 = stats_now();
 	int fd = open(path, O_RDONLY);
 	while (fd >= 0 && buf && read(fd, buf, chunk) > 0)
 		;
-	double t = fd >= 0 && buf ? now() - t0 : -1;
+	double t = fd >= 0 && buf ? stats_now() - t0 : -1;
 	if (fd >= 0)
 		close(fd);
 	free(buf);
@@ -905,8 +847,8 @@ static double bench_source(const struct config *c, size_t chunk)
 		ensure_cached(c->file);
 		b[r] = time_read_loop(c->file, chunk, reads);
 	}
-	struct ratio pr = pairwise_ratio(b, a, n); /* throughput: read / source time */
-	double ma = median(a, n), mb = median(b, n), mib = (double)c->mib;
+	stats_ratio_t pr = stats_pairwise(b, a, n); /* throughput: read / source time */
+	double ma = stats_median(a, n), mb = stats_median(b, n), mib = (double)c->mib;
 	printf("source %4zu KiB chunks: trindle %8.1f MiB/s | read() loop %8.1f MiB/s"
 	       " | trindle/read throughput %.3f, pairwise %.3f [%.3f, %.3f] %s\n",
 	       chunk >> 10, mib / ma, mib / mb, mb / ma, pr.median, pr.lo, pr.hi,
@@ -933,7 +875,7 @@ static void bench_released(const struct config *c, size_t chunk,
 		ensure_cached(c->file);
 		d[r] = time_source(c->file, chunk, 0, cpus[(r + 1) % 2]);
 	}
-	double md = median(d, n);
+	double md = stats_median(d, n);
 	printf("source %4zu KiB chunks released, not given back: %8.1f MiB/s,"
 	       " %.3f of the read() loop\n", chunk >> 10, (double)c->mib / md,
 	       read_time / md);

@@ -7,7 +7,7 @@
  *   trindle-bench [--quick] [--only NAME] [--json FILE] [--reps N] [--list]
  *
  * Hidden flags for tools (benchmarks/callgrind-stream.sh):
- *   --side trindle|pthreads   run one side of the --only scenario once, in
+ *   --side trindle|pthreads|peer  run one side of the --only scenario once, in
  *                             this process, no warm-up, and print it;
  *   --messages N              the stream scenario's message count;
  *   --no-fork                 run scenarios in this process.
@@ -21,27 +21,44 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifdef BENCH_HAVE_ZMQ
+#define ZMQ_PEER .peer = stream_zmq, .peer_name = "zmq"
+#else
+#define ZMQ_PEER .peer = NULL
+#endif
+
+#define SIDES(fn) .trindle = fn##_trindle, .pthreads = fn##_pthreads
+
 const bench_scenario_t bench_scenarios[] = {
 	{ "ping-pong", "ns/round-trip", BENCH_LATENCY, 1, 10,
-	  ping_pong_trindle, ping_pong_pthreads },
+	  SIDES(ping_pong) },
 	{ "stream", "msg/s", BENCH_RATE, 1, 4,
-	  stream_trindle, stream_pthreads },
+	  .trindle = stream_trindle, .pthreads = stream_pthreads, ZMQ_PEER },
 	{ "stream-batched", "msg/s", BENCH_RATE, 1, 1.5,
-	  stream_trindle, stream_pthreads_batched },
-	{ "fan-in-2", "msg/s", BENCH_RATE, 1, 1,
-	  fan_in_2_trindle, fan_in_2_pthreads },
-	{ "fan-in-4", "msg/s", BENCH_RATE, 1, 1,
-	  fan_in_4_trindle, fan_in_4_pthreads },
-	{ "pipeline", "MiB/s", BENCH_RATE, 1024 * 1024, 1,
-	  pipeline_trindle, pipeline_pthreads },
-	{ "share", "msg/s", BENCH_RATE, 1, 0,
-	  share_trindle, share_pthreads },
+	  .trindle = stream_trindle, .pthreads = stream_pthreads_batched,
+	  ZMQ_PEER },
+	{ "stream-contended", "msg/s", BENCH_RATE, 1, 0,
+	  .trindle = stream_trindle, .pthreads = stream_pthreads_batched,
+	  ZMQ_PEER, .contended = true },
+	{ "fan-in-2", "msg/s", BENCH_RATE, 1, 1, SIDES(fan_in_2) },
+	{ "fan-in-4", "msg/s", BENCH_RATE, 1, 1, SIDES(fan_in_4) },
+	{ "pipeline", "MiB/s", BENCH_RATE, 1024 * 1024, 1, SIDES(pipeline) },
+	{ "pipeline-all", "MiB/s", BENCH_RATE, 1024 * 1024, 1,
+	  SIDES(pipeline_all) },
+	{ "pipeline-contended", "MiB/s", BENCH_RATE, 1024 * 1024, 0,
+	  SIDES(pipeline), .contended = true },
+	{ "share", "msg/s", BENCH_RATE, 1, 0, SIDES(share) },
 	{ "launch", "ns/launch", BENCH_LATENCY, 1, 2,
-	  launch_trindle, launch_pthreads },
-	{ "scale-ring", "ns/hop", BENCH_LATENCY, 1, 0,
-	  scale_ring_trindle, scale_ring_pthreads },
+	  .trindle = launch_trindle, .pthreads = launch_pool_pthreads },
+	{ "launch-create", "ns/launch", BENCH_LATENCY, 1, 0,
+	  SIDES(launch) },
+	{ "scale-ring", "ns/hop", BENCH_LATENCY, 1, 0, SIDES(scale_ring) },
 	{ "scale-segments", "ns/segment", BENCH_LATENCY, 1, 0,
-	  scale_segments_trindle, scale_segments_pthreads },
+	  SIDES(scale_segments) },
+	/* The target for allocation: no worse than 10x malloc. */
+	{ "alloc", "ns/alloc", BENCH_LATENCY, 1, 0.1, SIDES(alloc) },
+	{ "alloc-batch", "ns/alloc", BENCH_LATENCY, 1, 0.1,
+	  SIDES(alloc_batch) },
 };
 const size_t bench_scenario_count =
 	sizeof bench_scenarios / sizeof bench_scenarios[0];
@@ -147,14 +164,21 @@ static const bench_scenario_t *find(const char *name)
 /* --side: one run of one side, for profilers. */
 static int run_side_once(const bench_scenario_t *sc, const args_t *a)
 {
-	bool trindle = strcmp(a->side, "trindle") == 0;
+	bench_side_fn fn = NULL;
 	bench_sample_t s = { 0 };
 
-	if (!trindle && strcmp(a->side, "pthreads") != 0) {
-		fprintf(stderr, "trindle-bench: --side trindle|pthreads\n");
+	if (strcmp(a->side, "trindle") == 0)
+		fn = sc->trindle;
+	else if (strcmp(a->side, "pthreads") == 0)
+		fn = sc->pthreads;
+	else if (strcmp(a->side, "peer") == 0)
+		fn = sc->peer;
+	if (!fn) {
+		fprintf(stderr, "trindle-bench: --side trindle|pthreads|peer "
+				"(peer: only where the scenario has one)\n");
 		return 1;
 	}
-	if ((trindle ? sc->trindle : sc->pthreads)(&a->opts, &s) != 0)
+	if (fn(&a->opts, &s) != 0)
 		return 1;
 	printf("%s %s ops=%llu seconds=%.6f figure=%.6g %s check=%#llx\n",
 			sc->name, a->side, (unsigned long long)s.ops,
@@ -212,6 +236,7 @@ int main(int argc, char **argv)
 {
 	bench_result_t res[sizeof bench_scenarios / sizeof bench_scenarios[0]];
 	const bench_scenario_t *only = NULL;
+	bench_machine_t machine;
 	size_t n = 0;
 	bool ok = true;
 	args_t a;
@@ -232,6 +257,9 @@ int main(int argc, char **argv)
 		}
 		return run_side_once(only, &a);
 	}
+	/* Every hand-off figure moves with the cache-line round trip, which
+	 * on this kind of host changes from hour to hour: measure it first. */
+	bench_machine_probe(&machine, a.opts.quick);
 	for (size_t i = 0; i < bench_scenario_count; i++) {
 		if (only && only != &bench_scenarios[i])
 			continue;
@@ -239,8 +267,10 @@ int main(int argc, char **argv)
 		ok = ok && res[n].ok;
 		n++;
 	}
+	bench_machine_reprobe(&machine, a.opts.quick);
+	bench_print_header(&machine, &a.opts);
 	bench_print_table(res, n);
-	if (a.json && bench_write_json(a.json, res, n) != 0)
+	if (a.json && bench_write_json(a.json, &machine, res, n) != 0)
 		ok = false;
 	return ok ? 0 : 1;
 }

@@ -6,11 +6,18 @@
  * bytes it gets and transforms them in place; the sink checksums the
  * result and recycles the chunk to the source.  32 chunks circulate.
  *
+ * Two stage loops, each a scenario of its own:
+ *   "pipeline": a stage takes at most 4 of the chunks queued for it, works
+ *   on them and moves them on with its next take (one sync, or one lock to
+ *   pop and one to push);
+ *   "pipeline-all": a stage takes everything queued for it each time.
  * libtrindle: each stage is a worker moving chunks to the next stage's
- * input pipe, up to 64 per sync.  pthreads: 4 threads and 5 bounded
- * queues, 64 per lock.  The digest adds up every stage's and the sink's
- * checksums, so both sides must have transformed the same bytes the same
- * way.
+ * input pipe.  pthreads: 4 threads and 5 bounded queues, popping the same
+ * way and pushing what was popped in one lock.  The source and the sink
+ * (the root process, or the main thread) send up to 64 chunks at a time
+ * and take back all that returned.  The digest adds up every stage's and
+ * the sink's checksums, so both sides must have transformed the same
+ * bytes the same way.
  */
 #include "bench.h"
 
@@ -20,6 +27,7 @@
 #define PL_CHUNK (64 * 1024)
 #define PL_POOL 32
 #define PL_WORDS (PL_CHUNK / sizeof(uint64_t))
+#define PL_TAKE_FEW 4             /* "pipeline": chunks per take */
 
 static uint64_t pl_chunks(const bench_opts_t *opts)
 {
@@ -74,7 +82,13 @@ static void pl_check(bt_result_t *res, void *seg, uint64_t stage)
 	res->count++;
 }
 
-static void pl_worker(trindle_pipe_t input)
+static void pl_worker_few(trindle_pipe_t input)
+{
+	bt_relay_take(input, pl_check, true, PL_TAKE_FEW);
+}
+
+/* BENCH_BATCH is more than PL_POOL: every take takes all that is queued. */
+static void pl_worker_all(trindle_pipe_t input)
 {
 	bt_relay(input, pl_check, true);
 }
@@ -98,10 +112,11 @@ static int pl_take(bt_feed_t *f, const trindle_message_t *m, bt_out_t *out,
 }
 
 /* Launches the stages and wires each to the next (the last to back). */
-static int pl_wire(bt_group_t *g, trindle_pipe_t back, uint64_t chunks)
+static int pl_wire(bt_group_t *g, trindle_pipe_t back, uint64_t chunks,
+		trindle_entrypoint_t worker)
 {
 	for (size_t s = 0; s < PL_STAGES; s++)
-		if (!bt_group_launch(g, pl_worker, PL_POOL + 4))
+		if (!bt_group_launch(g, worker, PL_POOL + 4))
 			return -1;
 	for (size_t s = 0; s < PL_STAGES; s++) {
 		trindle_pipe_t next = s + 1 < PL_STAGES ? g->workers[s + 1]
@@ -118,7 +133,9 @@ static int pl_run_trindle(bt_feed_t *f, bt_group_t *g, bench_sample_t *s)
 	pl_sink_t k = { g, 0 };
 	double t0;
 
-	if (pl_wire(g, f->back, f->total) != 0)
+	/* f->arg: how many chunks a stage takes at a time. */
+	if (pl_wire(g, f->back, f->total, f->arg == PL_TAKE_FEW ? pl_worker_few
+				: pl_worker_all) != 0)
 		return -1;
 	f->to = g->workers[0];
 	t0 = bench_now();
@@ -132,12 +149,24 @@ static int pl_run_trindle(bt_feed_t *f, bt_group_t *g, bench_sample_t *s)
 	return 0;
 }
 
-int pipeline_trindle(const bench_opts_t *opts, bench_sample_t *s)
+static int pl_trindle(const bench_opts_t *opts, size_t take,
+		bench_sample_t *s)
 {
-	bt_feed_t f = { .total = pl_chunks(opts), .stamp = pl_fill };
+	bt_feed_t f = { .total = pl_chunks(opts), .stamp = pl_fill,
+		.arg = take };
 
 	return bt_feed_root(&f, PL_POOL, PL_CHUNK, PL_POOL, PL_STAGES,
 			pl_run_trindle, s);
+}
+
+int pipeline_trindle(const bench_opts_t *opts, bench_sample_t *s)
+{
+	return pl_trindle(opts, PL_TAKE_FEW, s);
+}
+
+int pipeline_all_trindle(const bench_opts_t *opts, bench_sample_t *s)
+{
+	return pl_trindle(opts, PL_POOL, s);
 }
 
 /* ---- pthreads --------------------------------------------------------- */
@@ -145,6 +174,7 @@ int pipeline_trindle(const bench_opts_t *opts, bench_sample_t *s)
 typedef struct pl_twin {
 	bq_t q[PL_STAGES + 1];       /* q[s]: into stage s; q[4]: to main */
 	uint64_t chunks;
+	size_t take;                 /* chunks a stage takes at a time */
 } pl_twin_t;
 
 typedef struct pl_thread {
@@ -156,11 +186,11 @@ static void *pl_twin_stage(void *arg)
 {
 	pl_thread_t *th = arg;
 	pl_twin_t *t = th->twin;
-	void *batch[BENCH_BATCH];
+	void *batch[PL_POOL];
 	uint64_t done = 0;
 
 	while (done < t->chunks) {
-		size_t n = bq_pop_many(&t->q[th->stage], batch, BENCH_BATCH);
+		size_t n = bq_pop_many(&t->q[th->stage], batch, t->take);
 
 		for (size_t k = 0; k < n; k++)
 			th->check += pl_stage(batch[k], th->stage + 1);
@@ -187,10 +217,10 @@ static uint64_t pl_twin_source(pl_twin_t *t, void **pool)
 			bq_push_many(&t->q[0], batch, k);
 		if (nfree > 0 && sent < t->chunks)
 			n = bq_try_pop_many(&t->q[PL_STAGES], pool + nfree,
-					BENCH_BATCH);
+					PL_POOL - nfree);
 		else
 			n = bq_pop_many(&t->q[PL_STAGES], pool + nfree,
-					BENCH_BATCH);
+					PL_POOL - nfree);
 		for (size_t i = 0; i < n; i++)
 			check += pl_sum(pool[nfree + i]);
 		nfree += n;
@@ -199,9 +229,10 @@ static uint64_t pl_twin_source(pl_twin_t *t, void **pool)
 	return check;
 }
 
-int pipeline_pthreads(const bench_opts_t *opts, bench_sample_t *s)
+static int pl_pthreads(const bench_opts_t *opts, size_t take,
+		bench_sample_t *s)
 {
-	pl_twin_t t = { .chunks = pl_chunks(opts) };
+	pl_twin_t t = { .chunks = pl_chunks(opts), .take = take };
 	pl_thread_t th[PL_STAGES];
 	pthread_t tid[PL_STAGES];
 	void *pool[PL_POOL];
@@ -235,4 +266,14 @@ int pipeline_pthreads(const bench_opts_t *opts, bench_sample_t *s)
 	for (size_t i = 0; i < PL_POOL; i++)
 		free(pool[i]);
 	return rc;
+}
+
+int pipeline_pthreads(const bench_opts_t *opts, bench_sample_t *s)
+{
+	return pl_pthreads(opts, PL_TAKE_FEW, s);
+}
+
+int pipeline_all_pthreads(const bench_opts_t *opts, bench_sample_t *s)
+{
+	return pl_pthreads(opts, PL_POOL, s);
 }

@@ -7,7 +7,8 @@
  * trindle_sync into the consumer's input pipe, and the consumer moves them
  * back through the root's return pipe, 64 per sync at most.
  * pthreads, "stream": the same through two bounded queues, one lock per
- * item.  pthreads, "stream-batched": the same queues, 64 items per lock.
+ * item.  pthreads, "stream-batched": the same queues, up to 64 items
+ * pushed per lock and everything queued popped per lock.
  * (The libtrindle loops are bench.c's bt_feed_run and bt_relay.)
  *
  * The producer stamps every block with its sequence number at both ends;
@@ -99,17 +100,23 @@ static void *st_consumer_single(void *arg)
 	return NULL;
 }
 
+/* Takes everything queued in one lock, then checks and hands back 64
+ * at a time, each run in one lock. */
 static void *st_consumer_batched(void *arg)
 {
 	st_twin_t *t = arg;
-	void *batch[BENCH_BATCH];
+	void *batch[ST_POOL];
 
 	while (t->res.count < t->messages) {
-		size_t n = bq_pop_many(&t->to_consumer, batch, BENCH_BATCH);
+		size_t n = bq_pop_many(&t->to_consumer, batch, ST_POOL);
 
-		for (size_t k = 0; k < n; k++)
-			stream_consume(&t->res, batch[k], 0);
-		bq_push_many(&t->back, batch, n);
+		for (size_t k = 0; k < n; k += BQ_RUN) {
+			size_t run = n - k < BQ_RUN ? n - k : BQ_RUN;
+
+			for (size_t i = k; i < k + run; i++)
+				stream_consume(&t->res, batch[i], 0);
+			bq_push_many(&t->back, batch + k, run);
+		}
 	}
 	return NULL;
 }
@@ -132,27 +139,30 @@ static void st_produce_single(st_twin_t *t)
 	}
 }
 
-/* 64 per lock, shaped like the libtrindle producer's loop. */
+/*
+ * Up to 64 per lock, shaped like the libtrindle producer's loop: stamp and
+ * push up to 64 free blocks, then take back everything that has returned
+ * (waiting only when no block is free).
+ */
 static void st_produce_batched(st_twin_t *t)
 {
 	uint64_t sent = 0, returned = 0;
-	void *batch[BENCH_BATCH];
+	void *batch[BQ_RUN];
 
 	while (returned < t->messages) {
-		size_t k = 0, n;
+		size_t k = 0, n, room;
 
-		while (k < BENCH_BATCH && t->nfree > 0 && sent < t->messages) {
+		while (k < BQ_RUN && t->nfree > 0 && sent < t->messages) {
 			batch[k] = t->pool[--t->nfree];
 			stream_stamp(batch[k++], sent++, 0);
 		}
 		if (k)
 			bq_push_many(&t->to_consumer, batch, k);
+		room = ST_POOL - t->nfree;
 		if (t->nfree > 0 && sent < t->messages)
-			n = bq_try_pop_many(&t->back, t->pool + t->nfree,
-					BENCH_BATCH);
+			n = bq_try_pop_many(&t->back, t->pool + t->nfree, room);
 		else
-			n = bq_pop_many(&t->back, t->pool + t->nfree,
-					BENCH_BATCH);
+			n = bq_pop_many(&t->back, t->pool + t->nfree, room);
 		t->nfree += n;
 		returned += n;
 	}

@@ -32,6 +32,15 @@
  * how much memory of destroyed segments stays resident for reuse (default
  * 1024); beyond it their pages go back to the kernel.
  *
+ * Destroyed segments: touching one faults.  Its pages are made PROT_NONE;
+ * when the kernel refuses that (the process reached vm.max_map_count
+ * mappings, which holes between live segments can use up), they get guard
+ * markers instead (MADV_GUARD_INSTALL, Linux 6.13 or later), which fault
+ * the same way.  On an older kernel such a destroyed segment is emptied
+ * (it reads as zeros) but stays accessible until the library manages to
+ * protect it (it tries again at later allocations and destroys).  Either
+ * way its memory is not reused before it is protected.
+ *
  * Appeared in: libtrindle 0.1.
  */
 #ifndef TRINDLE_H
@@ -161,6 +170,16 @@ TRINDLE_PUBLIC size_t trindle_measure(trindle_object_t object);
  *  - EINVAL: count is nonzero and buffers is NULL;
  *  - EOVERFLOW: the sizes add up to more than SIZE_MAX;
  *  - ENOMEM: no memory (or address space) for a segment this large.
+ *
+ * Address space: a segment takes its size rounded up to a power of two
+ * pages.  Small segments are carved from reservations of up to 4 GiB,
+ * made smaller (halved, down to what the request needs) when the kernel
+ * refuses, as under an address-space limit (ulimit -v, RLIMIT_AS): then
+ * allocations succeed until the limit is used up, and fail with ENOMEM
+ * beyond it.  A segment over 32 MiB (64 MiB or more once rounded) has a
+ * reservation of its own; only the pages written cost memory, so even a
+ * 1 TiB segment is cheap until used, and a size the address space cannot
+ * hold fails with ENOMEM.
  *
  * Copying from a source buffer that itself faults (for example a destroyed
  * segment) is a fault of the calling process, reported as such.
@@ -299,6 +318,7 @@ TRINDLE_PUBLIC int trindle_sync_timeout(trindle_mailbox_t *out,
  *  - EINVAL: entry is not in executable memory, queue_count is 0, or out or
  *    err is neither NULL nor a pipe the caller may send on;
  *  - ENOMEM or EAGAIN: no memory or no thread for the worker.
+ * A launch that fails has started nothing and changed no holds.
  */
 TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
 		size_t queue_count, trindle_pipe_t out, trindle_pipe_t err);
@@ -313,7 +333,10 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
  *
  * In a root process (a thread not started by trindle_launch) output is
  * released, everything the root holds is released, and the thread ends
- * with pthread_exit().  Never returns.
+ * with pthread_exit().  As with pthreads, a program whose main thread ends
+ * this way ends once its other threads have: the worker threads kept for
+ * reuse end as soon as no process (root or worker) is alive.  Never
+ * returns.
  */
 TRINDLE_NORETURN TRINDLE_PUBLIC void trindle_exit(trindle_object_t output);
 

@@ -13,6 +13,23 @@
 
 static struct sigaction previous_segv, previous_bus;
 
+/* The calling thread's recovery point (NULL: disarmed). */
+static TRINDLE_TLS sigjmp_buf *tls_recovery;
+static TRINDLE_TLS int tls_recovery_value;
+static TRINDLE_TLS trindle_fault_t *tls_recovery_report;
+
+void trindle__fault_arm(sigjmp_buf *env, int value, trindle_fault_t *report)
+{
+	tls_recovery_report = report;
+	tls_recovery_value = value;
+	tls_recovery = env;
+}
+
+void trindle__fault_disarm(void)
+{
+	tls_recovery = NULL;
+}
+
 /* What the faulting instruction tried to do. */
 static int access_kind(void *context, const void *address,
 		const struct segment *s)
@@ -192,8 +209,12 @@ static void handler(int sig, siginfo_t *info, void *context)
 		.object = s ? s->base : NULL,
 		.process = NULL,
 	};
-	if (trindle__worker_in_progress())
-		trindle__worker_fault(&report);
+	sigjmp_buf *env = tls_recovery;
+	if (env) {
+		*tls_recovery_report = report;
+		tls_recovery = NULL;
+		siglongjmp(*env, tls_recovery_value);
+	}
 	report_root_fault(&report, s);
 	default_action(sig);
 	errno = saved_errno;

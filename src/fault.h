@@ -6,19 +6,28 @@
  * lock-free state (arena tables, segment atomics, thread-locals) and takes
  * no lock, since the faulting thread may hold any.  A fault outside our
  * arenas goes to the handler that was installed before ours.  A fault in a
- * worker jumps back to the worker's base frame, where the report is built
- * in normal context; a fault in a root process prints one line and lets
- * the original signal end the program.
+ * thread whose recovery point is armed (a worker's) jumps back to it, and
+ * the report is built in normal context; any other (a root process's)
+ * prints one line and lets the original signal end the program.
  */
 #ifndef TRINDLE_FAULT_H
 #define TRINDLE_FAULT_H
+
+#include <setjmp.h>
 
 #include "trindle.h"
 
 int trindle__fault_install(void);
 
-/* launch.c: does the calling thread run a worker?  Jumps to its base. */
-int trindle__worker_in_progress(void);
-TRINDLE_NORETURN void trindle__worker_fault(const trindle_fault_t *report);
+/*
+ * The calling thread's recovery point.  While it is armed, a fault in the
+ * thread stores its report in *report, disarms the point and jumps back
+ * with siglongjmp(*env, value); disarmed, a fault ends the program after
+ * one line on stderr.  A worker's run arms it (launch.c), so the handler
+ * needs to know nothing about workers.  env and report must stay valid
+ * while the point is armed.
+ */
+void trindle__fault_arm(sigjmp_buf *env, int value, trindle_fault_t *report);
+void trindle__fault_disarm(void);
 
 #endif

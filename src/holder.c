@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "wait.h"
 
 void trindle__holder_init(struct holder *h)
@@ -24,12 +25,11 @@ static void make_room_locked(struct holder *h)
 		h->notice_head = 0;
 		return;
 	}
-	size_t cap = h->notice_capacity ? h->notice_capacity * 2 : 16;
-	struct notice *v = realloc(h->notices, cap * sizeof(*v));
+	struct notice *v = trindle__grow(h->notices, &h->notice_capacity,
+			h->notice_count, sizeof(*v), 16);
 	if (!v)
 		abort(); /* a lost notice breaks the contract */
 	h->notices = v;
-	h->notice_capacity = cap;
 }
 
 void trindle__holder_notify(struct holder *h, struct notice n)

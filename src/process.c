@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "pipe.h"
 #include "runtime.h"
 #include "segment.h"
@@ -39,7 +40,7 @@ struct process *trindle__process_new(void)
 		free(p);
 		return NULL;
 	}
-	pthread_mutex_init(&p->notice_lock, NULL);
+	trindle__holder_init(&p->holder);
 	return p;
 }
 
@@ -95,57 +96,103 @@ int trindle__process_reserve_caps(struct process *p, size_t n)
 	return trindle__cap_reserve(&p->caps, n);
 }
 
-static void push_notice(struct process *p, struct notice n)
+struct cap *trindle__process_held(trindle_object_t object,
+		struct process **pp)
 {
-	pthread_mutex_lock(&p->notice_lock);
-	if (p->notice_head + p->notice_count == p->notice_capacity) {
-		if (p->notice_head > 0) {
-			memmove(p->notices, p->notices + p->notice_head,
-				p->notice_count * sizeof(n));
-			p->notice_head = 0;
-		} else {
-			size_t cap = p->notice_capacity ? p->notice_capacity * 2 : 16;
-			struct notice *v = realloc(p->notices, cap * sizeof(n));
-			if (!v)
-				abort(); /* a lost notice breaks the contract */
-			p->notices = v;
-			p->notice_capacity = cap;
-		}
+	int saved_errno = errno;
+	struct process *p = trindle__current();
+
+	errno = saved_errno;
+	*pp = p;
+	return p && object ? trindle__cap_find(&p->caps, object) : NULL;
+}
+
+struct pipe *trindle__process_send_pipe(struct process *p,
+		const void *address)
+{
+	struct cap *c = address ? trindle__cap_find(&p->caps, address) : NULL;
+
+	if (!c || c->obj->kind != OBJECT_PIPE ||
+	    !(c->rights & TRINDLE_ACCESS_SEND))
+		return NULL;
+	return (struct pipe *)c->obj;
+}
+
+struct segment *trindle__process_code_segment(struct process *p,
+		const void *address)
+{
+	struct segment *s = trindle__segment_slot(address);
+	if (!s)
+		return NULL;
+	struct cap *c = trindle__cap_find(&p->caps, s->base);
+	if (!c || c->obj != &s->obj || !trindle__segment_covers(s, address) ||
+	    !(trindle__segment_rights(s) & TRINDLE_ACCESS_EXECUTE))
+		return NULL;
+	return s;
+}
+
+/* Sums the buffer sizes; -EOVERFLOW if they do not fit in a size_t. */
+static int total_bytes(size_t count, const trindle_buffer_t buffers[],
+		size_t *total)
+{
+	size_t sum = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		if (buffers[i].bytes > SIZE_MAX - sum)
+			return -EOVERFLOW;
+		sum += buffers[i].bytes;
 	}
-	p->notices[p->notice_head + p->notice_count++] = n;
-	atomic_fetch_add_explicit(&p->notices_pending, 1, memory_order_release);
-	pthread_mutex_unlock(&p->notice_lock);
-	trindle__wait_wake(p);
+	*total = sum;
+	return 0;
 }
 
-void trindle__process_notify_segment(struct process *p, struct segment *s,
-		uint32_t generation)
+/* Copies the buffers into a new segment's memory and zeroes the rest up
+ * to the page end (everything not copied, unless the slot is known to be
+ * clean, or zero_gaps says the caller writes the gaps itself). */
+static void copy_buffers(char *base, size_t count,
+		const trindle_buffer_t buffers[], size_t total, size_t pages,
+		bool dirty, bool zero_gaps)
 {
-	push_notice(p, (struct notice){ NOTICE_SOLE_HOLDER, generation, s });
-}
+	size_t at = 0;
 
-void trindle__process_notify_pipe(struct process *p, struct pipe *pipe)
-{
-	push_notice(p, (struct notice){ NOTICE_PIPE_DIED, 0, pipe });
-}
-
-static bool pop_notice(struct process *p, struct notice *n)
-{
-	bool got = false;
-
-	if (!atomic_load_explicit(&p->notices_pending, memory_order_acquire))
-		return false;
-	pthread_mutex_lock(&p->notice_lock);
-	if (p->notice_count) {
-		*n = p->notices[p->notice_head++];
-		if (--p->notice_count == 0)
-			p->notice_head = 0;
-		atomic_fetch_sub_explicit(&p->notices_pending, 1,
-				memory_order_relaxed);
-		got = true;
+	for (size_t i = 0; i < count; i++) {
+		size_t n = buffers[i].bytes;
+		if (buffers[i].address)
+			memcpy(base + at, buffers[i].address, n);
+		else if (dirty && zero_gaps)
+			memset(base + at, 0, n);
+		at += n;
 	}
-	pthread_mutex_unlock(&p->notice_lock);
-	return got;
+	size_t end = pages * trindle__page_size();
+	if (dirty && end > total)
+		memset(base + total, 0, end - total);
+}
+
+int trindle__process_allocate(struct process *p, size_t count,
+		const trindle_buffer_t buffers[], bool zero_gaps,
+		struct segment **out)
+{
+	size_t total;
+	struct segment *s;
+
+	if (count && !buffers)
+		return -EINVAL;
+	int err = total_bytes(count, buffers, &total);
+	if (!err && total > SIZE_MAX - trindle__page_size())
+		err = -ENOMEM;
+	if (!err)
+		err = trindle__process_reserve_caps(p, 1);
+	if (!err)
+		err = trindle__segment_create(total, &p->holder, &s);
+	if (err)
+		return err;
+	/* Held before it is filled: if a source buffer faults, the segment
+	 * is released with everything else the process holds. */
+	trindle__cap_insert(&p->caps, s->base, &s->obj, 0);
+	copy_buffers(s->base, count, buffers, total, s->pages, s->dirty_memory,
+		     zero_gaps);
+	*out = s;
+	return 0;
 }
 
 /* p's hold on pipe ends: if it was p's out or err pipe, p forgets it, so
@@ -180,7 +227,7 @@ static bool settle_notice(struct process *p, const struct notice *n,
 	if (deliver) {
 		forget_completion_pipe(p, &pipe->obj);
 		trindle__cap_remove(&p->caps, c);
-		trindle__pipe_drop_holder(pipe, p);
+		trindle__pipe_drop_holder(pipe, &p->holder);
 		msg->address = pipe;
 		msg->content = NULL;
 	}
@@ -194,7 +241,7 @@ size_t trindle__process_take_notices(struct process *p,
 	size_t n = 0;
 	struct notice notice;
 
-	while (n < max && pop_notice(p, &notice))
+	while (n < max && trindle__holder_pop_notice(&p->holder, &notice))
 		if (settle_notice(p, &notice, &msgs[n]))
 			n++;
 	return n;
@@ -202,17 +249,14 @@ size_t trindle__process_take_notices(struct process *p,
 
 void trindle__process_mark_dirty(struct process *p, struct segment *s)
 {
-	if (p->ndirty == p->dirty_capacity) {
-		size_t cap = p->dirty_capacity ? p->dirty_capacity * 2 : 64;
-		struct segment **v = realloc(p->dirty, cap * sizeof(*v));
-		if (!v) {
-			/* Settle now rather than forget: correctness over batching. */
-			trindle__segment_settle(s);
-			return;
-		}
-		p->dirty = v;
-		p->dirty_capacity = cap;
+	struct segment **v = trindle__grow(p->dirty, &p->dirty_capacity,
+			p->ndirty, sizeof(*v), 64);
+	if (!v) {
+		/* Settle now rather than forget: correctness over batching. */
+		trindle__segment_settle(s);
+		return;
 	}
+	p->dirty = v;
 	p->dirty[p->ndirty++] = s;
 }
 
@@ -224,15 +268,32 @@ void trindle__process_settle(struct process *p)
 	p->ndirty = 0;
 }
 
-void trindle__drop_carried(struct process *actor, struct object *o)
+/* A message that carried o was dropped by actor (its pipe died). */
+static void drop_carried(struct process *actor, struct object *o)
 {
 	if (o->kind == OBJECT_SEGMENT) {
 		struct segment *s = (struct segment *)o;
-		trindle__segment_drop_message(s, actor);
+		trindle__segment_drop_message(s, &actor->holder);
 		trindle__process_mark_dirty(actor, s);
 	} else {
 		trindle__pipe_uncarry((struct pipe *)o);
 	}
+}
+
+/* p, the pipe's creator, kills it: queued contents are let go, then every
+ * other holder is told. */
+static void kill_pipe(struct process *p, struct pipe *pipe)
+{
+	struct object *batch[64];
+	size_t n;
+
+	trindle__pipe_mark_dead(pipe);
+	/* The drain also wakes the senders waiting for room: a full pipe has
+	 * messages to drain, and they find it dead. */
+	while ((n = trindle__pipe_pop(pipe, batch, 64)) > 0)
+		for (size_t i = 0; i < n; i++)
+			drop_carried(p, batch[i]);
+	trindle__pipe_notify_holders(pipe);
 }
 
 static void release_object(struct process *p, struct object *o,
@@ -242,14 +303,14 @@ static void release_object(struct process *p, struct object *o,
 		struct segment *s = (struct segment *)o;
 		/* Settled before p's next message is published (and before its
 		 * sync returns), so effects keep the order of the outbox. */
-		trindle__segment_release(s, p);
+		trindle__segment_release(s, &p->holder);
 		trindle__process_mark_dirty(p, s);
 	} else if (rights & TRINDLE_ACCESS_RECEIVE) {
 		struct pipe *pipe = (struct pipe *)o;
-		trindle__pipe_kill(pipe, p);
+		kill_pipe(p, pipe);
 		trindle__pipe_unref(pipe); /* the creator's reference */
 	} else {
-		trindle__pipe_drop_holder((struct pipe *)o, p);
+		trindle__pipe_drop_holder((struct pipe *)o, &p->holder);
 	}
 }
 
@@ -264,7 +325,9 @@ void trindle__process_release_cap(struct process *p, struct cap *c)
 	release_object(p, o, rights);
 }
 
-bool trindle__process_deliver_final(struct process *p, struct cap *c,
+/* Queues object c (held by p) on target through a send that cannot fail
+ * for lack of room, moving p's hold; false if the pipe is dead. */
+static bool deliver_final(struct process *p, struct cap *c,
 		struct pipe *target)
 {
 	if (trindle__pipe_enter(target) < 0)
@@ -272,7 +335,7 @@ bool trindle__process_deliver_final(struct process *p, struct cap *c,
 	struct object *o = c->obj;
 	if (o->kind == OBJECT_SEGMENT) {
 		/* A move: the hold passes from p to the message. */
-		trindle__segment_charge((struct segment *)o, p, true);
+		trindle__segment_charge((struct segment *)o, &p->holder, true);
 		trindle__cap_remove(&p->caps, c);
 		if (unlikely(trindle__segment_debug_in_flight()))
 			trindle__segment_settle((struct segment *)o);
@@ -289,10 +352,8 @@ bool trindle__process_deliver_final(struct process *p, struct cap *c,
 static struct pipe *completion_pipe(struct process *p, enum final_target t)
 {
 	struct pipe *pipe = t == FINAL_OUT ? p->out : t == FINAL_ERR ? p->err : NULL;
-	if (!pipe)
-		return NULL;
-	struct cap *c = trindle__cap_find(&p->caps, pipe);
-	if (!c || c->obj != &pipe->obj || !(c->rights & TRINDLE_ACCESS_SEND))
+
+	if (!pipe || trindle__process_send_pipe(p, pipe) != pipe)
 		return NULL;
 	return pipe;
 }
@@ -331,7 +392,7 @@ void trindle__process_end(struct process *p, trindle_object_t final,
 	if (final && (c = trindle__cap_find(&p->caps, final)) != NULL) {
 		struct pipe *to = completion_pipe(p, target);
 		if (to)
-			trindle__process_deliver_final(p, c, to);
+			deliver_final(p, c, to);
 	}
 	if (p->input && (c = trindle__cap_find(&p->caps, p->input)) != NULL) {
 		input = c->obj;
@@ -356,7 +417,7 @@ void trindle__process_end(struct process *p, trindle_object_t final,
 	release_all(p, false);
 	trindle__process_settle(p);
 	/* Nobody can notify us any more: drop what is left unread. */
-	while (pop_notice(p, &n))
+	while (trindle__holder_pop_notice(&p->holder, &n))
 		if (n.kind == NOTICE_PIPE_DIED)
 			trindle__pipe_unref(n.obj);
 	p->nrequests = 0;

@@ -20,21 +20,11 @@
 #include <stdint.h>
 
 #include "cap.h"
+#include "holder.h"
 #include "trindle.h"
 
 struct pipe;
 struct segment;
-
-enum notice_kind {
-	NOTICE_SOLE_HOLDER = 1, /* { NULL, segment } */
-	NOTICE_PIPE_DIED = 2,   /* { pipe, NULL } */
-};
-
-struct notice {
-	uint8_t kind;
-	uint32_t generation; /* the segment's, when the notice was sent */
-	void *obj;           /* struct segment * or struct pipe * */
-};
 
 enum final_target {
 	FINAL_NONE = 0,
@@ -49,12 +39,7 @@ struct process {
 	struct pipe *out, *err;      /* completion pipes named at launch */
 	trindle_entrypoint_t entry;
 
-	atomic_uint waiting;         /* futex word of trindle_sync waits */
-
-	pthread_mutex_t notice_lock;
-	struct notice *notices;      /* FIFO: [notice_head, notice_count) */
-	size_t notice_head, notice_count, notice_capacity;
-	atomic_size_t notices_pending;
+	struct holder holder;        /* what other threads may touch */
 
 	/* Scratch of the sync in progress (owner thread only). */
 	struct segment **dirty;
@@ -82,32 +67,41 @@ void trindle__set_current(struct process *p);
 struct process *trindle__process_new(void);
 void trindle__process_free(struct process *p);
 
-/* Sent from any thread. */
-void trindle__process_notify_segment(struct process *p, struct segment *s,
-		uint32_t generation);
-void trindle__process_notify_pipe(struct process *p, struct pipe *pipe);
-
 /* Owner thread only. */
 void trindle__process_mark_dirty(struct process *p, struct segment *s);
 void trindle__process_settle(struct process *p);
 void trindle__process_release_cap(struct process *p, struct cap *c);
-void trindle__drop_carried(struct process *actor, struct object *o);
 /* Takes up to max notices still valid; returns how many were stored. */
 size_t trindle__process_take_notices(struct process *p,
 		trindle_message_t *msgs, size_t max);
 /* Ends p: delivers final to its out or err pipe, releases the rest. */
 void trindle__process_end(struct process *p, trindle_object_t final,
 		enum final_target target);
-/* Queues object c (held by p) on pipe through a send that cannot fail for
- * lack of room, moving p's hold; returns false if the pipe is dead. */
-bool trindle__process_deliver_final(struct process *p, struct cap *c,
-		struct pipe *target);
 
 /* Ensures n more capabilities can be inserted without failing. */
 int trindle__process_reserve_caps(struct process *p, size_t n);
 
-/* launch.c */
-TRINDLE_NORETURN void trindle__worker_finish(struct process *p,
-		trindle_object_t final, enum final_target target);
+/* The calling process (through *pp) and its capability for object, or
+ * NULL if it does not hold it.  Leaves errno alone: the queries that use
+ * it never fail. */
+struct cap *trindle__process_held(trindle_object_t object,
+		struct process **pp);
+
+/* The pipe address names if p holds SEND on it (dead or not), or NULL. */
+struct pipe *trindle__process_send_pipe(struct process *p,
+		const void *address);
+
+/* The extended segment p holds that address lies in, or NULL: code p may
+ * run besides the program's and libraries'. */
+struct segment *trindle__process_code_segment(struct process *p,
+		const void *address);
+
+/* A new segment held by p alone: the buffers concatenated, the rest of the
+ * last page zero.  With zero_gaps false, buffers without an address are
+ * left as the slot had them (the caller writes them before anyone else
+ * can see the segment).  0, -EINVAL, -EOVERFLOW or -ENOMEM. */
+int trindle__process_allocate(struct process *p, size_t count,
+		const trindle_buffer_t buffers[], bool zero_gaps,
+		struct segment **out);
 
 #endif

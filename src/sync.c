@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "pipe.h"
 #include "process.h"
 #include "segment.h"
@@ -97,14 +98,11 @@ static void plan_moves(struct process *p, const trindle_message_t *msgs,
 
 static bool add_request(struct process *p, struct pipe *pipe)
 {
-	if (p->nrequests == p->requests_capacity) {
-		size_t cap = p->requests_capacity ? p->requests_capacity * 2 : 16;
-		struct pipe **v = realloc(p->requests, cap * sizeof(*v));
-		if (!v)
-			return false;
-		p->requests = v;
-		p->requests_capacity = cap;
-	}
+	struct pipe **v = trindle__grow(p->requests, &p->requests_capacity,
+			p->nrequests, sizeof(*v), 16);
+	if (!v)
+		return false;
+	p->requests = v;
 	p->requests[p->nrequests++] = pipe;
 	return true;
 }
@@ -325,7 +323,7 @@ static void charge(struct process *p, struct cap *c, bool move)
 	struct segment *s = (struct segment *)c->obj;
 	if (move && trindle__segment_charge_move_fast(s))
 		return;
-	trindle__segment_charge(s, p, move);
+	trindle__segment_charge(s, &p->holder, move);
 	if (!move || unlikely(trindle__segment_debug_in_flight()))
 		trindle__process_mark_dirty(p, s); /* protected before publishing */
 }
@@ -452,7 +450,7 @@ static void adopt(struct process *p, struct pipe *from, struct object *o,
 		bool settle;
 		trindle__cap_find_or_insert(&p->caps, s->base, o, 0, &inserted);
 		if (!trindle__segment_receive_fast(s, !inserted, &settle))
-			settle = trindle__segment_receive(s, p, !inserted);
+			settle = trindle__segment_receive(s, &p->holder, !inserted);
 		if (settle)
 			trindle__process_mark_dirty(p, s); /* maybe alone now */
 		msg->content = s->base;
@@ -462,7 +460,7 @@ static void adopt(struct process *p, struct pipe *from, struct object *o,
 	msg->content = pipe;
 	if (trindle__cap_find(&p->caps, pipe))
 		trindle__pipe_uncarry(pipe); /* held already: counts once */
-	else if (trindle__pipe_adopt(pipe, p))
+	else if (trindle__pipe_adopt(pipe, &p->holder))
 		trindle__cap_insert(&p->caps, pipe, o, TRINDLE_ACCESS_SEND);
 }
 
@@ -552,7 +550,7 @@ static bool sync_ready(void *arg)
 {
 	struct process *p = arg;
 
-	if (atomic_load_explicit(&p->notices_pending, memory_order_acquire))
+	if (trindle__holder_has_notices(&p->holder))
 		return true;
 	for (size_t i = 0; i < p->nrequests; i++)
 		if (trindle__pipe_ready(p->requests[i]))
@@ -593,7 +591,7 @@ static size_t receive(struct process *p, trindle_mailbox_t *in,
 		if (!p->spin_ns)
 			p->spin_ns = SYNC_SPIN_NS;
 		int64_t start = trindle__now_ns();
-		bool ready = trindle__wait_word(&p->waiting, sync_ready, p,
+		bool ready = trindle__wait_word(&p->holder.waiting, sync_ready, p,
 				deadline_ns, p->spin_ns, &slept);
 		adapt_spin(p, slept, trindle__now_ns() - start);
 		if (!ready)
