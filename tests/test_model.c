@@ -24,9 +24,16 @@
  * On a mismatch it prints the steps so far, the seed and the step, then
  * runs that seed again for exactly that many steps (the shortest failing
  * prefix: every step is checked, so no shorter prefix fails) to see that
- * it fails again, and tries the known core bugs the model can copy
- * (TRINDLE_MODEL_KNOWN, model.h) to say which one it is.  A hang is caught
- * by a watchdog, which prints the steps up to the one that hung.
+ * it fails again, leaves out of the failing step every message it can do
+ * without (printing the fewest messages that still fail), and tries the
+ * known core bugs the model can copy (TRINDLE_MODEL_KNOWN, model.h) to say
+ * which one it is.  Only the first three failures get all that; later
+ * ones get a line and the known-bug match.  A hang is caught by a
+ * watchdog, which prints the steps up to the one that hung.
+ *
+ * The default run also replays every input in tests/fuzz/corpus (inputs
+ * of the libFuzzer target tests/fuzz/fuzz_sync.c, crashes it found among
+ * them), and runs the core bugs the tester found as plain sequences.
  */
 #include "helpers.h"
 
