@@ -267,10 +267,27 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_pipe(size_t queue_items);
  *    already held because its fellow holders released it; it has WRITE;
  *  - { pipe, NULL }: pipe, on which the caller held SEND, died.
  * Notices come first, then messages, taken fairly: one from each requested
- * pipe in turn, the least recently served pipe first (across calls).  What
- * does not fit stays queued.  Messages from one sender through one pipe
- * arrive in the order sent.  A message carrying a pipe that died on the way
- * is delivered, but gives no SEND.
+ * pipe in turn, the least recently served pipe first (across calls), and
+ * pipes served equally long ago (never, say) in the order of their
+ * requests.  What does not fit stays queued.  Messages from one sender
+ * through one pipe arrive in the order sent.  A message carrying a pipe
+ * that died on the way is delivered, but gives no SEND.
+ *
+ * Notices come in the order they were posted: a closure notice when its
+ * pipe dies, a sole-holder notice once the pages are writable (a sender's
+ * own releases take effect at the end of each run of sends to one pipe and
+ * at the end of its outbox; those of one such step in address order).  A
+ * notice that is no longer true when it would be delivered (the segment
+ * was shared again or released meanwhile, the pipe already let go of) is
+ * dropped; one that became true again is delivered, so a segment can give
+ * its holder more than one notice over time.  An extended segment gives
+ * none (a notice promises WRITE).
+ *
+ * A creator's send of its own pipe followed by its release does not hand
+ * the pipe over: the release kills it, and the message carries a dead
+ * pipe.  When a send fails, every later release of the same object in the
+ * same call fails too (segment or pipe), so a creator's release that fails
+ * this way leaves the pipe alive, with its receive request.
  *
  * Blocking: the call waits only when in has room, out held at least one
  * valid receive request, nothing can be delivered yet, and something could
@@ -352,8 +369,10 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
  * trindle_exit - end the calling process, delivering output to out.
  *
  * If output is non-NULL and held by the caller, it is moved to the out pipe
- * given at launch (even past the pipe's capacity); if the worker no longer
- * holds SEND on out, or out is NULL or dead, output is released instead.
+ * given at launch (even past the pipe's capacity); if the worker does not
+ * hold SEND on out when it ends (it may have let go of it and got it back
+ * since: what counts is the end), or out is NULL or dead, output is
+ * released instead.
  * Then everything the process holds is released and its input pipe dies.
  *
  * In a root process (a thread not started by trindle_launch) output is
