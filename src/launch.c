@@ -40,7 +40,6 @@ enum jump_reason {
 };
 
 struct worker {
-	pthread_t thread;
 	atomic_uint word;                 /* futex word while idle */
 	_Atomic(struct process *) job;
 	sigjmp_buf base;
@@ -207,7 +206,8 @@ static int get_worker(struct worker **out)
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	int err = pthread_create(&w->thread, &attr, worker_main, w);
+	pthread_t thread; /* detached: never joined, so not kept */
+	int err = pthread_create(&thread, &attr, worker_main, w);
 	pthread_attr_destroy(&attr);
 	if (err) {
 		free(w);
