@@ -180,6 +180,97 @@ TRINDLE_PUBLIC int trindle_access(trindle_object_t object);
  */
 TRINDLE_PUBLIC size_t trindle_measure(trindle_object_t object);
 
+/** What kind of object a trindle_record_t describes. */
+enum {
+	TRINDLE_RECORD_NONE = 0,    /* not an object the caller holds */
+	TRINDLE_RECORD_SEGMENT = 1,
+	TRINDLE_RECORD_PIPE = 2,
+};
+
+/** The state of the worker whose input pipe a record describes. */
+enum {
+	TRINDLE_WORKER_NONE = 0,    /* the pipe is no worker's input pipe */
+	TRINDLE_WORKER_RUNNING = 1, /* running (or about to start) */
+	TRINDLE_WORKER_WAITING = 2, /* waiting in a sync, on waiting_on */
+	TRINDLE_WORKER_ENDED = 3,   /* ended: see ended_by */
+	TRINDLE_WORKER_UNKNOWN = 4, /* it released its own input pipe */
+};
+
+/** How a worker ended. */
+enum {
+	TRINDLE_END_NONE = 0,
+	TRINDLE_END_EXIT = 1,       /* returned from entry, or trindle_exit() */
+	TRINDLE_END_ABORT = 2,      /* trindle_abort() */
+	TRINDLE_END_FAULT = 3,      /* a fault (a report went to err) */
+};
+
+/** How many of the pipes a waiting worker waits on a record lists. */
+#define TRINDLE_RECORD_WAITS 8
+
+/** What trindle_inquire() tells about one object. */
+typedef struct trindle_record {
+	trindle_object_t object; /* the object asked about */
+	int kind;                /* TRINDLE_RECORD_* */
+	int access;              /* the caller's rights, as trindle_access() */
+	struct {
+		size_t bytes;    /* its size, as given to trindle_allocate() */
+		size_t holders;  /* processes and messages in flight holding it */
+	} segment;
+	struct {
+		size_t capacity;   /* as given to trindle_pipe()/_launch() */
+		size_t queued;     /* messages queued now (as trindle_measure) */
+		size_t high_water; /* the most ever queued; >= capacity: it was
+		                    * full at some point */
+		uint64_t sent;     /* messages sent into it so far */
+		uint64_t received; /* taken out: delivered, or dropped when it
+		                    * died */
+		size_t senders;    /* processes holding SEND (its creator too) */
+		int receiver_waiting; /* 1: its receiver waits on it in a sync */
+		int dead;          /* 1: its creator released it or ended */
+	} pipe;
+	struct {
+		int state;         /* TRINDLE_WORKER_* */
+		int ended_by;      /* TRINDLE_END_*, for TRINDLE_WORKER_ENDED */
+		size_t waits;      /* how many pipes it waits on (when waiting) */
+		trindle_pipe_t waiting_on[TRINDLE_RECORD_WAITS]; /* the first */
+	} worker;
+} trindle_record_t;
+
+/**
+ * trindle_inquire - the state of a batch of objects, in one call.
+ *
+ * Fills records[i] for objects[i], for each i below count.  An object the
+ * caller does not hold (NULL, a stale address, a pointer into a segment)
+ * gets a record of kind TRINDLE_RECORD_NONE, every other field zero.  A
+ * segment fills .segment; a pipe fills .pipe and, when it is a worker's
+ * input pipe (what trindle_launch() returned), .worker, which names the
+ * worker: running, waiting in a sync (on which pipes: waiting_on lists
+ * the caller's names for them, also those it does not hold), or ended,
+ * and how.  A worker that released its own input pipe and goes on
+ * running is TRINDLE_WORKER_UNKNOWN.
+ *
+ * The record is a snapshot taken without stopping anyone: each field is
+ * read at its own moment, so fields agree with each other only while the
+ * objects are quiet (sent - received - queued is the number of messages
+ * on their way in; sent is never below received).  A process waiting in
+ * a sync is one that found nothing to deliver and spins or sleeps.
+ *
+ * What the counters cost the others: received is written by the
+ * receiver alone (a plain store per batch it takes); sent costs nothing
+ * (derived from the queue's tail); the high-water mark costs a sender one
+ * load and compare per batch it queues, and an atomic compare-and-swap
+ * only when it sets a new maximum (at most capacity times, plus once per
+ * completion queued past the capacity); a waiting sync writes the pipes it
+ * waits on once per wait.  A sync that does not wait pays nothing more.
+ *
+ * Returns the number of records of a kind other than TRINDLE_RECORD_NONE,
+ * or -1 with errno EINVAL when count is nonzero and objects or records is
+ * NULL.  Never blocks for long (it takes a pipe's lock to count its
+ * senders).
+ */
+TRINDLE_PUBLIC int trindle_inquire(const trindle_object_t objects[],
+		size_t count, trindle_record_t records[]);
+
 /**
  * trindle_allocate - make a new segment from the concatenation of buffers.
  *

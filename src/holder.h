@@ -31,12 +31,20 @@ struct notice {
 	void *obj;           /* struct segment * or struct pipe * */
 };
 
+#define HOLDER_WAIT_SHOWN 8
+
 struct holder {
 	atomic_uint waiting;          /* futex word of trindle_sync waits */
 	atomic_size_t notices_pending;
 	pthread_mutex_t notice_lock;
 	struct notice *notices;       /* FIFO: [notice_head, + notice_count) */
 	size_t notice_head, notice_count, notice_capacity;
+	/* What trindle_inquire() shows of a sync wait in progress: how many
+	 * pipes it waits on (0: not waiting) and the first HOLDER_WAIT_SHOWN
+	 * of them.  Written by the owner only around a wait, never on a sync
+	 * that does not wait. */
+	atomic_size_t wait_count;
+	_Atomic(void *) wait_on[HOLDER_WAIT_SHOWN];
 };
 
 void trindle__holder_init(struct holder *h);

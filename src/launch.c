@@ -79,6 +79,15 @@ static trindle_object_t make_fault_report(struct worker *w, struct process *p)
 	return trindle__process_allocate(p, 1, &b, true, &s) ? NULL : s->base;
 }
 
+/* Says how the worker ends on its input pipe (trindle_inquire), before
+ * the pipe dies; not when the worker let go of it (then it may be gone). */
+static void note_end(struct process *p, int how)
+{
+	if (p->input && trindle__cap_find(&p->caps, p->input))
+		atomic_store_explicit(&p->input->ended_by, how,
+				memory_order_release);
+}
+
 static void run_process(struct worker *w, struct process *p)
 {
 	trindle__set_current(p);
@@ -89,13 +98,17 @@ static void run_process(struct worker *w, struct process *p)
 		p->entry(p->input);
 		trindle__fault_disarm();
 		w->running = 0;
+		note_end(p, TRINDLE_END_EXIT);
 		trindle__process_end(p, NULL, FINAL_OUT);
 		break;
 	case JUMP_EXIT:
+		note_end(p, p->final_target == FINAL_ERR ? TRINDLE_END_ABORT :
+				TRINDLE_END_EXIT);
 		trindle__process_end(p, p->final, p->final_target);
 		break;
 	default: /* the fault handler disarmed the recovery point */
 		w->running = 0;
+		note_end(p, TRINDLE_END_FAULT);
 		trindle__process_end(p, make_fault_report(w, p), FINAL_ERR);
 		break;
 	}
@@ -262,6 +275,7 @@ static int setup_process(struct process *caller, struct process *proc,
 	if (err < 0)
 		return err;
 	proc->input = input;
+	input->worker_input = true;
 	trindle__process_set_completion(proc, out, errp);
 	trindle__cap_insert(&proc->caps, input, &input->obj,
 			TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE);

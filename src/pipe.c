@@ -77,6 +77,18 @@ void trindle__pipe_leave(struct pipe *p)
 	trindle__holder_wake(p->receiver);
 }
 
+/* The high-water mark: a relaxed load and a compare per claim; a CAS only
+ * when a new maximum is reached. */
+static void raise_high_water(struct pipe *p, size_t depth)
+{
+	size_t hw = atomic_load_explicit(&p->high_water, memory_order_relaxed);
+
+	while (unlikely(depth > hw) && !atomic_compare_exchange_weak_explicit(
+			&p->high_water, &hw, depth, memory_order_relaxed,
+			memory_order_relaxed))
+		;
+}
+
 size_t trindle__pipe_claim(struct pipe *p, size_t want, size_t *pos)
 {
 	size_t tail = atomic_load_explicit(&p->tail, memory_order_relaxed);
@@ -101,6 +113,7 @@ size_t trindle__pipe_claim(struct pipe *p, size_t want, size_t *pos)
 				tail + n, memory_order_relaxed,
 				memory_order_relaxed)) {
 			*pos = tail;
+			raise_high_water(p, used + n);
 			return n;
 		}
 	}
@@ -118,6 +131,12 @@ void trindle__pipe_publish(struct pipe *p, size_t pos, struct object *o)
 
 	c->obj = o;
 	atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
+}
+
+void trindle__pipe_skip(struct pipe *p, size_t pos)
+{
+	atomic_fetch_add_explicit(&p->skipped, 1, memory_order_relaxed);
+	trindle__pipe_publish(p, pos, NULL);
 }
 
 void trindle__pipe_force(struct pipe *p, struct object *o)
@@ -140,8 +159,13 @@ void trindle__pipe_force(struct pipe *p, struct object *o)
 	else
 		p->overflow_head = m;
 	p->overflow_tail = m;
-	atomic_fetch_add_explicit(&p->overflow_count, 1, memory_order_release);
+	size_t depth = atomic_load_explicit(&p->tail, memory_order_relaxed) -
+		atomic_load_explicit(&p->head_pub, memory_order_relaxed) +
+		atomic_fetch_add_explicit(&p->overflow_count, 1,
+				memory_order_release) + 1;
+	atomic_fetch_add_explicit(&p->overflow_total, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&p->lock);
+	raise_high_water(p, depth);
 }
 
 /* The first overflow message, if every message queued before it is gone. */
@@ -233,6 +257,11 @@ size_t trindle__pipe_pop(struct pipe *p, struct object **objs, size_t max)
 	}
 	if (p->head != start) /* skip cells make room too */
 		wake_room_waiters(p);
+	/* Only this thread writes it: a plain store, no locked instruction. */
+	if (n)
+		atomic_store_explicit(&p->received, atomic_load_explicit(
+				&p->received, memory_order_relaxed) + n,
+				memory_order_relaxed);
 	return n;
 }
 
@@ -268,6 +297,27 @@ size_t trindle__pipe_measure(struct pipe *p)
 	}
 	return queued + atomic_load_explicit(&p->overflow_count,
 			memory_order_acquire);
+}
+
+void trindle__pipe_counts(struct pipe *p, struct pipe_counts *c)
+{
+	c->received = atomic_load_explicit(&p->received, memory_order_acquire);
+	c->queued = trindle__pipe_measure(p);
+	/* Every cell claimed counts as sent (one being written is on its
+	 * way), minus those published empty, plus completions past the
+	 * capacity; read after received, so never below it. */
+	size_t tail = atomic_load_explicit(&p->tail, memory_order_acquire);
+	size_t skipped = atomic_load_explicit(&p->skipped, memory_order_acquire);
+	uint64_t sent = (uint64_t)(tail - skipped) + atomic_load_explicit(
+			&p->overflow_total, memory_order_acquire);
+	c->sent = sent > c->received ? sent : c->received;
+	c->high_water = atomic_load_explicit(&p->high_water,
+			memory_order_relaxed);
+	if (c->high_water < c->queued)
+		c->high_water = c->queued;
+	pthread_mutex_lock(&p->lock);
+	c->senders = p->nholders + !trindle__pipe_dead(p);
+	pthread_mutex_unlock(&p->lock);
 }
 
 void trindle__pipe_mark_dead(struct pipe *p)

@@ -50,11 +50,20 @@ struct pipe {
 	size_t mask;
 	struct ring_cell *cells;
 	atomic_bool dead;
+	bool worker_input;          /* a worker's input pipe (set at launch) */
+	atomic_int ended_by;        /* its worker's end (enum trindle_end_*),
+	                             * set before the pipe dies; 0 before */
 	atomic_size_t refs;         /* creator, holders, carriers, notices */
 	atomic_size_t other_holds;  /* holders other than the creator + carriers */
 
 	TRINDLE_ALIGNED atomic_size_t tail;
 	atomic_size_t senders_inside;
+	/* For trindle_inquire(), on the senders' line: the most messages
+	 * ever queued (a sender that claims past it raises it by CAS, which
+	 * happens at most capacity times plus once per completion queued
+	 * past the capacity), and cells published empty (failed sends). */
+	atomic_size_t high_water;
+	atomic_size_t skipped;
 
 	TRINDLE_ALIGNED atomic_size_t head_pub; /* head, as senders see it */
 	atomic_uint room_waiters;   /* senders asleep until there is room */
@@ -62,6 +71,8 @@ struct pipe {
 	size_t head;                /* receiver only */
 	uint64_t last_served;       /* receiver only: fairness stamp */
 	atomic_size_t overflow_count;
+	atomic_size_t overflow_total; /* completions ever queued past capacity */
+	atomic_size_t received;     /* written by the receiver only */
 
 	pthread_mutex_t lock;       /* holders and overflow list */
 	struct overflow_msg *overflow_head, *overflow_tail;
@@ -87,6 +98,8 @@ int trindle__pipe_enter(struct pipe *p);
  * empty one (o == NULL) is skipped by the receiver. */
 size_t trindle__pipe_claim(struct pipe *p, size_t want, size_t *pos);
 void trindle__pipe_publish(struct pipe *p, size_t pos, struct object *o);
+/* Publishes the claimed cell at pos empty (its send failed). */
+void trindle__pipe_skip(struct pipe *p, size_t pos);
 /* Gives back the claimed cells [pos, end) if nobody claimed after them. */
 bool trindle__pipe_unclaim(struct pipe *p, size_t pos, size_t end);
 /* Queues o even when the pipe is full (between enter and leave). */
@@ -100,6 +113,15 @@ bool trindle__pipe_ready(struct pipe *p);
 bool trindle__pipe_has_senders(struct pipe *p);
 
 size_t trindle__pipe_measure(struct pipe *p);
+
+/* Counters for trindle_inquire(), read from any thread: each is read at
+ * its own moment, so they agree only while the pipe is quiet; sent is
+ * never below received. */
+struct pipe_counts {
+	size_t queued, high_water, senders;
+	uint64_t sent, received;
+};
+void trindle__pipe_counts(struct pipe *p, struct pipe_counts *c);
 
 /* Waiting for room (the devices' senders; the contract has no such call):
  * sleeps until the receiver takes a message or the pipe dies, or until

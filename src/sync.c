@@ -234,7 +234,7 @@ static void leave_pipe(struct process *p, struct send_state *st)
 	if (st->pos < st->end &&
 	    !trindle__pipe_unclaim(st->pipe, st->pos, st->end))
 		while (st->pos < st->end)
-			trindle__pipe_publish(st->pipe, st->pos++, NULL);
+			trindle__pipe_skip(st->pipe, st->pos++);
 	st->pos = st->end = 0;
 	trindle__pipe_leave(st->pipe);
 	st->entered = false;
@@ -582,6 +582,21 @@ static void adapt_spin(struct process *p, bool slept, int64_t waited_ns)
 	p->spin_ns = budget;
 }
 
+/* Shows the pipes a sync is about to wait on to trindle_inquire(): the
+ * pipes first, then their count (release), so a reader that sees the
+ * count sees pipes this process waited on. */
+static void show_wait(struct process *p)
+{
+	size_t n = p->nrequests < HOLDER_WAIT_SHOWN ? p->nrequests :
+		HOLDER_WAIT_SHOWN;
+
+	for (size_t i = 0; i < n; i++)
+		atomic_store_explicit(&p->holder.wait_on[i], p->requests[i],
+				memory_order_relaxed);
+	atomic_store_explicit(&p->holder.wait_count, p->nrequests,
+			memory_order_release);
+}
+
 static size_t receive(struct process *p, trindle_mailbox_t *in,
 		int64_t deadline_ns)
 {
@@ -591,9 +606,14 @@ static size_t receive(struct process *p, trindle_mailbox_t *in,
 	if (!max)
 		return 0;
 	size_t got = deliver(p, in->address, max);
+	bool shown = false;
 	while (!got && p->nrequests && deadline_ns != 0 && anyone_could_send(p)) {
 		if (!p->spin_ns)
 			p->spin_ns = SYNC_SPIN_NS;
+		if (!shown) {
+			show_wait(p);
+			shown = true;
+		}
 		int64_t start = trindle__now_ns();
 		bool ready = trindle__wait_word(&p->holder.waiting, sync_ready, p,
 				deadline_ns, p->spin_ns, &slept);
@@ -604,6 +624,9 @@ static size_t receive(struct process *p, trindle_mailbox_t *in,
 		if (deadline_ns > 0 && trindle__now_ns() >= deadline_ns)
 			break;
 	}
+	if (shown)
+		atomic_store_explicit(&p->holder.wait_count, 0,
+				memory_order_relaxed);
 	/* A process that ends posts its notices before it lets go of its
 	 * SEND: having seen that nobody can send any more, look once more. */
 	if (!got && p->nrequests)

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * trindle_inquire: records checked against states the test sets up - a
+ * full pipe, a receiver waiting in a sync, workers that ended each way, a
+ * shared segment - and the calls' bad input.
+ */
+#include "helpers.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+static trindle_record_t inquire_one(trindle_object_t o)
+{
+	trindle_record_t r;
+	memset(&r, 0xa5, sizeof(r)); /* every field must be written */
+	int n = trindle_inquire(&o, 1, &r);
+	assert_int_equal(n, r.kind != TRINDLE_RECORD_NONE);
+	assert_ptr_equal(r.object, o);
+	return r;
+}
+
+static void nap(void)
+{
+	struct timespec ts = { 0, 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+/* Inquires about input until its worker is in state (or the limit). */
+static trindle_record_t await_state(trindle_pipe_t input, int state)
+{
+	int64_t limit = t_now_ns() + T_WAIT_LIMIT_NS;
+	trindle_record_t r = inquire_one(input);
+
+	while (r.worker.state != state && t_now_ns() < limit) {
+		nap();
+		r = inquire_one(input);
+	}
+	assert_int_equal(r.worker.state, state);
+	return r;
+}
+
+/* Collects notices until the closure notice of each of w[0 .. n) came
+ * (or the limit): returns how many came. */
+static int await_gone(const trindle_pipe_t *w, int count)
+{
+	int64_t limit = t_now_ns() + T_WAIT_LIMIT_NS;
+	int seen = 0;
+	trindle_message_t m[8];
+
+	while (seen < count && t_now_ns() < limit) {
+		size_t n = t_notices(m, 8);
+		for (size_t i = 0; i < n; i++)
+			for (int j = 0; j < count; j++)
+				seen += m[i].address == w[j] && !m[i].content;
+		if (seen < count)
+			nap();
+	}
+	return seen;
+}
+
+static void test_a_full_pipe(void **state)
+{
+	(void)state;
+	trindle_pipe_t pipe = t_pipe(4);
+	trindle_segment_t seg[5];
+
+	for (int i = 0; i < 5; i++)
+		seg[i] = t_labelled((unsigned long)i);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(t_move(pipe, seg[i]), 0);
+	/* The fifth fails: full. */
+	assert_int_equal(t_move(pipe, seg[4]), 2);
+	trindle_record_t r = inquire_one(pipe);
+	assert_int_equal(r.kind, TRINDLE_RECORD_PIPE);
+	assert_int_equal(r.access, TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE);
+	assert_int_equal(r.pipe.capacity, 4);
+	assert_int_equal(r.pipe.queued, 4);
+	assert_int_equal(r.pipe.high_water, 4);
+	assert_int_equal(r.pipe.sent, 4);
+	assert_int_equal(r.pipe.received, 0);
+	assert_int_equal(r.pipe.senders, 1);
+	assert_int_equal(r.pipe.receiver_waiting, 0);
+	assert_int_equal(r.pipe.dead, 0);
+	assert_int_equal(r.worker.state, TRINDLE_WORKER_NONE);
+	assert_int_equal(r.segment.bytes, 0);
+
+	trindle_message_t m;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(t_recv(pipe, &m, 0), 1);
+		t_expect_label(&m, pipe, (unsigned long)i);
+	}
+	assert_int_equal(t_move(pipe, seg[4]), 0);
+	r = inquire_one(pipe);
+	assert_int_equal(r.pipe.queued, 2);
+	assert_int_equal(r.pipe.high_water, 4); /* it was full */
+	assert_int_equal(r.pipe.sent, 5);
+	assert_int_equal(r.pipe.received, 3);
+	for (int i = 3; i < 5; i++) {
+		assert_int_equal(t_recv(pipe, &m, 0), 1);
+		t_expect_label(&m, pipe, (unsigned long)i);
+	}
+	r = inquire_one(pipe);
+	assert_int_equal(r.pipe.queued, 0);
+	assert_int_equal(r.pipe.sent, 5);
+	assert_int_equal(r.pipe.received, 5);
+	assert_int_equal(t_release(pipe), 0);
+	r = inquire_one(pipe); /* released: no longer held */
+	assert_int_equal(r.kind, TRINDLE_RECORD_NONE);
+	assert_int_equal(r.pipe.capacity, 0);
+}
+
+/* A pipe whose two senders fill it: the high-water mark is what was
+ * queued at most, not what was sent. */
+static void test_high_water_is_the_deepest_queue(void **state)
+{
+	(void)state;
+	trindle_pipe_t pipe = t_pipe(8);
+	trindle_message_t m;
+
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(t_move(pipe, t_labelled(7)), 0);
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(t_recv(pipe, &m, 0), 1);
+			t_expect_label(&m, pipe, 7);
+		}
+	}
+	trindle_record_t r = inquire_one(pipe);
+	assert_int_equal(r.pipe.high_water, 3);
+	assert_int_equal(r.pipe.sent, 9);
+	assert_int_equal(r.pipe.received, 9);
+	assert_int_equal(t_release(pipe), 0);
+}
+
+static void waits_for_one(trindle_pipe_t input)
+{
+	trindle_object_t o = t_w_next(input);
+	if (o)
+		t_w_release(o);
+}
+
+static void test_a_waiting_receiver(void **state)
+{
+	(void)state;
+	trindle_pipe_t w = trindle_launch(waits_for_one, 2, NULL, NULL);
+	assert_non_null(w);
+	trindle_record_t r = await_state(w, TRINDLE_WORKER_WAITING);
+	assert_int_equal(r.kind, TRINDLE_RECORD_PIPE);
+	assert_int_equal(r.access, TRINDLE_ACCESS_SEND);
+	assert_int_equal(r.worker.waits, 1);
+	assert_ptr_equal(r.worker.waiting_on[0], w);
+	assert_null(r.worker.waiting_on[1]);
+	assert_int_equal(r.pipe.receiver_waiting, 1);
+	assert_int_equal(r.pipe.senders, 2); /* the worker and us */
+	assert_int_equal(r.pipe.queued, 0);
+	assert_int_equal(r.pipe.capacity, 2);
+
+	t_nudge(w);
+	r = await_state(w, TRINDLE_WORKER_ENDED);
+	assert_int_equal(r.worker.ended_by, TRINDLE_END_EXIT);
+	assert_int_equal(r.worker.waits, 0);
+	assert_int_equal(r.pipe.receiver_waiting, 0);
+	assert_int_equal(r.pipe.dead, 1);
+	assert_int_equal(r.pipe.senders, 0);
+	assert_int_equal(r.pipe.sent, 1);
+	assert_int_equal(r.pipe.received, 1);
+	assert_int_equal(r.access, 0);
+	assert_int_equal(await_gone(&w, 1), 1);
+}
+
+static void returns(trindle_pipe_t input)
+{
+	(void)input;
+}
+
+static void aborts(trindle_pipe_t input)
+{
+	(void)input;
+	trindle_abort(NULL);
+}
+
+static volatile uintptr_t g_wild = 8;
+
+static void faults(trindle_pipe_t input)
+{
+	(void)input;
+	*(volatile int *)g_wild = 1;
+}
+
+static void test_ended_workers(void **state)
+{
+	(void)state;
+	trindle_entrypoint_t entry[3] = { returns, aborts, faults };
+	int how[3] = { TRINDLE_END_EXIT, TRINDLE_END_ABORT, TRINDLE_END_FAULT };
+	trindle_pipe_t w[3];
+
+	for (int i = 0; i < 3; i++) {
+		w[i] = trindle_launch(entry[i], 1, NULL, NULL);
+		assert_non_null(w[i]);
+	}
+	for (int i = 0; i < 3; i++) {
+		trindle_record_t r = await_state(w[i], TRINDLE_WORKER_ENDED);
+		assert_int_equal(r.worker.ended_by, how[i]);
+		assert_int_equal(r.pipe.dead, 1);
+	}
+	/* One call for all three, and a record for something not held. */
+	trindle_object_t objs[4] = { w[0], w[1], NULL, w[2] };
+	trindle_record_t recs[4];
+	assert_int_equal(trindle_inquire(objs, 4, recs), 3);
+	for (int i = 0; i < 4; i++)
+		assert_ptr_equal(recs[i].object, objs[i]);
+	assert_int_equal(recs[2].kind, TRINDLE_RECORD_NONE);
+	assert_int_equal(recs[3].worker.ended_by, TRINDLE_END_FAULT);
+	assert_int_equal(await_gone(w, 3), 3);
+}
+
+static void test_a_shared_segment(void **state)
+{
+	(void)state;
+	trindle_pipe_t pipe = t_pipe(1);
+	trindle_segment_t seg = t_segment(10000, 1);
+
+	trindle_record_t r = inquire_one(seg);
+	assert_int_equal(r.kind, TRINDLE_RECORD_SEGMENT);
+	assert_int_equal(r.segment.bytes, 10000);
+	assert_int_equal(r.segment.holders, 1);
+	assert_int_equal(r.access,
+			TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE);
+	assert_int_equal(r.pipe.capacity, 0);
+	assert_int_equal(r.worker.state, TRINDLE_WORKER_NONE);
+
+	assert_int_equal(t_send(pipe, seg), 0); /* a share: the message holds it */
+	r = inquire_one(seg);
+	assert_int_equal(r.segment.holders, 2);
+	assert_int_equal(r.access, TRINDLE_ACCESS_READ);
+	/* Inquiring about a pointer into it names nothing. */
+	r = inquire_one((char *)seg + 1);
+	assert_int_equal(r.kind, TRINDLE_RECORD_NONE);
+
+	assert_int_equal(t_release(pipe), 0); /* drops the message's hold */
+	r = inquire_one(seg);
+	assert_int_equal(r.segment.holders, 1);
+	assert_int_equal(t_release(seg), 0);
+	r = inquire_one(seg);
+	assert_int_equal(r.kind, TRINDLE_RECORD_NONE);
+}
+
+static void test_bad_input(void **state)
+{
+	(void)state;
+	trindle_record_t r;
+	trindle_object_t o = NULL;
+
+	errno = 0;
+	assert_int_equal(trindle_inquire(NULL, 1, &r), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(trindle_inquire(&o, 1, NULL), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(trindle_inquire(NULL, 0, NULL), 0);
+	int local;
+	r = inquire_one(&local);
+	assert_int_equal(r.kind, TRINDLE_RECORD_NONE);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_a_full_pipe, t_drop_notices),
+		cmocka_unit_test_setup(test_high_water_is_the_deepest_queue,
+				t_drop_notices),
+		cmocka_unit_test_setup(test_a_waiting_receiver, t_drop_notices),
+		cmocka_unit_test_setup(test_ended_workers, t_drop_notices),
+		cmocka_unit_test_setup(test_a_shared_segment, t_drop_notices),
+		cmocka_unit_test_setup(test_bad_input, t_drop_notices),
+	};
+	return cmocka_run_group_tests_name("inspect", tests, NULL, NULL);
+}
