@@ -207,11 +207,15 @@ enum {
 /** How many of the pipes a waiting worker waits on a record lists. */
 #define TRINDLE_RECORD_WAITS 8
 
+/** Room for a name, with its terminating NUL (see trindle_name()). */
+#define TRINDLE_NAME_MAX 32
+
 /** What trindle_inquire() tells about one object. */
 typedef struct trindle_record {
 	trindle_object_t object; /* the object asked about */
 	int kind;                /* TRINDLE_RECORD_* */
 	int access;              /* the caller's rights, as trindle_access() */
+	char name[TRINDLE_NAME_MAX]; /* a pipe's name; "" when it has none */
 	struct {
 		size_t bytes;    /* its size, as given to trindle_allocate() */
 		size_t holders;  /* processes and messages in flight holding it */
@@ -270,6 +274,22 @@ typedef struct trindle_record {
  */
 TRINDLE_PUBLIC int trindle_inquire(const trindle_object_t objects[],
 		size_t count, trindle_record_t records[]);
+
+/**
+ * trindle_name - give a pipe a name for traces, graphs and reports.
+ *
+ * Names pipe, which the caller holds (SEND is enough, and a dead pipe may
+ * still be named), so that trindle_inquire(), the trace, the graph and the
+ * stall report (see trindle(7), ENVIRONMENT) say name instead of an
+ * address.  A worker is named by naming its input pipe.  The name is
+ * copied, cut to TRINDLE_NAME_MAX - 1 bytes; NULL or "" removes it.  Any
+ * holder may rename a pipe; the last name given wins.  Names need not be
+ * unique.  Only pipes have names: segments are data, not places.
+ *
+ * Returns 0, or -1 with errno EINVAL when pipe is not a pipe the caller
+ * holds.
+ */
+TRINDLE_PUBLIC int trindle_name(trindle_pipe_t pipe, const char *name);
 
 /**
  * trindle_allocate - make a new segment from the concatenation of buffers.

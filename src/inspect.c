@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * inspect.c - trindle_inquire: the state of a batch of objects.
+ * inspect.c - trindle_inquire: the state of a batch of objects; and
+ * trindle_name, which names a pipe.
  *
  * At the calls level: it reads what segments, pipes and holders keep for
  * it (pipe counters, a holder's published wait) and never writes any of
@@ -70,6 +71,7 @@ static void inquire_pipe(struct pipe *pipe, trindle_record_t *r)
 	struct pipe_counts c;
 
 	trindle__pipe_counts(pipe, &c);
+	trindle__pipe_get_name(pipe, r->name);
 	r->pipe.capacity = pipe->capacity;
 	r->pipe.queued = c.queued;
 	r->pipe.high_water = c.high_water;
@@ -112,4 +114,15 @@ TRINDLE_PUBLIC int trindle_inquire(const trindle_object_t objects[],
 		}
 	}
 	return found;
+}
+
+TRINDLE_PUBLIC int trindle_name(trindle_pipe_t pipe, const char *name)
+{
+	struct process *p;
+	struct cap *c = trindle__process_held(pipe, &p);
+
+	if (!c || c->obj->kind != OBJECT_PIPE)
+		return trindle__fail(-EINVAL);
+	trindle__pipe_set_name((struct pipe *)c->obj, name);
+	return 0;
 }

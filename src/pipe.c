@@ -3,6 +3,7 @@
 #include "pipe.h"
 
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -317,6 +318,23 @@ void trindle__pipe_counts(struct pipe *p, struct pipe_counts *c)
 		c->high_water = c->queued;
 	pthread_mutex_lock(&p->lock);
 	c->senders = p->nholders + !trindle__pipe_dead(p);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void trindle__pipe_set_name(struct pipe *p, const char *name)
+{
+	pthread_mutex_lock(&p->lock);
+	if (name)
+		snprintf(p->name, sizeof(p->name), "%s", name);
+	else
+		p->name[0] = '\0';
+	pthread_mutex_unlock(&p->lock);
+}
+
+void trindle__pipe_get_name(struct pipe *p, char out[TRINDLE_NAME_MAX])
+{
+	pthread_mutex_lock(&p->lock);
+	memcpy(out, p->name, TRINDLE_NAME_MAX);
 	pthread_mutex_unlock(&p->lock);
 }
 

@@ -29,6 +29,7 @@
 #include "compiler.h"
 #include "holder.h"
 #include "object.h"
+#include "trindle.h"
 
 struct holder;
 
@@ -74,7 +75,8 @@ struct pipe {
 	atomic_size_t overflow_total; /* completions ever queued past capacity */
 	atomic_size_t received;     /* written by the receiver only */
 
-	pthread_mutex_t lock;       /* holders and overflow list */
+	pthread_mutex_t lock;       /* holders, overflow list and name */
+	char name[TRINDLE_NAME_MAX]; /* trindle_name(); "" when unnamed */
 	struct overflow_msg *overflow_head, *overflow_tail;
 	struct holder **holders;
 	size_t nholders, holders_capacity;
@@ -122,6 +124,11 @@ struct pipe_counts {
 	uint64_t sent, received;
 };
 void trindle__pipe_counts(struct pipe *p, struct pipe_counts *c);
+
+/* The pipe's name (trindle_name): set (NULL clears it; truncated to
+ * TRINDLE_NAME_MAX - 1 bytes) and copied out ("" when unnamed). */
+void trindle__pipe_set_name(struct pipe *p, const char *name);
+void trindle__pipe_get_name(struct pipe *p, char out[TRINDLE_NAME_MAX]);
 
 /* Waiting for room (the devices' senders; the contract has no such call):
  * sleeps until the receiver takes a message or the pipe dies, or until

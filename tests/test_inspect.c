@@ -2,9 +2,11 @@
 /*
  * trindle_inquire: records checked against states the test sets up - a
  * full pipe, a receiver waiting in a sync, workers that ended each way, a
- * shared segment - and the calls' bad input.
+ * shared segment - and the calls' bad input; trindle_name.
  */
 #include "helpers.h"
+
+#include <trindle/io.h>
 
 #include <errno.h>
 #include <string.h>
@@ -264,6 +266,85 @@ static void test_bad_input(void **state)
 	assert_int_equal(r.kind, TRINDLE_RECORD_NONE);
 }
 
+static void test_names(void **state)
+{
+	(void)state;
+	trindle_pipe_t pipe = t_pipe(1);
+	trindle_record_t r = inquire_one(pipe);
+
+	assert_string_equal(r.name, "");
+	assert_int_equal(trindle_name(pipe, "stage 2"), 0);
+	r = inquire_one(pipe);
+	assert_string_equal(r.name, "stage 2");
+	/* Cut to TRINDLE_NAME_MAX - 1 bytes. */
+	char longname[100];
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(trindle_name(pipe, longname), 0);
+	r = inquire_one(pipe);
+	assert_int_equal(strlen(r.name), TRINDLE_NAME_MAX - 1);
+	assert_int_equal(trindle_name(pipe, NULL), 0);
+	r = inquire_one(pipe);
+	assert_string_equal(r.name, "");
+
+	/* Only pipes the caller holds have names. */
+	trindle_segment_t seg = t_segment(1, 0);
+	errno = 0;
+	assert_int_equal(trindle_name(seg, "data"), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(trindle_name(NULL, "nothing"), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(t_release(seg), 0);
+	assert_int_equal(t_release(pipe), 0);
+	errno = 0;
+	assert_int_equal(trindle_name(pipe, "gone"), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
+/* A worker names itself by naming its input pipe; its launcher, which
+ * holds SEND there, reads the name back. */
+static void names_itself(trindle_pipe_t input)
+{
+	trindle_name(input, "stage 1");
+	trindle_object_t o = t_w_next(input);
+	if (o)
+		t_w_release(o);
+}
+
+static void test_a_worker_names_itself(void **state)
+{
+	(void)state;
+	trindle_pipe_t w = trindle_launch(names_itself, 1, NULL, NULL);
+	assert_non_null(w);
+	trindle_record_t r = await_state(w, TRINDLE_WORKER_WAITING);
+	assert_string_equal(r.name, "stage 1");
+	t_nudge(w);
+	r = await_state(w, TRINDLE_WORKER_ENDED);
+	assert_string_equal(r.name, "stage 1"); /* dead, still named */
+	assert_int_equal(trindle_name(w, "was stage 1"), 0);
+	r = inquire_one(w);
+	assert_string_equal(r.name, "was stage 1");
+	assert_int_equal(await_gone(&w, 1), 1);
+}
+
+/* A device names itself after its file. */
+static void test_devices_name_themselves(void **state)
+{
+	(void)state;
+	trindle_pipe_t out = t_pipe(2), err = t_pipe(2);
+	trindle_pipe_t dev = trindle_file_source(
+			"/nonexistent-dir/input-file.txt", NULL, out, err);
+	assert_non_null(dev);
+	trindle_record_t r = inquire_one(dev);
+	assert_string_equal(r.name, "source input-file.txt");
+	assert_int_not_equal(r.worker.state, TRINDLE_WORKER_NONE);
+	/* It cannot open the file: it reports to err and ends. */
+	assert_int_equal(await_gone(&dev, 1), 1);
+	assert_int_equal(t_release(out), 0);
+	assert_int_equal(t_release(err), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +355,11 @@ int main(void)
 		cmocka_unit_test_setup(test_ended_workers, t_drop_notices),
 		cmocka_unit_test_setup(test_a_shared_segment, t_drop_notices),
 		cmocka_unit_test_setup(test_bad_input, t_drop_notices),
+		cmocka_unit_test_setup(test_names, t_drop_notices),
+		cmocka_unit_test_setup(test_a_worker_names_itself,
+				t_drop_notices),
+		cmocka_unit_test_setup(test_devices_name_themselves,
+				t_drop_notices),
 	};
 	return cmocka_run_group_tests_name("inspect", tests, NULL, NULL);
 }

@@ -74,6 +74,17 @@ trindle_pipe_t trindle__io_start(trindle_entrypoint_t entry,
 		undo_start(head.std_fd, seg);
 		return NULL;
 	}
+	/* Named after its file (the end of its path, which says most), so
+	 * traces, graphs and stall reports tell the devices apart; the
+	 * program may rename it. */
+	char name[TRINDLE_NAME_MAX];
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	size_t len = strlen(base), room = sizeof(name) - 8;
+	snprintf(name, sizeof(name), "%s %s", p->kind == IO_SOURCE ?
+		 "source" : "sink", !*base ? (p->kind == IO_SOURCE ? "stdin" :
+		 "stdout") : len > room ? base + len - room : base);
+	(void)trindle_name(input, name);
 	/* The input pipe is new and empty, so the sends cannot find it full;
 	 * they fail only if the device died already, and then it is gone.
 	 * A give-back pipe follows the parameters: sending a pipe gives SEND. */
