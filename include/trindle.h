@@ -33,7 +33,8 @@
  * 1024); beyond it their pages go back to the kernel.  TRINDLE_FAULTS=rights
  * makes only a worker's rights faults on segments reports (see
  * trindle_fault_t); any other crash of a worker then ends the program, as
- * it would without the library.
+ * it would without the library.  TRINDLE_TRACE=FILE records a trace of the
+ * program into FILE (see trindle_trace_start()).
  *
  * Destroyed segments: touching one faults.  Its pages are made PROT_NONE;
  * when the kernel refuses that (the process reached vm.max_map_count
@@ -290,6 +291,49 @@ TRINDLE_PUBLIC int trindle_inquire(const trindle_object_t objects[],
  * holds.
  */
 TRINDLE_PUBLIC int trindle_name(trindle_pipe_t pipe, const char *name);
+
+/**
+ * trindle_trace_start - record a trace of the program into a file.
+ *
+ * From now on every process records what it does into a ring of
+ * events_per_thread events per thread (0: 65536); when a ring is full its
+ * oldest events are dropped (a flight recorder).  The trace is written to
+ * path in the Chrome JSON Trace Event Format, which Perfetto
+ * (ui.perfetto.dev) and chrome://tracing open: at trindle_trace_stop(),
+ * when the program ends (exit() or the return from main), and each time
+ * a worker's fault report is made, each write replacing the last.
+ *
+ * One track per process, named by its input pipe's name (see
+ * trindle_name(); a root process is "main" or "root"): a slice per sync
+ * (its args say how many messages it sent and received) and per wait
+ * inside one; a flow arrow from the sync that sent each message to the
+ * sync that received it; a counter per pipe of the messages queued in
+ * it; instant events for launches, ends (and how) and faults.
+ * otherData.dropped_events says how many events the rings dropped;
+ * an arrow whose other end was dropped is left out.
+ *
+ * Starting again starts a new trace (the events so far are forgotten),
+ * possibly into another file.  TRINDLE_TRACE=FILE in the environment
+ * starts tracing when the library starts.
+ *
+ * Cost: with tracing off, a sync tests one flag, and its sends and
+ * receives test a field of their own process once per pipe they touch;
+ * with tracing on, each event costs a clock read and an uncontended
+ * spinlock on the thread's own ring.
+ *
+ * Returns 0, or -1 with errno EINVAL (path NULL or empty) or ENOMEM.
+ * The file is opened only when written.
+ */
+TRINDLE_PUBLIC int trindle_trace_start(const char *path,
+		size_t events_per_thread);
+
+/**
+ * trindle_trace_stop - stop tracing and write the trace file.
+ *
+ * Returns 0, or -1 with errno: EINVAL when tracing was not on; what
+ * fopen() or writing gave (tracing is off either way).
+ */
+TRINDLE_PUBLIC int trindle_trace_stop(void);
 
 /**
  * trindle_allocate - make a new segment from the concatenation of buffers.

@@ -44,6 +44,11 @@ struct holder {
 	 * of them.  Written by the owner only around a wait, never on a sync
 	 * that does not wait. */
 	atomic_size_t wait_count;
+	uint32_t track;               /* its track in the trace (trace.h):
+	                               * a worker's input pipe serial; 0 until
+	                               * a root's first traced sync */
+	bool tracing;                 /* owner only: this sync is traced */
+	uint32_t traced_sends;        /* owner only: sends this sync */
 	_Atomic(void *) wait_on[HOLDER_WAIT_SHOWN];
 };
 

@@ -13,6 +13,7 @@
 #include "pipe.h"
 #include "process.h"
 #include "segment.h"
+#include "trace.h"
 
 /* The pipes holder h waits on, if it waits: their count (0 when not). */
 static size_t read_wait(struct holder *h, trindle_pipe_t *on, size_t max)
@@ -116,13 +117,30 @@ TRINDLE_PUBLIC int trindle_inquire(const trindle_object_t objects[],
 	return found;
 }
 
-TRINDLE_PUBLIC int trindle_name(trindle_pipe_t pipe, const char *name)
+TRINDLE_PUBLIC int trindle_name(trindle_pipe_t object, const char *name)
 {
 	struct process *p;
-	struct cap *c = trindle__process_held(pipe, &p);
+	struct cap *c = trindle__process_held(object, &p);
 
 	if (!c || c->obj->kind != OBJECT_PIPE)
 		return trindle__fail(-EINVAL);
-	trindle__pipe_set_name((struct pipe *)c->obj, name);
+	struct pipe *pipe = (struct pipe *)c->obj;
+	trindle__pipe_set_name(pipe, name);
+	trindle__trace_set_name(pipe->serial, name); /* kept after it dies */
 	return 0;
+}
+
+TRINDLE_PUBLIC int trindle_trace_start(const char *path,
+		size_t events_per_thread)
+{
+	if (!path || !*path)
+		return trindle__fail(-EINVAL);
+	int err = trindle__trace_start(path, events_per_thread);
+	return err ? trindle__fail(err) : 0;
+}
+
+TRINDLE_PUBLIC int trindle_trace_stop(void)
+{
+	int err = trindle__trace_stop();
+	return err ? trindle__fail(err) : 0;
 }

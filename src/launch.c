@@ -28,6 +28,7 @@
 #include "process.h"
 #include "runtime.h"
 #include "segment.h"
+#include "trace.h"
 #include "wait.h"
 
 /* An idle worker spins this long for the next launch before sleeping. */
@@ -83,6 +84,9 @@ static trindle_object_t make_fault_report(struct worker *w, struct process *p)
  * the pipe dies; not when the worker let go of it (then it may be gone). */
 static void note_end(struct process *p, int how)
 {
+	if (trindle__trace_on())
+		trindle__trace_event(p->holder.track, TRACE_END,
+				trindle__now_ns(), 0, 0, (uint64_t)how);
 	if (p->input && trindle__cap_find(&p->caps, p->input))
 		atomic_store_explicit(&p->input->ended_by, how,
 				memory_order_release);
@@ -109,6 +113,14 @@ static void run_process(struct worker *w, struct process *p)
 	default: /* the fault handler disarmed the recovery point */
 		w->running = 0;
 		note_end(p, TRINDLE_END_FAULT);
+		if (trindle__trace_on()) {
+			/* The trace as it stands goes to its file with the
+			 * report: the program may not end well. */
+			trindle__trace_event(p->holder.track, TRACE_FAULT,
+					trindle__now_ns(), 0,
+					(uint64_t)(uintptr_t)w->fault.address, 0);
+			(void)trindle__trace_write();
+		}
 		trindle__process_end(p, make_fault_report(w, p), FINAL_ERR);
 		break;
 	}
@@ -276,6 +288,7 @@ static int setup_process(struct process *caller, struct process *proc,
 		return err;
 	proc->input = input;
 	input->worker_input = true;
+	proc->holder.track = input->serial; /* named with its input pipe */
 	trindle__process_set_completion(proc, out, errp);
 	trindle__cap_insert(&proc->caps, input, &input->obj,
 			TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE);
@@ -333,6 +346,10 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
 		return trindle__fail_ptr(e);
 	}
 	trindle_pipe_t input = proc->input;
+	if (trindle__trace_on())
+		trindle__trace_event(trindle__trace_track(&caller->holder),
+				TRACE_LAUNCH, trindle__now_ns(), 0,
+				proc->holder.track, 0);
 	trindle__runtime_process_started();
 	hand_job(w, proc);
 	return input;

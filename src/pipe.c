@@ -10,6 +10,7 @@
 #include "die.h"
 #include "grow.h"
 #include "holder.h"
+#include "trace.h"
 #include "wait.h"
 
 static size_t round_up_pow2(size_t n)
@@ -38,6 +39,7 @@ int trindle__pipe_create(size_t items, struct holder *creator,
 		return -ENOMEM;
 	}
 	p->obj.kind = OBJECT_PIPE;
+	p->serial = trindle__trace_serial();
 	p->receiver = creator;
 	p->capacity = items;
 	p->mask = ncells - 1;
@@ -233,7 +235,11 @@ bool trindle__pipe_wait_room(struct pipe *p, int64_t timeout_ns)
 	return woken;
 }
 
-size_t trindle__pipe_pop(struct pipe *p, struct object **objs, size_t max)
+/* pos, when not NULL, gets each message's cell (SIZE_MAX for a completion
+ * queued past the capacity): the trace's flow ids.  Inlined into both
+ * callers, so the untraced pop does not even test it. */
+static inline __attribute__((always_inline)) size_t pop(struct pipe *p,
+		struct object **objs, size_t *pos, size_t max)
 {
 	size_t n = 0, start = p->head;
 
@@ -242,6 +248,8 @@ size_t trindle__pipe_pop(struct pipe *p, struct object **objs, size_t max)
 				memory_order_acquire))) {
 			struct object *o = pop_overflow(p);
 			if (o) {
+				if (pos)
+					pos[n] = SIZE_MAX;
 				objs[n++] = o;
 				continue;
 			}
@@ -250,8 +258,11 @@ size_t trindle__pipe_pop(struct pipe *p, struct object **objs, size_t max)
 		if (atomic_load_explicit(&c->seq, memory_order_acquire) !=
 				p->head + 1)
 			break;
-		if (c->obj) /* an empty cell is a claim its sender gave up */
+		if (c->obj) { /* an empty cell is a claim its sender gave up */
+			if (pos)
+				pos[n] = p->head;
 			objs[n++] = c->obj;
+		}
 		p->head++;
 		atomic_store_explicit(&p->head_pub, p->head,
 				memory_order_release);
@@ -264,6 +275,17 @@ size_t trindle__pipe_pop(struct pipe *p, struct object **objs, size_t max)
 				&p->received, memory_order_relaxed) + n,
 				memory_order_relaxed);
 	return n;
+}
+
+size_t trindle__pipe_pop(struct pipe *p, struct object **objs, size_t max)
+{
+	return pop(p, objs, NULL, max);
+}
+
+size_t trindle__pipe_pop_traced(struct pipe *p, struct object **objs,
+		size_t *pos, size_t max)
+{
+	return pop(p, objs, pos, max);
 }
 
 bool trindle__pipe_ready(struct pipe *p)

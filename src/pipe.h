@@ -47,6 +47,7 @@ struct overflow_msg {
 struct pipe {
 	struct object obj;
 	struct holder *receiver;   /* the creator; fixed */
+	uint32_t serial;            /* its name in traces (trace.h); fixed */
 	size_t capacity;
 	size_t mask;
 	struct ring_cell *cells;
@@ -110,6 +111,10 @@ void trindle__pipe_leave(struct pipe *p);
 
 /* Receiving (the creator's thread only). */
 size_t trindle__pipe_pop(struct pipe *p, struct object **objs, size_t max);
+/* The same, storing each message's cell position in pos (SIZE_MAX for a
+ * completion queued past the capacity), for the trace's flow ids. */
+size_t trindle__pipe_pop_traced(struct pipe *p, struct object **objs,
+		size_t *pos, size_t max);
 bool trindle__pipe_ready(struct pipe *p);
 /* Could anything still arrive?  (Someone else holds it, or carries it.) */
 bool trindle__pipe_has_senders(struct pipe *p);

@@ -12,6 +12,7 @@
 #include "fault.h"
 #include "process.h"
 #include "segment.h"
+#include "trace.h"
 
 static pthread_once_t start_once = PTHREAD_ONCE_INIT;
 static int start_error;
@@ -32,6 +33,11 @@ static void start(void)
 	 * without the library. */
 	const char *faults = getenv("TRINDLE_FAULTS");
 	trindle__fault_set_catch_all(!(faults && !strcmp(faults, "rights")));
+	/* TRINDLE_TRACE=FILE: a trace of the whole run, written at its end
+	 * (and when a fault report is made). */
+	const char *trace = getenv("TRINDLE_TRACE");
+	if (trace && *trace)
+		(void)trindle__trace_start(trace, 0);
 	start_error = trindle__fault_install();
 }
 

@@ -21,6 +21,7 @@
 #include "pipe.h"
 #include "process.h"
 #include "segment.h"
+#include "trace.h"
 #include "wait.h"
 
 /* How long a receiver spins before it sleeps.  A wake-up costs the waker a
@@ -214,6 +215,27 @@ static struct object *checked(struct process *p, struct send_state *st,
 	return NULL;
 }
 
+/* The trace's side of publishing: a flow start per message that went,
+ * then the pipe's depth.  (Only when this sync is traced.) */
+static void trace_published(struct process *p, struct send_state *st)
+{
+	int64_t now = trindle__now_ns();
+	size_t sent = 0;
+
+	for (size_t i = 0; i < st->npending; i++) {
+		struct pending_send *e = &st->pending[i];
+		if (!p->status[e->index])
+			continue;
+		trindle__trace_event(p->holder.track, TRACE_FLOW_OUT, now, 0,
+				trindle__trace_flow_id(st->pipe->serial, e->pos),
+				0);
+		sent++;
+	}
+	p->holder.traced_sends += (uint32_t)sent;
+	trindle__trace_event(p->holder.track, TRACE_DEPTH, now, 0,
+			st->pipe->serial, trindle__pipe_measure(st->pipe));
+}
+
 static void publish_pending(struct process *p, struct send_state *st)
 {
 	trindle__process_settle(p);
@@ -221,6 +243,8 @@ static void publish_pending(struct process *p, struct send_state *st)
 		struct pending_send *e = &st->pending[i];
 		trindle__pipe_publish(st->pipe, e->pos, checked(p, st, e));
 	}
+	if (unlikely(p->holder.tracing))
+		trace_published(p, st);
 	st->npending = 0;
 }
 
@@ -468,6 +492,37 @@ static void adopt(struct process *p, struct pipe *from, struct object *o,
 		trindle__cap_insert(&p->caps, pipe, o, TRINDLE_ACCESS_SEND);
 }
 
+/* The trace's side of taking n messages from pipe: a flow end for each
+ * (completions queued past the capacity have none), then the depth. */
+static void trace_taken(struct process *p, struct pipe *pipe,
+		const size_t *pos, size_t n)
+{
+	int64_t now = trindle__now_ns();
+
+	for (size_t i = 0; i < n; i++)
+		if (pos[i] != SIZE_MAX)
+			trindle__trace_event(p->holder.track, TRACE_FLOW_IN,
+					now, 0, trindle__trace_flow_id(
+						pipe->serial, pos[i]), 0);
+	trindle__trace_event(p->holder.track, TRACE_DEPTH, now, 0,
+			pipe->serial, trindle__pipe_measure(pipe));
+}
+
+/* Takes up to max messages from pipe, telling the trace when traced. */
+static size_t take(struct process *p, struct pipe *pipe,
+		struct object **objs, size_t max)
+{
+	size_t pos[64];
+
+	if (likely(!p->holder.tracing))
+		return trindle__pipe_pop(pipe, objs, max);
+	size_t n = trindle__pipe_pop_traced(pipe, objs, pos,
+			max < 64 ? max : 64);
+	if (n)
+		trace_taken(p, pipe, pos, n);
+	return n;
+}
+
 static size_t receive_one_pipe(struct process *p, struct pipe *pipe,
 		trindle_message_t *msgs, size_t max)
 {
@@ -478,7 +533,7 @@ static size_t receive_one_pipe(struct process *p, struct pipe *pipe,
 		size_t want = max - got < 64 ? max - got : 64;
 		if (trindle__process_reserve_caps(p, want) < 0)
 			break;
-		size_t n = trindle__pipe_pop(pipe, batch, want);
+		size_t n = take(p, pipe, batch, want);
 		for (size_t i = 0; i < n; i++)
 			adopt(p, pipe, batch[i], &msgs[got++]);
 		if (n < want)
@@ -520,7 +575,7 @@ static size_t receive_fair(struct process *p, trindle_message_t *msgs,
 			struct object *o;
 			if (trindle__process_reserve_caps(p, 1) < 0)
 				return got;
-			if (trindle__pipe_pop(pipe, &o, 1) == 0)
+			if (take(p, pipe, &o, 1) == 0)
 				continue;
 			adopt(p, pipe, o, &msgs[got++]);
 			pipe->last_served = ++p->serve_clock;
@@ -617,7 +672,11 @@ static size_t receive(struct process *p, trindle_mailbox_t *in,
 		int64_t start = trindle__now_ns();
 		bool ready = trindle__wait_word(&p->holder.waiting, sync_ready, p,
 				deadline_ns, p->spin_ns, &slept);
-		adapt_spin(p, slept, trindle__now_ns() - start);
+		int64_t end = trindle__now_ns();
+		adapt_spin(p, slept, end - start);
+		if (unlikely(p->holder.tracing))
+			trindle__trace_event(p->holder.track, TRACE_WAIT, start,
+					end - start, 0, 0);
 		if (!ready)
 			break; /* timed out */
 		got = deliver(p, in->address, max);
@@ -634,6 +693,14 @@ static size_t receive(struct process *p, trindle_mailbox_t *in,
 	return got;
 }
 
+/* A traced sync starts: a root gets its track on its first one. */
+static int64_t trace_begin(struct process *p)
+{
+	trindle__trace_track(&p->holder);
+	p->holder.traced_sends = 0;
+	return trindle__now_ns();
+}
+
 static int sync_impl(trindle_mailbox_t *out, trindle_mailbox_t *in,
 		int64_t deadline_ns)
 {
@@ -646,6 +713,12 @@ static int sync_impl(trindle_mailbox_t *out, trindle_mailbox_t *in,
 	if (++p->epoch == 0)
 		p->epoch = 1;
 	p->nrequests = 0;
+	/* The one test of the trace a sync makes when tracing is off (the
+	 * sends and takes below test the field, which is in cache). */
+	int64_t t0 = 0;
+	p->holder.tracing = trindle__trace_on();
+	if (unlikely(p->holder.tracing))
+		t0 = trace_begin(p);
 	if (out && out->count && reserve_status(p, out->count) < 0)
 		return trindle__fail(-ENOMEM);
 	if (out && out->count)
@@ -656,6 +729,10 @@ static int sync_impl(trindle_mailbox_t *out, trindle_mailbox_t *in,
 	p->nrequests = 0;
 	if (in)
 		in->count = got;
+	if (unlikely(p->holder.tracing))
+		trindle__trace_event(p->holder.track, TRACE_SYNC, t0,
+				trindle__now_ns() - t0, p->holder.traced_sends,
+				got);
 	return 0;
 }
 

@@ -9,8 +9,12 @@
 #include <trindle/io.h>
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static trindle_record_t inquire_one(trindle_object_t o)
 {
@@ -345,6 +349,120 @@ static void test_devices_name_themselves(void **state)
 	assert_int_equal(t_release(err), 0);
 }
 
+/* ---- the trace ------------------------------------------------------------ */
+
+/* Runs check-trace.py on path with the given expectations: 0 when the
+ * trace passes.  Skips the test when there is no python3. */
+static int check_trace(const char *path, const char *expect)
+{
+	if (system("python3 -c 'import json' 2>/dev/null") != 0)
+		skip();
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "python3 %s %s %s", T_CHECK_TRACE, path,
+			expect);
+	return system(cmd);
+}
+
+static void trace_path(char *buf, size_t size, const char *what)
+{
+	snprintf(buf, size, "%s/trindle-test-%s-%d.json",
+			getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", what,
+			(int)getpid());
+}
+
+/* A ring of 64 events, one thread, 100 rounds of a move into its own
+ * pipe and a take: 6 events a round (each sync: its slice, a flow end,
+ * a depth), so 600 - 64 are dropped; the 64 kept are the last ten rounds
+ * and four events of the one before (its second sync, whose flow lost
+ * its start and is left out). */
+static void test_trace_flight_recorder(void **state)
+{
+	(void)state;
+	char path[256];
+	trace_path(path, sizeof(path), "ring");
+	trindle_pipe_t pipe = t_pipe(4);
+	trindle_segment_t seg = t_segment(100, 3);
+	trindle_message_t m;
+
+	assert_int_equal(trindle_trace_start(path, 64), 0);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(t_move(pipe, seg), 0);
+		assert_int_equal(t_recv(pipe, &m, 0), 1);
+		assert_ptr_equal(m.content, seg);
+	}
+	assert_int_equal(trindle_trace_stop(), 0);
+	errno = 0;
+	assert_int_equal(trindle_trace_stop(), -1); /* not on any more */
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(check_trace(path,
+			"--dropped 536 --syncs 22 --flows 10 --names main"), 0);
+	assert_int_equal(t_release(seg), 0);
+	assert_int_equal(t_release(pipe), 0);
+	unlink(path);
+}
+
+/* Passes on every message that comes in to the pipe it got first; an
+ * empty segment (t_nudge) is passed on last. */
+static void relay(trindle_pipe_t input)
+{
+	trindle_pipe_t next = t_w_next(input);
+	trindle_object_t o;
+
+	while ((o = t_w_next(input)) != NULL) {
+		bool last = trindle_measure(o) == 0;
+		if (t_w_move(next, o) != 0)
+			t_w_release(o);
+		if (last)
+			return;
+	}
+}
+
+static void test_trace_of_a_pipeline(void **state)
+{
+	(void)state;
+	enum { N = 50 };
+	char path[256];
+	trace_path(path, sizeof(path), "pipeline");
+	trindle_pipe_t back = t_pipe(N);
+
+	assert_int_equal(trindle_trace_start(path, 0), 0);
+	trindle_pipe_t s2 = t_start(relay, back);
+	trindle_pipe_t s1 = t_start(relay, s2);
+	assert_int_equal(trindle_name(s1, "stage 1"), 0);
+	assert_int_equal(trindle_name(s2, "stage 2"), 0);
+	assert_int_equal(trindle_name(back, "back"), 0);
+	struct t_box box = {0};
+	for (unsigned long i = 0; i < N; i++) {
+		/* Four in flight at a time: the stages' queues hold eight. */
+		if (i % 4 == 0)
+			for (unsigned long j = i; j < i + 4 && j < N; j++)
+				assert_int_equal(t_move(s1, t_labelled(j)), 0);
+		trindle_object_t o = t_next_from(back, &box);
+		assert_non_null(o);
+		assert_int_equal(t_label_of(o), i);
+		assert_int_equal(t_release(o), 0);
+	}
+	t_nudge(s1);
+	trindle_object_t last = t_next_from(back, &box);
+	assert_non_null(last);
+	assert_int_equal(trindle_measure(last), 0);
+	assert_int_equal(t_release(last), 0);
+	trindle_pipe_t both[2] = { s1, s2 };
+	/* The notices may have come into the box already. */
+	int gone = (int)t_count_notes(&box, (trindle_message_t){ s1, NULL }) +
+		(int)t_count_notes(&box, (trindle_message_t){ s2, NULL });
+	assert_int_equal(gone + await_gone(both, 2 - gone), 2);
+	assert_int_equal(trindle_trace_stop(), 0);
+	char expect[256];
+	snprintf(expect, sizeof(expect), "--names 'main,stage 1,stage 2' "
+			"--counters 'queued in stage 1,queued in back' "
+			"--min-flows %d --instants 'launch stage=2,end (exit)=2'",
+			3 * N);
+	assert_int_equal(check_trace(path, expect), 0);
+	assert_int_equal(t_release(back), 0);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +478,9 @@ int main(void)
 				t_drop_notices),
 		cmocka_unit_test_setup(test_devices_name_themselves,
 				t_drop_notices),
+		cmocka_unit_test_setup(test_trace_flight_recorder,
+				t_drop_notices),
+		cmocka_unit_test_setup(test_trace_of_a_pipeline, t_drop_notices),
 	};
 	return cmocka_run_group_tests_name("inspect", tests, NULL, NULL);
 }
