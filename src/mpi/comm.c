@@ -32,9 +32,10 @@
  *     measure(pipe) + held + outstanding <= capacity
  * where held is what it received and could not deliver yet and
  * outstanding the credits it granted that were not used yet.  An importer
- * asks (DEMAND) for as many credits as its imported pipe holds messages
- * beyond its credits; the exporter grants what the bound allows, a fair
- * share per asking importer, in turn.
+ * asks (DEMAND) for credits for the messages its imported pipe holds
+ * beyond its credits, as a running total (so a demand crossing a grant
+ * asks for nothing twice); the exporter grants what the bound allows, at
+ * most a fair share per asking importer at a time, in turn.
  */
 #include "bridge.h"
 
@@ -69,7 +70,8 @@ struct rec {
 	uint32_t tag; /* HELLO, DEMAND, DATA: the export's tag */
 	uint32_t id;  /* the importer's import id */
 	uint32_t pad2;
-	uint64_t n;   /* DEMAND: credits wanted; GRANT: given; DATA: bytes */
+	uint64_t n;   /* DEMAND: credits wanted in all, a running total;
+	               * GRANT: credits given; DATA: bytes */
 };
 
 struct peer {
@@ -79,7 +81,14 @@ struct peer {
 	size_t len;
 };
 
-struct importer { int rank; uint32_t id; size_t outstanding, want; };
+/* Demands and grants are running totals, so a demand that crosses a grant
+ * on the wire asks for nothing twice. */
+struct importer {
+	int rank;
+	uint32_t id;
+	size_t outstanding;      /* granted, not used yet */
+	uint64_t wanted, granted;
+};
 
 struct held {                 /* a message received for an export */
 	trindle_segment_t seg;
@@ -102,10 +111,11 @@ struct import {
 	int rank;
 	trindle_pipe_t local;
 	size_t credit;
-	bool asked;
+	uint64_t taken;     /* messages forwarded with a credit, in all */
+	uint64_t demanded;  /* the last running total asked for */
 };
 
-struct hello { int rank; uint32_t tag, id; size_t want; };
+struct hello { int rank; uint32_t tag, id; uint64_t wanted; };
 
 struct sendreq { trindle_segment_t seg; void *buf; int rank; };
 
@@ -335,6 +345,7 @@ static void forward(struct import *im, trindle_object_t obj)
 		return;
 	}
 	im->credit--;
+	im->taken++;
 	bool inl = len <= INLINE_MAX;
 	unsigned char *at = frame_room(im->rank, sizeof(struct rec) +
 				       (inl ? pad8(len) : 0));
@@ -419,7 +430,7 @@ static void add_importer(struct export *e, int rank, uint32_t id)
 	e->imp = realloc(e->imp, (e->nimp + 1) * sizeof *e->imp);
 	if (!e->imp)
 		abort();
-	e->imp[e->nimp++] = (struct importer){ rank, id, 0, 0 };
+	e->imp[e->nimp++] = (struct importer){ rank, id, 0, 0, 0 };
 }
 
 /* The bridge holds SEND on a pipe once however often it was sent to it:
@@ -602,20 +613,21 @@ static void parse_frame(int src, const unsigned char *buf, size_t n)
 			struct importer *imp = e ? find_importer(e, src, r.id)
 						 : NULL;
 			if (imp) {
-				imp->want = (size_t)r.n;
+				if (r.n > imp->wanted)
+					imp->wanted = r.n;
 				break;
 			}
 			for (size_t i = 0; i < B.nhellos; i++)
 				if (B.hellos[i].rank == src &&
-				    B.hellos[i].id == r.id)
-					B.hellos[i].want = (size_t)r.n;
+				    B.hellos[i].id == r.id &&
+				    r.n > B.hellos[i].wanted)
+					B.hellos[i].wanted = r.n;
 			break;
 		}
 		case OP_GRANT: {
 			struct import *im = find_import(r.id);
 			if (im && im->rank == src) {
 				im->credit += (size_t)r.n;
-				im->asked = false;
 			}
 			break;
 		}
@@ -737,6 +749,12 @@ static bool finish_payloads(void)
 
 /* ---- credits ---------------------------------------------------------- */
 
+static size_t want_of(const struct importer *imp)
+{
+	return imp->wanted > imp->granted ? (size_t)(imp->wanted - imp->granted)
+					  : 0;
+}
+
 static bool grant_credits(void)
 {
 	bool any = false;
@@ -744,7 +762,7 @@ static bool grant_credits(void)
 		struct export *e = &B.ex[k];
 		size_t wanting = 0;
 		for (size_t i = 0; i < e->nimp; i++)
-			wanting += e->imp[i].want > 0;
+			wanting += want_of(&e->imp[i]) > 0;
 		if (!wanting)
 			continue;
 		size_t used = trindle_measure(e->pipe) + e->qlen + e->outstanding;
@@ -754,13 +772,13 @@ static bool grant_credits(void)
 		size_t share = e->capacity / wanting ? e->capacity / wanting : 1;
 		for (size_t j = 0; j < e->nimp && room; j++) {
 			struct importer *imp = &e->imp[(e->rr + j) % e->nimp];
-			size_t g = imp->want < share ? imp->want : share;
-			if (g > room)
-				g = room;
+			size_t g = want_of(imp);
+			g = g < share ? g : share;
+			g = g < room ? g : room;
 			if (!g)
 				continue;
 			put_rec(imp->rank, OP_GRANT, e->tag, imp->id, g);
-			imp->want -= g;
+			imp->granted += g;
 			imp->outstanding += g;
 			e->outstanding += g;
 			room -= g;
@@ -771,17 +789,17 @@ static bool grant_credits(void)
 	return any;
 }
 
+/* An importer asks for credits for what waits in its pipe beyond the
+ * credits it holds, as a running total of all it ever wanted. */
 static void ask_credits(void)
 {
 	for (size_t i = 0; i < B.nim; i++) {
 		struct import *im = &B.im[i];
-		if (im->asked)
-			continue;
 		size_t queued = trindle_measure(im->local);
-		if (queued > im->credit) {
-			put_rec(im->rank, OP_DEMAND, im->tag, im->id,
-				queued - im->credit);
-			im->asked = true;
+		uint64_t total = im->taken + queued;
+		if (queued > im->credit && total > im->demanded) {
+			put_rec(im->rank, OP_DEMAND, im->tag, im->id, total);
+			im->demanded = total;
 		}
 	}
 }
@@ -975,7 +993,7 @@ static int do_export(const struct mpi_ctl *c, trindle_pipe_t pipe)
 	for (size_t i = 0; i < B.nhellos;) {
 		if (B.hellos[i].tag == c->tag) {
 			add_importer(e, B.hellos[i].rank, B.hellos[i].id);
-			e->imp[e->nimp - 1].want = B.hellos[i].want;
+			e->imp[e->nimp - 1].wanted = B.hellos[i].wanted;
 			B.hellos[i] = B.hellos[--B.nhellos];
 		} else {
 			i++;
@@ -999,7 +1017,7 @@ static int do_import(const struct mpi_ctl *c, trindle_pipe_t *made)
 	if (!B.im)
 		abort();
 	uint32_t id = B.next_id++;
-	B.im[B.nim++] = (struct import){ id, c->tag, c->rank, local, 0, false };
+	B.im[B.nim++] = (struct import){ id, c->tag, c->rank, local, 0, 0, 0 };
 	put_rec(c->rank, OP_HELLO, c->tag, id, 0);
 	*made = local;
 	return 0;
