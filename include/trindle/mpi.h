@@ -34,9 +34,11 @@
  * exceed it.  The receiving bridge grants senders room (credits) as the
  * pipe drains; a sending bridge takes a message out of an imported pipe
  * only when it holds a credit for it.  So a receiver that stops receiving
- * stalls its remote senders exactly as a full local pipe would: a sender
- * can have at most the imported pipe's own capacity queued locally, and
- * no rank's memory grows with another's backlog.
+ * stalls its remote senders as a full local pipe would, and no rank's
+ * memory grows with another's backlog.  On the sending rank, at most
+ * twice the imported pipe's capacity waits: the imported pipe is the
+ * input of a small proxy worker, which moves what arrives into a second
+ * pipe of the same capacity that the comm thread takes from.
  *
  * Failures are messages.  Every rank's bridge hears from every other
  * rank's bridge at least every timeout/4 (a heartbeat when there is no
@@ -178,7 +180,10 @@ TRINDLE_PUBLIC int trindle_mpi_export(trindle_pipe_t bridge,
  * trindle_mpi_import - a local pipe that sends to rank's export tag.
  *
  * Returns a new pipe with room for queue_items messages on which the caller
- * holds SEND (and may pass SEND on, like any pipe).  Segments sent to it go
+ * holds SEND (and may pass SEND on, like any pipe).  It is the input pipe
+ * of a proxy worker started for the purpose (it lives until the import
+ * ends), so that the call never has to receive anything: a library call
+ * that received would take its caller's notices.  Segments sent to it go
  * to the pipe rank exported under tag, in order per sender; see the top of
  * this file for what crosses and for the bounds.  rank may be the calling
  * rank itself (the messages then go through MPI all the same).

@@ -1,18 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api.c - the public calls of <trindle/mpi.h>.  Each one is a round trip
- * to the comm thread (see bridge.h); none makes an MPI call, so they may
- * run on any thread.
+ * api.c - the public calls of <trindle/mpi.h>.  Each one is a request to
+ * the comm thread and a wait for its answer (see bridge.h); none makes an
+ * MPI call or receives a message, so they may run on any thread and never
+ * take a notice meant for their caller.
  */
 #include "bridge.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 /* MPI starts once per program, so there is one bridge per program. */
 static atomic_int bridge_started;
+static atomic_int world_size;
+
+/* Requests are made one at a time, so that the parts of one never
+ * interleave with another's on the bridge's input pipe. */
+static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void release(trindle_object_t obj)
 {
@@ -28,72 +34,94 @@ static int may_send(trindle_pipe_t p)
 	return p && (trindle_access(p) & TRINDLE_ACCESS_SEND);
 }
 
-/* Requests are made one at a time, so that the parts of one (sent in one
- * trindle_sync, arriving in order) never interleave with another's. */
-static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* One request: ctl, a reply pipe, and arg (a pipe) if not NULL, to the
- * comm thread; then its reply.  *made receives the pipe that came with the
- * reply, if any.  Returns 0 and fills *rep, or a negative errno. */
-static int call(trindle_pipe_t bridge, const struct mpi_ctl *ctl,
-		trindle_pipe_t arg, struct mpi_reply *rep, trindle_pipe_t *made)
+void trindle__mpi_answer(struct mpi_handoff *h, int error, int rank, int size)
 {
-	if (!may_send(bridge))
-		return -ESHUTDOWN;
-	struct mpi_ctl creq = *ctl;
-	creq.pipes = arg ? 2 : 1;
-	trindle_pipe_t r = trindle_pipe(4);
-	trindle_segment_t seg = trindle_allocate(1,
-			&(trindle_buffer_t){ sizeof creq, &creq });
-	if (!r || !seg) {
-		release(seg);
-		release(r);
-		return -ENOMEM;
+	pthread_mutex_lock(&h->lock);
+	h->error = error;
+	h->rank = rank;
+	h->size = size;
+	h->done = 1;
+	pthread_cond_signal(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void handoff_init(struct mpi_handoff *h)
+{
+	memset(h, 0, sizeof *h);
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_condattr_t a;
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->cond, &a);
+	pthread_condattr_destroy(&a);
+}
+
+/* Waits for the answer.  The comm thread answers every request it takes;
+ * if it has ended instead (its input pipe, watch, is dead), the answer
+ * is ESHUTDOWN.  Returns the answer's error. */
+static int handoff_wait(struct mpi_handoff *h, trindle_pipe_t watch)
+{
+	pthread_mutex_lock(&h->lock);
+	while (!h->done) {
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		t.tv_nsec += 100000000;
+		if (t.tv_nsec >= 1000000000) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&h->cond, &h->lock, &t);
+		if (!h->done && !may_send(watch)) {
+			h->error = ESHUTDOWN;
+			break;
+		}
 	}
-	pthread_mutex_lock(&call_lock);
-	trindle_message_t m[4] = { { bridge, seg }, { NULL, seg },
-				   { bridge, r }, { bridge, arg } };
-	trindle_mailbox_t out = { arg ? 4 : 3, m };
+	int error = h->error;
+	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->cond);
+	return error;
+}
+
+/* Sends a request (ctl, then arg if not NULL) to the bridge. */
+static int post(trindle_pipe_t bridge, struct mpi_ctl *ctl,
+		trindle_pipe_t arg)
+{
+	ctl->magic = MPI_CTL_MAGIC;
+	ctl->pipes = arg ? 1 : 0;
+	trindle_segment_t seg = trindle_allocate(1,
+			&(trindle_buffer_t){ sizeof *ctl, ctl });
+	if (!seg)
+		return ENOMEM;
+	trindle_message_t m[3] = { { bridge, seg }, { NULL, seg },
+				   { bridge, arg } };
+	trindle_mailbox_t out = { arg ? 3 : 2, m };
 	trindle_sync(&out, NULL);
-	/* The comm thread takes a request whole before it answers, so the
+	/* The comm thread takes each request whole before it answers, so its
 	 * input pipe has room: a send fails only when the bridge is gone. */
-	int rc = -ESHUTDOWN, got = 0;
 	if (out.count) {
 		for (size_t k = 0; k < out.count; k++)
-			if (m[k].address && m[k].content == seg)
+			if (out.address[k].address && out.address[k].content == seg)
 				release(seg);
-		goto done;
+		return ESHUTDOWN;
 	}
-	/* The reply, then possibly a pipe.  The comm thread lets go of r once
-	 * it has answered, so the receive stops waiting then, whatever came. */
-	for (;;) {
-		trindle_message_t req = { r, NULL }, in[2];
-		trindle_mailbox_t o = { 1, &req }, i = { 2, in };
-		if (trindle_sync(&o, &i) < 0 || i.count == 0)
-			break;
-		for (size_t k = 0; k < i.count; k++) {
-			trindle_object_t c = in[k].content;
-			if (in[k].address != r || !c)
-				continue; /* a notice of something else */
-			if (!got && trindle_measure(c) == sizeof *rep &&
-			    (trindle_access(c) & TRINDLE_ACCESS_READ)) {
-				memcpy(rep, c, sizeof *rep);
-				got = 1;
-				rc = 0;
-				release(c);
-			} else if (got && made && !*made && may_send(c)) {
-				*made = c;
-			} else {
-				release(c);
-			}
-		}
-		if (got && (!made || *made || rep->error))
-			break;
-	}
-done:
+	return 0;
+}
+
+/* One request and its answer. */
+static int call(trindle_pipe_t bridge, struct mpi_ctl *ctl,
+		trindle_pipe_t arg, struct mpi_handoff *h)
+{
+	if (!may_send(bridge))
+		return ESHUTDOWN;
+	handoff_init(h);
+	ctl->answer = h;
+	pthread_mutex_lock(&call_lock);
+	int error = post(bridge, ctl, arg);
+	if (!error)
+		error = handoff_wait(h, bridge);
 	pthread_mutex_unlock(&call_lock);
-	release(r);
-	return rc;
+	return error;
 }
 
 TRINDLE_PUBLIC trindle_pipe_t trindle_mpi_bridge(
@@ -115,28 +143,27 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_mpi_bridge(
 		atomic_store(&bridge_started, 0);
 		return NULL;
 	}
-	struct mpi_ctl ctl = { .magic = MPI_CTL_MAGIC, .op = CTL_START };
+	struct mpi_ctl ctl = { .op = CTL_START };
 	if (opt) {
 		ctl.argc = opt->argc;
 		ctl.argv = opt->argv;
 		ctl.timeout_ms = opt->timeout_ms;
 	}
-	struct mpi_reply rep;
-	int rc = call(input, &ctl, err, &rep, NULL);
-	if (rc == 0 && rep.error)
-		rc = -rep.error;
-	if (rc) {
-		/* The comm thread ends by itself after a failed start; MPI
-		 * cannot start twice, so the bridge stays taken when MPI ran. */
-		if (rc == -ESHUTDOWN)
-			rc = -EIO;
+	struct mpi_handoff h;
+	int error = call(input, &ctl, err, &h);
+	if (error) {
+		/* The comm thread ends by itself after a failed start.  MPI
+		 * cannot start twice, so the bridge stays taken. */
+		if (error == ESHUTDOWN)
+			error = EIO;
 		release(input);
-		errno = -rc;
+		errno = error;
 		return NULL;
 	}
+	atomic_store(&world_size, h.size);
 	if (world) {
-		world->rank = rep.rank;
-		world->size = rep.size;
+		world->rank = h.rank;
+		world->size = h.size;
 	}
 	return input;
 }
@@ -148,14 +175,12 @@ TRINDLE_PUBLIC int trindle_mpi_export(trindle_pipe_t bridge,
 		errno = EINVAL;
 		return -1;
 	}
-	struct mpi_ctl ctl = { .magic = MPI_CTL_MAGIC, .op = CTL_EXPORT,
-			       .tag = tag, .capacity = capacity };
-	struct mpi_reply rep;
-	int rc = call(bridge, &ctl, pipe, &rep, NULL);
-	if (rc == 0 && rep.error)
-		rc = -rep.error;
-	if (rc) {
-		errno = -rc;
+	struct mpi_ctl ctl = { .op = CTL_EXPORT, .tag = tag,
+			       .capacity = capacity };
+	struct mpi_handoff h;
+	int error = call(bridge, &ctl, pipe, &h);
+	if (error) {
+		errno = error;
 		return -1;
 	}
 	return 0;
@@ -164,39 +189,55 @@ TRINDLE_PUBLIC int trindle_mpi_export(trindle_pipe_t bridge,
 TRINDLE_PUBLIC trindle_pipe_t trindle_mpi_import(trindle_pipe_t bridge,
 		int rank, uint32_t tag, size_t queue_items)
 {
-	if (queue_items == 0 || rank < 0) {
-		errno = EINVAL;
+	if (queue_items == 0 || rank < 0 || rank >= atomic_load(&world_size)) {
+		errno = may_send(bridge) ? EINVAL : ESHUTDOWN;
 		return NULL;
 	}
-	struct mpi_ctl ctl = { .magic = MPI_CTL_MAGIC, .op = CTL_IMPORT,
-			       .tag = tag, .rank = rank,
-			       .capacity = queue_items };
-	struct mpi_reply rep;
-	trindle_pipe_t made = NULL;
-	int rc = call(bridge, &ctl, NULL, &rep, &made);
-	if (rc == 0 && rep.error)
-		rc = -rep.error;
-	if (rc == 0 && !made)
-		rc = -ESHUTDOWN;
-	if (rc) {
-		release(made);
-		errno = -rc;
+	if (!may_send(bridge)) {
+		errno = ESHUTDOWN;
 		return NULL;
 	}
-	return made;
+	/* The proxy's input pipe is the imported pipe: launch hands the
+	 * caller SEND on it, and the proxy SEND on the bridge (its out). */
+	trindle_pipe_t pipe = trindle_launch(trindle__mpi_proxy_main,
+					     queue_items, bridge, NULL);
+	if (!pipe)
+		return NULL;
+	struct mpi_handoff h;
+	handoff_init(&h);
+	struct mpi_proxy_params p = { .magic = PROXY_MAGIC, .tag = tag,
+				      .rank = rank, .capacity = queue_items,
+				      .bridge = bridge, .answer = &h };
+	trindle_segment_t seg = trindle_allocate(1,
+			&(trindle_buffer_t){ sizeof p, &p });
+	int error = ENOMEM;
+	if (seg) {
+		trindle_message_t m[2] = { { pipe, seg }, { NULL, seg } };
+		trindle_mailbox_t out = { 2, m };
+		pthread_mutex_lock(&call_lock); /* the proxy posts for us */
+		trindle_sync(&out, NULL); /* a new, empty pipe: goes through */
+		error = out.count ? EAGAIN : handoff_wait(&h, bridge);
+		pthread_mutex_unlock(&call_lock);
+		if (out.count)
+			release(seg);
+	}
+	if (error) {
+		release(pipe); /* the proxy ends once nobody can send to it */
+		errno = error;
+		return NULL;
+	}
+	return pipe;
 }
 
 TRINDLE_PUBLIC int trindle_mpi_finish(trindle_pipe_t bridge)
 {
-	struct mpi_ctl ctl = { .magic = MPI_CTL_MAGIC, .op = CTL_FINISH };
-	struct mpi_reply rep;
-	int rc = call(bridge, &ctl, NULL, &rep, NULL);
-	if (rc == 0 && rep.error)
-		rc = -rep.error;
-	if (rc != -ESHUTDOWN)
+	struct mpi_ctl ctl = { .op = CTL_FINISH };
+	struct mpi_handoff h;
+	int error = call(bridge, &ctl, NULL, &h);
+	if (error != ESHUTDOWN)
 		release(bridge);
-	if (rc) {
-		errno = -rc;
+	if (error) {
+		errno = error;
 		return -1;
 	}
 	return 0;

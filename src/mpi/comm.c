@@ -109,7 +109,13 @@ struct export {
 struct import {
 	uint32_t id, tag;
 	int rank;
-	trindle_pipe_t local;
+	trindle_pipe_t local;     /* X: the proxy moves into it, we take */
+	trindle_pipe_t user;      /* the imported pipe (the proxy's input) */
+	trindle_object_t pending; /* taken from X without a credit (only
+	                           * while flushing), or NULL */
+	trindle_segment_t marker; /* finishing: sent through user, seen in
+	                           * X once all before it was forwarded */
+	bool flushed;
 	size_t credit;
 	uint64_t taken;     /* messages forwarded with a credit, in all */
 	uint64_t demanded;  /* the last running total asked for */
@@ -130,9 +136,8 @@ static struct bridge {
 	enum state state;
 	int64_t flush_deadline;
 	int undelivered;
-	trindle_pipe_t finish_reply;
-	struct mpi_ctl *ctl;             /* a request whose parts are coming */
-	trindle_pipe_t parts[2]; size_t nparts;
+	struct mpi_handoff *finish_answer;
+	struct mpi_ctl *ctl;             /* a request whose pipe is coming */
 	struct peer *peers;
 	struct export *ex;  size_t nex;
 	struct import *im;  size_t nim;
@@ -314,6 +319,10 @@ static struct import *find_import(uint32_t id)
 static void import_close(struct import *im)
 {
 	release_later(im->local);
+	release_later(im->user);
+	release_later(im->pending);
+	if (im->marker && !im->flushed)
+		release_later(im->marker);
 	*im = B.im[--B.nim];
 }
 
@@ -795,7 +804,8 @@ static void ask_credits(void)
 {
 	for (size_t i = 0; i < B.nim; i++) {
 		struct import *im = &B.im[i];
-		size_t queued = trindle_measure(im->local);
+		size_t queued = trindle_measure(im->local) +
+				trindle_measure(im->user) + (im->pending != NULL);
 		uint64_t total = im->taken + queued;
 		if (queued > im->credit && total > im->demanded) {
 			put_rec(im->rank, OP_DEMAND, im->tag, im->id, total);
@@ -831,14 +841,22 @@ static void dispatch(const trindle_message_t *m)
 		take_ctl_part(m->content);
 		return;
 	}
-	for (size_t i = 0; i < B.nim; i++)
-		if (B.im[i].local == m->address) {
-			if (B.im[i].credit == 0) /* cannot happen: see take_local */
-				release_later(m->content);
-			else
-				forward(&B.im[i], m->content);
-			return;
+	for (size_t i = 0; i < B.nim; i++) {
+		struct import *im = &B.im[i];
+		if (im->local != m->address)
+			continue;
+		if (m->content == im->marker) {
+			im->flushed = true; /* all before it went out */
+			release_later(m->content);
+		} else if (im->credit) {
+			forward(im, m->content);
+		} else if (!im->pending) {
+			im->pending = m->content; /* flushing: see take_local */
+		} else {
+			release_later(m->content); /* cannot happen */
 		}
+		return;
+	}
 	release_later(m->content);
 }
 
@@ -910,9 +928,19 @@ static bool take_local(void)
 	bool any = false;
 	for (size_t i = 0; i < B.nim; i++) {
 		struct import *im = &B.im[i];
-		if (!im->credit)
-			continue;
+		if (im->pending && im->credit) {
+			trindle_object_t o = im->pending;
+			im->pending = NULL;
+			forward(im, o);
+			any = true;
+		}
+		/* Without credits nothing is taken, except, while flushing, one
+		 * message: it may be the marker that ends the flush. */
 		size_t want = im->credit < 32 ? im->credit : 32;
+		if (!want && B.state == FLUSHING && !im->pending && !im->flushed)
+			want = 1;
+		if (!want)
+			continue;
 		trindle_message_t req = { im->local, NULL }, in[32];
 		trindle_mailbox_t o = { 1, &req }, m = { want, in };
 		trindle_sync_timeout(&o, &m, 0);
@@ -931,7 +959,8 @@ static void idle_wait(int64_t ns)
 	size_t n = 0;
 	out[n++] = (trindle_message_t){ B.input, NULL };
 	for (size_t i = 0; i < B.nim && n < 65; i++)
-		if (B.im[i].credit)
+		if (B.im[i].credit || (B.state == FLUSHING && !B.im[i].pending &&
+				       !B.im[i].flushed))
 			out[n++] = (trindle_message_t){ B.im[i].local, NULL };
 	trindle_mailbox_t o = { n, out }, m = { 1, in };
 	int64_t t0 = now_ns();
@@ -948,28 +977,6 @@ static void idle_wait(int64_t ns)
 }
 
 /* ---- control requests ------------------------------------------------- */
-
-static void reply(trindle_pipe_t r, int error, trindle_pipe_t made)
-{
-	struct mpi_reply rep = { error, B.rank, B.size, 0 };
-	trindle_segment_t s = trindle_allocate(1,
-			&(trindle_buffer_t){ sizeof rep, &rep });
-	trindle_message_t m[4];
-	size_t n = 0;
-	if (s) {
-		m[n++] = (trindle_message_t){ r, s };
-		m[n++] = (trindle_message_t){ NULL, s };
-	}
-	if (made && !error)
-		m[n++] = (trindle_message_t){ r, made };
-	m[n++] = (trindle_message_t){ NULL, r };
-	trindle_mailbox_t out = { n, m };
-	trindle_sync(&out, NULL);
-	if (out.count)
-		for (size_t i = 0; i < out.count; i++)
-			if (out.address[i].address)
-				release_now(out.address[i].content);
-}
 
 static int do_export(const struct mpi_ctl *c, trindle_pipe_t pipe)
 {
@@ -1002,57 +1009,66 @@ static int do_export(const struct mpi_ctl *c, trindle_pipe_t pipe)
 	return 0;
 }
 
-static int do_import(const struct mpi_ctl *c, trindle_pipe_t *made)
+/* The proxy's input pipe `user` came with the request: X goes to it. */
+static int do_import(const struct mpi_ctl *c, trindle_pipe_t user)
 {
 	if (B.state != RUNNING)
 		return ESHUTDOWN;
-	if (c->rank < 0 || c->rank >= B.size || !c->capacity)
+	if (!user || c->rank < 0 || c->rank >= B.size || !c->capacity)
 		return EINVAL;
 	if (B.peers[c->rank].lost || B.peers[c->rank].fin_in)
 		return ECONNREFUSED; /* its pipe would die at once */
-	trindle_pipe_t local = trindle_pipe(c->capacity);
-	if (!local)
+	trindle_pipe_t x = trindle_pipe(c->capacity);
+	if (!x)
 		return ENOMEM;
+	trindle_message_t m = { user, x };
+	trindle_mailbox_t out = { 1, &m };
+	trindle_sync(&out, NULL); /* the proxy has taken its parameters */
+	if (out.count) {
+		release_later(x);
+		return ESHUTDOWN;
+	}
 	B.im = realloc(B.im, (B.nim + 1) * sizeof *B.im);
 	if (!B.im)
 		abort();
 	uint32_t id = B.next_id++;
-	B.im[B.nim++] = (struct import){ id, c->tag, c->rank, local, 0, 0, 0 };
+	B.im[B.nim++] = (struct import){ .id = id, .tag = c->tag,
+					 .rank = c->rank, .local = x,
+					 .user = user };
 	put_rec(c->rank, OP_HELLO, c->tag, id, 0);
-	*made = local;
 	return 0;
 }
 
-static void handle_ctl(struct mpi_ctl *c, trindle_pipe_t r,
-		       trindle_pipe_t arg)
+static void handle_ctl(struct mpi_ctl *c, trindle_pipe_t arg)
 {
-	trindle_pipe_t made = NULL;
 	int error = 0;
 	switch (c->op) {
 	case CTL_EXPORT:
 		error = do_export(c, arg);
 		if (error && arg && !pipe_in_use(arg, NULL))
 			release_later(arg);
-		reply(r, error, NULL);
 		break;
 	case CTL_IMPORT:
-		error = do_import(c, &made);
-		reply(r, error, made);
+		error = do_import(c, arg);
+		if (error && arg)
+			release_later(arg);
 		break;
 	case CTL_FINISH:
 		if (B.state == RUNNING) {
 			B.state = FLUSHING;
-			B.finish_reply = r;
+			B.finish_answer = c->answer;
 			B.flush_deadline = B.now + B.timeout;
-		} else {
-			reply(r, ESHUTDOWN, NULL);
+			return;
 		}
+		error = ESHUTDOWN;
 		break;
 	default: /* a second start */
-		release_later(arg);
-		reply(r, EINVAL, NULL);
+		if (arg)
+			release_later(arg);
+		error = EINVAL;
 		break;
 	}
+	trindle__mpi_answer(c->answer, error, B.rank, B.size);
 }
 
 static bool is_ctl(trindle_object_t obj)
@@ -1061,38 +1077,39 @@ static bool is_ctl(trindle_object_t obj)
 	return (trindle_access(obj) & TRINDLE_ACCESS_READ) &&
 	       !(trindle_access(obj) & TRINDLE_ACCESS_SEND) &&
 	       trindle_measure(obj) == sizeof *c && c->magic == MPI_CTL_MAGIC &&
-	       (c->pipes == 1 || c->pipes == 2);
+	       c->pipes <= 1 && c->answer;
 }
 
-/* A request comes as its segment, the reply pipe, and for an export the
- * exported pipe, in that order (see bridge.h).  Returns true when obj
- * completed a request, which is then handled. */
-static bool collect_ctl(trindle_object_t obj)
+/* A request comes as its segment, then the pipe it is about, if any
+ * (see bridge.h).  Returns true when obj completed a request; *arg is
+ * then its pipe. */
+static bool collect_ctl(trindle_object_t obj, trindle_pipe_t *arg)
 {
+	*arg = NULL;
 	if (!B.ctl) {
-		if (is_ctl(obj))
-			B.ctl = obj;
-		else
+		if (!is_ctl(obj)) {
 			release_later(obj);
-		return false;
+			return false;
+		}
+		B.ctl = obj;
+		return B.ctl->pipes == 0;
 	}
 	if (!(trindle_access(obj) & TRINDLE_ACCESS_SEND)) {
-		release_later(obj); /* not a part: the caller broke the form */
+		release_later(obj); /* not a pipe: the caller broke the form */
 		return false;
 	}
-	B.parts[B.nparts++] = obj;
-	return B.nparts == B.ctl->pipes;
+	*arg = obj;
+	return true;
 }
 
 static void take_ctl_part(trindle_object_t obj)
 {
-	if (!collect_ctl(obj))
+	trindle_pipe_t arg;
+	if (!collect_ctl(obj, &arg))
 		return;
 	struct mpi_ctl *c = B.ctl;
 	B.ctl = NULL;
-	B.nparts = 0;
-	handle_ctl(c, B.parts[0], B.parts[1]);
-	B.parts[1] = NULL;
+	handle_ctl(c, arg);
 	release_later(c);
 }
 
@@ -1139,8 +1156,9 @@ static int start_mpi(const struct mpi_ctl *c)
 	return 0;
 }
 
-/* Waits for the start request, whole.  NULL if the caller let go. */
-static struct mpi_ctl *take_start(void)
+/* Waits for the start request, whole; *err receives its pipe.  NULL if
+ * the caller let go. */
+static struct mpi_ctl *take_start(trindle_pipe_t *err)
 {
 	for (;;) {
 		trindle_message_t req = { B.input, NULL }, in[1];
@@ -1149,28 +1167,54 @@ static struct mpi_ctl *take_start(void)
 			return NULL;
 		if (in[0].address != B.input || !in[0].content)
 			continue;
-		if (!collect_ctl(in[0].content))
+		if (!collect_ctl(in[0].content, err))
 			continue;
 		struct mpi_ctl *c = B.ctl;
 		B.ctl = NULL;
-		B.nparts = 0;
 		return c;
 	}
 }
 
+/* Finishing: a marker goes through each imported pipe after what was
+ * sent to it; once the marker comes out of X, everything before it has
+ * been forwarded.  True when every import is through. */
 static bool imports_drained(void)
 {
-	for (size_t i = 0; i < B.nim; i++)
-		if (trindle_measure(B.im[i].local) > 0)
-			return false;
-	return true;
+	bool all = true;
+	for (size_t i = 0; i < B.nim; i++) {
+		struct import *im = &B.im[i];
+		if (im->flushed)
+			continue;
+		all = false;
+		if (im->marker)
+			continue;
+		if (!(trindle_access(im->user) & TRINDLE_ACCESS_SEND)) {
+			im->flushed = true; /* the proxy ended */
+			continue;
+		}
+		trindle_segment_t mk = trindle_allocate(1,
+				&(trindle_buffer_t){ 1, NULL });
+		if (!mk)
+			continue;
+		trindle_message_t m = { im->user, mk };
+		trindle_mailbox_t out = { 1, &m };
+		trindle_sync(&out, NULL); /* a share: we keep the marker */
+		if (out.count)
+			release_now(mk); /* full: again next pass */
+		else
+			im->marker = mk;
+	}
+	return all;
 }
 
 static void send_fins(void)
 {
 	size_t left = 0;
 	for (size_t i = 0; i < B.nim; i++)
-		left += trindle_measure(B.im[i].local);
+		if (!B.im[i].flushed)
+			left += trindle_measure(B.im[i].local) +
+				trindle_measure(B.im[i].user) +
+				(B.im[i].pending != NULL);
 	if (left) {
 		B.undelivered = 1;
 		report(B.rank, ECANCELED, 0, "trindle: mpi: finishing: %zu "
@@ -1278,17 +1322,15 @@ void trindle__mpi_comm_main(trindle_pipe_t input)
 	B.input = input;
 	/* The worker holds SEND on the err pipe given at launch, but cannot
 	 * tell which pipe that is: the start request brings it again. */
-	struct mpi_ctl *c = take_start();
+	struct mpi_ctl *c = take_start(&B.err);
 	if (!c)
 		return;
-	trindle_pipe_t r = B.parts[0];
-	B.err = B.parts[1];
-	B.parts[1] = NULL;
 	int error = c->op == CTL_START ? start_mpi(c) : EINVAL;
+	trindle__mpi_answer(c->answer, error, B.rank, B.size);
 	release_now(c);
-	reply(r, error, NULL);
 	if (error) {
-		release_now(B.err);
+		if (B.err)
+			release_now(B.err);
 		return;
 	}
 
@@ -1319,10 +1361,12 @@ void trindle__mpi_comm_main(trindle_pipe_t input)
 				sleep_ns *= 2;
 		}
 	}
-	trindle_pipe_t fr = B.finish_reply;
-	int undelivered = B.undelivered;
+	struct mpi_handoff *fa = B.finish_answer;
+	int undelivered = B.undelivered, rank = B.rank, size = B.size;
 	shut_down();
-	reply(fr, undelivered ? ECANCELED : 0, NULL);
+	/* The caller may return (and the program end) once answered: the
+	 * comm thread has nothing left to do but end. */
+	trindle__mpi_answer(fa, undelivered ? ECANCELED : 0, rank, size);
 	if (B.err)
 		release_now(B.err);
 }
