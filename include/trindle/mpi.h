@@ -25,7 +25,8 @@
  * gets WRITE back, with the usual notice, once the bridge lets go).  A pipe
  * does not cross: the bridge releases a pipe sent through an imported pipe
  * and reports it on its err pipe (error EXDEV); the message is not
- * forwarded.  A segment larger than INT_MAX bytes is refused the same way
+ * forwarded (a pipe that died on its way to the bridge is dropped without
+ * a report).  A segment larger than INT_MAX bytes is refused the same way
  * (EMSGSIZE).
  *
  * Bounded end to end.  An export is made with a capacity: at any time the

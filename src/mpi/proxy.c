@@ -119,9 +119,17 @@ void trindle__mpi_proxy_main(trindle_pipe_t input)
 		if (held) {
 			trindle_mailbox_t o = { held, hand };
 			trindle_sync(&o, NULL);
-			/* The failed moves stay, in order, at the start. */
-			if (o.count < held) {
-				held = o.count;
+			/* The failed moves stay, in order, at the start.  A pipe
+			 * that died on the way cannot be sent (nor released): it
+			 * is dropped. */
+			size_t kept = 0;
+			for (size_t k = 0; k + 1 < o.count; k += 2)
+				if (trindle_access(hand[k].content)) {
+					hand[kept++] = hand[k];
+					hand[kept++] = hand[k + 1];
+				}
+			if (kept < held) {
+				held = kept;
 				sleep_ns = 0;
 				continue;
 			}
