@@ -4,7 +4,9 @@
 set -euo pipefail
 
 packages=(meson ninja-build pkg-config gcc libc6-dev libcmocka-dev liburing-dev
-          valgrind gawk coreutils grep "$@")
+          valgrind gawk coreutils grep
+          openmpi-bin libopenmpi-dev  # the MPI bridge (src/mpi) and its tests
+          "$@")
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
