@@ -82,6 +82,14 @@
 extern "C" {
 #endif
 
+/* The bridge's calls are exported by libtrindle-mpi, not libtrindle:
+ * they have a marker of their own (tests/mpi/check-symbols.sh). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define TRINDLE_MPI_PUBLIC __attribute__((visibility("default")))
+#else
+#define TRINDLE_MPI_PUBLIC
+#endif
+
 /** Default silence, in milliseconds, after which a rank is lost. */
 #define TRINDLE_MPI_TIMEOUT_DEFAULT 10000u
 
@@ -144,7 +152,7 @@ typedef struct trindle_mpi_report {
  *
  * Blocks until MPI has started.  Thread-safe.
  */
-TRINDLE_PUBLIC trindle_pipe_t trindle_mpi_bridge(
+TRINDLE_MPI_PUBLIC trindle_pipe_t trindle_mpi_bridge(
 		const struct trindle_mpi_options *opt, trindle_pipe_t err,
 		struct trindle_mpi_world *world);
 
@@ -174,7 +182,7 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_mpi_bridge(
  *
  * Blocks for a round trip to the comm thread, never for other ranks.
  */
-TRINDLE_PUBLIC int trindle_mpi_export(trindle_pipe_t bridge,
+TRINDLE_MPI_PUBLIC int trindle_mpi_export(trindle_pipe_t bridge,
 		trindle_pipe_t pipe, uint32_t tag, size_t capacity);
 
 /**
@@ -201,7 +209,7 @@ TRINDLE_PUBLIC int trindle_mpi_export(trindle_pipe_t bridge,
  *
  * Blocks for a round trip to the comm thread, never for other ranks.
  */
-TRINDLE_PUBLIC trindle_pipe_t trindle_mpi_import(trindle_pipe_t bridge,
+TRINDLE_MPI_PUBLIC trindle_pipe_t trindle_mpi_import(trindle_pipe_t bridge,
 		int rank, uint32_t tag, size_t queue_items);
 
 /**
@@ -227,7 +235,7 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_mpi_import(trindle_pipe_t bridge,
  * Blocks until every rank has finished or been lost.  Thread-safe, but
  * only one call per bridge.
  */
-TRINDLE_PUBLIC int trindle_mpi_finish(trindle_pipe_t bridge);
+TRINDLE_MPI_PUBLIC int trindle_mpi_finish(trindle_pipe_t bridge);
 
 #ifdef __cplusplus
 }

@@ -124,7 +124,7 @@ static int call(trindle_pipe_t bridge, struct mpi_ctl *ctl,
 	return error;
 }
 
-TRINDLE_PUBLIC trindle_pipe_t trindle_mpi_bridge(
+TRINDLE_MPI_PUBLIC trindle_pipe_t trindle_mpi_bridge(
 		const struct trindle_mpi_options *opt, trindle_pipe_t err,
 		struct trindle_mpi_world *world)
 {
@@ -168,7 +168,7 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_mpi_bridge(
 	return input;
 }
 
-TRINDLE_PUBLIC int trindle_mpi_export(trindle_pipe_t bridge,
+TRINDLE_MPI_PUBLIC int trindle_mpi_export(trindle_pipe_t bridge,
 		trindle_pipe_t pipe, uint32_t tag, size_t capacity)
 {
 	if (!may_send(pipe) || capacity == 0) {
@@ -186,7 +186,7 @@ TRINDLE_PUBLIC int trindle_mpi_export(trindle_pipe_t bridge,
 	return 0;
 }
 
-TRINDLE_PUBLIC trindle_pipe_t trindle_mpi_import(trindle_pipe_t bridge,
+TRINDLE_MPI_PUBLIC trindle_pipe_t trindle_mpi_import(trindle_pipe_t bridge,
 		int rank, uint32_t tag, size_t queue_items)
 {
 	if (queue_items == 0 || rank < 0 || rank >= atomic_load(&world_size)) {
@@ -229,7 +229,7 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_mpi_import(trindle_pipe_t bridge,
 	return pipe;
 }
 
-TRINDLE_PUBLIC int trindle_mpi_finish(trindle_pipe_t bridge)
+TRINDLE_MPI_PUBLIC int trindle_mpi_finish(trindle_pipe_t bridge)
 {
 	struct mpi_ctl ctl = { .op = CTL_FINISH };
 	struct mpi_handoff h;
