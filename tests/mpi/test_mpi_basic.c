@@ -6,7 +6,8 @@
  * (inside frames), large ones (payloads of their own), a copy (a send
  * without release), a pipe (refused) and an end marker.  Rank 1 checks
  * that everything arrived once, in order, whole, and writable by its
- * sole holder.  Both check the calls' errors, and that a worker's fault
+ * sole holder, and sends to itself through an export of its own.  Both
+ * check the calls' errors, and that a worker's fault
  * is still reported by libtrindle once MPI has started (Open MPI installs
  * signal handlers of its own).
  */
@@ -130,8 +131,29 @@ static void sender(trindle_pipe_t bridge, trindle_pipe_t err)
 	t_release(to);
 }
 
+/* A rank may import its own export: the messages go through MPI all the
+ * same, and arrive in order. */
+static void self_import(trindle_pipe_t bridge)
+{
+	trindle_pipe_t in = trindle_pipe(4);
+	CHECK(in);
+	CHECK(trindle_mpi_export(bridge, in, TAG + 1, 4) == 0);
+	trindle_pipe_t to = trindle_mpi_import(bridge, 1, TAG + 1, 2);
+	CHECK(to);
+	for (int i = 0; i < 10; i++) {
+		CHECK(t_move(to, make(i)) == 0);
+		trindle_message_t m;
+		CHECK(t_receive(in, &m, 30) == 1 && m.address == in);
+		check(m.content, trindle_measure(m.content), i);
+		t_release(m.content);
+	}
+	t_release(to);
+	t_release(in);
+}
+
 static void receiver(trindle_pipe_t bridge)
 {
+	self_import(bridge);
 	trindle_pipe_t in = trindle_pipe(8);
 	CHECK(in);
 	errno = 0;
