@@ -128,7 +128,20 @@ static void sender(trindle_pipe_t bridge, trindle_pipe_t err)
 	t_release(r);
 
 	CHECK(t_move(to, t_segment(NULL, 0)) == 0); /* the end */
-	t_release(to);
+	/* Rank 1 lets go of its pipe once it has everything: the export
+	 * ends, and so does the imported pipe, with its closure notice. */
+	trindle_message_t n;
+	end = t_now() + 30;
+	int closed = 0;
+	while (!closed && t_now() < end) {
+		/* No receive request: the sync only hands over notices. */
+		if (t_receive(NULL, &n, 0) && n.address == to && !n.content)
+			closed = 1;
+		else
+			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+	CHECK(closed);
+	CHECK(!(trindle_access(to) & TRINDLE_ACCESS_SEND));
 }
 
 /* A rank may import its own export: the messages go through MPI all the
