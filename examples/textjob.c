@@ -5,6 +5,7 @@
 #include "textjob.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,52 @@ void textjob_release_all(trindle_object_t *objs, size_t n)
 
 /* ---- command line ---- */
 
+/* See textjob_parse(): fds 0-2 that are closed get /dev/null, opened so
+ * that using them fails with EBADF.  In order, so each open() takes the
+ * lowest free number, the one being filled. */
+static void open_closed_std(struct textjob *j)
+{
+	for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int got = open("/dev/null", fd == STDIN_FILENO ? O_WRONLY
+							       : O_RDONLY);
+		if (got != fd) { /* no /dev/null: nothing sensible can run */
+			fprintf(stderr, "%s: cannot open /dev/null for a closed "
+				"standard descriptor: %s\n", j->tool->name,
+				strerror(errno));
+			exit(j->tool->fail_status);
+		}
+		j->std_closed |= 1u << fd;
+	}
+}
+
+/* The value of -j or --chunk: digits only, from 1 to max.  Returns it, or
+ * 0 after a message. */
+static unsigned long long option_value(const struct textjob_tool *t,
+		const char *what, const char *arg, unsigned long long max)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(arg, &end, 10);
+	if (*arg < '0' || *arg > '9' || *end || errno || v == 0 || v > max) {
+		fprintf(stderr, "%s: invalid %s '%s' (1 to %llu)\n"
+			"Try '%s --help' for more information.\n",
+			t->name, what, arg, max, t->name);
+		return 0;
+	}
+	return v;
+}
+
+int textjob_finish_stdout(const struct textjob *j)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return 0;
+	fprintf(stderr, "%s: write error: %s\n", j->tool->name,
+		strerror(errno));
+	return -1;
+}
+
 int textjob_parse(struct textjob *j, const struct textjob_tool *t, int argc,
 		  char **argv)
 {
@@ -76,31 +123,31 @@ int textjob_parse(struct textjob *j, const struct textjob_tool *t, int argc,
 	};
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	j->tool = t;
+	open_closed_std(j);
 	j->n = cores > 0 ? (unsigned)cores : 1;
 	j->chunk = TEXTJOB_CHUNK_DEFAULT;
 	for (int c; (c = getopt_long(argc, argv, "j:", opts, NULL)) != -1;) {
-		char *end;
-		unsigned long v;
+		unsigned long long v;
 		switch (c) {
 		case 'j':
-		case 'c':
-			v = strtoul(optarg, &end, 10);
-			if (*end || v == 0 ||
-			    (c == 'j' && v > TEXTJOB_MAX_WORKERS)) {
-				const char *what = c == 'j' ? "worker count"
-							    : "chunk size";
-				fprintf(stderr, "%s: invalid %s '%s'\n",
-					t->name, what, optarg);
+			v = option_value(t, "worker count", optarg,
+					 TEXTJOB_MAX_WORKERS);
+			if (!v)
 				return -1;
-			}
-			if (c == 'j')
-				j->n = (unsigned)v;
-			else
-				j->chunk = v;
+			j->n = (unsigned)v;
+			break;
+		case 'c':
+			/* Checked here: the source would refuse it only once
+			 * everything was starting. */
+			v = option_value(t, "chunk size", optarg,
+					 TRINDLE_SOURCE_CHUNK_MAX);
+			if (!v)
+				return -1;
+			j->chunk = (size_t)v;
 			break;
 		case 'h':
 			t->usage(stdout);
-			exit(0);
+			exit(textjob_finish_stdout(j) ? t->fail_status : 0);
 		default:
 			t->usage(stderr);
 			return -1;
@@ -128,12 +175,15 @@ static int start_sink(struct textjob *j)
 	if (!j->tool->writes_output)
 		return 0;
 	j->sink_out = trindle_pipe(1);
+	j->sink_err = trindle_pipe(2);
 	j->back = trindle_pipe(TRINDLE_SINK_QUEUE_DEFAULT);
 	struct trindle_sink_options ko = { .flags = TRINDLE_SINK_NO_FSYNC,
 					   .give_back = j->back };
-	if (!j->sink_out || !j->back)
+	if (!j->sink_out || !j->sink_err || !j->back)
 		return -1;
-	j->sink = trindle_file_sink(NULL, &ko, j->sink_out, j->errp);
+	/* Its own err pipe: a report there is about the output, whatever
+	 * its path says ("-" is standard input for the source too). */
+	j->sink = trindle_file_sink(NULL, &ko, j->sink_out, j->sink_err);
 	return j->sink ? 0 : -1;
 }
 
@@ -267,15 +317,24 @@ static unsigned busy_total(const struct textjob *j)
 	return b;
 }
 
-/* What came on the err pipe: a device's report, or a worker's fault. */
-static void report(struct textjob *j, trindle_segment_t seg)
+/* What came on an err pipe: the source's report or a worker's fault
+ * (errp), or the sink's report (sink_err): a write error, said as the
+ * coreutils tools say it. */
+static void report(struct textjob *j, trindle_segment_t seg, int output)
 {
 	const trindle_io_report_t *r = seg;
-	if (trindle_measure(seg) > sizeof *r &&
-	    r->magic == TRINDLE_IO_REPORT_MAGIC)
-		j->tool->report(j, r, (const char *)seg + r->path_offset);
-	else
-		fprintf(stderr, "%s: a worker failed\n", j->tool->name);
+	int io = trindle_measure(seg) > sizeof *r &&
+		 r->magic == TRINDLE_IO_REPORT_MAGIC;
+	if (io && output) {
+		fprintf(stderr, "%s: write error: %s\n", j->tool->name,
+			strerror(r->error));
+	} else if (io) {
+		j->tool->report(j, r);
+		j->input_failed = 1;
+	} else {
+		fprintf(stderr, "%s: %s failed\n", j->tool->name,
+			output ? "the output device" : "a worker");
+	}
 	j->failed = 1;
 }
 
@@ -325,8 +384,8 @@ static void handle(struct textjob *j, const trindle_message_t *m,
 			take_reply(j, &j->w[i], m->content);
 			return;
 		}
-	if (m->address == j->errp)
-		report(j, m->content);
+	if (m->address == j->errp || (j->sink_err && m->address == j->sink_err))
+		report(j, m->content, m->address == j->sink_err);
 	else if (j->sink_out && m->address == j->sink_out)
 		j->result = 1;
 	else if (m->address == j->chunks)
@@ -336,9 +395,11 @@ static void handle(struct textjob *j, const trindle_message_t *m,
 
 int textjob_step(struct textjob *j, int wait_briefly)
 {
-	trindle_message_t req[TEXTJOB_MAX_WORKERS + 3], got;
+	trindle_message_t req[TEXTJOB_MAX_WORKERS + 4], got;
 	size_t k = 0;
 	req[k++] = (trindle_message_t){ j->errp, NULL };
+	if (j->sink_err)
+		req[k++] = (trindle_message_t){ j->sink_err, NULL };
 	if (j->sink_out)
 		req[k++] = (trindle_message_t){ j->sink_out, NULL };
 	struct textjob_worker *room = NULL;
@@ -491,6 +552,25 @@ static int all_ended(const struct textjob *j)
 	return j->source_closed && (!j->sink || j->sink_closed);
 }
 
+/* Takes the reports (and whatever else) still queued on the err pipes.
+ * A device's report is its final object, delivered before its input pipe
+ * dies: so once every process has ended, their reports are all queued,
+ * while the loop that waited for the ends may have stopped at the last
+ * closure notice without receiving them. */
+static void take_reports(struct textjob *j)
+{
+	for (;;) {
+		trindle_message_t req[2] = { { j->errp, NULL },
+					     { j->sink_err, NULL } }, got[4];
+		trindle_mailbox_t out = { j->sink_err ? 2 : 1, req };
+		trindle_mailbox_t in = { 4, got };
+		if (trindle_sync_timeout(&out, &in, 0) != 0 || in.count == 0)
+			return;
+		for (size_t i = 0; i < in.count; i++)
+			handle(j, &got[i], NULL);
+	}
+}
+
 void textjob_shut_down(struct textjob *j)
 {
 	/* If we stop early, the source may be waiting on its full pipe:
@@ -506,6 +586,7 @@ void textjob_shut_down(struct textjob *j)
 		send_marker(j); /* after a failure: the sink stops too */
 	while (!all_ended(j) && textjob_step(j, 0) == 0)
 		;
+	take_reports(j);
 	for (unsigned i = 0; i < j->n; i++) {
 		textjob_release(j->w[i].in);
 		textjob_release(j->w[i].reply);
@@ -516,4 +597,5 @@ void textjob_shut_down(struct textjob *j)
 	textjob_release(j->sink_out);
 	textjob_release(j->back);
 	textjob_release(j->errp);
+	textjob_release(j->sink_err);
 }

@@ -11,7 +11,9 @@
  * module does the rest:
  *
  *   - the command line: [-j N] [--chunk BYTES] [--help], then the tool's
- *     operands (textjob_parse(), textjob_file());
+ *     operands (textjob_parse(), textjob_file()); standard input, output
+ *     and error that the tool was started without are opened on /dev/null
+ *     first, the wrong way round (see textjob_parse());
  *   - starting the file source on FILE or standard input, the workers,
  *     and for tools that write, a file sink on standard output
  *     (textjob_start());
@@ -25,7 +27,10 @@
  *     sink, which gives them back to be filled again; at most
  *     TEXTJOB_OUT_SEGMENTS are made (textjob_put(), textjob_end_output());
  *   - stopping everything and waiting until every process has ended
- *     (textjob_shut_down()).
+ *     (textjob_shut_down()), and saying what went wrong: the tool says
+ *     why its input failed, textjob says "write error" for the output,
+ *     as coreutils do (textjob_finish_stdout() for what the tool printed
+ *     itself).
  *
  * Flow control: a worker holds at most TEXTJOB_QUEUE chunks, and main asks
  * the source for a chunk only when some worker has room, so the source
@@ -83,6 +88,8 @@ struct textjob;
 struct textjob_tool {
 	const char *name;       /* "trindle-wc": begins every message */
 	void (*usage)(FILE *f); /* prints the --help text */
+	int fail_status;        /* exit status on errors and usage errors, as
+	                         * the coreutils tool's: wc 1, sort and grep 2 */
 
 	/* A worker's job, run on each chunk it is given, in the order they
 	 * come: returns the reply, which textjob moves to main (NULL: out of
@@ -101,10 +108,10 @@ struct textjob_tool {
 	 * holds it now, and must keep, move or release it. */
 	void (*take_reply)(struct textjob *j, unsigned long seq,
 			   trindle_segment_t reply);
-	/* Prints a device's error report; path is "-" for standard input or
-	 * output, else the file's.  (Faults of workers are said here.) */
-	void (*report)(struct textjob *j, const trindle_io_report_t *r,
-		       const char *path);
+	/* Says why the source failed (reading j->path, or standard input
+	 * when it is NULL or "-"), in the coreutils tool's words.  Failures
+	 * of the output (the sink) and of workers are said by textjob. */
+	void (*report)(struct textjob *j, const trindle_io_report_t *r);
 	/* May be NULL.  Returns 0 while main should take no more chunks
 	 * from the source (grep: its window of replies to write in order is
 	 * full). */
@@ -128,7 +135,8 @@ struct textjob {
 	struct textjob_worker w[TEXTJOB_MAX_WORKERS];
 	trindle_pipe_t chunks;  /* chunks come from the source on it */
 	trindle_pipe_t source;  /* the source's input: chunks go back there */
-	trindle_pipe_t errp;    /* device reports and worker faults */
+	trindle_pipe_t errp;    /* the source's report and worker faults */
+	trindle_pipe_t sink_err; /* the sink's report (NULL: no sink) */
 	trindle_pipe_t sink;    /* output segments go there (NULL: none) */
 	trindle_pipe_t sink_out, back; /* the sink's result; its give-back */
 	unsigned long next_seq; /* the number of the next chunk */
@@ -139,11 +147,21 @@ struct textjob {
 	int marker_sent;        /* the sink was told to finish */
 	int result;             /* the sink's result came */
 	int failed;
+	int input_failed;       /* the source's report came (and was said) */
+	unsigned std_closed;    /* bit fd: fd 0, 1 or 2 was closed at start */
 };
 
-/* Sets j up for tool t and parses the options, -j N, --chunk BYTES and
+/* Sets j up for tool t and parses the options, -j N (1 to
+ * TEXTJOB_MAX_WORKERS), --chunk BYTES (1 to TRINDLE_SOURCE_CHUNK_MAX) and
  * --help (which prints the usage and exits 0).  Returns the index in argv
- * of the first operand, or -1 after a message. */
+ * of the first operand, or -1 after a message (a usage error: the tool
+ * exits with t->fail_status).
+ *
+ * First of all, each of fds 0, 1 and 2 that is closed is opened on
+ * /dev/null the wrong way round (input for writing, outputs for reading),
+ * as gnulib's stdopen() does: then no file or device later takes those
+ * numbers, and reading or writing them fails with EBADF, which is what the
+ * coreutils tools report.  j->std_closed says which were closed. */
 int textjob_parse(struct textjob *j, const struct textjob_tool *t, int argc,
 		  char **argv);
 
@@ -185,9 +203,14 @@ static inline void textjob_put_short(struct textjob *j, const void *p,
  * sink's result. */
 void textjob_end_output(struct textjob *j);
 
+/* Flushes what the tool printed on stdout itself.  Returns 0, or -1 after
+ * saying "write error" (closed standard output, a full disk). */
+int textjob_finish_stdout(const struct textjob *j);
+
 /* Stops the source, the workers and the sink, and waits until each has
  * ended, so nothing is left running when main returns.  Replies that come
- * meanwhile still go to the tool's take_reply. */
+ * meanwhile still go to the tool's take_reply, and a device's report,
+ * still queued when the notice that it ended arrives, is still said. */
 void textjob_shut_down(struct textjob *j);
 
 #endif /* TEXTJOB_H */

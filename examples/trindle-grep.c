@@ -248,15 +248,13 @@ static int can_take(const struct textjob *j)
 	return j->next_seq - g->next_out < WINDOW;
 }
 
-static void report(struct textjob *j, const trindle_io_report_t *r,
-		   const char *path)
+/* The source's report, in grep's words. */
+static void report(struct textjob *j, const trindle_io_report_t *r)
 {
 	const char *input = "(standard input)";
 	if (j->path && strcmp(j->path, "-"))
 		input = j->path;
-	fprintf(stderr, "trindle-grep: %s: %s\n",
-		strcmp(path, "-") ? input : "(standard output)",
-		strerror(r->error));
+	fprintf(stderr, "trindle-grep: %s: %s\n", input, strerror(r->error));
 }
 
 /* ---- lines cut by the chunks ---- */
@@ -372,6 +370,7 @@ static void usage(FILE *f)
 static const struct textjob_tool grep_tool = {
 	.name = "trindle-grep",
 	.usage = usage,
+	.fail_status = 2,
 	.work = grep_chunk,
 	.give_back = 1,
 	.writes_output = 1,

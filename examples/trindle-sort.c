@@ -91,15 +91,13 @@ static void keep_run(struct textjob *j, unsigned long seq,
 	s->runs[s->nruns++] = run;
 }
 
-static void report(struct textjob *j, const trindle_io_report_t *r,
-		   const char *path)
+/* The source's report, in sort's words: "cannot read" when the file
+ * would not open, "read failed" when reading it did. */
+static void report(struct textjob *j, const trindle_io_report_t *r)
 {
-	if (strcmp(path, "-") == 0 && strcmp(r->operation, "write") == 0)
-		fprintf(stderr, "trindle-sort: write failed: %s\n",
-			strerror(r->error));
-	else
-		fprintf(stderr, "trindle-sort: cannot read: %s: %s\n",
-			j->path ? j->path : "-", strerror(r->error));
+	fprintf(stderr, "trindle-sort: %s: %s: %s\n",
+		strcmp(r->operation, "open") ? "read failed" : "cannot read",
+		j->path ? j->path : "-", strerror(r->error));
 }
 
 /* ---- the merge (in main) ---- */
@@ -149,6 +147,7 @@ static void usage(FILE *f)
 static const struct textjob_tool sort_tool = {
 	.name = "trindle-sort",
 	.usage = usage,
+	.fail_status = 2,
 	.work = sort_chunk,
 	.give_back = 1,
 	.source_flags = TRINDLE_SOURCE_LINES,

@@ -78,6 +78,9 @@ static void take_counts(struct textjob *j, unsigned long seq,
 		size_t cap = wc->cap ? wc->cap * 2 : 1024;
 		struct counts *c = realloc(wc->per_chunk, cap * sizeof *c);
 		if (c) {
+			/* Zero counts (all NEUTRAL) for chunks whose reply
+			 * never comes, after a failure. */
+			memset(c + wc->cap, 0, (cap - wc->cap) * sizeof *c);
 			wc->per_chunk = c;
 			wc->cap = cap;
 		}
@@ -89,18 +92,19 @@ static void take_counts(struct textjob *j, unsigned long seq,
 	textjob_move_or_release(j->source, seg);
 }
 
-/* A device's report: the file could not be read. */
-static void report(struct textjob *j, const trindle_io_report_t *r,
-		   const char *path)
+/* The source's report: the file could not be read.  wc names standard
+ * input "'standard input'" when no FILE was given, "-" when it was. */
+static void report(struct textjob *j, const trindle_io_report_t *r)
 {
 	fprintf(stderr, "trindle-wc: %s: %s\n",
-		j->path ? j->path : "standard input", strerror(r->error));
+		j->path ? j->path : "'standard input'", strerror(r->error));
 }
 
 /* ---- output ---- */
 
 /* wc's column width: the digits of the file size for a regular file, at
- * least 7 for anything else (its size says nothing), 1 on a failed stat. */
+ * least 7 for anything else (its size says nothing), 1 on a failed stat
+ * (a closed standard input counts as one: see main()). */
 static int number_width(const char *path)
 {
 	struct stat st;
@@ -130,6 +134,7 @@ static void usage(FILE *f)
 static const struct textjob_tool wc_tool = {
 	.name = "trindle-wc",
 	.usage = usage,
+	.fail_status = 1,
 	.work = wc_chunk,
 	.take_reply = take_counts,
 	.report = report,
@@ -147,7 +152,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	const char *path = j->path;
-	int width = number_width(path && strcmp(path, "-") ? path : NULL);
+	int from_stdin = !path || strcmp(path, "-") == 0;
+	/* wc's fstat() fails on a closed standard input; ours was opened on
+	 * /dev/null meanwhile (see textjob_parse()). */
+	int width = from_stdin && (j->std_closed & 1u) ? 1
+		    : number_width(from_stdin ? NULL : path);
 	wc_init(); /* before any worker starts */
 	if (textjob_start(j)) {
 		free(wc);
@@ -156,13 +165,17 @@ int main(int argc, char **argv)
 	textjob_collect(j, NULL);
 	textjob_shut_down(j);
 	int failed = j->failed;
-	if (!failed) {
+	/* Like wc, a file that could not be read still gets its line: the
+	 * counts of what was read (zeros for a directory). */
+	if (!failed || j->input_failed) {
 		struct counts t = wc_join(wc->per_chunk, wc->job.next_seq);
 		printf("%*" PRIu64 " %*" PRIu64 " %*" PRIu64, width, t.lines,
 		       width, t.words, width, t.bytes);
 		printf(path ? " %s\n" : "\n", path);
 	}
+	if (textjob_finish_stdout(j) < 0)
+		failed = 1;
 	free(wc->per_chunk);
 	free(wc);
-	return failed;
+	return failed ? 1 : 0;
 }

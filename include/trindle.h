@@ -32,6 +32,15 @@
  * how much memory of destroyed segments stays resident for reuse (default
  * 1024); beyond it their pages go back to the kernel.
  *
+ * Destroyed segments: touching one faults.  Its pages are made PROT_NONE;
+ * when the kernel refuses that (the process reached vm.max_map_count
+ * mappings, which holes between live segments can use up), they get guard
+ * markers instead (MADV_GUARD_INSTALL, Linux 6.13 or later), which fault
+ * the same way.  On an older kernel such a destroyed segment is emptied
+ * (it reads as zeros) but stays accessible until the library manages to
+ * protect it (it tries again at later allocations and destroys).  Either
+ * way its memory is not reused before it is protected.
+ *
  * Appeared in: libtrindle 0.1.
  */
 #ifndef TRINDLE_H
@@ -162,6 +171,16 @@ TRINDLE_PUBLIC size_t trindle_measure(trindle_object_t object);
  *  - EOVERFLOW: the sizes add up to more than SIZE_MAX;
  *  - ENOMEM: no memory (or address space) for a segment this large.
  *
+ * Address space: a segment takes its size rounded up to a power of two
+ * pages.  Small segments are carved from reservations of up to 4 GiB,
+ * made smaller (halved, down to what the request needs) when the kernel
+ * refuses, as under an address-space limit (ulimit -v, RLIMIT_AS): then
+ * allocations succeed until the limit is used up, and fail with ENOMEM
+ * beyond it.  A segment over 32 MiB (64 MiB or more once rounded) has a
+ * reservation of its own; only the pages written cost memory, so even a
+ * 1 TiB segment is cheap until used, and a size the address space cannot
+ * hold fails with ENOMEM.
+ *
  * Copying from a source buffer that itself faults (for example a destroyed
  * segment) is a fault of the calling process, reported as such.
  */
@@ -177,7 +196,11 @@ TRINDLE_PUBLIC trindle_segment_t trindle_allocate(size_t count,
  * queued in it are released, and every other holder loses SEND at once and
  * receives, once, the notice { address = pipe, content = NULL }.  A dead
  * pipe is not a live object: a holder's release of it fails, and the
- * closure notice, which still comes, is what ends the hold.  A completion
+ * closure notice, which still comes, is what ends the hold.  So a hold of
+ * SEND on a pipe ends exactly once, by a release that succeeds or by the
+ * notice, never both: a release that races with the pipe's death (a
+ * worker's input pipe, as the worker ends) may fail, and then the notice
+ * follows.  A completion
  * queued past the capacity (see trindle_exit()) takes room like any other
  * message: sends fail until the queue is below its capacity again.
  *
@@ -205,7 +228,11 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_pipe(size_t queue_items);
  *
  * A send followed in the same call by a release of the same object is a
  * *move*: the receiver ends up the sole holder, with WRITE, and no
- * protection change (no system call) happens.  A move is all or nothing:
+ * protection change (no system call) happens.  The release need not come
+ * right after the send; when a segment is sent more than once before its
+ * first release, the last of those sends is the move and the others are
+ * shares.  A send that no release of the same object follows is a share,
+ * whatever else the outbox releases.  A move is all or nothing:
  * when a send fails, a later release of the same object in the same call
  * fails too, so passing the failed messages again retries the whole move.
  *
@@ -291,6 +318,7 @@ TRINDLE_PUBLIC int trindle_sync_timeout(trindle_mailbox_t *out,
  *  - EINVAL: entry is not in executable memory, queue_count is 0, or out or
  *    err is neither NULL nor a pipe the caller may send on;
  *  - ENOMEM or EAGAIN: no memory or no thread for the worker.
+ * A launch that fails has started nothing and changed no holds.
  */
 TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
 		size_t queue_count, trindle_pipe_t out, trindle_pipe_t err);
@@ -305,16 +333,19 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
  *
  * In a root process (a thread not started by trindle_launch) output is
  * released, everything the root holds is released, and the thread ends
- * with pthread_exit().  Never returns.
+ * with pthread_exit().  As with pthreads, a program whose main thread ends
+ * this way ends once its other threads have: the worker threads kept for
+ * reuse end as soon as no process (root or worker) is alive.  Never
+ * returns.
  */
-TRINDLE_PUBLIC TRINDLE_NORETURN void trindle_exit(trindle_object_t output);
+TRINDLE_NORETURN TRINDLE_PUBLIC void trindle_exit(trindle_object_t output);
 
 /**
  * trindle_abort - end the calling process, delivering report to err.
  *
  * The same as trindle_exit(), with the err pipe in place of out.
  */
-TRINDLE_PUBLIC TRINDLE_NORETURN void trindle_abort(trindle_object_t report);
+TRINDLE_NORETURN TRINDLE_PUBLIC void trindle_abort(trindle_object_t report);
 
 /**
  * trindle_extend - make a segment executable, for good.

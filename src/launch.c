@@ -8,6 +8,13 @@
  * process from one base frame (run_process); trindle_exit, trindle_abort
  * and the fault handler jump back there, so a process always ends in the
  * same place, with its stack unwound.
+ *
+ * Idle threads must not keep the program alive: once no process (root or
+ * worker) is alive, each idle thread takes itself off the idle list, under
+ * the list's lock, and ends.  A launch takes a thread off the list under
+ * the same lock, so a thread either ends or gets the job, never both; and
+ * since the launcher is itself alive, a thread that finds itself taken
+ * knows a job is coming.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -41,6 +48,7 @@ struct worker {
 	trindle_fault_t fault;
 	void *signal_stack;
 	struct worker *next_idle;
+	bool idle;                        /* on the idle list (under idle_lock) */
 };
 
 static TRINDLE_TLS struct worker *tls_worker;
@@ -103,10 +111,41 @@ static void run_process(struct worker *w, struct process *p)
 	trindle__process_free(p);
 }
 
+/* A job came, or no process is alive any more (time to end, maybe). */
 static bool job_ready(void *arg)
 {
 	struct worker *w = arg;
-	return atomic_load_explicit(&w->job, memory_order_acquire) != NULL;
+	return atomic_load_explicit(&w->job, memory_order_acquire) != NULL ||
+		!trindle__runtime_any_alive();
+}
+
+static void push_idle(struct worker *w)
+{
+	pthread_mutex_lock(&idle_lock);
+	w->idle = true;
+	w->next_idle = idle_workers;
+	idle_workers = w;
+	pthread_mutex_unlock(&idle_lock);
+}
+
+/* Takes w off the idle list if it is still there and no process is alive:
+ * then w may end.  False: a launch took w (its job is coming), or a
+ * process started meanwhile. */
+static bool retire(struct worker *w)
+{
+	bool gone = false;
+
+	pthread_mutex_lock(&idle_lock);
+	if (w->idle && !trindle__runtime_any_alive()) {
+		struct worker **pp = &idle_workers;
+		while (*pp != w)
+			pp = &(*pp)->next_idle;
+		*pp = w->next_idle;
+		w->idle = false;
+		gone = true;
+	}
+	pthread_mutex_unlock(&idle_lock);
+	return gone;
 }
 
 static void *worker_main(void *arg)
@@ -121,21 +160,41 @@ static void *worker_main(void *arg)
 				NULL);
 		struct process *p = atomic_exchange_explicit(&w->job, NULL,
 				memory_order_acquire);
+		if (!p) {
+			if (retire(w))
+				break;
+			continue;
+		}
 		run_process(w, p);
-		pthread_mutex_lock(&idle_lock);
-		w->next_idle = idle_workers;
-		idle_workers = w;
-		pthread_mutex_unlock(&idle_lock);
+		/* Idle before the count drops: whoever brings it to zero then
+		 * finds this thread on the list. */
+		push_idle(w);
+		trindle__runtime_process_ended();
 	}
+	trindle__wait_thread_ended();
+	trindle__runtime_free_signal_stack(w->signal_stack);
+	tls_worker = NULL;
+	free(w);
 	return NULL;
+}
+
+/* No process is alive: wake every idle thread, to see whether to end. */
+static void wake_idle(void)
+{
+	pthread_mutex_lock(&idle_lock);
+	for (struct worker *w = idle_workers; w; w = w->next_idle)
+		trindle__wake_word(&w->word);
+	pthread_mutex_unlock(&idle_lock);
 }
 
 static struct worker *idle_worker(void)
 {
 	pthread_mutex_lock(&idle_lock);
 	struct worker *w = idle_workers;
-	if (w)
+	if (w) {
 		idle_workers = w->next_idle;
+		w->idle = false;
+	}
 	pthread_mutex_unlock(&idle_lock);
 	return w;
 }
@@ -151,6 +210,7 @@ static int get_worker(struct worker **out)
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
+	trindle__runtime_on_all_ended(wake_idle);
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -194,33 +254,51 @@ static struct segment *entry_segment(struct process *caller, const void *entry)
 	return s;
 }
 
-/* Gives proc SEND on pipe (out/err): its own hold, kept after the caller's. */
-static void grant_send(struct process *proc, struct pipe *pipe)
+/* Gives proc SEND on pipe (out/err): its own hold, kept after the caller's.
+ * 0, or -ENOMEM.  A pipe that died since launch checked it needs no hold:
+ * a completion sent to it would be released all the same. */
+static int grant_send(struct process *proc, struct pipe *pipe)
 {
 	if (!pipe || trindle__cap_find(&proc->caps, pipe))
-		return;
-	if (trindle__pipe_grant(pipe, proc))
+		return 0;
+	if (trindle__pipe_grant(pipe, &proc->holder)) {
 		trindle__cap_insert(&proc->caps, pipe, &pipe->obj,
 				TRINDLE_ACCESS_SEND);
+		return 0;
+	}
+	return trindle__pipe_dead(pipe) ? 0 : -ENOMEM;
 }
 
+/*
+ * Fills in the new process's holds, then the caller's SEND on its input.
+ * Every step that can fail comes before anything the caller or a third
+ * process could see: on failure proc, which has not run, ends at once
+ * (its input pipe, with no other holder, dies unnoticed; its holds on out
+ * and err go), and the launch fails with nothing changed.
+ */
 static int setup_process(struct process *caller, struct process *proc,
 		size_t queue_count, struct segment *code)
 {
 	struct pipe *input;
-	int err = trindle__pipe_create(queue_count, proc, &input);
+	int err = trindle__pipe_create(queue_count, &proc->holder, &input);
 	if (err < 0)
 		return err;
 	proc->input = input;
 	trindle__cap_insert(&proc->caps, input, &input->obj,
 			TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE);
-	if (trindle__pipe_grant(input, caller))
-		trindle__cap_insert(&caller->caps, input, &input->obj,
-				TRINDLE_ACCESS_SEND);
-	grant_send(proc, proc->out);
-	grant_send(proc, proc->err);
+	err = grant_send(proc, proc->out);
+	if (!err)
+		err = grant_send(proc, proc->err);
+	if (!err && !trindle__pipe_grant(input, &caller->holder))
+		err = -ENOMEM; /* input is new: it cannot have died */
+	if (err < 0) {
+		trindle__process_end(proc, NULL, FINAL_NONE);
+		return err;
+	}
+	trindle__cap_insert(&caller->caps, input, &input->obj,
+			TRINDLE_ACCESS_SEND);
 	if (code) {
-		trindle__segment_add_holder(code, caller, proc);
+		trindle__segment_add_holder(code, &caller->holder, &proc->holder);
 		trindle__cap_insert(&proc->caps, code->base, &code->obj, 0);
 	}
 	return 0;
@@ -259,14 +337,12 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
 	e = setup_process(caller, proc, queue_count, code);
 	if (e < 0) {
 		/* The worker thread goes back to the pool unused. */
-		pthread_mutex_lock(&idle_lock);
-		w->next_idle = idle_workers;
-		idle_workers = w;
-		pthread_mutex_unlock(&idle_lock);
+		push_idle(w);
 		trindle__process_free(proc);
 		return trindle__fail_ptr(e);
 	}
 	trindle_pipe_t input = proc->input;
+	trindle__runtime_process_started();
 	hand_job(w, proc);
 	return input;
 }

@@ -134,7 +134,7 @@ static trindle_segment_t allocate(size_t count,
 	if (!err)
 		err = trindle__process_reserve_caps(p, 1);
 	if (!err)
-		err = trindle__segment_create(total, p, &s);
+		err = trindle__segment_create(total, &p->holder, &s);
 	if (err)
 		return trindle__fail_ptr(err);
 	/* Held before it is filled: if a source buffer faults, the segment
@@ -182,7 +182,7 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_pipe(size_t queue_items)
 		return trindle__fail_ptr(-EINVAL);
 	int err = trindle__process_reserve_caps(p, 1);
 	if (!err)
-		err = trindle__pipe_create(queue_items, p, &pipe);
+		err = trindle__pipe_create(queue_items, &p->holder, &pipe);
 	if (err)
 		return trindle__fail_ptr(err);
 	trindle__cap_insert(&p->caps, pipe, &pipe->obj,

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "process.h"
+#include "holder.h"
 #include "wait.h"
 
 static size_t round_up_pow2(size_t n)
@@ -17,7 +17,7 @@ static size_t round_up_pow2(size_t n)
 	return v;
 }
 
-int trindle__pipe_create(size_t items, struct process *creator,
+int trindle__pipe_create(size_t items, struct holder *creator,
 		struct pipe **out)
 {
 	if (items > TRINDLE_PIPE_MAX_ITEMS)
@@ -72,7 +72,7 @@ int trindle__pipe_enter(struct pipe *p)
 void trindle__pipe_leave(struct pipe *p)
 {
 	atomic_fetch_sub_explicit(&p->senders_inside, 1, memory_order_seq_cst);
-	trindle__wait_wake(p->receiver);
+	trindle__holder_wake(p->receiver);
 }
 
 size_t trindle__pipe_claim(struct pipe *p, size_t want, size_t *pos)
@@ -267,35 +267,31 @@ size_t trindle__pipe_measure(struct pipe *p)
 			memory_order_acquire);
 }
 
-void trindle__pipe_kill(struct pipe *p, struct process *actor)
+void trindle__pipe_mark_dead(struct pipe *p)
 {
-	struct object *batch[64];
-	size_t n;
-
 	atomic_store_explicit(&p->dead, true, memory_order_seq_cst);
 	/* Senders that saw the pipe alive finish their sends first. */
 	while (atomic_load_explicit(&p->senders_inside, memory_order_seq_cst))
 		sched_yield();
-	/* The drain also wakes the senders waiting for room: a full pipe has
-	 * messages to drain, and they find it dead. */
-	while ((n = trindle__pipe_pop(p, batch, 64)) > 0)
-		for (size_t i = 0; i < n; i++)
-			trindle__drop_carried(actor, batch[i]);
+}
 
+void trindle__pipe_notify_holders(struct pipe *p)
+{
 	pthread_mutex_lock(&p->lock);
 	for (size_t i = 0; i < p->nholders; i++) {
 		trindle__pipe_ref(p); /* the notice holds the pipe */
-		trindle__process_notify_pipe(p->holders[i], p);
+		trindle__holder_notify(p->holders[i], (struct notice){
+				NOTICE_PIPE_DIED, 0, p });
 	}
 	p->nholders = 0;
 	pthread_mutex_unlock(&p->lock);
 }
 
-static bool add_holder_locked(struct pipe *p, struct process *proc)
+static bool add_holder_locked(struct pipe *p, struct holder *proc)
 {
 	if (p->nholders == p->holders_capacity) {
 		size_t cap = p->holders_capacity ? p->holders_capacity * 2 : 4;
-		struct process **v = realloc(p->holders, cap * sizeof(*v));
+		struct holder **v = realloc(p->holders, cap * sizeof(*v));
 		if (!v)
 			return false;
 		p->holders = v;
@@ -305,7 +301,7 @@ static bool add_holder_locked(struct pipe *p, struct process *proc)
 	return true;
 }
 
-bool trindle__pipe_grant(struct pipe *p, struct process *proc)
+bool trindle__pipe_grant(struct pipe *p, struct holder *proc)
 {
 	bool ok = false;
 
@@ -332,7 +328,7 @@ static void lose_other_hold(struct pipe *p)
 {
 	if (atomic_fetch_sub_explicit(&p->other_holds, 1,
 			memory_order_seq_cst) == 1)
-		trindle__wait_wake(p->receiver);
+		trindle__holder_wake(p->receiver);
 }
 
 void trindle__pipe_uncarry(struct pipe *p)
@@ -341,7 +337,7 @@ void trindle__pipe_uncarry(struct pipe *p)
 	trindle__pipe_unref(p);
 }
 
-bool trindle__pipe_adopt(struct pipe *p, struct process *proc)
+bool trindle__pipe_adopt(struct pipe *p, struct holder *proc)
 {
 	bool ok = false;
 
@@ -354,7 +350,7 @@ bool trindle__pipe_adopt(struct pipe *p, struct process *proc)
 	return ok;
 }
 
-void trindle__pipe_drop_holder(struct pipe *p, struct process *proc)
+void trindle__pipe_drop_holder(struct pipe *p, struct holder *proc)
 {
 	pthread_mutex_lock(&p->lock);
 	for (size_t i = 0; i < p->nholders; i++) {

@@ -27,9 +27,10 @@
 #include <stdint.h>
 
 #include "compiler.h"
+#include "holder.h"
 #include "object.h"
 
-struct process;
+struct holder;
 
 struct ring_cell {
 	atomic_size_t seq; /* position + 1 once the cell at position is published */
@@ -44,7 +45,7 @@ struct overflow_msg {
 
 struct pipe {
 	struct object obj;
-	struct process *receiver;   /* the creator; fixed */
+	struct holder *receiver;   /* the creator; fixed */
 	size_t capacity;
 	size_t mask;
 	struct ring_cell *cells;
@@ -64,14 +65,14 @@ struct pipe {
 
 	pthread_mutex_t lock;       /* holders and overflow list */
 	struct overflow_msg *overflow_head, *overflow_tail;
-	struct process **holders;
+	struct holder **holders;
 	size_t nholders, holders_capacity;
 };
 
 /* Largest queue trindle_pipe() accepts. */
 #define TRINDLE_PIPE_MAX_ITEMS ((size_t)1 << 30)
 
-int trindle__pipe_create(size_t items, struct process *creator,
+int trindle__pipe_create(size_t items, struct holder *creator,
 		struct pipe **out);
 void trindle__pipe_ref(struct pipe *p);
 void trindle__pipe_unref(struct pipe *p);
@@ -109,15 +110,19 @@ static inline bool trindle__pipe_dead(struct pipe *p)
 	return atomic_load_explicit(&p->dead, memory_order_acquire);
 }
 
-/* Kills the pipe (its creator's release); queued objects are handed to
- * trindle__drop_carried(actor, obj) and every holder gets a notice. */
-void trindle__pipe_kill(struct pipe *p, struct process *actor);
+/* Killing a pipe (its creator's release) takes three steps, so that the
+ * pipe never calls up into the process that kills it: mark it dead, which
+ * waits for the senders inside to leave (none can enter after); drain it
+ * with trindle__pipe_pop() and let go of what the messages carried; then
+ * post every other holder the closure notice. */
+void trindle__pipe_mark_dead(struct pipe *p);
+void trindle__pipe_notify_holders(struct pipe *p);
 
 /* Holds on a pipe by processes other than its creator. */
-bool trindle__pipe_grant(struct pipe *p, struct process *proc);
+bool trindle__pipe_grant(struct pipe *p, struct holder *proc);
 void trindle__pipe_carry(struct pipe *p);
 void trindle__pipe_uncarry(struct pipe *p);
-bool trindle__pipe_adopt(struct pipe *p, struct process *proc);
-void trindle__pipe_drop_holder(struct pipe *p, struct process *proc);
+bool trindle__pipe_adopt(struct pipe *p, struct holder *proc);
+void trindle__pipe_drop_holder(struct pipe *p, struct holder *proc);
 
 #endif

@@ -39,7 +39,7 @@ struct process *trindle__process_new(void)
 		free(p);
 		return NULL;
 	}
-	pthread_mutex_init(&p->notice_lock, NULL);
+	trindle__holder_init(&p->holder);
 	return p;
 }
 
@@ -95,57 +95,15 @@ int trindle__process_reserve_caps(struct process *p, size_t n)
 	return trindle__cap_reserve(&p->caps, n);
 }
 
-static void push_notice(struct process *p, struct notice n)
+/* p's hold on pipe ends: if it was p's out or err pipe, p forgets it, so
+ * that a completion never goes to a new pipe that took the dead one's
+ * address (the pipe is freed once its last reference goes). */
+static void forget_completion_pipe(struct process *p, struct object *pipe)
 {
-	pthread_mutex_lock(&p->notice_lock);
-	if (p->notice_head + p->notice_count == p->notice_capacity) {
-		if (p->notice_head > 0) {
-			memmove(p->notices, p->notices + p->notice_head,
-				p->notice_count * sizeof(n));
-			p->notice_head = 0;
-		} else {
-			size_t cap = p->notice_capacity ? p->notice_capacity * 2 : 16;
-			struct notice *v = realloc(p->notices, cap * sizeof(n));
-			if (!v)
-				abort(); /* a lost notice breaks the contract */
-			p->notices = v;
-			p->notice_capacity = cap;
-		}
-	}
-	p->notices[p->notice_head + p->notice_count++] = n;
-	atomic_fetch_add_explicit(&p->notices_pending, 1, memory_order_release);
-	pthread_mutex_unlock(&p->notice_lock);
-	trindle__wait_wake(p);
-}
-
-void trindle__process_notify_segment(struct process *p, struct segment *s,
-		uint32_t generation)
-{
-	push_notice(p, (struct notice){ NOTICE_SOLE_HOLDER, generation, s });
-}
-
-void trindle__process_notify_pipe(struct process *p, struct pipe *pipe)
-{
-	push_notice(p, (struct notice){ NOTICE_PIPE_DIED, 0, pipe });
-}
-
-static bool pop_notice(struct process *p, struct notice *n)
-{
-	bool got = false;
-
-	if (!atomic_load_explicit(&p->notices_pending, memory_order_acquire))
-		return false;
-	pthread_mutex_lock(&p->notice_lock);
-	if (p->notice_count) {
-		*n = p->notices[p->notice_head++];
-		if (--p->notice_count == 0)
-			p->notice_head = 0;
-		atomic_fetch_sub_explicit(&p->notices_pending, 1,
-				memory_order_relaxed);
-		got = true;
-	}
-	pthread_mutex_unlock(&p->notice_lock);
-	return got;
+	if (p->out && &p->out->obj == pipe)
+		p->out = NULL;
+	if (p->err && &p->err->obj == pipe)
+		p->err = NULL;
 }
 
 /* Is notice n still true for p?  If so, fill msg; consume its resources. */
@@ -167,8 +125,9 @@ static bool settle_notice(struct process *p, const struct notice *n,
 	struct cap *c = trindle__cap_find(&p->caps, pipe);
 	bool deliver = c && c->obj == &pipe->obj;
 	if (deliver) {
+		forget_completion_pipe(p, &pipe->obj);
 		trindle__cap_remove(&p->caps, c);
-		trindle__pipe_drop_holder(pipe, p);
+		trindle__pipe_drop_holder(pipe, &p->holder);
 		msg->address = pipe;
 		msg->content = NULL;
 	}
@@ -182,7 +141,7 @@ size_t trindle__process_take_notices(struct process *p,
 	size_t n = 0;
 	struct notice notice;
 
-	while (n < max && pop_notice(p, &notice))
+	while (n < max && trindle__holder_pop_notice(&p->holder, &notice))
 		if (settle_notice(p, &notice, &msgs[n]))
 			n++;
 	return n;
@@ -212,15 +171,32 @@ void trindle__process_settle(struct process *p)
 	p->ndirty = 0;
 }
 
-void trindle__drop_carried(struct process *actor, struct object *o)
+/* A message that carried o was dropped by actor (its pipe died). */
+static void drop_carried(struct process *actor, struct object *o)
 {
 	if (o->kind == OBJECT_SEGMENT) {
 		struct segment *s = (struct segment *)o;
-		trindle__segment_drop_message(s, actor);
+		trindle__segment_drop_message(s, &actor->holder);
 		trindle__process_mark_dirty(actor, s);
 	} else {
 		trindle__pipe_uncarry((struct pipe *)o);
 	}
+}
+
+/* p, the pipe's creator, kills it: queued contents are let go, then every
+ * other holder is told. */
+static void kill_pipe(struct process *p, struct pipe *pipe)
+{
+	struct object *batch[64];
+	size_t n;
+
+	trindle__pipe_mark_dead(pipe);
+	/* The drain also wakes the senders waiting for room: a full pipe has
+	 * messages to drain, and they find it dead. */
+	while ((n = trindle__pipe_pop(pipe, batch, 64)) > 0)
+		for (size_t i = 0; i < n; i++)
+			drop_carried(p, batch[i]);
+	trindle__pipe_notify_holders(pipe);
 }
 
 static void release_object(struct process *p, struct object *o,
@@ -230,14 +206,14 @@ static void release_object(struct process *p, struct object *o,
 		struct segment *s = (struct segment *)o;
 		/* Settled before p's next message is published (and before its
 		 * sync returns), so effects keep the order of the outbox. */
-		trindle__segment_release(s, p);
+		trindle__segment_release(s, &p->holder);
 		trindle__process_mark_dirty(p, s);
 	} else if (rights & TRINDLE_ACCESS_RECEIVE) {
 		struct pipe *pipe = (struct pipe *)o;
-		trindle__pipe_kill(pipe, p);
+		kill_pipe(p, pipe);
 		trindle__pipe_unref(pipe); /* the creator's reference */
 	} else {
-		trindle__pipe_drop_holder((struct pipe *)o, p);
+		trindle__pipe_drop_holder((struct pipe *)o, &p->holder);
 	}
 }
 
@@ -246,6 +222,8 @@ void trindle__process_release_cap(struct process *p, struct cap *c)
 	struct object *o = c->obj;
 	uint8_t rights = c->rights;
 
+	if (o->kind == OBJECT_PIPE)
+		forget_completion_pipe(p, o);
 	trindle__cap_remove(&p->caps, c);
 	release_object(p, o, rights);
 }
@@ -258,7 +236,7 @@ bool trindle__process_deliver_final(struct process *p, struct cap *c,
 	struct object *o = c->obj;
 	if (o->kind == OBJECT_SEGMENT) {
 		/* A move: the hold passes from p to the message. */
-		trindle__segment_charge((struct segment *)o, p, true);
+		trindle__segment_charge((struct segment *)o, &p->holder, true);
 		trindle__cap_remove(&p->caps, c);
 		if (unlikely(trindle__segment_debug_in_flight()))
 			trindle__segment_settle((struct segment *)o);
@@ -342,7 +320,7 @@ void trindle__process_end(struct process *p, trindle_object_t final,
 	release_all(p, false);
 	trindle__process_settle(p);
 	/* Nobody can notify us any more: drop what is left unread. */
-	while (pop_notice(p, &n))
+	while (trindle__holder_pop_notice(&p->holder, &n))
 		if (n.kind == NOTICE_PIPE_DIED)
 			trindle__pipe_unref(n.obj);
 	p->nrequests = 0;

@@ -20,21 +20,11 @@
 #include <stdint.h>
 
 #include "cap.h"
+#include "holder.h"
 #include "trindle.h"
 
 struct pipe;
 struct segment;
-
-enum notice_kind {
-	NOTICE_SOLE_HOLDER = 1, /* { NULL, segment } */
-	NOTICE_PIPE_DIED = 2,   /* { pipe, NULL } */
-};
-
-struct notice {
-	uint8_t kind;
-	uint32_t generation; /* the segment's, when the notice was sent */
-	void *obj;           /* struct segment * or struct pipe * */
-};
 
 enum final_target {
 	FINAL_NONE = 0,
@@ -49,12 +39,7 @@ struct process {
 	struct pipe *out, *err;      /* completion pipes named at launch */
 	trindle_entrypoint_t entry;
 
-	atomic_uint waiting;         /* futex word of trindle_sync waits */
-
-	pthread_mutex_t notice_lock;
-	struct notice *notices;      /* FIFO: [notice_head, notice_count) */
-	size_t notice_head, notice_count, notice_capacity;
-	atomic_size_t notices_pending;
+	struct holder holder;        /* what other threads may touch */
 
 	/* Scratch of the sync in progress (owner thread only). */
 	struct segment **dirty;
@@ -82,16 +67,10 @@ void trindle__set_current(struct process *p);
 struct process *trindle__process_new(void);
 void trindle__process_free(struct process *p);
 
-/* Sent from any thread. */
-void trindle__process_notify_segment(struct process *p, struct segment *s,
-		uint32_t generation);
-void trindle__process_notify_pipe(struct process *p, struct pipe *pipe);
-
 /* Owner thread only. */
 void trindle__process_mark_dirty(struct process *p, struct segment *s);
 void trindle__process_settle(struct process *p);
 void trindle__process_release_cap(struct process *p, struct cap *c);
-void trindle__drop_carried(struct process *actor, struct object *o);
 /* Takes up to max notices still valid; returns how many were stored. */
 size_t trindle__process_take_notices(struct process *p,
 		trindle_message_t *msgs, size_t max);

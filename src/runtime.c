@@ -3,6 +3,7 @@
 #include "runtime.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,14 +36,19 @@ int trindle__runtime_start(void)
 	return start_error;
 }
 
-/* The key's destructor is set per thread through the value: a key made
- * with a destructor would also fire for processes ended by trindle_exit. */
-static void (*root_end_fn)(void *);
+/* The key's destructor runs the function root_started was given, and only
+ * for a thread whose value is still set: root_ended clears it, so it fires
+ * for a root thread that simply ends, not for one ended by trindle_exit.
+ * Every root stores the same function, possibly at the same moment as
+ * others: hence an atomic. */
+static _Atomic(void (*)(void *)) root_end_fn;
 
 static void root_key_destructor(void *arg)
 {
-	if (root_end_fn)
-		root_end_fn(arg);
+	void (*fn)(void *) = atomic_load_explicit(&root_end_fn,
+			memory_order_relaxed);
+	if (fn)
+		fn(arg);
 }
 
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
@@ -59,10 +65,11 @@ int trindle__runtime_root_started(struct process *p, void (*ended)(void *))
 	pthread_once(&key_once, make_end_key);
 	if (end_key_error)
 		return end_key_error;
-	root_end_fn = ended;
+	atomic_store_explicit(&root_end_fn, ended, memory_order_relaxed);
 	if (pthread_setspecific(end_key, p) != 0)
 		return -ENOMEM;
 	tls_root_stack = trindle__runtime_signal_stack();
+	trindle__runtime_process_started();
 	return 0;
 }
 
@@ -72,6 +79,39 @@ void trindle__runtime_root_ended(struct process *p)
 	pthread_setspecific(end_key, NULL);
 	trindle__runtime_free_signal_stack(tls_root_stack);
 	tls_root_stack = NULL;
+	trindle__runtime_process_ended();
+}
+
+/* seq_cst: an idle worker announces its sleep, then reads this; the one
+ * who brings it to zero writes it, then looks for sleepers (wait.h). */
+static atomic_size_t live_processes;
+/* Set by a launch before it counts its worker's process: whoever later
+ * brings the count to zero reads after that update in the count's order
+ * (a release sequence of seq_cst read-modify-writes), so it sees the hook. */
+static _Atomic(void (*)(void)) all_ended_fn;
+
+void trindle__runtime_on_all_ended(void (*fn)(void))
+{
+	atomic_store(&all_ended_fn, fn);
+}
+
+void trindle__runtime_process_started(void)
+{
+	atomic_fetch_add(&live_processes, 1);
+}
+
+void trindle__runtime_process_ended(void)
+{
+	if (atomic_fetch_sub(&live_processes, 1) != 1)
+		return;
+	void (*fn)(void) = atomic_load(&all_ended_fn);
+	if (fn)
+		fn();
+}
+
+bool trindle__runtime_any_alive(void)
+{
+	return atomic_load(&live_processes) != 0;
 }
 
 void *trindle__runtime_signal_stack(void)

@@ -3,6 +3,8 @@
 #ifndef TRINDLE_RUNTIME_H
 #define TRINDLE_RUNTIME_H
 
+#include <stdbool.h>
+
 struct process;
 
 /* Starts the library once (fault handlers, thread keys); 0 or -errno. */
@@ -14,6 +16,20 @@ int trindle__runtime_root_started(struct process *p,
 		void (*ended)(void *));
 /* Undoes what root_started set up (called from ended, or by trindle_exit). */
 void trindle__runtime_root_ended(struct process *p);
+
+/*
+ * Processes alive (roots and workers).  A root counts from root_started to
+ * root_ended, a worker from its launch to the end of its run.  When the
+ * count drops to zero, idle worker threads are woken to end, so that a
+ * program whose processes all ended ends too.
+ */
+void trindle__runtime_process_started(void);
+void trindle__runtime_process_ended(void);
+bool trindle__runtime_any_alive(void);
+/* Sets what runs when the count drops to zero: launch.c's waking of its
+ * idle threads, set before the first worker thread starts (a hook, so that
+ * the runtime does not call up into launch.c). */
+void trindle__runtime_on_all_ended(void (*fn)(void));
 
 /* Gives the calling thread an alternate signal stack if it has none;
  * returns the stack allocated (to free later) or NULL. */

@@ -9,11 +9,24 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "process.h"
+#include "holder.h"
 #include "trindle.h"
 
-#define ARENA_MAX 512
-#define ARENA_RESERVE ((size_t)4 << 30) /* 4 GiB of address space each */
+/*
+ * Arenas.  A regular arena is one PROT_NONE reservation carved into slots
+ * in order, with a table naming the slot of each page.  It tries for
+ * ARENA_RESERVE of address space and halves that while the kernel refuses
+ * (RLIMIT_AS, a full address space), down to the slot it is made for, so a
+ * small limit gives small arenas instead of no memory at all.  A slot of
+ * DEDICATED_BYTES or more gets an arena of its own, exactly its size,
+ * with no table: the arena's one slot is the slot of every page in it
+ * (a table for a 1 TiB slot would be 2 GiB, written page by page).
+ *
+ * Arenas and slots are never unmapped or freed, so lookups need no lock.
+ */
+#define ARENA_MAX 4096
+#define ARENA_RESERVE ((size_t)4 << 30)
+#define DEDICATED_BYTES ((size_t)64 << 20)
 #define CLASS_MAX 40
 /* Destroyed slots at least this large give their memory back. */
 #define GIVE_BACK_BYTES ((size_t)8 << 20)
@@ -22,12 +35,14 @@ struct arena {
 	char *base;
 	size_t size;
 	size_t bump;                      /* carved so far (arena_lock) */
-	_Atomic(struct segment *) *owner; /* slot descriptor of each page */
+	_Atomic(struct segment *) *owner; /* slot of each page, or NULL: */
+	struct segment *only;             /* the one slot of the arena */
 };
 
 static struct arena arenas[ARENA_MAX];
 static atomic_size_t arena_count;
 static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct arena *carving;             /* the regular arena in use */
 static struct segment *free_slots[CLASS_MAX];
 static size_t page_size_cached;
 bool trindle__segment_debug_flag;
@@ -60,11 +75,16 @@ bool trindle__segment_lookup(const void *address, struct segment **seg)
 	size_t n = atomic_load_explicit(&arena_count, memory_order_acquire);
 
 	for (size_t i = 0; i < n; i++) {
-		uintptr_t base = (uintptr_t)arenas[i].base;
-		if (a < base || a - base >= arenas[i].size)
+		const struct arena *ar = &arenas[i];
+		uintptr_t base = (uintptr_t)ar->base;
+		if (a < base || a - base >= ar->size)
 			continue;
+		if (!ar->owner) {
+			*seg = ar->only;
+			return true;
+		}
 		size_t page = (a - base) / trindle__page_size();
-		*seg = atomic_load_explicit(&arenas[i].owner[page],
+		*seg = atomic_load_explicit(&ar->owner[page],
 				memory_order_acquire);
 		return true;
 	}
@@ -88,33 +108,85 @@ static unsigned class_of(size_t pages)
 	return c;
 }
 
-/* Reserves a new arena of at least bytes.  Called with arena_lock held. */
-static struct arena *add_arena(size_t bytes)
+static void *reserve(size_t bytes, int prot)
+{
+	void *p = mmap(NULL, bytes, prot,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Maps a new arena into the next free entry, not yet published: a
+ * dedicated one of exactly bytes, or a regular one of ARENA_RESERVE,
+ * halved while the kernel refuses, down to bytes.  arena_lock held. */
+static struct arena *add_arena(size_t bytes, bool dedicated)
 {
 	size_t n = atomic_load_explicit(&arena_count, memory_order_relaxed);
-	size_t size = bytes > ARENA_RESERVE ? bytes : ARENA_RESERVE;
-	size_t pages = size / trindle__page_size();
+	struct arena *a = &arenas[n];
+	size_t size = dedicated ? bytes : ARENA_RESERVE;
 
 	if (n == ARENA_MAX)
 		return NULL;
-	void *base = mmap(NULL, size, PROT_NONE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (base == MAP_FAILED)
+	for (; size >= bytes; size /= 2) {
+		void *base = reserve(size, PROT_NONE);
+		if (!base)
+			continue;
+		void *owner = NULL;
+		if (!dedicated) {
+			owner = reserve(size / trindle__page_size() *
+					sizeof(*a->owner), PROT_READ | PROT_WRITE);
+			if (!owner) {
+				munmap(base, size);
+				continue;
+			}
+		}
+		a->base = base;
+		a->size = size;
+		a->bump = 0;
+		a->owner = owner;
+		a->only = NULL;
+		return a;
+	}
+	return NULL;
+}
+
+/* Makes arenas[0 .. n] visible to lookups (after their fields are set). */
+static void publish(struct arena *a)
+{
+	atomic_store_explicit(&arena_count, (size_t)(a - arenas) + 1,
+			memory_order_release);
+}
+
+static struct segment *new_slot(char *base, unsigned cls)
+{
+	struct segment *s = calloc(1, sizeof(*s));
+
+	if (!s)
 		return NULL;
-	void *owner = mmap(NULL, pages * sizeof(struct segment *),
-			PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (owner == MAP_FAILED) {
-		munmap(base, size);
+	s->obj.kind = OBJECT_SEGMENT;
+	s->base = base;
+	s->slot_pages = (size_t)1 << cls;
+	s->slot_class = cls;
+	s->procs = s->inline_procs;
+	s->procs_capacity = 2;
+	return s;
+}
+
+/* A slot of bytes in an arena of its own.  arena_lock held. */
+static struct segment *carve_dedicated(unsigned cls, size_t bytes)
+{
+	struct arena *a = add_arena(bytes, true);
+
+	if (!a)
+		return NULL;
+	struct segment *s = new_slot(a->base, cls);
+	if (!s) {
+		munmap(a->base, a->size);
 		return NULL;
 	}
-	struct arena *a = &arenas[n];
-	a->base = base;
-	a->size = size;
-	a->bump = 0;
-	a->owner = owner;
-	atomic_store_explicit(&arena_count, n + 1, memory_order_release);
-	return a;
+	a->only = s;
+	a->bump = bytes;
+	publish(a);
+	return s;
 }
 
 /* Carves a fresh slot of 2^cls pages.  Called with arena_lock held. */
@@ -123,22 +195,20 @@ static struct segment *carve(unsigned cls)
 	size_t ps = trindle__page_size();
 	size_t pages = (size_t)1 << cls;
 	size_t bytes = pages * ps;
-	size_t n = atomic_load_explicit(&arena_count, memory_order_relaxed);
-	struct arena *a = n ? &arenas[n - 1] : NULL;
+	struct arena *a = carving;
 
-	if (!a || a->size - a->bump < bytes)
-		a = add_arena(bytes);
-	if (!a)
-		return NULL;
-	struct segment *s = calloc(1, sizeof(*s));
+	if (bytes >= DEDICATED_BYTES)
+		return carve_dedicated(cls, bytes);
+	if (!a || a->size - a->bump < bytes) {
+		a = add_arena(bytes, false);
+		if (!a)
+			return NULL;
+		publish(a);
+		carving = a;
+	}
+	struct segment *s = new_slot(a->base + a->bump, cls);
 	if (!s)
 		return NULL;
-	s->obj.kind = OBJECT_SEGMENT;
-	s->base = a->base + a->bump;
-	s->slot_pages = pages;
-	s->slot_class = cls;
-	s->procs = s->inline_procs;
-	s->procs_capacity = 2;
 	size_t first = a->bump / ps;
 	for (size_t i = 0; i < pages; i++)
 		atomic_store_explicit(&a->owner[first + i], s,
@@ -147,11 +217,93 @@ static struct segment *carve(unsigned cls)
 	return s;
 }
 
+/*
+ * Quarantine.  Past vm.max_map_count the kernel may refuse to make the
+ * pages of a destroyed segment PROT_NONE (the hole would split a mapping).
+ * Such a slot is never recycled as it is.  Its pages get guard markers
+ * instead (MADV_GUARD_INSTALL, Linux 6.13): a touch faults just as on
+ * PROT_NONE, and the markers live in the page tables, splitting nothing.
+ * A kernel without them gets the pages emptied (they read as zeros and
+ * stay accessible).  Either way the slot waits here until it can be
+ * protected: a few tries per allocation and per settle that closed a
+ * destroyed slot (which may have merged mappings), while any wait.
+ */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#define MADV_GUARD_REMOVE 103
+#endif
+#define QUARANTINE_TRIES 4
+
+static struct segment *quarantine; /* arena_lock */
+static atomic_bool quarantine_waits;   /* quarantine != NULL, for settles */
+
+static int advise(void *base, size_t bytes, int advice)
+{
+	int rc;
+	int tries = 0;
+
+	do
+		rc = madvise(base, bytes, advice);
+	while (rc < 0 && (errno == EINTR || errno == EAGAIN) && ++tries < 8);
+	return rc;
+}
+
+/* A destroyed slot the kernel would not protect: closes it as well as it
+ * can and keeps it out of reuse. */
+static void seal(struct segment *s)
+{
+	/* The pages of its last incarnation: the rest of the slot never
+	 * opened.  (Markers are page-table entries: not a whole huge slot.) */
+	size_t bytes = s->pages * trindle__page_size();
+	int saved_errno = errno;
+
+	s->guarded = advise(s->base, bytes, MADV_GUARD_INSTALL) == 0;
+	if (!s->guarded)
+		advise(s->base, bytes, MADV_DONTNEED);
+	errno = saved_errno;
+	pthread_mutex_lock(&arena_lock);
+	s->next_free = quarantine;
+	quarantine = s;
+	atomic_store_explicit(&quarantine_waits, true, memory_order_relaxed);
+	pthread_mutex_unlock(&arena_lock);
+}
+
+/* Tries to protect quarantined slots; those it can join the free lists,
+ * their pages empty.  Stops at the first refusal: the kernel's mapping
+ * count is still too high.  Called with arena_lock held. */
+static void retry_quarantine(void)
+{
+	size_t ps = trindle__page_size();
+	int saved_errno = errno;
+
+	for (int i = 0; i < QUARANTINE_TRIES && quarantine; i++) {
+		struct segment *s = quarantine;
+		size_t bytes = s->slot_pages * ps;
+		if (mprotect(s->base, bytes, PROT_NONE) < 0)
+			break;
+		if (s->guarded && advise(s->base, s->pages * ps,
+				MADV_GUARD_REMOVE) < 0)
+			break;
+		s->guarded = false;
+		atomic_store_explicit(&s->applied, SEG_NONE,
+				memory_order_release);
+		s->dirty_memory = advise(s->base, bytes, MADV_DONTNEED) < 0;
+		quarantine = s->next_free;
+		s->next_free = free_slots[s->slot_class];
+		free_slots[s->slot_class] = s;
+	}
+	atomic_store_explicit(&quarantine_waits, quarantine != NULL,
+			memory_order_relaxed);
+	errno = saved_errno;
+}
+
 static struct segment *take_slot(unsigned cls)
 {
 	struct segment *s;
 
 	pthread_mutex_lock(&arena_lock);
+	if (unlikely(quarantine != NULL))
+		retry_quarantine();
 	s = free_slots[cls];
 	if (s)
 		free_slots[cls] = s->next_free;
@@ -193,7 +345,7 @@ static void reuse(struct segment *s)
 	s->retained = 0;
 }
 
-int trindle__segment_create(size_t bytes, struct process *proc,
+int trindle__segment_create(size_t bytes, struct holder *proc,
 		struct segment **out)
 {
 	size_t ps = trindle__page_size();
@@ -241,11 +393,11 @@ static size_t holds_of(const struct segment *s)
 	return atomic_load_explicit(&s->holds, memory_order_acquire);
 }
 
-static void add_proc(struct segment *s, struct process *p)
+static void add_proc(struct segment *s, struct holder *p)
 {
 	if (s->nprocs == s->procs_capacity) {
 		size_t cap = s->procs_capacity * 2;
-		struct process **v = malloc(cap * sizeof(*v));
+		struct holder **v = malloc(cap * sizeof(*v));
 		if (!v)
 			abort(); /* cannot keep the books: nothing sane remains */
 		memcpy(v, s->procs, s->nprocs * sizeof(*v));
@@ -257,7 +409,7 @@ static void add_proc(struct segment *s, struct process *p)
 	s->procs[s->nprocs++] = p;
 }
 
-static void remove_proc(struct segment *s, struct process *p)
+static void remove_proc(struct segment *s, struct holder *p)
 {
 	for (size_t i = 0; i < s->nprocs; i++) {
 		if (s->procs[i] == p) {
@@ -273,7 +425,7 @@ static void set_holds(struct segment *s, size_t holds)
 }
 
 /* The single holder, proc, is about to get company: write it down. */
-static void note_first_holder(struct segment *s, struct process *proc)
+static void note_first_holder(struct segment *s, struct holder *proc)
 {
 	if (holds_of(s) == 1) {
 		s->nprocs = 0;
@@ -284,7 +436,7 @@ static void note_first_holder(struct segment *s, struct process *proc)
 
 /* After a hold went away: is one process now alone with it?  Only those
  * whose fellow holders left are told, not a process receiving its own. */
-static void note_sole_holder(struct segment *s, struct process *receiver)
+static void note_sole_holder(struct segment *s, struct holder *receiver)
 {
 	if (holds_of(s) == 1 && s->nprocs == 1 && s->procs[0] != receiver)
 		s->notify = s->procs[0];
@@ -292,7 +444,7 @@ static void note_sole_holder(struct segment *s, struct process *receiver)
 		s->notify = NULL;
 }
 
-void trindle__segment_charge(struct segment *s, struct process *sender,
+void trindle__segment_charge(struct segment *s, struct holder *sender,
 		bool move)
 {
 	if (move && holds_of(s) == 1) {
@@ -320,7 +472,7 @@ void trindle__segment_uncharge(struct segment *s)
 	spin_unlock(&s->lock);
 }
 
-bool trindle__segment_receive(struct segment *s, struct process *receiver,
+bool trindle__segment_receive(struct segment *s, struct holder *receiver,
 		bool already_held)
 {
 	if (unlikely(atomic_load_explicit(&s->parked, memory_order_relaxed))) {
@@ -347,7 +499,7 @@ bool trindle__segment_receive(struct segment *s, struct process *receiver,
 	return already_held;
 }
 
-void trindle__segment_release(struct segment *s, struct process *proc)
+void trindle__segment_release(struct segment *s, struct holder *proc)
 {
 	spin_lock(&s->lock);
 	if (holds_of(s) > 1)
@@ -357,7 +509,7 @@ void trindle__segment_release(struct segment *s, struct process *proc)
 	spin_unlock(&s->lock);
 }
 
-void trindle__segment_drop_message(struct segment *s, struct process *actor)
+void trindle__segment_drop_message(struct segment *s, struct holder *actor)
 {
 	(void)actor; /* even the one who killed the pipe is told: its fellow
 	              * holder, the message, let go */
@@ -369,8 +521,8 @@ void trindle__segment_drop_message(struct segment *s, struct process *actor)
 	spin_unlock(&s->lock);
 }
 
-void trindle__segment_add_holder(struct segment *s, struct process *holder,
-		struct process *proc)
+void trindle__segment_add_holder(struct segment *s, struct holder *holder,
+		struct holder *proc)
 {
 	spin_lock(&s->lock);
 	note_first_holder(s, holder);
@@ -380,13 +532,13 @@ void trindle__segment_add_holder(struct segment *s, struct process *holder,
 	spin_unlock(&s->lock);
 }
 
-/* Nobody holds s any more and its pages are PROT_NONE (if protected):
- * recycle the slot.  Called with s->lock held; the caller hands the slot
- * back after unlocking. */
-static void destroy_locked(struct segment *s, bool protected)
+/* Nobody holds s any more: the incarnation ends.  closed: its pages are
+ * PROT_NONE.  Called with s->lock held; after unlocking, the caller
+ * recycles the slot (closed) or seals it. */
+static void destroy_locked(struct segment *s, bool closed)
 {
 	atomic_store_explicit(&s->live, false, memory_order_release);
-	if (protected)
+	if (closed)
 		atomic_store_explicit(&s->applied, SEG_NONE,
 				memory_order_release);
 	s->generation++;
@@ -413,24 +565,41 @@ static int wanted_locked(const struct segment *s)
 	return holds == 1 ? SEG_READ_WRITE : SEG_READ;
 }
 
-/* After the pages of s got want (or not: changed false): record it, then
- * destroy s or send its due notice.  Returns true if the slot is free. */
-static bool finish_locked(struct segment *s, int want, bool changed)
+/* What a settle did with a segment, for what follows the unlocking. */
+enum fate {
+	FATE_LIVE,   /* still held (or not live when locked): nothing */
+	FATE_FREED,  /* destroyed, PROT_NONE: recycle */
+	FATE_SEALED, /* destroyed, but the kernel refused PROT_NONE: seal */
+};
+
+/* A sole-holder notice, posted once the locks are released. */
+struct due {
+	struct holder *to;
+	uint32_t generation;
+};
+
+/* After the pages of s got want (or not: changed false): record it and
+ * end the incarnation or note its due notice in *due. */
+static enum fate finish_locked(struct segment *s, int want, bool changed,
+		struct due *due)
 {
+	due->to = NULL;
 	if (changed)
 		atomic_store_explicit(&s->applied, want, memory_order_release);
 	if (want == SEG_NONE) {
-		destroy_locked(s, changed);
-		return true;
+		bool closed = atomic_load_explicit(&s->applied,
+				memory_order_relaxed) == SEG_NONE;
+		destroy_locked(s, closed);
+		return closed ? FATE_FREED : FATE_SEALED;
 	}
 	/* The notice goes out only once the pages are writable, so that its
 	 * receiver can write at once. */
-	struct process *target = s->notify;
+	struct holder *target = s->notify;
 	s->notify = NULL;
 	if (target && atomic_load_explicit(&s->applied, memory_order_relaxed)
 			== SEG_READ_WRITE)
-		trindle__process_notify_segment(target, s, s->generation);
-	return false;
+		*due = (struct due){ target, s->generation };
+	return FATE_LIVE;
 }
 
 /* Whether a destroyed slot keeps its pages for reuse.  A slot of
@@ -495,19 +664,75 @@ static int by_base(const void *a, const void *b)
 
 /* Settles up to SETTLE_CHUNK segments sorted by address: locks them all
  * (in address order, so two settles never deadlock), changes the
- * protection of each run of neighbours with one mprotect, finishes each. */
+ * protection of each run of neighbours with one mprotect, records what
+ * was done, unlocks.  Then, with no lock held, it posts the notices that
+ * fell due, gives destroyed pages back or keeps them, and recycles or
+ * seals the destroyed slots: inside the spinlocks only mprotect runs (see
+ * lock.h). */
 #define SETTLE_CHUNK 64
+
+/* Sets the pages of v[0 .. n), neighbours, to want with one mprotect; if
+ * the kernel refuses, each alone (a run refused as a whole may have
+ * changed in part, and one refused hole must not keep its neighbours
+ * open).  Records the outcome of each in fate and due. */
+static void protect_run(struct segment **v, size_t n, int want,
+		enum fate *fate, struct due *due)
+{
+	size_t ps = trindle__page_size();
+	size_t bytes = (size_t)(v[n - 1]->base - v[0]->base) +
+		v[n - 1]->pages * ps;
+	bool ok = mprotect(v[0]->base, bytes, prot_bits(want)) == 0;
+
+	for (size_t k = 0; k < n; k++) {
+		bool done = ok || (n > 1 && mprotect(v[k]->base,
+				v[k]->pages * ps, prot_bits(want)) == 0);
+		fate[k] = finish_locked(v[k], want, done, &due[k]);
+	}
+}
+
+/* The destroyed slots f[0 .. n), in address order: neighbours keep or
+ * give back their pages together, then each slot is recycled. */
+static void recycle(struct segment **f, size_t n)
+{
+	size_t ps = trindle__page_size();
+
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		while (j < n && f[j - 1]->base + f[j - 1]->slot_pages * ps ==
+				f[j]->base)
+			j++;
+		keep_or_give_back(f + i, j - i);
+		i = j;
+	}
+	for (size_t i = 0; i < n; i++)
+		give_slot(f[i]);
+	if (n && unlikely(atomic_load_explicit(&quarantine_waits,
+			memory_order_relaxed))) {
+		pthread_mutex_lock(&arena_lock);
+		retry_quarantine();
+		pthread_mutex_unlock(&arena_lock);
+	}
+}
 
 static void settle_chunk(struct segment **v, size_t n)
 {
 	size_t ps = trindle__page_size();
 	int want[SETTLE_CHUNK];
-	bool live[SETTLE_CHUNK], freed[SETTLE_CHUNK];
+	bool live[SETTLE_CHUNK];
+	enum fate fate[SETTLE_CHUNK];
+	struct due due[SETTLE_CHUNK];
+	struct segment *freed[SETTLE_CHUNK];
+	size_t nfreed = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		spin_lock(&v[i]->lock);
-		live[i] = atomic_load_explicit(&v[i]->live, memory_order_relaxed);
+		/* Acquire: a stale dirty entry may name a slot that another
+		 * thread destroyed and created again meanwhile; this pairs with
+		 * create's release of live, so its fields are seen whole. */
+		live[i] = atomic_load_explicit(&v[i]->live, memory_order_acquire);
 		want[i] = live[i] ? wanted_locked(v[i]) : SEG_NONE;
+		fate[i] = FATE_LIVE;
+		due[i].to = NULL;
 	}
 	for (size_t i = 0; i < n;) {
 		size_t j = i + 1;
@@ -519,20 +744,25 @@ static void settle_chunk(struct segment **v, size_t n)
 		       atomic_load_explicit(&v[j]->applied,
 				memory_order_relaxed) != want[i])
 			j++;
-		bool ok = change && mprotect(v[i]->base,
-				(size_t)(v[j - 1]->base - v[i]->base) +
-				v[j - 1]->pages * ps, prot_bits(want[i])) == 0;
-		for (size_t k = i; k < j; k++)
-			freed[k] = live[k] && finish_locked(v[k], want[k], ok);
-		if (freed[i])
-			keep_or_give_back(v + i, j - i);
+		if (change)
+			protect_run(v + i, j - i, want[i], fate + i, due + i);
+		else if (live[i])
+			fate[i] = finish_locked(v[i], want[i], false, &due[i]);
 		i = j;
 	}
 	for (size_t i = 0; i < n; i++)
 		spin_unlock(&v[i]->lock);
-	for (size_t i = 0; i < n; i++)
-		if (freed[i])
-			give_slot(v[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (due[i].to)
+			trindle__holder_notify(due[i].to, (struct notice){
+					NOTICE_SOLE_HOLDER, due[i].generation,
+					v[i] });
+		if (fate[i] == FATE_FREED)
+			freed[nfreed++] = v[i];
+		else if (fate[i] == FATE_SEALED)
+			seal(v[i]);
+	}
+	recycle(freed, nfreed);
 }
 
 void trindle__segment_settle_many(struct segment **v, size_t n)

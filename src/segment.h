@@ -2,10 +2,13 @@
 /*
  * segment.h - segments: page-aligned memory whose rights the MMU enforces.
  *
- * Memory comes from arenas: large PROT_NONE reservations carved into slots
- * of 2^k pages.  A slot and its descriptor live for the whole program and
- * are recycled, so the descriptor of any address in an arena can be read
- * at any time, even from the SIGSEGV handler, without a lock.
+ * Memory comes from arenas: PROT_NONE reservations carved into slots of
+ * 2^k pages (a huge slot gets an arena of its own).  A slot and its
+ * descriptor live for the whole program and are recycled, so the
+ * descriptor of any address in an arena can be read at any time, even
+ * from the SIGSEGV handler, without a lock.  A destroyed slot is recycled
+ * only once its pages are PROT_NONE; one the kernel refused to protect
+ * waits in quarantine (segment.c).
  *
  * A segment's holders are the processes that hold it plus the messages in
  * flight that carry it.  Rights follow their number: one holder RW, more
@@ -27,7 +30,7 @@
 #include "lock.h"
 #include "object.h"
 
-struct process;
+struct holder;
 
 enum seg_prot {
 	SEG_NONE = 0,
@@ -55,11 +58,12 @@ struct segment {
 	size_t in_flight;
 	size_t nprocs;
 	size_t procs_capacity;
-	struct process **procs;   /* the holding processes */
-	struct process *inline_procs[2];
-	struct process *notify;   /* due a sole-holder notice, or NULL */
+	struct holder **procs;   /* the holding processes */
+	struct holder *inline_procs[2];
+	struct holder *notify;   /* due a sole-holder notice, or NULL */
 	uint32_t generation;      /* bumped when destroyed */
 	bool dirty_memory;        /* pages may hold old data: zero on reuse */
+	bool guarded;             /* quarantined behind guard markers */
 	size_t retained;          /* bytes it keeps resident while free */
 	atomic_bool parked;       /* debug mode: a message holds it alone */
 	struct segment *next_free;
@@ -71,25 +75,25 @@ bool trindle__segment_lookup(const void *address, struct segment **seg);
 
 /* A new segment of total bytes held by proc alone (RW); the caller fills
  * it.  Returns 0 or -ENOMEM. */
-int trindle__segment_create(size_t bytes, struct process *proc,
+int trindle__segment_create(size_t bytes, struct holder *proc,
 		struct segment **out);
 
 /* Hold changes.  charge: a message takes a hold (move: the sender's). */
-void trindle__segment_charge(struct segment *s, struct process *sender,
+void trindle__segment_charge(struct segment *s, struct holder *sender,
 		bool move);
 /* Undoes a charge that shared s (its send failed after all). */
 void trindle__segment_uncharge(struct segment *s);
 /* The message's hold becomes the receiver's; true if the segment needs
  * settling before the receiving sync returns. */
-bool trindle__segment_receive(struct segment *s, struct process *receiver,
+bool trindle__segment_receive(struct segment *s, struct holder *receiver,
 		bool already_held);
-void trindle__segment_release(struct segment *s, struct process *proc);
+void trindle__segment_release(struct segment *s, struct holder *proc);
 /* A message carrying s was dropped (its pipe died) by actor. */
-void trindle__segment_drop_message(struct segment *s, struct process *actor);
+void trindle__segment_drop_message(struct segment *s, struct holder *actor);
 /* Adds a hold for proc, next to holder's (launch: a worker running code
  * in a segment its launcher holds). */
-void trindle__segment_add_holder(struct segment *s, struct process *holder,
-		struct process *proc);
+void trindle__segment_add_holder(struct segment *s, struct holder *holder,
+		struct holder *proc);
 
 /* Brings the page protection in line with the holds, destroys the segment
  * if nobody holds it, and sends a due sole-holder notice.  Returns false if

@@ -144,15 +144,11 @@ static bool do_release(struct process *p, trindle_object_t content)
 
 	if (!c)
 		return false;
-	if (c->obj->kind == OBJECT_PIPE) {
-		struct pipe *pipe = (struct pipe *)c->obj;
-		/* A dead pipe is not a live object: releasing it fails, and
-		 * its closure notice, still queued, ends the hold. */
-		if (trindle__pipe_dead(pipe))
-			return false;
-		if (c->rights & TRINDLE_ACCESS_RECEIVE)
-			drop_request(p, pipe);
-	}
+	/* A dead pipe is not a live object: releasing it fails, and its
+	 * closure notice, still queued, ends the hold. */
+	if (c->obj->kind == OBJECT_PIPE &&
+	    trindle__pipe_dead((struct pipe *)c->obj))
+		return false;
 	if (c->mark_epoch == p->epoch) {
 		if (c->marks & CAP_SEND_FAILED)
 			return false; /* a move is all or nothing */
@@ -162,6 +158,8 @@ static bool do_release(struct process *p, trindle_object_t content)
 			return true;
 		}
 	}
+	if (c->obj->kind == OBJECT_PIPE && (c->rights & TRINDLE_ACCESS_RECEIVE))
+		drop_request(p, (struct pipe *)c->obj); /* it dies now */
 	trindle__process_release_cap(p, c);
 	return true;
 }
@@ -327,7 +325,7 @@ static void charge(struct process *p, struct cap *c, bool move)
 	struct segment *s = (struct segment *)c->obj;
 	if (move && trindle__segment_charge_move_fast(s))
 		return;
-	trindle__segment_charge(s, p, move);
+	trindle__segment_charge(s, &p->holder, move);
 	if (!move || unlikely(trindle__segment_debug_in_flight()))
 		trindle__process_mark_dirty(p, s); /* protected before publishing */
 }
@@ -454,7 +452,7 @@ static void adopt(struct process *p, struct pipe *from, struct object *o,
 		bool settle;
 		trindle__cap_find_or_insert(&p->caps, s->base, o, 0, &inserted);
 		if (!trindle__segment_receive_fast(s, !inserted, &settle))
-			settle = trindle__segment_receive(s, p, !inserted);
+			settle = trindle__segment_receive(s, &p->holder, !inserted);
 		if (settle)
 			trindle__process_mark_dirty(p, s); /* maybe alone now */
 		msg->content = s->base;
@@ -464,7 +462,7 @@ static void adopt(struct process *p, struct pipe *from, struct object *o,
 	msg->content = pipe;
 	if (trindle__cap_find(&p->caps, pipe))
 		trindle__pipe_uncarry(pipe); /* held already: counts once */
-	else if (trindle__pipe_adopt(pipe, p))
+	else if (trindle__pipe_adopt(pipe, &p->holder))
 		trindle__cap_insert(&p->caps, pipe, o, TRINDLE_ACCESS_SEND);
 }
 
@@ -554,7 +552,7 @@ static bool sync_ready(void *arg)
 {
 	struct process *p = arg;
 
-	if (atomic_load_explicit(&p->notices_pending, memory_order_acquire))
+	if (trindle__holder_has_notices(&p->holder))
 		return true;
 	for (size_t i = 0; i < p->nrequests; i++)
 		if (trindle__pipe_ready(p->requests[i]))
@@ -595,7 +593,7 @@ static size_t receive(struct process *p, trindle_mailbox_t *in,
 		if (!p->spin_ns)
 			p->spin_ns = SYNC_SPIN_NS;
 		int64_t start = trindle__now_ns();
-		bool ready = trindle__wait_word(&p->waiting, sync_ready, p,
+		bool ready = trindle__wait_word(&p->holder.waiting, sync_ready, p,
 				deadline_ns, p->spin_ns, &slept);
 		adapt_spin(p, slept, trindle__now_ns() - start);
 		if (!ready)

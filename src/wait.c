@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "compiler.h"
-#include "process.h"
 
 int64_t trindle__now_ns(void)
 {
@@ -45,13 +44,16 @@ static bool futex_sleep(atomic_uint *word, unsigned expected,
  * a core from a thread with work to do.
  */
 static atomic_int running_threads;
-static int online_cpus;
+/* 0 until the first thread starts; threads starting together may each
+ * count the cores and store the same number, hence an atomic. */
+static atomic_int online_cpus;
 
 void trindle__wait_thread_started(void)
 {
-	if (!online_cpus) {
+	if (!atomic_load_explicit(&online_cpus, memory_order_relaxed)) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		online_cpus = n > 0 ? (int)n : 1;
+		atomic_store_explicit(&online_cpus, n > 0 ? (int)n : 1,
+				memory_order_relaxed);
 	}
 	atomic_fetch_add_explicit(&running_threads, 1, memory_order_relaxed);
 }
@@ -64,7 +66,7 @@ void trindle__wait_thread_ended(void)
 static bool cores_are_busy(void)
 {
 	return atomic_load_explicit(&running_threads, memory_order_relaxed) >=
-		online_cpus;
+		atomic_load_explicit(&online_cpus, memory_order_relaxed);
 }
 
 /* Busy-waits with pause for a few microseconds, then yields the core
@@ -155,9 +157,4 @@ void trindle__wake_word(atomic_uint *word)
 	if (atomic_load_explicit(word, memory_order_relaxed) &&
 	    atomic_exchange_explicit(word, 0, memory_order_relaxed))
 		syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
-void trindle__wait_wake(struct process *p)
-{
-	trindle__wake_word(&p->waiting);
 }

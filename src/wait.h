@@ -16,8 +16,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct process;
-
 typedef bool (*wait_ready_fn)(void *arg);
 
 /* Monotonic clock in nanoseconds. */
@@ -45,8 +43,5 @@ void trindle__futex_wake_all(atomic_uint *word);
 
 /* Wakes the thread sleeping on word, if there is one. */
 void trindle__wake_word(atomic_uint *word);
-
-/* Wakes a process that may be waiting in trindle_sync. */
-void trindle__wait_wake(struct process *p);
 
 #endif

@@ -10,11 +10,18 @@
 #include "helpers.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #define RW (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE)
 #define RX (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_EXECUTE)
@@ -519,8 +526,11 @@ static void test_many_workers_at_once_all_run(void **state)
 		trindle_pipe_t input = trindle_launch(plus_one_worker, 1, outp, NULL);
 		assert_non_null(input);
 		assert_int_equal(t_move(input, t_labelled(i)), 0);
-		/* we never wait for their ends: drop our SEND */
-		assert_int_equal(t_release(input), 0);
+		/* We never wait for their ends: drop our SEND.  A worker that
+		 * already ended has a dead input, whose release fails (its
+		 * closure notice ends the hold, and drain_until_alone drops it). */
+		if (t_release(input) != 0)
+			assert_int_equal(trindle_access(input), 0);
 	}
 	assert_int_equal(drain_until_alone(outp, keep, N), N);
 	for (size_t i = 0; i < N; i++) {
@@ -682,7 +692,334 @@ static void test_root_thread_that_returns_releases_what_it_held(void **state)
 	expect_root_end_releases(false);
 }
 
-int main(void)
+/* ---- allocation failure inside trindle_launch ---- */
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define T_FAIL_ALLOC 0
+#else
+#define T_FAIL_ALLOC 1
+/*
+ * The library's calls to malloc, calloc, realloc and aligned_alloc land on
+ * these definitions (the executable's come first in symbol lookup).  They
+ * pass each call on to glibc's allocator, unless the calling thread armed
+ * t_alloc_countdown: then its nth allocation from then on fails.  The
+ * sanitizers bring allocators of their own, which these would bypass, so
+ * their builds leave these out (and skip the test).
+ */
+void *__libc_malloc(size_t bytes);
+void *__libc_calloc(size_t n, size_t size);
+void *__libc_realloc(void *old, size_t bytes);
+void *__libc_memalign(size_t alignment, size_t bytes);
+
+static _Thread_local unsigned long t_alloc_countdown;
+static _Thread_local bool t_alloc_failed;
+
+static bool alloc_fails(void)
+{
+	if (t_alloc_countdown && --t_alloc_countdown == 0) {
+		t_alloc_failed = true;
+		errno = ENOMEM;
+		return true;
+	}
+	return false;
+}
+
+void *malloc(size_t bytes)
+{
+	return alloc_fails() ? NULL : __libc_malloc(bytes);
+}
+
+void *calloc(size_t n, size_t size)
+{
+	return alloc_fails() ? NULL : __libc_calloc(n, size);
+}
+
+void *realloc(void *old, size_t bytes)
+{
+	return alloc_fails() ? NULL : __libc_realloc(old, bytes);
+}
+
+void *aligned_alloc(size_t alignment, size_t bytes)
+{
+	return alloc_fails() ? NULL : __libc_memalign(alignment, bytes);
+}
+
+/* Do allocations reach the definitions above?  Not under valgrind, which
+ * puts its own allocator in place of every malloc, these included. */
+static bool alloc_failures_work(void)
+{
+	void *(*volatile alloc)(size_t) = malloc;
+	t_alloc_countdown = 1;
+	void *p = alloc(16);
+	t_alloc_countdown = 0;
+	free(p);
+	return p == NULL;
+}
+
+/* Waits for go, then delivers the rights it has on g_out and g_err (its
+ * out and err). */
+static void completion_rights_worker(trindle_pipe_t input)
+{
+	w_await_go(input);
+	trindle_exit(t_label((unsigned long)trindle_access(g_out) |
+			(unsigned long)trindle_access(g_err) << 8));
+}
+
+/* This process's threads, from /proc/self/status. */
+static unsigned long thread_count(void)
+{
+	char line[128];
+	unsigned long n = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "Threads: %lu", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* Nobody but the caller holds pipe: a receive on it returns at once, with
+ * nothing (it would wait for the time limit if someone could still send). */
+static void expect_no_other_sender(trindle_pipe_t pipe)
+{
+	trindle_message_t m;
+	int64_t t0 = t_now_ns();
+	assert_int_equal(t_recv(pipe, &m, 3LL * 1000000000LL), 0);
+	assert_true(t_now_ns() - t0 < 1500LL * 1000000LL);
+}
+#endif
+
+/*
+ * Fails the 1st, 2nd, ... allocation of a launch in turn, until a launch
+ * makes no more allocations than that.  Each launch either fails with
+ * ENOMEM (or EAGAIN, for a thread), leaving no hold on out or err behind
+ * and no worker thread taken, or succeeds in full: the caller holds SEND
+ * on the input pipe and the worker holds SEND on out and err.
+ */
+static void test_launch_out_of_memory_fails_cleanly_or_succeeds_fully(void **state)
+{
+	(void)state;
+#if !T_FAIL_ALLOC
+	skip();
+#else
+	if (!alloc_failures_work())
+		skip();
+	const unsigned long both = TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_SEND << 8;
+	trindle_message_t keep[2];
+	bool done = false;
+	unsigned long failed = 0;
+
+	/* A worker thread and a process record pooled, and room in our own
+	 * tables: the allocations left are the launch's own. */
+	g_out = t_pipe(1);
+	g_err = t_pipe(1);
+	trindle_pipe_t w = trindle_launch(completion_rights_worker, 1, g_out, g_err);
+	assert_non_null(w);
+	t_nudge(w);
+	assert_int_equal(t_await_end(w, g_out, keep, 2), 1);
+	t_expect_label(&keep[0], g_out, both);
+	assert_int_equal(t_release(g_out), 0);
+	assert_int_equal(t_release(g_err), 0);
+	unsigned long threads = thread_count();
+
+	for (unsigned long n = 1; n <= 100 && !done; n++) {
+		g_out = t_pipe(1);
+		g_err = t_pipe(1);
+		t_alloc_failed = false;
+		t_alloc_countdown = n;
+		errno = 0;
+		w = trindle_launch(completion_rights_worker, 1, g_out, g_err);
+		int e = errno;
+		t_alloc_countdown = 0;
+		if (!w) {
+			assert_true(t_alloc_failed);
+			assert_true(e == ENOMEM || e == EAGAIN);
+			failed++;
+			expect_no_other_sender(g_out);
+			expect_no_other_sender(g_err);
+		} else {
+			done = !t_alloc_failed; /* no allocation left to fail */
+			/* The worker waits for go: its input is alive. */
+			assert_int_equal(trindle_access(w), TRINDLE_ACCESS_SEND);
+			t_nudge(w);
+			assert_int_equal(t_await_end(w, g_out, keep, 2), 1);
+			t_expect_label(&keep[0], g_out, both);
+		}
+		assert_int_equal(t_release(g_out), 0);
+		assert_int_equal(t_release(g_err), 0);
+	}
+	assert_true(done);
+	assert_true(failed > 0);
+	/* A thread taken by a failed launch and never given back would make
+	 * the next launch start another (one more may start while a worker
+	 * that ended is on its way back to the pool). */
+	assert_true(thread_count() <= threads + 2);
+#endif
+}
+
+/* ---- a program whose main thread ends by trindle_exit() ---- */
+
+/*
+ * These run a copy of this program (argv[0] --child SCENARIO) with its
+ * stdout on a pipe: its main thread is a root that launches workers and
+ * ends by trindle_exit(), which ends the thread, not the program.  Once no
+ * process is alive the library's idle worker threads must end too, so the
+ * program ends, with status 0, like a pthreads program whose threads all
+ * ended.  A copy that has not ended within CHILD_LIMIT_NS is killed.
+ */
+#define CHILD_LIMIT_NS (15LL * 1000000000LL)
+
+/* ThreadSanitizer's runtime keeps a thread of its own that never ends, so
+ * under it no program whose main thread calls pthread_exit() ends (a
+ * plain pthreads one neither): the tests below are skipped there. */
+#if defined(__SANITIZE_THREAD__)
+#define T_CHILD_CAN_END 0
+#else
+#define T_CHILD_CAN_END 1
+#endif
+
+static const char *g_self; /* argv[0] */
+
+static void say(const char *line)
+{
+	ssize_t n = write(STDOUT_FILENO, line, strlen(line));
+	(void)n;
+}
+
+static void quick_worker(trindle_pipe_t input)
+{
+	(void)input;
+}
+
+/* Still running when the main thread ends: waits a little first, then for
+ * a message that cannot come any more (its only other holder ended). */
+static void slow_worker(trindle_pipe_t input)
+{
+	struct timespec pause = { 0, 200 * 1000000L };
+	nanosleep(&pause, NULL);
+	if (t_w_next(input) == NULL)
+		say("worker ended\n");
+}
+
+/* The main thread of the copy: launches N quick workers at once (so
+ * several threads go idle), waits until each has ended, then exits. */
+static int child_exit_after_workers(void)
+{
+	enum { N = 3 };
+	trindle_pipe_t done = trindle_pipe(N);
+	trindle_pipe_t w[N];
+	size_t ended = 0;
+	if (!done)
+		return 2;
+	for (size_t i = 0; i < N; i++)
+		if ((w[i] = trindle_launch(quick_worker, 1, done, NULL)) == NULL)
+			return 3;
+	/* Each worker's closure notice comes once; the receive request lets
+	 * the sync sleep while a worker still holds SEND on done. */
+	for (unsigned round = 0; ended < N && round < 1000; round++) {
+		trindle_message_t rq = { done, NULL }, got[N + 1];
+		trindle_mailbox_t out = { 1, &rq }, in = { N + 1, got };
+		if (trindle_sync(&out, &in) != 0)
+			return 4;
+		for (size_t i = 0; i < in.count; i++)
+			for (size_t j = 0; j < N; j++)
+				if (got[i].address == w[j] && !got[i].content)
+					ended++;
+	}
+	if (ended != N)
+		return 5;
+	say("workers ended\n");
+	trindle_exit(NULL);
+}
+
+static int child_exit_during_worker(void)
+{
+	if (!trindle_launch(slow_worker, 1, NULL, NULL))
+		return 3;
+	trindle_exit(NULL);
+}
+
+static int child_main(const char *scenario)
+{
+	if (strcmp(scenario, "exit-after-workers") == 0)
+		return child_exit_after_workers();
+	if (strcmp(scenario, "exit-during-worker") == 0)
+		return child_exit_during_worker();
+	return 100;
+}
+
+/* Runs the copy; returns its wait status, its output in buf.  Fails the
+ * test (after killing it) if it has not ended within CHILD_LIMIT_NS. */
+static int run_child(const char *scenario, char *buf, size_t cap)
+{
+	int fds[2];
+	size_t len = 0;
+	int status = 0;
+	bool exited = false, eof = false;
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execl(g_self, g_self, "--child", scenario, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	int64_t limit = t_now_ns() + CHILD_LIMIT_NS;
+	while ((!exited || !eof) && t_now_ns() < limit) {
+		struct pollfd pfd = { fds[0], POLLIN, 0 };
+		if (!eof && poll(&pfd, 1, 50) > 0) {
+			ssize_t n = read(fds[0], buf + len, cap - 1 - len);
+			if (n > 0)
+				len += (size_t)n;
+			else
+				eof = true;
+		} else if (eof) {
+			struct timespec pause = { 0, 10 * 1000000L };
+			nanosleep(&pause, NULL);
+		}
+		if (!exited && waitpid(pid, &status, WNOHANG) == pid)
+			exited = true;
+	}
+	close(fds[0]);
+	buf[len] = '\0';
+	if (!exited) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		fail_msg("the program (%s) did not end; it wrote: %s", scenario, buf);
+	}
+	return status;
+}
+
+static void test_main_exit_after_workers_ended_ends_program(void **state)
+{
+	(void)state;
+	char out[256];
+	if (!T_CHILD_CAN_END)
+		skip();
+	int status = run_child("exit-after-workers", out, sizeof out);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_string_equal(out, "workers ended\n");
+}
+
+static void test_main_exit_while_worker_runs_ends_program_after_it(void **state)
+{
+	(void)state;
+	char out[256];
+	if (!T_CHILD_CAN_END)
+		skip();
+	int status = run_child("exit-during-worker", out, sizeof out);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* The worker ran to its end: the program waited for it. */
+	assert_string_equal(out, "worker ended\n");
+}
+
+int main(int argc, char **argv)
 {
 #define T(f) cmocka_unit_test_setup(f, t_drop_notices)
 	const struct CMUnitTest tests[] = {
@@ -709,6 +1046,12 @@ int main(void)
 		T(test_launch_entry_outside_executable_memory_is_einval),
 		T(test_root_exit_in_pthread_ends_thread_and_releases),
 		T(test_root_thread_that_returns_releases_what_it_held),
+		T(test_launch_out_of_memory_fails_cleanly_or_succeeds_fully),
+		T(test_main_exit_after_workers_ended_ends_program),
+		T(test_main_exit_while_worker_runs_ends_program_after_it),
 	};
+	if (argc == 3 && strcmp(argv[1], "--child") == 0)
+		return child_main(argv[2]);
+	g_self = argv[0];
 	return cmocka_run_group_tests_name("processes", tests, NULL, NULL);
 }

@@ -7,9 +7,12 @@
 #include "helpers.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Valgrind keeps its own table of mappings, far smaller than the kernel's:
@@ -753,6 +756,87 @@ static void test_destroyed_segment_touch_faults_in_worker(void **state)
 	assert_int_equal(t_release(f.reply), 0);
 }
 
+/* ---- what happens inside a segment's lock ------------------------------- */
+
+/* The library's calls to pthread_mutex_lock come here first (a definition
+ * in the program wins over libc's), so a test can stall the first mutex
+ * its own thread takes and see whether a segment's lock was held
+ * meanwhile.  The sanitizers define pthread_mutex_lock themselves. */
+static _Thread_local bool stall_next_mutex;
+static atomic_bool mutex_stalled;
+
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#define STALL_MUTEX 1
+#include <dlfcn.h>
+#include <pthread.h>
+
+int pthread_mutex_lock(pthread_mutex_t *m)
+{
+	static int (*real)(pthread_mutex_t *);
+	if (!real)
+		real = (int (*)(pthread_mutex_t *))dlsym(RTLD_NEXT,
+				"pthread_mutex_lock");
+	if (stall_next_mutex) {
+		stall_next_mutex = false;
+		atomic_store(&mutex_stalled, true);
+		nanosleep(&(struct timespec){ 1, 0 }, NULL);
+	}
+	return real(m);
+}
+#endif
+
+static atomic_llong holder_release_ns = -1;
+
+/* Holds the shared segment it receives; once the test thread stalls,
+ * releases it and records how long that took. */
+static void stalled_release_worker(trindle_pipe_t input)
+{
+	trindle_pipe_t reply = t_w_next(input);
+	trindle_segment_t s = t_w_next(input);
+	t_w_move(reply, trindle_allocate(0, NULL));
+#ifdef STALL_MUTEX
+	int64_t give_up = t_now_ns() + T_WAIT_LIMIT_NS;
+	while (!atomic_load(&mutex_stalled) && t_now_ns() < give_up)
+		nanosleep(&(struct timespec){ 0, 100000 }, NULL);
+#endif
+	int64_t t0 = t_now_ns();
+	size_t failed = t_w_release(s);
+	atomic_store(&holder_release_ns, failed ? -2 : t_now_ns() - t0);
+}
+
+/* Segment locks are held only across state changes and mprotect (lock.h):
+ * a release that leaves a fellow holder alone posts that holder's notice,
+ * which takes a mutex, only after unlocking.  So when the releasing thread
+ * stalls in that mutex, the fellow holder can still release the segment at
+ * once (it once waited out the whole stall, spinning on the lock). */
+static void test_segment_notice_posted_outside_segment_lock(void **state)
+{
+	(void)state;
+#ifndef STALL_MUTEX
+	skip(); /* the sanitizers' own pthread_mutex_lock cannot be stalled */
+#endif
+	struct t_box b = { .notes = 0 };
+	trindle_pipe_t reply = t_pipe(8);
+	trindle_pipe_t w = t_start(stalled_release_worker, reply);
+	trindle_segment_t s = t_segment(100, 3);
+	assert_int_equal(t_send(w, s), 0);
+	trindle_segment_t ack = t_next_from(reply, &b);
+	assert_non_null(ack);
+	assert_int_equal(t_release(ack), 0);
+	atomic_store(&mutex_stalled, false);
+	stall_next_mutex = true;
+	assert_int_equal(t_release(s), 0);
+	stall_next_mutex = false;
+	t_await_gone(w, reply, &b);
+	assert_int_equal(t_release(reply), 0);
+	assert_true(atomic_load(&mutex_stalled)); /* the notice took a mutex */
+	long long took = atomic_load(&holder_release_ns);
+	assert_true(took >= 0);
+	if (took > 500000000LL)
+		fail_msg("the fellow holder's release took %lld ms: it waited "
+			 "for a segment lock held across a mutex", took / 1000000);
+}
+
 /* ---- trindle_extend ------------------------------------------------------ */
 
 /* A function returning 42, in this machine's code. */
@@ -887,6 +971,7 @@ int main(void)
 		T(test_segment_shared_write_faults_in_worker),
 		T(test_segment_rights_enforced_past_mapping_limit),
 		T(test_destroyed_segment_touch_faults_in_worker),
+		T(test_segment_notice_posted_outside_segment_lock),
 		T(test_extend_makes_segment_read_execute_for_good),
 		T(test_extend_applies_to_every_holder),
 		T(test_extend_by_other_holder_applies_here),

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_stress.c - many messages through many processes: every message is
- * accounted for, segments are moved (never copied), per-sender order
- * holds, and nothing is left behind.
+ * accounted for, segments are moved (never copied) or shared with the
+ * rights a share gives, per-sender order holds, and nothing is left
+ * behind.
  *
  * Sizes scale with TRINDLE_TEST_SCALE (t_scale()); the default runs in a
  * few seconds even under ThreadSanitizer on two cores.  Workers never call
@@ -11,6 +12,7 @@
 #include "helpers.h"
 
 #include <sched.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -443,11 +445,235 @@ static void test_stress_ring_tokens_go_round_and_come_home(void **state)
 	              (double)TOKENS * (double)g_hops / secs / 1e6);
 }
 
+/* ---- shares: many senders share batches into one sink ---- */
+
+/*
+ * Each sender shares batches of new segments into one sink (sends them
+ * without releasing them), and in the same sync releases the batch it
+ * sent before.  So each segment is shared by its sender and the receiver
+ * for a while: the receiver must find it READ-only as long as the sender
+ * may still hold it, count it once, and release it; the last of the two
+ * to let go destroys it.  Until 3fbe04b a send beside an unrelated
+ * release was taken for a move: the receiver got WRITE on a segment its
+ * sender still meant to hold, and the sender's release of it then failed.
+ *
+ * A sender says which of its batches it may have released through
+ * g_releasing (before the sync that releases them, so a receiver that
+ * sees the effect of a release also sees the number).  The sink is often
+ * full: refused sends are passed again until they go, in order.
+ */
+enum { SHARERS = 4, SHARE_BATCH = 32, SHARE_SINK = 256, SHARE_IN = 256 };
+
+struct label {
+	uint32_t sender;
+	uint64_t seq;
+	void *self;
+};
+
+static trindle_pipe_t g_share_sink;
+static unsigned long g_share_per_sender;
+static atomic_ulong g_releasing[SHARERS]; /* batches below may be released */
+
+/* Syncs m[0 .. n): sends refused by the full sink are passed again until
+ * they go; a release that fails, or a send refused for another reason, is
+ * an error (and dropped). */
+static void share_sync(trindle_message_t *m, size_t n)
+{
+	while (n) {
+		trindle_mailbox_t out = { n, m };
+		if (trindle_sync(&out, NULL) != 0) {
+			oops();
+			return;
+		}
+		size_t kept = 0;
+		for (size_t i = 0; i < out.count; i++) {
+			if (m[i].address == NULL ||
+			    !(trindle_access(m[i].address) & TRINDLE_ACCESS_SEND))
+				oops();
+			else
+				m[kept++] = m[i];
+		}
+		n = kept;
+		if (n) {
+			/* The sink is full: give the receiver the core. */
+			struct timespec pause = { 0, 50000 };
+			nanosleep(&pause, NULL);
+		}
+	}
+}
+
+static struct label *make_label(uint32_t sender, uint64_t seq)
+{
+	struct label l = { sender, seq, NULL };
+	trindle_buffer_t b = { sizeof l, &l };
+	struct label *s = trindle_allocate(1, &b);
+	if (s)
+		s->self = s;
+	return s;
+}
+
+static void share_sender(trindle_pipe_t input)
+{
+	trindle_segment_t id_seg = t_w_next(input);
+	struct label *prev[SHARE_BATCH], *cur[SHARE_BATCH];
+	trindle_message_t m[2 * SHARE_BATCH];
+	size_t nprev = 0;
+	if (!id_seg) {
+		oops();
+		return;
+	}
+	uint32_t id = (uint32_t)t_label_of(id_seg);
+	w_release(id_seg);
+	for (uint64_t seq = 0; seq < g_share_per_sender;) {
+		size_t k = g_share_per_sender - seq, n = 0;
+		k = k < SHARE_BATCH ? k : SHARE_BATCH;
+		for (size_t i = 0; i < k; i++) {
+			if ((cur[i] = make_label(id, seq + i)) == NULL) {
+				oops();
+				return;
+			}
+			m[n++] = (trindle_message_t){ g_share_sink, cur[i] };
+		}
+		for (size_t i = 0; i < nprev; i++)
+			m[n++] = (trindle_message_t){ NULL, prev[i] };
+		atomic_store(&g_releasing[id], seq / SHARE_BATCH);
+		share_sync(m, n);
+		memcpy(prev, cur, k * sizeof *cur);
+		nprev = k;
+		seq += k;
+	}
+	atomic_store(&g_releasing[id], ULONG_MAX);
+	for (size_t i = 0; i < nprev; i++)
+		m[i] = (trindle_message_t){ NULL, prev[i] };
+	share_sync(m, nprev);
+}
+
+struct share_rx {
+	trindle_pipe_t input[SHARERS];
+	bool ended[SHARERS];
+	unsigned char *seen;     /* one byte per message: sender-major */
+	unsigned long counted, notices, ended_count, shared_on_arrival;
+	trindle_message_t out[SHARE_IN + 1];
+	size_t nout;
+};
+
+/* Checks one arrival: a label not seen before, READ-only unless its sender
+ * may have released it already; then queues its release. */
+static void share_arrived(struct share_rx *rx, struct label *s)
+{
+	int access = trindle_access(s);
+	assert_int_equal(trindle_measure(s), sizeof *s);
+	assert_ptr_equal(s->self, s);
+	assert_true(s->sender < SHARERS);
+	assert_true(s->seq < g_share_per_sender);
+	unsigned long releasing = atomic_load(&g_releasing[s->sender]);
+	if (s->seq / SHARE_BATCH >= releasing) {
+		if (access != TRINDLE_ACCESS_READ)
+			fail_msg("sender %u, message %llu: rights %d on arrival "
+			         "while its sender holds it",
+			         s->sender, (unsigned long long)s->seq, access);
+		rx->shared_on_arrival++;
+	} else {
+		assert_true(access == TRINDLE_ACCESS_READ || access == RW);
+	}
+	unsigned char *seen = &rx->seen[s->sender * g_share_per_sender + s->seq];
+	assert_int_equal(*seen, 0);
+	*seen = 1;
+	rx->counted++;
+	rx->out[rx->nout++] = (trindle_message_t){ NULL, s };
+}
+
+/* One receiver round: releases what came last time, every release must
+ * succeed, and takes what came (waiting for it). */
+static size_t share_round(struct share_rx *rx, bool request)
+{
+	trindle_message_t got[SHARE_IN];
+	if (request)
+		rx->out[rx->nout++] = (trindle_message_t){ g_share_sink, NULL };
+	trindle_mailbox_t out = { rx->nout, rx->out }, in = { SHARE_IN, got };
+	assert_int_equal(trindle_sync(&out, &in), 0);
+	assert_int_equal(out.count, 0);
+	rx->nout = 0;
+	for (size_t i = 0; i < in.count; i++) {
+		if (got[i].address == g_share_sink) {
+			share_arrived(rx, got[i].content);
+			continue;
+		}
+		if (got[i].address == NULL) {
+			/* The sender let go first: sole holder of one we hold. */
+			assert_non_null(got[i].content);
+			rx->notices++;
+			continue;
+		}
+		size_t j = 0;
+		while (j < SHARERS && got[i].address != rx->input[j])
+			j++;
+		assert_true(j < SHARERS && !rx->ended[j] && !got[i].content);
+		rx->ended[j] = true;
+		rx->ended_count++;
+	}
+	return in.count;
+}
+
+static void test_stress_shares_with_release_of_previous_batch(void **state)
+{
+	(void)state;
+	const unsigned long total = 200000UL * t_scale();
+	struct share_rx *rx = calloc(1, sizeof *rx);
+	struct timespec t0;
+	assert_non_null(rx);
+	g_share_per_sender = total / SHARERS;
+	rx->seen = calloc(SHARERS, g_share_per_sender);
+	assert_non_null(rx->seen);
+	atomic_store(&g_errors, 0);
+	for (size_t i = 0; i < SHARERS; i++)
+		atomic_store(&g_releasing[i], 0);
+	size_t resident_before = t_resident_bytes();
+	g_share_sink = trindle_pipe(SHARE_SINK);
+	assert_non_null(g_share_sink);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (uint32_t i = 0; i < SHARERS; i++) {
+		/* out is the sink: that is the sender's SEND on it. */
+		rx->input[i] = trindle_launch(share_sender, 1, g_share_sink, NULL);
+		assert_non_null(rx->input[i]);
+		assert_int_equal(t_move(rx->input[i], t_label(i)), 0);
+	}
+	while (rx->counted < g_share_per_sender * SHARERS ||
+	       rx->ended_count < SHARERS)
+		if (share_round(rx, true) == 0)
+			sched_yield();   /* a sender let go; its end is on the way */
+	share_round(rx, false);      /* release the last ones */
+	double secs = seconds_since(&t0);
+
+	assert_int_equal(atomic_load(&g_errors), 0);
+	assert_int_equal(rx->counted, g_share_per_sender * SHARERS);
+	for (size_t i = 0; i < SHARERS * g_share_per_sender; i++)
+		assert_int_equal(rx->seen[i], 1);
+	/* Most arrive while their sender still holds them. */
+	assert_true(rx->shared_on_arrival > 0);
+	trindle_message_t extra;
+	assert_int_equal(t_recv(g_share_sink, &extra, 0), 0);
+	assert_int_equal(t_release(g_share_sink), 0);
+	/* Every segment is gone: a page each would have stayed resident. */
+	size_t resident_after = t_resident_bytes();
+	assert_true(resident_after < resident_before + (64u << 20));
+	print_message("shares: %lu messages from %d senders in %.3f s (%.2f M/s), "
+	              "%lu READ-only on arrival, %lu sole-holder notices, "
+	              "resident %+ld KiB\n",
+	              rx->counted, SHARERS, secs, (double)rx->counted / secs / 1e6,
+	              rx->shared_on_arrival, rx->notices,
+	              ((long)resident_after - (long)resident_before) / 1024);
+	free(rx->seen);
+	free(rx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stress_fan_in_every_message_once_in_order_moved),
 		cmocka_unit_test(test_stress_ring_tokens_go_round_and_come_home),
+		cmocka_unit_test(test_stress_shares_with_release_of_previous_batch),
 	};
 	return cmocka_run_group_tests_name("stress", tests, NULL, NULL);
 }

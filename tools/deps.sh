@@ -3,8 +3,8 @@
 # Usage: tools/deps.sh [extra-package ...]
 set -euo pipefail
 
-packages=(meson ninja-build pkg-config gcc libc6-dev libcmocka-dev liburing-dev
-          valgrind gawk coreutils grep
+packages=(meson ninja-build pkg-config gcc g++ libc6-dev libcmocka-dev liburing-dev
+          valgrind gawk coreutils grep groff-base
           openmpi-bin libopenmpi-dev  # the MPI bridge (src/mpi) and its tests
           "$@")
 missing=()

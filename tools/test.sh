@@ -53,16 +53,25 @@ step "valgrind (memcheck, leaks): meson test"
 meson test -C build --setup valgrind --print-errorlogs \
 	--suite objects --suite segments --suite pipes --suite bad_input \
 	--suite sync --suite processes --suite faults --suite debug --suite memory \
-	--suite retain
+	--suite retain --suite util --suite roots
 
 step "install, then build an example against the installed package"
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
 meson install -C build --destdir "$dest" >/dev/null
+mandir=$(dirname "$(find "$dest" -name trindle.7 | head -n1)")/..
+for page in man/*.[0-9]; do # every page, in man3/ or man7/
+	[ -f "$mandir/man${page##*.}/${page##*/}" ] ||
+		{ echo "not installed: $page"; exit 1; }
+done
+for page in "$mandir"/man*/*; do # and the links resolve
+	[ -e "$page" ] || { echo "dangling man page link: $page"; exit 1; }
+done
 prefix=$(meson introspect build --buildoptions |
 	python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"))')
 pcdir=$(dirname "$(find "$dest" -name trindle.pc | head -n1)")
 export PKG_CONFIG_PATH=$pcdir PKG_CONFIG_SYSROOT_DIR=$dest
-cc -std=c11 -o "$dest/consumer" tools/consumer.c $(pkg-config --cflags --libs trindle)
+cc -std=c11 -Wall -Wextra -Wpedantic -Werror -o "$dest/consumer" tools/consumer.c \
+	$(pkg-config --cflags --libs trindle)
 LD_LIBRARY_PATH=$(dirname "$(find "$dest" -name 'libtrindle.so' | head -n1)") "$dest/consumer"
 echo "consumer built with pkg-config and ran (prefix $prefix)"

@@ -30,6 +30,22 @@
  * with "trindle: ".  TRINDLE_IO_URING=0 is how to force the fallback
  * (tests use it); any other value, or none, lets the devices use io_uring.
  *
+ * Standard input and output.  A device given NULL or "-" works on the
+ * descriptor 0 (source) or 1 (sink) as it is at the call: the call makes
+ * a close-on-exec copy of it, so what the program does with that number
+ * afterwards does not move the device (the file position stays shared).
+ * If the descriptor is closed at the call, there is no standard stream
+ * and the call fails with EBADF; one that is open but the wrong way round
+ * (standard output open for reading) fails the first read or write, with
+ * a report.  The devices never leave a descriptor of their own (a file
+ * they opened, an io_uring ring) on 0, 1 or 2, so that a program with
+ * closed standard streams cannot mistake one for them.  The library
+ * cannot tell a file the program itself opened onto 0 or 1 from a
+ * redirection: a program that may be started with closed standard
+ * streams should open them first thing, on /dev/null, as the example
+ * tools do (opened the wrong way round, so that using them fails with
+ * EBADF as it would have, like gnulib's stdopen()).
+ *
  * Include <trindle/io.h> after (or instead of) <trindle.h>; link as for
  * libtrindle.
  *
@@ -83,7 +99,8 @@ struct trindle_source_options {
  */
 struct trindle_sink_options {
 	size_t queue_items; /* capacity of the sink's input pipe;
-	                     * 0: TRINDLE_SINK_QUEUE_DEFAULT */
+	                     * 0: TRINDLE_SINK_QUEUE_DEFAULT; too many for a
+	                     * pipe: ENOMEM */
 	unsigned in_flight; /* writes in flight; 0: TRINDLE_IO_IN_FLIGHT_DEFAULT;
 	                     * at most TRINDLE_IO_IN_FLIGHT_MAX */
 	unsigned flags;     /* TRINDLE_SINK_APPEND, TRINDLE_SINK_NO_FSYNC */
@@ -181,6 +198,8 @@ typedef struct trindle_io_report {
  *  - EINVAL: out is not a pipe the caller may send on, err is neither NULL
  *    nor such a pipe, or an option is out of range (unknown flags,
  *    chunk_bytes or in_flight above its maximum);
+ *  - EBADF: path is NULL or "-" and descriptor 0 is closed;
+ *  - EMFILE: no descriptor left for the copy of standard input;
  *  - ENOMEM or EAGAIN: no memory or no thread for the device.
  *
  * Thread-safe; never blocks.  Appeared in: libtrindle 0.1.
@@ -216,7 +235,9 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_file_source(const char *path,
  *
  * Errors go to err as a trindle_io_report_t, with no result on out: a
  * failed open, write or fsync, or operation "input" with EPIPE when every
- * sender let go of the input pipe before sending the end marker.
+ * sender let go of the input pipe before sending the end marker (or with
+ * the error of a receive on it that failed, ENOMEM).  Segments queued or
+ * in flight then are released; none is written twice.
  *
  * The caller holds SEND on the returned pipe (and may pass it on).  When
  * the sink ends, the pipe dies and its holders get the closure notice.
@@ -225,7 +246,11 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_file_source(const char *path,
  *  - EINVAL: out, err or opt->give_back is neither NULL nor a pipe the
  *    caller may send on, or an option is out of range (unknown flags, in_flight above
  *    TRINDLE_IO_IN_FLIGHT_MAX, mode with bits outside 07777);
- *  - ENOMEM or EAGAIN: no memory or no thread for the device.
+ *  - EBADF: path is NULL or "-" and descriptor 1 is closed;
+ *  - EMFILE: no descriptor left for the copy of standard output;
+ *  - ENOMEM: opt->queue_items is more than a pipe can hold (as for
+ *    trindle_pipe(); never rounded down), or no memory;
+ *  - EAGAIN: no thread for the device.
  *
  * Thread-safe; never blocks.  Appeared in: libtrindle 0.1.
  */

@@ -29,25 +29,64 @@ trindle_segment_t trindle__io_copy(const void *src, size_t len)
 	return trindle_allocate(1, &b);
 }
 
+int trindle__io_keep_off_std(int fd)
+{
+	if (fd > STDERR_FILENO)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	int error = moved < 0 ? errno : 0;
+	close(fd);
+	return moved < 0 ? -error : moved;
+}
+
+/* Closes fd (when >= 0) and lets go of seg, leaving errno as it was. */
+static void undo_start(int fd, trindle_segment_t seg)
+{
+	int saved = errno;
+	if (fd >= 0)
+		close(fd);
+	trindle__io_release(seg);
+	errno = saved;
+}
+
+/*
+ * Standard input or output is whatever fd 0 or 1 is at the call: it is
+ * duplicated now, on the caller's thread, and the device works on that
+ * copy.  Taking the number later, on the device's thread, would find
+ * whatever got it meanwhile if the program closed it (a file the program
+ * opened, or another device's file or io_uring ring), and the device would
+ * write there.  A closed descriptor fails the call with EBADF.
+ */
+static int copy_standard_fd(enum trindle__io_kind kind)
+{
+	int fd = kind == TRINDLE__IO_SOURCE ? STDIN_FILENO : STDOUT_FILENO;
+	return fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+}
+
 trindle_pipe_t trindle__io_start(trindle_entrypoint_t entry,
 		size_t queue_count, const struct trindle__io_params *p,
 		const char *path)
 {
-	if (!path || strcmp(path, "-") == 0)
-		path = ""; /* standard input or output */
 	struct trindle__io_params head = *p;
 	head.magic = PARAMS_MAGIC;
+	head.std_fd = -1;
+	if (!path || strcmp(path, "-") == 0) {
+		path = ""; /* standard input or output */
+		head.std_fd = copy_standard_fd(p->kind);
+		if (head.std_fd < 0)
+			return NULL; /* errno: EBADF, or EMFILE */
+	}
 	trindle_buffer_t b[2] = { { sizeof head, &head },
 				  { strlen(path) + 1, path } };
 	trindle_segment_t seg = trindle_allocate(2, b);
-	if (!seg)
+	if (!seg) {
+		undo_start(head.std_fd, NULL);
 		return NULL;
+	}
 	trindle_pipe_t input = trindle_launch(entry, queue_count, p->out,
 					      p->err);
 	if (!input) {
-		int saved = errno;
-		trindle__io_release(seg);
-		errno = saved;
+		undo_start(head.std_fd, seg);
 		return NULL;
 	}
 	/* The input pipe is new and empty, so the moves cannot find it full;
@@ -58,7 +97,9 @@ trindle_pipe_t trindle__io_start(trindle_entrypoint_t entry,
 	trindle_mailbox_t out = { p->give_back ? 3 : 2, m };
 	trindle_sync(&out, NULL);
 	if (out.count) {
-		trindle__io_release(seg);
+		/* Failed messages come first: if the parameters did not go,
+		 * the descriptor is still ours to close. */
+		undo_start(m[0].content == seg ? head.std_fd : -1, seg);
 		trindle__io_release(input);
 		errno = EAGAIN;
 		return NULL;
@@ -139,14 +180,18 @@ int trindle__io_open(struct trindle__io_file *f,
 {
 	f->path = p->path[0] ? p->path : "-";
 	if (p->path[0]) {
-		f->fd = open(p->path, flags | O_CLOEXEC, p->mode ? p->mode : 0666);
-		if (f->fd < 0)
+		int fd = open(p->path, flags | O_CLOEXEC, p->mode ? p->mode : 0666);
+		if (fd < 0)
 			return trindle__io_fail(f, "open", 0, errno);
-		f->own_fd = 1;
+		fd = trindle__io_keep_off_std(fd);
+		if (fd < 0)
+			return trindle__io_fail(f, "open", 0, -fd);
+		f->fd = fd;
 	} else {
-		f->fd = p->kind == TRINDLE__IO_SOURCE ? STDIN_FILENO
-						      : STDOUT_FILENO;
+		f->fd = p->std_fd; /* the copy made at the call */
+		f->standard = 1;
 	}
+	f->own_fd = 1;
 	if (fstat(f->fd, st) < 0)
 		return trindle__io_fail(f, "fstat", 0, errno);
 	return 0;

@@ -98,7 +98,8 @@ struct trindle__io_params {
 	unsigned depth;    /* operations in flight */
 	unsigned flags;    /* TRINDLE_SOURCE_* or TRINDLE_SINK_* */
 	unsigned mode;     /* sink: creation mode */
-	unsigned reserved;
+	int std_fd;        /* path "": the caller's copy of fd 0 (source) or
+	                    * 1 (sink), made at the call; the device owns it */
 	trindle_pipe_t give_back; /* sink: where written segments go, or NULL;
 	                           * SEND on it comes in the next message */
 	char path[];       /* NUL-terminated; "" for standard input/output */
@@ -106,7 +107,9 @@ struct trindle__io_params {
 
 /* Launches entry with an input pipe of queue_count items and moves it a
  * parameter segment built from *p and path (NULL or "-": standard input
- * or output).  Called by the public entry points, on the caller's thread.
+ * or output, which is duplicated here, on the caller's thread, so that
+ * the device writes where fd 0 or 1 pointed at the call; EBADF if it is
+ * closed).  Called by the public entry points, on the caller's thread.
  * Returns the pipe, or NULL with errno. */
 trindle_pipe_t trindle__io_start(trindle_entrypoint_t entry,
 		size_t queue_count, const struct trindle__io_params *p,
@@ -123,7 +126,8 @@ const struct trindle__io_params *trindle__io_params_take(
  */
 struct trindle__io_file {
 	const char *path;  /* for reports: "-" is standard input or output */
-	int fd, own_fd;    /* own_fd: opened by the device, closed at the end */
+	int fd, own_fd;    /* own_fd: the device's own, closed at the end */
+	int standard;      /* fd is a copy of standard input or output */
 	struct trindle__io_engine eng;
 	int eng_ready;
 	const char *op;    /* the operation that failed ("open", "read"...) */
@@ -136,8 +140,10 @@ int trindle__io_fail(struct trindle__io_file *f, const char *op, uint64_t off,
 		int error);
 
 /* Opens p->path with flags (and p->mode, or 0666, when they create it), or
- * takes standard input (source) or output (sink) when the path is "", and
- * fstat()s the file into *st.  Returns 0 or trindle__io_fail()'s value. */
+ * takes the copy of standard input (source) or output (sink) made at the
+ * call when the path is "", and fstat()s the file into *st.  The file
+ * never stays on descriptor 0, 1 or 2 (see trindle__io_keep_off_std()).
+ * Returns 0 or trindle__io_fail()'s value. */
 int trindle__io_open(struct trindle__io_file *f,
 		const struct trindle__io_params *p, int flags, struct stat *st);
 
@@ -162,6 +168,12 @@ TRINDLE_NORETURN void trindle__io_end(const struct trindle__io_params *p,
 trindle_segment_t trindle__io_report(enum trindle__io_kind kind,
 		const char *operation, const char *path, int error,
 		uint64_t offset);
+
+/* Moves a descriptor the device made off 0, 1 and 2 (which a program
+ * that closed its standard streams will reuse for them): returns the
+ * descriptor to use, fd itself or a close-on-exec copy at 3 or above, or
+ * -errno (fd is closed then).  Any thread. */
+int trindle__io_keep_off_std(int fd);
 
 /* Releases the caller's access to obj (NULL is ignored). */
 void trindle__io_release(trindle_object_t obj);

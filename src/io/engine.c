@@ -39,11 +39,25 @@ static int uring_forced_off(void)
 }
 
 #ifdef TRINDLE_HAVE_LIBURING
-/* Returns 0, or the negative errno io_uring_queue_init() gave. */
+/* Returns 0, or the negative errno io_uring_queue_init() gave.
+ *
+ * A program that closed its standard streams leaves 0, 1 or 2 free, and
+ * the ring would take one: the program's next "standard" descriptor, or
+ * a sink started on "-", would then be the ring (writing to it hung the
+ * device).  So a ring that lands there is kept aside while another is
+ * made, which cannot land there once the low numbers are taken, and the
+ * ones kept aside are then closed. */
 static int uring_init(struct trindle__io_engine *e)
 {
-	int rc = io_uring_queue_init(e->depth, &e->ring, 0);
+	struct io_uring low[STDERR_FILENO + 1];
+	unsigned nlow = 0;
+	int rc;
 
+	while ((rc = io_uring_queue_init(e->depth, &e->ring, 0)) == 0 &&
+	       e->ring.ring_fd <= STDERR_FILENO && nlow <= STDERR_FILENO)
+		low[nlow++] = e->ring;
+	while (nlow)
+		io_uring_queue_exit(&low[--nlow]);
 	if (rc < 0)
 		return rc;
 	e->uring = 1;

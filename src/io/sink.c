@@ -149,8 +149,10 @@ static void take(struct sink *s, const trindle_message_t *m)
 }
 
 /* Takes as many segments as there are free slots.  Waits only when no
- * write is in flight.  Returns how many messages came, or -EPIPE when the
- * input lost its last sender before the end marker. */
+ * write is in flight.  Returns how many messages came, -EPIPE when the
+ * input lost its last sender before the end marker, or the error of a
+ * failed receive (in.count then still holds the capacity, and msgs[] what
+ * an earlier call left: nothing in it may be taken). */
 static int take_input(struct sink *s)
 {
 	trindle_message_t req = { s->input, NULL }, msgs[TRINDLE_IO_IN_FLIGHT_MAX];
@@ -158,7 +160,8 @@ static int take_input(struct sink *s)
 	trindle_mailbox_t in = { s->depth - s->inflight, msgs };
 	int wait = s->inflight == 0;
 
-	trindle_sync_timeout(&out, &in, wait ? -1 : 0);
+	if (trindle_sync_timeout(&out, &in, wait ? -1 : 0) < 0)
+		return fail(s, "input", 0, errno);
 	for (size_t i = 0; i < in.count; i++)
 		take(s, &msgs[i]);
 	if (wait && in.count == 0)
@@ -191,7 +194,7 @@ static int flush(struct sink *s)
 {
 	if (s->regular && !s->nosync && fsync(s->file.fd) < 0)
 		return fail(s, "fsync", 0, errno);
-	if (s->seekable && !s->file.own_fd)
+	if (s->seekable && s->file.standard)
 		lseek(s->file.fd, (off_t)s->pos, SEEK_SET);
 	return 0;
 }
@@ -206,7 +209,7 @@ static int open_output(struct sink *s, const struct trindle__io_params *p)
 		return rc;
 	int fd = s->file.fd, fl = fcntl(fd, F_GETFL);
 	s->regular = S_ISREG(st.st_mode);
-	off_t pos = s->file.own_fd ? 0
+	off_t pos = !s->file.standard ? 0
 		    : s->regular ? lseek(fd, 0, SEEK_CUR) : -1;
 	/* O_APPEND ignores pwrite()'s offset, so appends go in turn. */
 	s->seekable = s->regular && pos >= 0 && fl >= 0 && !(fl & O_APPEND);
@@ -282,6 +285,12 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_file_sink(const char *path,
 	    (err && !(trindle_access(err) & TRINDLE_ACCESS_SEND)) ||
 	    (o.give_back && !(trindle_access(o.give_back) & TRINDLE_ACCESS_SEND))) {
 		errno = EINVAL;
+		return NULL;
+	}
+	/* The input pipe also holds the parameters and the give-back pipe:
+	 * a count that would wrap around is a queue no memory can hold. */
+	if (o.queue_items > SIZE_MAX - 2) {
+		errno = ENOMEM;
 		return NULL;
 	}
 	struct trindle__io_params p = {

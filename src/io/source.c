@@ -597,7 +597,7 @@ static int open_input(struct source *s, const struct trindle__io_params *p)
 	/* Standard input redirected from a file is read from where it
 	 * stands; a size of 0 may hide content (procfs): read it in turn. */
 	off_t pos = 0;
-	if (!s->file.own_fd && S_ISREG(st.st_mode))
+	if (s->file.standard && S_ISREG(st.st_mode))
 		pos = lseek(s->file.fd, 0, SEEK_CUR);
 	s->seekable = S_ISREG(st.st_mode) && st.st_size > 0 && pos >= 0;
 	if (s->seekable) {
@@ -646,7 +646,7 @@ static void teardown(struct source *s)
  * and makes the end marker. */
 static int finish(struct source *s, trindle_segment_t *marker)
 {
-	if (s->seekable && !s->file.own_fd)
+	if (s->seekable && s->file.standard)
 		lseek(s->file.fd, (off_t)s->end, SEEK_SET);
 	*marker = trindle_allocate(0, NULL);
 	return *marker ? 0 : fail(s, "allocate", 0, errno);
