@@ -145,7 +145,7 @@ static void print_report(trindle_object_t r)
 	size_t n = trindle_measure(r);
 	const trindle_mpi_report_t *mr = r;
 	const trindle_io_report_t *io = r;
-	if (n > sizeof *mr && mr->magic == TRINDLE_MPI_REPORT_MAGIC)
+	if (n == sizeof *mr && mr->magic == TRINDLE_MPI_REPORT_MAGIC)
 		fprintf(stderr, "trindle-mpi-wc: %s\n", mr->message);
 	else if (n > sizeof *io && io->magic == TRINDLE_IO_REPORT_MAGIC)
 		fprintf(stderr, "trindle-mpi-wc: %s\n", io->message);

@@ -112,8 +112,8 @@ struct trindle_mpi_world {
 #define TRINDLE_MPI_REPORT_MAGIC 0x5249504du /* "MPIR" in memory order */
 
 /**
- * A report the bridge moves to its err pipe.  It is a segment that starts
- * with this structure; message is one line, NUL-terminated, for example
+ * A report the bridge moves to its err pipe: a segment of exactly this
+ * size and layout.  message is one line, NUL-terminated, for example
  *   "trindle: mpi: rank 1 lost: silent for 3000 ms (no MPI error)".
  * The receiver holds it alone and releases it.
  */
@@ -127,7 +127,7 @@ typedef struct trindle_mpi_report {
 	                    * undelivered when trindle_mpi_finish() gave up */
 	int32_t mpi_error; /* the MPI error class, or 0 (MPI_SUCCESS) when MPI
 	                    * reported none */
-	char message[];    /* the readable line, NUL-terminated */
+	char message[256]; /* the readable line, NUL-terminated */
 } trindle_mpi_report_t;
 
 /**

@@ -224,10 +224,12 @@ static void report(int rank, int error, int mpi_error, const char *fmt, ...)
 	if (!B.err || B.nreports == sizeof B.reports / sizeof B.reports[0])
 		return;
 	trindle_mpi_report_t head = { TRINDLE_MPI_REPORT_MAGIC, rank, error,
-				      mpi_error };
-	trindle_buffer_t b[3] = { { sizeof head, &head }, { len, msg },
-				  { 1, NULL } };
-	trindle_segment_t s = trindle_allocate(3, b);
+				      mpi_error, { 0 } };
+	if (len >= sizeof head.message)
+		len = sizeof head.message - 1;
+	memcpy(head.message, msg, len);
+	trindle_segment_t s = trindle_allocate(1,
+			&(trindle_buffer_t){ sizeof head, &head });
 	if (s)
 		B.reports[B.nreports++] = s;
 }
