@@ -590,7 +590,8 @@ static void on_hello(int src, const struct rec *r)
 	if (e) {
 		add_importer(e, src, r->id);
 	} else if (B.state >= FIN_SENT) {
-		put_rec(src, OP_CLOSED, r->tag, r->id, 0);
+		/* Our FIN, already sent, closes every import of ours: nothing
+		 * goes to src after it (src may be finalising). */
 	} else {
 		B.hellos = realloc(B.hellos, (B.nhellos + 1) *
 				   sizeof *B.hellos);
