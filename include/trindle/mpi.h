@@ -222,8 +222,8 @@ TRINDLE_MPI_PUBLIC trindle_pipe_t trindle_mpi_import(trindle_pipe_t bridge,
  * exports (other ranks see the closure notices of their imported pipes;
  * what is still held for an exported pipe is released), tells every rank
  * it has finished, and waits until every rank has finished or been lost.
- * Then it finalises MPI (if it initialised it), ends, and lets go of the
- * caller's SEND on bridge.
+ * Then it finalises MPI (if it initialised it, and no rank was lost: see
+ * docs/mpi.md), ends, and lets go of the caller's SEND on bridge.
  *
  * Messages sent to imported pipes once the call has started may be
  * released undelivered.

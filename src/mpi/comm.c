@@ -1284,13 +1284,21 @@ static void shut_down(void)
 		lost |= B.peers[r].lost;
 	if (!lost)
 		MPI_Comm_free(&B.comm);
-	if (B.owns_mpi)
+	/* After a rank was lost, Open MPI 4.1's MPI_Finalize waits for it in
+	 * a collective step of its runtime and sometimes ends the process
+	 * from there (about one run in ten here, under mpirun
+	 * --enable-recovery): a survivor then leaves MPI unfinalised, which
+	 * --enable-recovery accepts, rather than risk being killed. */
+	if (B.owns_mpi && !lost)
 		MPI_Finalize();
-	for (size_t i = 0; i < B.nsend; i++) {
+	/* What MPI might still write into or read from (sends to, receives
+	 * from a lost rank) is let go only once MPI has finalised; without
+	 * that, it stays until the process ends. */
+	for (size_t i = 0; i < B.nsend && !lost; i++) {
 		release_later(B.sinfo[i].seg);
 		free(B.sinfo[i].buf);
 	}
-	for (size_t i = 0; i < B.ngrave; i++)
+	for (size_t i = 0; i < B.ngrave && !lost; i++)
 		release_later(B.grave[i]);
 	while (B.nrel) {
 		trindle_message_t m[REL_MAX];

@@ -97,5 +97,6 @@ int main(int argc, char **argv)
 	CHECK(trindle_mpi_finish(bridge) == 0);
 	t_release(err);
 	printf("rank 0: ok\n");
+	fflush(stdout);
 	return 0;
 }
