@@ -36,7 +36,20 @@
  * it would without the library.  TRINDLE_TRACE=FILE records a trace of the
  * program into FILE (see trindle_trace_start()).
  *
- * Destroyed segments: touching one faults.  Its pages are made PROT_NONE;
+ * Destroyed segments: touching one faults, with one bounded exception made
+ * for speed.  A process keeps the slots of up to 64 segments it destroyed
+ * itself, of at most 1 MiB in all (and no more than TRINDLE_RETAIN_MIB),
+ * open for its own next allocations of the same number of pages, so that
+ * neither the destroy nor the allocation makes a system call.  Only a
+ * segment that was held by one process and writable when it was destroyed
+ * is kept so.  Until such a slot is allocated again (a new, zero-filled
+ * segment), evicted (after 64 later destroys or 1 MiB of them) or closed
+ * when its process ends, a stale pointer into it reads and writes without
+ * a fault: that is what is not caught.  TRINDLE_DEBUG=strict keeps no such
+ * slots, so every destroyed segment faults (TRINDLE_DEBUG takes a list:
+ * "strict,in-flight").
+ *
+ * Beyond those, a destroyed segment's pages are made PROT_NONE;
  * when the kernel refuses that (the process reached vm.max_map_count
  * mappings, which holes between live segments can use up), they get guard
  * markers instead (MADV_GUARD_INSTALL, Linux 6.13 or later), which fault

@@ -183,7 +183,7 @@ int trindle__process_allocate(struct process *p, size_t count,
 	if (!err)
 		err = trindle__process_reserve_caps(p, 1);
 	if (!err)
-		err = trindle__segment_create(total, &p->holder, &s);
+		err = trindle__segment_create(total, &p->holder, &p->cache, &s);
 	if (err)
 		return err;
 	/* Held before it is filled: if a source buffer faults, the segment
@@ -252,7 +252,7 @@ void trindle__process_settle(struct process *p)
 {
 	if (!p->ndirty)
 		return;
-	trindle__segment_settle_many(p->dirty, p->ndirty);
+	trindle__segment_settle_many(p->dirty, p->ndirty, &p->cache);
 	p->ndirty = 0;
 }
 
@@ -413,6 +413,8 @@ void trindle__process_end(struct process *p, trindle_object_t final,
 	}
 	release_all(p, false);
 	trindle__process_settle(p);
+	/* Slots p destroyed and kept open for itself close now. */
+	trindle__slot_cache_flush(&p->cache);
 	/* The out and err pipes' memory was kept from reuse while p could
 	 * deliver to them (see trindle__process_set_completion). */
 	if (p->out)

@@ -21,6 +21,7 @@
 
 #include "cap.h"
 #include "holder.h"
+#include "segment.h"
 #include "trindle.h"
 
 struct pipe;
@@ -40,6 +41,8 @@ struct process {
 	trindle_entrypoint_t entry;
 
 	struct holder holder;        /* what other threads may touch */
+
+	struct slot_cache cache;     /* destroyed slots kept open (owner only) */
 
 	/* Scratch of the sync in progress (owner thread only). */
 	struct segment **dirty;

@@ -24,6 +24,7 @@ static void start(void)
 
 	(void)trindle__page_size();
 	trindle__segment_set_debug(debug && strstr(debug, "in-flight"));
+	trindle__segment_set_strict(debug && strstr(debug, "strict"));
 	const char *retain = getenv("TRINDLE_RETAIN_MIB");
 	if (retain && *retain)
 		trindle__segment_set_retain_limit(

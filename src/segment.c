@@ -347,8 +347,27 @@ static void reuse(struct segment *s)
 	s->retained = 0;
 }
 
+/* A slot of the cache with exactly pages pages open (so no protection
+ * changes), taken out of it; or NULL. */
+static struct segment *take_cached(struct slot_cache *c, size_t pages)
+{
+	if (!c)
+		return NULL;
+	for (size_t i = c->count; i-- > 0;) {
+		struct segment *s = c->slot[i];
+		if (s->pages != pages)
+			continue;
+		memmove(&c->slot[i], &c->slot[i + 1],
+			(c->count - i - 1) * sizeof(*c->slot));
+		c->count--;
+		c->bytes -= pages * trindle__page_size();
+		return s;
+	}
+	return NULL;
+}
+
 int trindle__segment_create(size_t bytes, struct holder *proc,
-		struct segment **out)
+		struct slot_cache *cache, struct segment **out)
 {
 	size_t ps = trindle__page_size();
 	size_t pages = pages_for(bytes);
@@ -356,14 +375,17 @@ int trindle__segment_create(size_t bytes, struct holder *proc,
 
 	if (cls >= CLASS_MAX)
 		return -ENOMEM;
-	struct segment *s = take_slot(cls);
-	if (!s)
-		return -ENOMEM;
-	if (mprotect(s->base, pages * ps, PROT_READ | PROT_WRITE) < 0) {
-		give_slot(s);
-		return -ENOMEM;
+	struct segment *s = take_cached(cache, pages);
+	if (!s) {
+		s = take_slot(cls);
+		if (!s)
+			return -ENOMEM;
+		if (mprotect(s->base, pages * ps, PROT_READ | PROT_WRITE) < 0) {
+			give_slot(s);
+			return -ENOMEM;
+		}
+		reuse(s);
 	}
-	reuse(s);
 	s->bytes = bytes;
 	s->pages = pages;
 	atomic_store_explicit(&s->mapped, pages * ps, memory_order_relaxed);
@@ -562,6 +584,7 @@ static int wanted_locked(const struct segment *s)
 
 /* What a settle did with a segment, for what follows the unlocking. */
 enum fate {
+	FATE_CACHED, /* destroyed, pages left open: into the settler's cache */
 	FATE_LIVE,   /* still held (or not live when locked): nothing */
 	FATE_FREED,  /* destroyed, PROT_NONE: recycle */
 	FATE_SEALED, /* destroyed, but the kernel refused PROT_NONE: seal */
@@ -709,7 +732,75 @@ static void recycle(struct segment **f, size_t n)
 	}
 }
 
-static void settle_chunk(struct segment **v, size_t n)
+static bool strict_mode;
+
+void trindle__segment_set_strict(bool strict)
+{
+	strict_mode = strict;
+}
+
+/* Can s, destroyed now, go into cache instead of being closed?  Only a
+ * segment its last holder could write (pages open, nothing to protect in
+ * between), of a size the cache takes. */
+/* The cache's bound in bytes: it keeps no more than the retention limit
+ * lets destroyed memory stay (TRINDLE_RETAIN_MIB=0: no cache). */
+static size_t cache_limit(void)
+{
+	return retain_limit < SLOT_CACHE_BYTES ? retain_limit : SLOT_CACHE_BYTES;
+}
+
+static bool cacheable_locked(const struct slot_cache *c, struct segment *s)
+{
+	size_t bytes = s->pages * trindle__page_size();
+
+	return c && !strict_mode && bytes <= cache_limit() &&
+		atomic_load_explicit(&s->applied, memory_order_relaxed) ==
+			SEG_READ_WRITE &&
+		!atomic_load_explicit(&s->parked, memory_order_relaxed);
+}
+
+/* Closes a destroyed slot whose pages are still open (evicted from a
+ * cache) and recycles it; if the kernel refuses, it is sealed instead. */
+static void close_and_recycle(struct segment *s)
+{
+	if (mprotect(s->base, s->pages * trindle__page_size(), PROT_NONE) == 0) {
+		atomic_store_explicit(&s->applied, SEG_NONE, memory_order_release);
+		recycle(&s, 1);
+	} else {
+		seal(s);
+	}
+}
+
+/* Puts s, just destroyed with its pages open, into cache, evicting the
+ * oldest slots while the bounds say so. */
+static void cache_put(struct slot_cache *c, struct segment *s)
+{
+	size_t bytes = s->pages * trindle__page_size();
+
+	while (c->count == SLOT_CACHE_SLOTS ||
+	       c->bytes + bytes > cache_limit()) {
+		struct segment *old = c->slot[0];
+		memmove(&c->slot[0], &c->slot[1],
+			(c->count - 1) * sizeof(*c->slot));
+		c->count--;
+		c->bytes -= old->pages * trindle__page_size();
+		close_and_recycle(old);
+	}
+	s->dirty_memory = true; /* the next incarnation is cleared first */
+	c->slot[c->count++] = s;
+	c->bytes += bytes;
+}
+
+void trindle__slot_cache_flush(struct slot_cache *c)
+{
+	for (size_t i = 0; i < c->count; i++)
+		close_and_recycle(c->slot[i]);
+	c->count = 0;
+	c->bytes = 0;
+}
+
+static void settle_chunk(struct segment **v, size_t n,
+		struct slot_cache *cache)
 {
 	size_t ps = trindle__page_size();
 	int want[SETTLE_CHUNK];
@@ -728,6 +819,12 @@ static void settle_chunk(struct segment **v, size_t n)
 		want[i] = live[i] ? wanted_locked(v[i]) : SEG_NONE;
 		fate[i] = FATE_LIVE;
 		due[i].to = NULL;
+		if (live[i] && want[i] == SEG_NONE &&
+		    cacheable_locked(cache, v[i])) {
+			destroy_locked(v[i], false);
+			fate[i] = FATE_CACHED;
+			live[i] = false; /* nothing more to do under the lock */
+		}
 	}
 	for (size_t i = 0; i < n;) {
 		size_t j = i + 1;
@@ -756,11 +853,14 @@ static void settle_chunk(struct segment **v, size_t n)
 			freed[nfreed++] = v[i];
 		else if (fate[i] == FATE_SEALED)
 			seal(v[i]);
+		else if (fate[i] == FATE_CACHED)
+			cache_put(cache, v[i]);
 	}
 	recycle(freed, nfreed);
 }
 
-void trindle__segment_settle_many(struct segment **v, size_t n)
+void trindle__segment_settle_many(struct segment **v, size_t n,
+		struct slot_cache *cache)
 {
 	size_t unique = 0;
 
@@ -771,12 +871,12 @@ void trindle__segment_settle_many(struct segment **v, size_t n)
 			v[unique++] = v[i];
 	for (size_t i = 0; i < unique; i += SETTLE_CHUNK)
 		settle_chunk(v + i, unique - i < SETTLE_CHUNK ?
-				unique - i : SETTLE_CHUNK);
+				unique - i : SETTLE_CHUNK, cache);
 }
 
 bool trindle__segment_settle(struct segment *s)
 {
-	trindle__segment_settle_many(&s, 1);
+	trindle__segment_settle_many(&s, 1, NULL);
 	int have = atomic_load_explicit(&s->applied, memory_order_acquire);
 	return have != SEG_READ_WRITE ||
 		atomic_load_explicit(&s->holds, memory_order_acquire) <= 1;

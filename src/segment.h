@@ -68,6 +68,32 @@ struct segment {
 	struct segment *next_free;
 };
 
+/*
+ * A process's cache of slots it destroyed itself, kept readable and
+ * writable for its own next allocations of the same number of pages, so
+ * that neither the destroy nor the allocation makes a system call.  The
+ * contract lets a destroyed segment stay accessible this way, within a
+ * documented bound: at most SLOT_CACHE_SLOTS slots of at most
+ * SLOT_CACHE_BYTES in all, each a segment that was held by one process
+ * and writable when it was destroyed.  Touching such a slot is not caught
+ * until it is reused or evicted.  TRINDLE_DEBUG=strict turns it off.
+ * Only the owning process's thread touches its cache.
+ */
+#define SLOT_CACHE_SLOTS 64
+#define SLOT_CACHE_BYTES ((size_t)1 << 20)
+
+struct slot_cache {
+	struct segment *slot[SLOT_CACHE_SLOTS]; /* oldest first */
+	size_t count;
+	size_t bytes;
+};
+
+/* Protects and recycles every slot of the cache (a process's end). */
+void trindle__slot_cache_flush(struct slot_cache *c);
+
+/* TRINDLE_DEBUG=strict: no cache; every destroyed segment faults. */
+void trindle__segment_set_strict(bool strict);
+
 /* Lookup for the fault handler: async-signal-safe, lock-free.  Returns
  * true if address lies in an arena; *seg is its slot's descriptor or NULL. */
 bool trindle__segment_lookup(const void *address, struct segment **seg);
@@ -75,7 +101,7 @@ bool trindle__segment_lookup(const void *address, struct segment **seg);
 /* A new segment of total bytes held by proc alone (RW); the caller fills
  * it.  Returns 0 or -ENOMEM. */
 int trindle__segment_create(size_t bytes, struct holder *proc,
-		struct segment **out);
+		struct slot_cache *cache, struct segment **out);
 
 /* Hold changes.  charge: a message takes a hold (move: the sender's). */
 void trindle__segment_charge(struct segment *s, struct holder *sender,
@@ -101,7 +127,8 @@ void trindle__segment_add_holder(struct segment *s, struct holder *holder,
 bool trindle__segment_settle(struct segment *s);
 /* The same for many segments at once (sorts v): neighbours that need the
  * same change get it from one mprotect. */
-void trindle__segment_settle_many(struct segment **v, size_t n);
+void trindle__segment_settle_many(struct segment **v, size_t n,
+		struct slot_cache *cache);
 /* Is s shared but still writable (its protection change failed)? */
 static inline bool trindle__segment_unprotected(struct segment *s)
 {

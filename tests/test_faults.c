@@ -52,9 +52,14 @@ static void touch_given_worker(trindle_pipe_t input)
 }
 
 /* Destroys a segment of its own, then touches it. */
+/* Larger than the slots a process keeps open for itself after destroying
+ * them (1 MiB in all; test_cache covers those): outside that cache, a
+ * destroyed segment always faults. */
+#define BEYOND_CACHE ((size_t)2 << 20)
+
 static void touch_destroyed_worker(trindle_pipe_t input)
 {
-	trindle_buffer_t b = { 4096, NULL };
+	trindle_buffer_t b = { BEYOND_CACHE, NULL };
 	volatile unsigned char *p = trindle_allocate(1, &b);
 	(void)input;
 	if (!p)

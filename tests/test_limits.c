@@ -334,6 +334,9 @@ static size_t max_map_count(void)
  * a slot the kernel refused to protect must not come back as new. */
 static void past_mapping_limit(size_t n)
 {
+	/* Every destroyed segment, not only those beyond the few a process
+	 * keeps open for itself: this child has not started the library. */
+	setenv("TRINDLE_DEBUG", "strict", 1);
 	trindle_segment_t *segs = malloc(n * sizeof *segs);
 	CHECK(segs != NULL);
 	CHECK(pipe(probe_fd) == 0); /* before the limit: a pipe maps nothing,

@@ -742,7 +742,9 @@ static void test_destroyed_segment_touch_faults_in_worker(void **state)
 	 * and touches d, made below, by address alone. */
 	struct fixture f = { .reply = trindle_pipe(8) };
 	f.w = keep(f.reply, trindle_allocate(0, NULL), MOVE, &f.b, &f.st);
-	unsigned char *d = t_segment(100, 1);
+	/* Beyond the 1 MiB of destroyed slots a process keeps open for its
+	 * next allocations (test_cache): this one must fault. */
+	unsigned char *d = t_segment((size_t)2 << 20, 1);
 	/* The token exists before d dies, so it cannot take d's address. */
 	struct cmd c = { 'p', (uintptr_t)(d + 3) };
 	trindle_segment_t tok = trindle_allocate(1, &(trindle_buffer_t){ sizeof c, &c });

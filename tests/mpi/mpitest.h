@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mpitest.h - what the MPI bridge's test programs share.  Each program is
+ * run by run.sh under mpirun; a failed check prints the rank, the file and
+ * line, and ends that rank with status 1, which makes mpirun fail.
+ * Included once per program (static functions).
+ */
+#ifndef MPITEST_H
+#define MPITEST_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <trindle.h>
+#include <trindle/mpi.h>
+
+static int t_rank = -1;
+
+#define CHECK(cond) do { if (!(cond)) { \
+	fprintf(stderr, "rank %d: %s:%d: check failed: %s (errno %d)\n", \
+		t_rank, __FILE__, __LINE__, #cond, errno); \
+	exit(1); } } while (0)
+
+static inline long t_scale(void)
+{
+	const char *s = getenv("TRINDLE_TEST_SCALE");
+	long v = s ? atol(s) : 1;
+	return v > 0 ? v : 1;
+}
+
+static inline double t_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static inline void t_release(trindle_object_t obj)
+{
+	trindle_message_t m = { NULL, obj };
+	trindle_mailbox_t out = { 1, &m };
+	trindle_sync(&out, NULL);
+}
+
+static inline trindle_segment_t t_segment(const void *bytes, size_t n)
+{
+	trindle_segment_t s = trindle_allocate(1,
+			&(trindle_buffer_t){ n, bytes });
+	CHECK(s);
+	return s;
+}
+
+/* Moves seg to pipe, retrying while the pipe is full (a short sleep after
+ * the first tries, so a stalled receiver costs little).  0, or -1 if the
+ * pipe died (seg is then released). */
+static inline int t_move(trindle_pipe_t pipe, trindle_segment_t seg)
+{
+	for (int tries = 0;; tries++) {
+		trindle_message_t m[2] = { { pipe, seg }, { NULL, seg } };
+		trindle_mailbox_t out = { 2, m };
+		trindle_sync(&out, NULL);
+		if (out.count == 0)
+			return 0;
+		if (!(trindle_access(pipe) & TRINDLE_ACCESS_SEND)) {
+			t_release(seg);
+			return -1;
+		}
+		if (tries > 100)
+			nanosleep(&(struct timespec){ 0, 20000 }, NULL);
+	}
+}
+
+/* One message from pipe (or a notice), waiting at most seconds. */
+static inline int t_receive(trindle_pipe_t pipe, trindle_message_t *msg,
+		     double seconds)
+{
+	trindle_message_t req = { pipe, NULL };
+	trindle_mailbox_t out = { 1, &req }, in = { 1, msg };
+	trindle_sync_timeout(&out, &in, (int64_t)(seconds * 1e9));
+	return (int)in.count;
+}
+
+/* The next report on err, within seconds, or NULL. */
+static inline trindle_mpi_report_t *t_report(trindle_pipe_t err, double seconds)
+{
+	trindle_message_t m;
+	double end = t_now() + seconds;
+	while (t_now() < end) {
+		if (!t_receive(err, &m, end - t_now()))
+			continue;
+		if (m.address != err || !m.content)
+			continue;
+		trindle_mpi_report_t *r = m.content;
+		if (trindle_measure(r) >= sizeof *r &&
+		    r->magic == TRINDLE_MPI_REPORT_MAGIC)
+			return r;
+		t_release(m.content);
+	}
+	return NULL;
+}
+
+#endif
