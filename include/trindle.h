@@ -34,7 +34,12 @@
  * makes only a worker's rights faults on segments reports (see
  * trindle_fault_t); any other crash of a worker then ends the program, as
  * it would without the library.  TRINDLE_TRACE=FILE records a trace of the
- * program into FILE (see trindle_trace_start()).
+ * program into FILE (see trindle_trace_start()).  TRINDLE_STALL_MS=N
+ * prints a report on stderr, once per stall, when every process has
+ * waited in a sync for N ms or more and none of them can be woken (each
+ * waits on pipes that only the others can send to): the line begins with
+ * "trindle: stall:" and lists each process, the pipes it waits on (depth,
+ * who can send) and the wait cycle; the processes go on waiting.
  *
  * Destroyed segments: touching one faults, with one bounded exception made
  * for speed.  A process keeps the slots of up to 64 segments it destroyed

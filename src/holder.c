@@ -9,10 +9,25 @@
 #include "grow.h"
 #include "wait.h"
 
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct holder *all_holders;
+
 void trindle__holder_init(struct holder *h)
 {
 	memset(h, 0, sizeof(*h));
 	pthread_mutex_init(&h->notice_lock, NULL);
+	pthread_mutex_lock(&all_lock);
+	h->all_next = all_holders;
+	all_holders = h;
+	pthread_mutex_unlock(&all_lock);
+}
+
+void trindle__holder_each(void (*fn)(struct holder *h, void *arg), void *arg)
+{
+	pthread_mutex_lock(&all_lock);
+	for (struct holder *h = all_holders; h; h = h->all_next)
+		fn(h, arg);
+	pthread_mutex_unlock(&all_lock);
 }
 
 /* Room for one more notice: reuse the consumed front, else double. */

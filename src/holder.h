@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lock.h"
+
 enum notice_kind {
 	NOTICE_SOLE_HOLDER = 1, /* { NULL, segment } */
 	NOTICE_PIPE_DIED = 2,   /* { pipe, NULL } */
@@ -44,6 +46,11 @@ struct holder {
 	 * of them.  Written by the owner only around a wait, never on a sync
 	 * that does not wait. */
 	atomic_size_t wait_count;
+	_Atomic int64_t wait_since;   /* when that wait began (monotonic ns) */
+	spinlock_t wait_lock;         /* the owner clears a wait under it; the
+	                               * stall monitor reads the pipes of one
+	                               * under it (they live until cleared) */
+	struct holder *all_next;      /* every holder ever made (never freed) */
 	uint32_t track;               /* its track in the trace (trace.h):
 	                               * a worker's input pipe serial; 0 until
 	                               * a root's first traced sync */
@@ -53,6 +60,10 @@ struct holder {
 };
 
 void trindle__holder_init(struct holder *h);
+
+/* Calls fn for every holder ever made (of live processes and pooled
+ * ones), under a lock that holder_init also takes. */
+void trindle__holder_each(void (*fn)(struct holder *h, void *arg), void *arg);
 
 /* From any thread: queue a notice and wake the holder if it sleeps. */
 void trindle__holder_notify(struct holder *h, struct notice n);

@@ -46,6 +46,7 @@ struct process *trindle__process_new(void)
 
 void trindle__process_free(struct process *p)
 {
+	p->holder.track = 0; /* the trace's: a reuse gets its own */
 	p->root = false;
 	p->input = p->out = p->err = NULL;
 	p->entry = NULL;

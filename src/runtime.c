@@ -12,6 +12,7 @@
 #include "fault.h"
 #include "process.h"
 #include "segment.h"
+#include "stall.h"
 #include "trace.h"
 
 static pthread_once_t start_once = PTHREAD_ONCE_INIT;
@@ -39,6 +40,12 @@ static void start(void)
 	const char *trace = getenv("TRINDLE_TRACE");
 	if (trace && *trace)
 		(void)trindle__trace_start(trace, 0);
+	/* TRINDLE_STALL_MS=N: a report on stderr when every process has
+	 * waited N ms with nothing that could wake it. */
+	const char *stall = getenv("TRINDLE_STALL_MS");
+	if (stall && *stall && strtol(stall, NULL, 10) > 0)
+		trindle__stall_start(strtol(stall, NULL, 10),
+				trindle__runtime_live_count);
 	start_error = trindle__fault_install();
 }
 
@@ -119,6 +126,11 @@ void trindle__runtime_process_ended(void)
 	void (*fn)(void) = atomic_load(&all_ended_fn);
 	if (fn)
 		fn();
+}
+
+size_t trindle__runtime_live_count(void)
+{
+	return atomic_load(&live_processes);
 }
 
 bool trindle__runtime_any_alive(void)

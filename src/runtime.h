@@ -4,6 +4,7 @@
 #define TRINDLE_RUNTIME_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct process;
 
@@ -26,6 +27,8 @@ void trindle__runtime_root_ended(struct process *p);
 void trindle__runtime_process_started(void);
 void trindle__runtime_process_ended(void);
 bool trindle__runtime_any_alive(void);
+/* How many processes are alive now. */
+size_t trindle__runtime_live_count(void);
 /* Sets what runs when the count drops to zero: launch.c's waking of its
  * idle threads, set before the first worker thread starts (a hook, so that
  * the runtime does not call up into launch.c). */

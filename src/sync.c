@@ -648,8 +648,20 @@ static void show_wait(struct process *p)
 	for (size_t i = 0; i < n; i++)
 		atomic_store_explicit(&p->holder.wait_on[i], p->requests[i],
 				memory_order_relaxed);
+	trindle__trace_track(&p->holder); /* a root's name for reports */
+	atomic_store_explicit(&p->holder.wait_since, trindle__now_ns(),
+			memory_order_relaxed);
 	atomic_store_explicit(&p->holder.wait_count, p->nrequests,
 			memory_order_release);
+}
+
+/* The wait is over: under the lock, so that the stall monitor, which
+ * reads the pipes while it holds it, never sees them released. */
+static void hide_wait(struct process *p)
+{
+	spin_lock(&p->holder.wait_lock);
+	atomic_store_explicit(&p->holder.wait_count, 0, memory_order_relaxed);
+	spin_unlock(&p->holder.wait_lock);
 }
 
 static size_t receive(struct process *p, trindle_mailbox_t *in,
@@ -684,8 +696,7 @@ static size_t receive(struct process *p, trindle_mailbox_t *in,
 			break;
 	}
 	if (shown)
-		atomic_store_explicit(&p->holder.wait_count, 0,
-				memory_order_relaxed);
+		hide_wait(p);
 	/* A process that ends posts its notices before it lets go of its
 	 * SEND: having seen that nobody can send any more, look once more. */
 	if (!got && p->nrequests)

@@ -110,7 +110,7 @@ void trindle__trace_set_name(uint32_t serial, const char *name)
 	pthread_mutex_unlock(&names_lock);
 }
 
-static void get_name(uint32_t serial, char out[TRINDLE_NAME_MAX])
+void trindle__trace_get_name(uint32_t serial, char out[TRINDLE_NAME_MAX])
 {
 	out[0] = '\0';
 	pthread_mutex_lock(&names_lock);
@@ -311,7 +311,7 @@ static void name_or(uint32_t serial, const char *fallback,
 {
 	char n[TRINDLE_NAME_MAX];
 
-	get_name(serial, n);
+	trindle__trace_get_name(serial, n);
 	if (n[0])
 		snprintf(out, TRINDLE_NAME_MAX + 24, "%s", n);
 	else

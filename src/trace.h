@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "compiler.h"
+#include "trindle.h"
 
 extern atomic_bool trindle__trace_flag;
 static inline bool trindle__trace_on(void)
@@ -59,6 +60,9 @@ uint32_t trindle__trace_track(struct holder *h);
 /* Records one event on track (when tracing is on). */
 void trindle__trace_event(uint32_t track, enum trace_kind kind,
 		int64_t t0_ns, int64_t dur_ns, uint64_t a, uint64_t b);
+
+/* Copies the name of serial into out ("" when it has none). */
+void trindle__trace_get_name(uint32_t serial, char out[TRINDLE_NAME_MAX]);
 
 /* The name of a track or pipe serial in the trace ("" forgets it). */
 void trindle__trace_set_name(uint32_t serial, const char *name);

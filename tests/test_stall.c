@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The stall report (TRINDLE_STALL_MS, set to 100 here): two workers
+ * waiting on each other's pipes, with the root waiting too, get one
+ * report naming both processes, both pipes and the cycle; a slow
+ * pipeline whose worker sleeps between messages never gets one.
+ */
+#include "helpers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { STALL_MS = 100 };
+
+static char captured[16384];
+static FILE *capture_file;
+static int saved_stderr = -1;
+
+/* Sends what the library writes on stderr to a file until capture_end(). */
+static void capture_begin(void)
+{
+	fflush(stderr);
+	capture_file = tmpfile();
+	assert_non_null(capture_file);
+	saved_stderr = dup(STDERR_FILENO);
+	assert_true(saved_stderr >= 0);
+	assert_int_equal(dup2(fileno(capture_file), STDERR_FILENO),
+			STDERR_FILENO);
+}
+
+/* Puts stderr back; what was written is in captured (and echoed). */
+static void capture_end(void)
+{
+	assert_int_equal(dup2(saved_stderr, STDERR_FILENO), STDERR_FILENO);
+	close(saved_stderr);
+	rewind(capture_file);
+	size_t n = fread(captured, 1, sizeof(captured) - 1, capture_file);
+	captured[n] = '\0';
+	fclose(capture_file);
+	fputs(captured, stderr);
+}
+
+static size_t count(const char *text, const char *what)
+{
+	size_t n = 0;
+	for (const char *p = text; (p = strstr(p, what)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* Keeps the pipe that comes first; then waits on its input and ends as
+ * soon as anything at all is delivered (a message or a notice). */
+static void waits_on_input(trindle_pipe_t input)
+{
+	trindle_pipe_t other = t_w_next(input);
+	trindle_message_t req = { input, NULL }, got[4];
+
+	(void)other; /* held: only this worker can send there */
+	for (;;) {
+		trindle_mailbox_t out = { 1, &req }, in = { 4, got };
+		if (trindle_sync(&out, &in) != 0 || in.count)
+			return;
+	}
+}
+
+static void test_a_wait_cycle_is_reported(void **state)
+{
+	(void)state;
+	trindle_pipe_t done = t_pipe(2), bye = t_pipe(2);
+	trindle_pipe_t a = trindle_launch(waits_on_input, 2, done, bye);
+	trindle_pipe_t b = trindle_launch(waits_on_input, 2, done, bye);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(trindle_name(a, "stage 1"), 0);
+	assert_int_equal(trindle_name(b, "stage 2"), 0);
+	assert_int_equal(trindle_name(done, "done"), 0);
+	/* Each gets SEND on the other's input; then only they hold it. */
+	assert_int_equal(t_send(a, b), 0);
+	assert_int_equal(t_send(b, a), 0);
+	assert_int_equal(t_release(a), 0);
+	assert_int_equal(t_release(b), 0);
+
+	capture_begin();
+	trindle_message_t m;
+	int got = t_recv(done, &m, 10LL * STALL_MS * 1000000);
+	capture_end();
+	assert_int_equal(got, 0);
+	assert_int_equal(count(captured, "trindle: stall:") > 0, 1);
+	/* One report: its first line comes once. */
+	assert_int_equal(count(captured, "nothing in flight can wake"), 1);
+	assert_non_null(strstr(captured, "\"stage 1\" waits on 1 pipe"));
+	assert_non_null(strstr(captured, "\"stage 2\" waits on 1 pipe"));
+	assert_non_null(strstr(captured, "\"main\" waits on 1 pipe"));
+	assert_non_null(strstr(captured, "pipe \"stage 1\": 0 of 2 queued; "
+			"can be sent to by \"stage 2\""));
+	assert_non_null(strstr(captured, "pipe \"stage 2\": 0 of 2 queued; "
+			"can be sent to by \"stage 1\""));
+	assert_non_null(strstr(captured, "wait cycle: "));
+	assert_non_null(strstr(captured, "\"stage 1\" waits on pipe "
+			"\"stage 1\", which only \"stage 2\" can send to"));
+	assert_non_null(strstr(captured, "\"stage 2\" waits on pipe "
+			"\"stage 2\", which only \"stage 1\" can send to"));
+
+	/* Killing done wakes both (a closure notice), and they end. */
+	assert_int_equal(t_release(done), 0);
+	assert_int_equal(t_recv(bye, &m, T_WAIT_LIMIT_NS), 0);
+	assert_int_equal(t_release(bye), 0);
+}
+
+/* Gets the pipe to send to, then three times sleeps 2 * STALL_MS and
+ * moves a segment there. */
+static void slow(trindle_pipe_t input)
+{
+	trindle_pipe_t to = t_w_next(input);
+
+	for (unsigned long i = 0; i < 3; i++) {
+		struct timespec ts = { 0, 2L * STALL_MS * 1000000 };
+		nanosleep(&ts, NULL);
+		trindle_segment_t s = t_label(i);
+		if (t_w_move(to, s))
+			t_w_release(s);
+	}
+}
+
+static void test_a_slow_pipeline_is_no_stall(void **state)
+{
+	(void)state;
+	trindle_pipe_t to = t_pipe(4);
+	trindle_pipe_t w = trindle_launch(slow, 2, NULL, NULL);
+	assert_non_null(w);
+	assert_int_equal(t_send(w, to), 0);
+	capture_begin();
+	trindle_message_t m;
+	int got[3];
+	for (int i = 0; i < 3; i++)
+		got[i] = t_recv(to, &m, T_WAIT_LIMIT_NS) ? (t_release(
+				m.content), 1) : 0;
+	capture_end();
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(got[i], 1);
+	assert_null(strstr(captured, "trindle: stall:"));
+	assert_int_equal(t_release(to), 0);
+	t_release(w);
+}
+
+int main(void)
+{
+	char ms[16];
+	snprintf(ms, sizeof(ms), "%d", STALL_MS);
+	setenv("TRINDLE_STALL_MS", ms, 1); /* read when the library starts */
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_a_wait_cycle_is_reported,
+				t_drop_notices),
+		cmocka_unit_test_setup(test_a_slow_pipeline_is_no_stall,
+				t_drop_notices),
+	};
+	return cmocka_run_group_tests_name("stall", tests, NULL, NULL);
+}
