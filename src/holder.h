@@ -51,7 +51,7 @@ struct holder {
 	                               * stall monitor reads the pipes of one
 	                               * under it (they live until cleared) */
 	struct holder *all_next;      /* every holder ever made (never freed) */
-	uint32_t track;               /* its track in the trace (trace.h):
+	_Atomic uint32_t track;       /* its track in the trace (trace.h):
 	                               * a worker's input pipe serial; 0 until
 	                               * a root's first traced sync */
 	bool tracing;                 /* owner only: this sync is traced */

@@ -21,6 +21,85 @@ static size_t round_up_pow2(size_t n)
 	return v;
 }
 
+/* ---- the graph's list of pipes (off unless kept) ---- */
+
+static bool keep_summaries; /* set once, before any pipe */
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pipe *all_pipes;
+static struct pipe_summary *gone;
+static size_t ngone, gone_capacity;
+
+void trindle__pipe_keep_summaries(void)
+{
+	keep_summaries = true;
+}
+
+static void summarise(struct pipe *p, struct pipe_summary *s)
+{
+	struct pipe_counts c;
+
+	memset(s, 0, sizeof(*s));
+	trindle__pipe_counts(p, &c);
+	s->serial = p->serial;
+	s->receiver_track = p->worker_input ? p->serial : p->creator_track;
+	s->capacity = p->capacity;
+	s->high_water = c.high_water;
+	s->sent = c.sent;
+	s->worker_input = p->worker_input;
+	s->dead = trindle__pipe_dead(p);
+	s->ended_by = atomic_load(&p->ended_by);
+	pthread_mutex_lock(&p->lock);
+	memcpy(s->name, p->name, sizeof(s->name));
+	s->nsenders = p->n_ever_senders;
+	memcpy(s->senders, p->ever_senders, sizeof(s->senders));
+	pthread_mutex_unlock(&p->lock);
+	if (!s->dead)
+		s->receiver_waits = atomic_load(&p->receiver->wait_count) != 0;
+}
+
+void trindle__pipe_each_summary(void (*fn)(const struct pipe_summary *s,
+		void *arg), void *arg)
+{
+	struct pipe_summary s;
+
+	pthread_mutex_lock(&all_lock);
+	for (struct pipe *p = all_pipes; p; p = p->all_next) {
+		summarise(p, &s);
+		fn(&s, arg);
+	}
+	for (size_t i = 0; i < ngone; i++)
+		fn(&gone[i], arg);
+	pthread_mutex_unlock(&all_lock);
+}
+
+static void list_pipe(struct pipe *p)
+{
+	pthread_mutex_lock(&all_lock);
+	p->all_next = all_pipes;
+	if (all_pipes)
+		all_pipes->all_prev = p;
+	all_pipes = p;
+	pthread_mutex_unlock(&all_lock);
+}
+
+static void unlist_pipe(struct pipe *p)
+{
+	pthread_mutex_lock(&all_lock);
+	struct pipe_summary *v = trindle__grow(gone, &gone_capacity, ngone,
+			sizeof(*v), 64);
+	if (v) { /* without memory the graph just lacks it */
+		gone = v;
+		summarise(p, &gone[ngone++]);
+	}
+	if (p->all_prev)
+		p->all_prev->all_next = p->all_next;
+	else
+		all_pipes = p->all_next;
+	if (p->all_next)
+		p->all_next->all_prev = p->all_prev;
+	pthread_mutex_unlock(&all_lock);
+}
+
 int trindle__pipe_create(size_t items, struct holder *creator,
 		struct pipe **out)
 {
@@ -45,6 +124,10 @@ int trindle__pipe_create(size_t items, struct holder *creator,
 	p->mask = ncells - 1;
 	atomic_init(&p->refs, 1);
 	pthread_mutex_init(&p->lock, NULL);
+	if (keep_summaries) {
+		p->creator_track = trindle__trace_track(creator);
+		list_pipe(p);
+	}
 	*out = p;
 	return 0;
 }
@@ -58,6 +141,8 @@ void trindle__pipe_unref(struct pipe *p)
 {
 	if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	if (keep_summaries)
+		unlist_pipe(p);
 	pthread_mutex_destroy(&p->lock);
 	free(p->holders);
 	free(p->cells);
@@ -388,6 +473,14 @@ static bool add_holder_locked(struct pipe *p, struct holder *proc)
 		return false;
 	p->holders = v;
 	p->holders[p->nholders++] = proc;
+	if (keep_summaries) {
+		uint32_t t = trindle__trace_track(proc);
+		bool known = false;
+		for (size_t i = 0; i < p->n_ever_senders; i++)
+			known |= p->ever_senders[i] == t;
+		if (!known && p->n_ever_senders < PIPE_SENDERS_KEPT)
+			p->ever_senders[p->n_ever_senders++] = t;
+	}
 	return true;
 }
 

@@ -44,6 +44,8 @@ struct overflow_msg {
 	struct object *obj;
 };
 
+#define PIPE_SENDERS_KEPT 8
+
 struct pipe {
 	struct object obj;
 	struct holder *receiver;   /* the creator; fixed */
@@ -78,6 +80,14 @@ struct pipe {
 
 	pthread_mutex_t lock;       /* holders, overflow list and name */
 	char name[TRINDLE_NAME_MAX]; /* trindle_name(); "" when unnamed */
+	/* For the graph (TRINDLE_GRAPH), only while it is kept: the tracks
+	 * of the processes that ever held SEND besides the creator (the
+	 * first PIPE_SENDERS_KEPT, under lock), and the list of pipes. */
+	uint32_t ever_senders[PIPE_SENDERS_KEPT];
+	size_t n_ever_senders;
+	uint32_t creator_track;     /* its receiver's track, fixed at birth
+	                             * (a worker's input pipe: its serial) */
+	struct pipe *all_prev, *all_next;
 	struct overflow_msg *overflow_head, *overflow_tail;
 	struct holder **holders;
 	size_t nholders, holders_capacity;
@@ -152,6 +162,27 @@ static inline bool trindle__pipe_dead(struct pipe *p)
  * post every other holder the closure notice. */
 void trindle__pipe_mark_dead(struct pipe *p);
 void trindle__pipe_notify_holders(struct pipe *p);
+
+/* What the graph shows of a pipe, alive or gone. */
+struct pipe_summary {
+	uint32_t serial, receiver_track;
+	char name[TRINDLE_NAME_MAX];
+	size_t capacity, high_water;
+	uint64_t sent;
+	uint32_t senders[PIPE_SENDERS_KEPT];
+	size_t nsenders;
+	bool worker_input, dead;
+	int ended_by;        /* TRINDLE_END_* for a worker's input pipe */
+	bool receiver_waits; /* its receiver waits in a sync (alive only) */
+};
+/* From now on, pipes are listed and summarised when freed (the graph's
+ * bookkeeping: a lock at each pipe's creation and end, none per
+ * message).  Call before any pipe is made. */
+void trindle__pipe_keep_summaries(void);
+/* Calls fn for every pipe ever made while kept: the live ones, then the
+ * gone ones. */
+void trindle__pipe_each_summary(void (*fn)(const struct pipe_summary *s,
+		void *arg), void *arg);
 
 /* Holds on a pipe by processes other than its creator. */
 bool trindle__pipe_grant(struct pipe *p, struct holder *proc);

@@ -12,6 +12,7 @@
 #include "fault.h"
 #include "process.h"
 #include "segment.h"
+#include "graph.h"
 #include "stall.h"
 #include "trace.h"
 
@@ -40,6 +41,10 @@ static void start(void)
 	const char *trace = getenv("TRINDLE_TRACE");
 	if (trace && *trace)
 		(void)trindle__trace_start(trace, 0);
+	/* TRINDLE_GRAPH=FILE: the process-and-pipe graph, at the end. */
+	const char *graph = getenv("TRINDLE_GRAPH");
+	if (graph && *graph)
+		trindle__graph_start(graph);
 	/* TRINDLE_STALL_MS=N: a report on stderr when every process has
 	 * waited N ms with nothing that could wake it. */
 	const char *stall = getenv("TRINDLE_STALL_MS");

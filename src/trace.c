@@ -124,12 +124,17 @@ void trindle__trace_get_name(uint32_t serial, char out[TRINDLE_NAME_MAX])
 
 uint32_t trindle__trace_track(struct holder *h)
 {
-	if (!h->track) {
-		h->track = trindle__trace_serial();
-		trindle__trace_set_name(h->track,
-				gettid() == getpid() ? "main" : "root");
-	}
-	return h->track;
+	uint32_t t = atomic_load_explicit(&h->track, memory_order_acquire);
+
+	if (t)
+		return t;
+	/* Another thread (the graph's, listing senders) may name it first:
+	 * the first serial stored wins. */
+	uint32_t mine = trindle__trace_serial();
+	if (!atomic_compare_exchange_strong(&h->track, &t, mine))
+		return t;
+	trindle__trace_set_name(mine, gettid() == getpid() ? "main" : "root");
+	return mine;
 }
 
 /* ---- recording ---------------------------------------------------------- */

@@ -53,8 +53,8 @@ static inline uint64_t trindle__trace_flow_id(uint32_t serial, size_t pos)
 
 struct holder;
 /* The track of the process h belongs to: a worker's is set at launch; a
- * root gets one (named "main" on the program's first thread, else
- * "root") the first time it is asked for. */
+ * root gets one the first time it is asked for, named "main" when that
+ * happens on the program's first thread, else "root". */
 uint32_t trindle__trace_track(struct holder *h);
 
 /* Records one event on track (when tracing is on). */

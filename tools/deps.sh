@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(meson ninja-build pkg-config gcc g++ libc6-dev libcmocka-dev liburing-dev
           valgrind gawk coreutils grep groff-base libzmq3-dev clang libclang-rt-14-dev
           openmpi-bin libopenmpi-dev  # the MPI bridge (src/mpi) and its tests
+          graphviz  # tests/scripts/check-graph.py renders TRINDLE_GRAPH output
           "$@")
 missing=()
 for p in "${packages[@]}"; do
