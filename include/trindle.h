@@ -34,7 +34,12 @@
  * makes only a worker's rights faults on segments reports (see
  * trindle_fault_t); any other crash of a worker then ends the program, as
  * it would without the library.  TRINDLE_TRACE=FILE records a trace of the
- * program into FILE (see trindle_trace_start()).  TRINDLE_STALL_MS=N
+ * program into FILE (see trindle_trace_start()).  TRINDLE_GRAPH=FILE
+ * writes, when the program ends, its processes and pipes in Graphviz dot
+ * (`dot -Tpng FILE`): a box per process (name, state, how it ended), an
+ * edge per pipe from each process that held SEND on it to its receiver,
+ * labelled with its name, capacity, messages sent and the most queued
+ * at once, drawn red when it was full at some point.  TRINDLE_STALL_MS=N
  * prints a report on stderr, once per stall, when every process has
  * waited in a sync for N ms or more and none of them can be woken (each
  * waits on pipes that only the others can send to): the line begins with
