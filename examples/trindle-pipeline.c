@@ -526,21 +526,32 @@ static int launch_all(struct run *r)
 	r->errors = trindle_pipe(j + 2);
 	if (!r->results || !r->tallies || !r->errors)
 		return -1;
+	/* Names for traces, graphs and stall reports (TRINDLE_TRACE,
+	 * TRINDLE_GRAPH, TRINDLE_STALL_MS); a worker is named by its input
+	 * pipe. */
+	trindle_name(r->results, "results");
+	trindle_name(r->tallies, "tallies");
+	trindle_name(r->errors, "errors");
 	/* Each input pipe has room for its setup messages plus every
 	 * circulating chunk, so sends into it never fail for lack of room. */
 	r->sink = trindle_launch(sink_main, k + 2, r->results, r->errors);
 	if (!r->sink)
 		return -1;
+	trindle_name(r->sink, "sink");
 	r->alive++;
 	for (uint32_t i = 0; i < j; i++) {
 		r->workers[i] = trindle_launch(worker_main, k + 3, r->tallies, r->errors);
 		if (!r->workers[i])
 			return -1;
+		char name[TRINDLE_NAME_MAX];
+		snprintf(name, sizeof(name), "worker %u", (unsigned)i);
+		trindle_name(r->workers[i], name);
 		r->alive++;
 	}
 	r->source = trindle_launch(source_main, k + j + 1, NULL, r->errors);
 	if (!r->source)
 		return -1;
+	trindle_name(r->source, "source");
 	r->alive++;
 	return 0;
 }

@@ -6,7 +6,9 @@
  * "root"), with their state at the end; each pipe is an edge from each
  * process that ever held SEND on it (besides its creator) to its
  * receiver, labelled with its capacity, the messages it passed and its
- * high-water mark; a pipe that was full at some point is drawn bold red.
+ * high-water mark (the pipe's, on each of its edges); a pipe that was
+ * full at some point is drawn bold red, one that never carried a message
+ * dashed.
  * A pipe only its creator ever sent into is a loop on its receiver.
  */
 #include "graph.h"
@@ -117,8 +119,8 @@ static void edge(FILE *f, const struct pipe_summary *s, uint32_t from)
 			full ? " (full)" : "");
 	fprintf(f, "  p%u -> p%u [label=", from, s->receiver_track);
 	put_quoted(f, label);
-	fprintf(f, "%s];\n", full ? ", color=red, penwidth=2.5, fontcolor=red"
-			: "");
+	fprintf(f, "%s%s];\n", full ? ", color=red, penwidth=2.5, fontcolor=red"
+			: "", s->sent ? "" : ", style=dashed");
 }
 
 int trindle__graph_write(const char *path)
