@@ -45,6 +45,10 @@
  * waits on pipes that only the others can send to): the line begins with
  * "trindle: stall:" and lists each process, the pipes it waits on (depth,
  * who can send) and the wait cycle; the processes go on waiting.
+ * TRINDLE_DUMP_SIGNAL=SIGQUIT (a signal's name, with or without SIG, or
+ * its number; not one the library catches for faults) makes that signal
+ * print the same report at once, its lines beginning with
+ * "trindle: dump:", for whatever waits then.
  *
  * Destroyed segments: touching one faults, with one bounded exception made
  * for speed.  A process keeps the slots of up to 64 segments it destroyed

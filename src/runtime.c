@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "compiler.h"
 #include "fault.h"
@@ -19,6 +20,38 @@
 static pthread_once_t start_once = PTHREAD_ONCE_INIT;
 static int start_error;
 static TRINDLE_TLS void *tls_root_stack;
+
+/* The signal TRINDLE_DUMP_SIGNAL names ("SIGQUIT", "QUIT" or a number),
+ * or 0 for none.  Not one the library catches for faults, nor one that
+ * cannot be caught. */
+static int dump_signal(const char *name)
+{
+	int sig = 0;
+
+	if (!name || !*name)
+		return 0;
+	if (!strncmp(name, "SIG", 3))
+		name += 3;
+	if (*name >= '0' && *name <= '9') {
+		sig = atoi(name);
+	} else {
+		for (int s = 1; s < SIGRTMIN && !sig; s++) {
+			const char *abbrev = sigabbrev_np(s);
+			if (abbrev && !strcmp(abbrev, name))
+				sig = s;
+		}
+	}
+	if (sig <= 0 || sig >= NSIG || sig == SIGSEGV || sig == SIGBUS ||
+	    sig == SIGFPE || sig == SIGILL || sig == SIGABRT ||
+	    sig == SIGKILL || sig == SIGSTOP) {
+		static const char msg[] = "trindle: TRINDLE_DUMP_SIGNAL names "
+			"no signal the library may catch; ignored\n";
+		ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		(void)w;
+		return 0;
+	}
+	return sig;
+}
 
 static void start(void)
 {
@@ -48,8 +81,11 @@ static void start(void)
 	/* TRINDLE_STALL_MS=N: a report on stderr when every process has
 	 * waited N ms with nothing that could wake it. */
 	const char *stall = getenv("TRINDLE_STALL_MS");
-	if (stall && *stall && strtol(stall, NULL, 10) > 0)
-		trindle__stall_start(strtol(stall, NULL, 10),
+	long stall_ms = stall && *stall ? strtol(stall, NULL, 10) : 0;
+	/* TRINDLE_DUMP_SIGNAL=SIGQUIT: the same report on demand. */
+	int dump = dump_signal(getenv("TRINDLE_DUMP_SIGNAL"));
+	if (stall_ms > 0 || dump > 0)
+		trindle__stall_start(stall_ms > 0 ? stall_ms : 0, dump,
 				trindle__runtime_live_count);
 	start_error = trindle__fault_install();
 }

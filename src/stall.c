@@ -2,7 +2,10 @@
 /* stall.c - the stall monitor and its report (see stall.h). */
 #include "stall.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +19,8 @@
 
 #define STALL_MAX_SHOWN 64 /* processes a report lists */
 
-static int64_t stall_ns;
+static int64_t stall_ns;          /* 0: no stall reports, dumps only */
+static sem_t dump_sem;            /* posted by the dump signal's handler */
 static size_t (*live_processes)(void);
 
 struct waiter {
@@ -115,7 +119,8 @@ static size_t index_of(const struct scan *s, const struct holder *h)
 /* Writes the report of the waits in s.  Each waiter's lock is held while
  * its pipes are read: they stay alive until it stops waiting.  (Holders
  * are never freed, so reading one needs no other lock.) */
-static void report(struct scan *s, int64_t now)
+static void report(struct scan *s, int64_t now, const char *prefix,
+		size_t live)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -127,10 +132,14 @@ static void report(struct scan *s, int64_t now)
 	size_t next[STALL_MAX_SHOWN];
 	char why[STALL_MAX_SHOWN][4 * TRINDLE_NAME_MAX + 128];
 
-	fprintf(f, "trindle: stall: %zu process(es) have waited in a sync "
-			"for %lld ms or more, and nothing in flight can wake "
-			"any of them\n", s->n,
-			(long long)((now - s->newest) / 1000000));
+	if (live)
+		fprintf(f, "%s %zu process(es) alive, %zu of them waiting in "
+				"a sync\n", prefix, live, s->n);
+	else
+		fprintf(f, "%s %zu process(es) have waited in a sync for %lld "
+				"ms or more, and nothing in flight can wake any "
+				"of them\n", prefix, s->n,
+				(long long)((now - s->newest) / 1000000));
 	for (size_t i = 0; i < shown; i++) {
 		struct holder *h = s->w[i].h;
 		char name[TRINDLE_NAME_MAX + 16];
@@ -142,19 +151,18 @@ static void report(struct scan *s, int64_t now)
 		if (!n || atomic_load_explicit(&h->wait_since,
 				memory_order_relaxed) != s->w[i].since) {
 			spin_unlock(&h->wait_lock);
-			fprintf(f, "trindle: stall:   %s woke up\n", name);
+			fprintf(f, "%s   %s woke up\n", prefix, name);
 			continue;
 		}
-		fprintf(f, "trindle: stall:   %s waits on %zu pipe(s)\n",
-				name, n);
+		fprintf(f, "%s   %s waits on %zu pipe(s)\n", prefix, name, n);
 		for (size_t k = 0; k < n && k < HOLDER_WAIT_SHOWN; k++) {
 			struct pipe *p = atomic_load(&h->wait_on[k]);
 			char pn[TRINDLE_NAME_MAX + 16], who[512];
 			struct holder *only;
 			pipe_name(p, pn, sizeof(pn));
 			senders(p, who, sizeof(who), &only);
-			fprintf(f, "trindle: stall:     pipe %s: %zu of %zu "
-					"queued; can be sent to by %s\n", pn,
+			fprintf(f, "%s     pipe %s: %zu of %zu queued; can be "
+					"sent to by %s\n", prefix, pn,
 					trindle__pipe_measure(p), p->capacity,
 					who);
 			size_t j = only ? index_of(s, only) : SIZE_MAX;
@@ -179,7 +187,7 @@ static void report(struct scan *s, int64_t now)
 		}
 		if (i == SIZE_MAX)
 			continue;
-		fprintf(f, "trindle: stall:   wait cycle: ");
+		fprintf(f, "%s   wait cycle: ", prefix);
 		size_t first = i;
 		do {
 			fprintf(f, "%s%s", i == first ? "" : "; ", why[i]);
@@ -207,13 +215,30 @@ static void *monitor(void *arg)
 	if (period < 1000000)
 		period = 1000000;
 	for (;;) {
-		struct timespec ts = { period / 1000000000, period % 1000000000 };
-		nanosleep(&ts, NULL);
+		/* Sleeps until the next look, or until the dump signal. */
+		bool dump;
+		if (stall_ns) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += period % 1000000000;
+			ts.tv_sec += period / 1000000000 + ts.tv_nsec / 1000000000;
+			ts.tv_nsec %= 1000000000;
+			while ((dump = sem_timedwait(&dump_sem, &ts) == 0) == false &&
+			       errno == EINTR)
+				;
+		} else {
+			while (!(dump = sem_wait(&dump_sem) == 0) && errno == EINTR)
+				;
+		}
 		static struct scan s; /* this thread's only */
 		memset(&s, 0, sizeof(s));
 		size_t live = live_processes();
 		trindle__holder_each(scan_one, &s);
 		int64_t now = trindle__now_ns();
+		if (dump)
+			report(&s, now, "trindle: dump:", live ? live : 1);
+		if (!stall_ns)
+			continue;
 		bool stalled = live && s.n == live && now - s.newest >= stall_ns;
 		if (!stalled) {
 			last = reported = 0;
@@ -222,7 +247,7 @@ static void *monitor(void *arg)
 		/* The same waits twice in a row (no one woke between two
 		 * looks), and not reported yet. */
 		if (s.sig == last && s.sig != reported) {
-			report(&s, now);
+			report(&s, now, "trindle: stall:", 0);
 			reported = s.sig;
 		}
 		last = s.sig;
@@ -230,13 +255,33 @@ static void *monitor(void *arg)
 	return NULL;
 }
 
-void trindle__stall_start(long ms, size_t (*live_count)(void))
+static void on_dump_signal(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	sem_post(&dump_sem); /* async-signal-safe */
+	errno = saved;
+}
+
+void trindle__stall_start(long ms, int dump_signal,
+		size_t (*live_count)(void))
 {
 	pthread_t t;
 	pthread_attr_t attr;
 
 	stall_ns = (int64_t)ms * 1000000;
 	live_processes = live_count;
+	if (sem_init(&dump_sem, 0, 0) != 0)
+		return;
+	if (dump_signal > 0) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_dump_signal;
+		sa.sa_flags = SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		sigaction(dump_signal, &sa, NULL);
+	}
 	if (pthread_attr_init(&attr) != 0)
 		return;
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

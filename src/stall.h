@@ -8,6 +8,10 @@
  * ms or more, and none of them woke meanwhile, nothing in flight can wake
  * any of them (a message or a notice for one would have), so it prints
  * one report on stderr, once per stall, and lets them wait on.
+ *
+ * TRINDLE_DUMP_SIGNAL=SIGQUIT (say) makes that signal print the same
+ * report at once, for whatever waits then: its handler only posts a
+ * semaphore, and the monitor thread writes the report.
  */
 #ifndef TRINDLE_STALL_H
 #define TRINDLE_STALL_H
@@ -16,6 +20,7 @@
  * how many processes are alive (passed in: the runtime calls down into
  * this module, never the other way). */
 #include <stddef.h>
-void trindle__stall_start(long ms, size_t (*live_count)(void));
+void trindle__stall_start(long ms, int dump_signal,
+		size_t (*live_count)(void));
 
 #endif

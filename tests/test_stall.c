@@ -3,10 +3,12 @@
  * The stall report (TRINDLE_STALL_MS, set to 100 here): two workers
  * waiting on each other's pipes, with the root waiting too, get one
  * report naming both processes, both pipes and the cycle; a slow
- * pipeline whose worker sleeps between messages never gets one.
+ * pipeline whose worker sleeps between messages never gets one; the dump
+ * signal (TRINDLE_DUMP_SIGNAL, SIGUSR1 here) prints the report on demand.
  */
 #include "helpers.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,16 +148,70 @@ static void test_a_slow_pipeline_is_no_stall(void **state)
 	t_release(w);
 }
 
+/* Ends at the first message (or notice) on its input. */
+static void sleeper(trindle_pipe_t input)
+{
+	trindle_message_t req = { input, NULL }, got[2];
+	trindle_mailbox_t out = { 1, &req }, in = { 2, got };
+
+	if (trindle_sync(&out, &in) == 0)
+		for (size_t i = 0; i < in.count; i++)
+			if (got[i].content)
+				t_w_release(got[i].content);
+}
+
+/* TRINDLE_DUMP_SIGNAL=SIGUSR1: the signal prints the report at once,
+ * stall or not, with the processes that wait then. */
+static void test_the_dump_signal(void **state)
+{
+	(void)state;
+	trindle_pipe_t w = trindle_launch(sleeper, 2, NULL, NULL);
+	assert_non_null(w);
+	assert_int_equal(trindle_name(w, "sleeper"), 0);
+	trindle_record_t r;
+	int64_t limit = t_now_ns() + T_WAIT_LIMIT_NS;
+	do
+		assert_int_equal(trindle_inquire(&w, 1, &r), 1);
+	while (r.worker.state != TRINDLE_WORKER_WAITING && t_now_ns() < limit);
+	assert_int_equal(r.worker.state, TRINDLE_WORKER_WAITING);
+
+	capture_begin();
+	assert_int_equal(raise(SIGUSR1), 0);
+	/* The monitor thread writes it: look until it is there. */
+	limit = t_now_ns() + T_WAIT_LIMIT_NS;
+	char seen[4096] = "";
+	while (!strstr(seen, "wait") && t_now_ns() < limit) {
+		struct timespec ts = { 0, 10000000 };
+		nanosleep(&ts, NULL);
+		fflush(capture_file);
+		size_t n = (size_t)pread(fileno(capture_file), seen,
+				sizeof(seen) - 1, 0);
+		seen[n < sizeof(seen) ? n : 0] = '\0';
+	}
+	capture_end();
+	/* main, the sleeper (and maybe the slow worker, ending). */
+	assert_non_null(strstr(captured, "trindle: dump: "));
+	assert_non_null(strstr(captured, " process(es) alive, 1 of them "
+			"waiting in a sync"));
+	assert_non_null(strstr(captured, "trindle: dump:   \"sleeper\" "
+			"waits on 1 pipe(s)"));
+	assert_non_null(strstr(captured, "pipe \"sleeper\": 0 of 2 queued"));
+	assert_null(strstr(captured, "trindle: stall:"));
+	t_nudge(w);
+}
+
 int main(void)
 {
 	char ms[16];
 	snprintf(ms, sizeof(ms), "%d", STALL_MS);
 	setenv("TRINDLE_STALL_MS", ms, 1); /* read when the library starts */
+	setenv("TRINDLE_DUMP_SIGNAL", "SIGUSR1", 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_a_wait_cycle_is_reported,
 				t_drop_notices),
 		cmocka_unit_test_setup(test_a_slow_pipeline_is_no_stall,
 				t_drop_notices),
+		cmocka_unit_test_setup(test_the_dump_signal, t_drop_notices),
 	};
 	return cmocka_run_group_tests_name("stall", tests, NULL, NULL);
 }
