@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,12 +72,31 @@ int textjob_finish_stdout(const struct textjob *j)
 	return -1;
 }
 
+int textjob_observe(const char *tool, int option, const char *file)
+{
+	if (option == 'T') {
+		if (trindle_trace_start(file, 0) == 0)
+			return 0;
+		fprintf(stderr, "%s: --trace %s: %s\n", tool, file,
+			strerror(errno));
+		return -1;
+	}
+	/* The library reads TRINDLE_GRAPH when it starts, at its first
+	 * call: options are parsed before that. */
+	if (setenv("TRINDLE_GRAPH", file, 1) == 0)
+		return 0;
+	fprintf(stderr, "%s: --graph %s: %s\n", tool, file, strerror(errno));
+	return -1;
+}
+
 int textjob_parse(struct textjob *j, const struct textjob_tool *t, int argc,
 		  char **argv)
 {
 	static const struct option opts[] = {
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "chunk", required_argument, NULL, 'c' },
+		{ "trace", required_argument, NULL, 'T' },
+		{ "graph", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -103,6 +123,11 @@ int textjob_parse(struct textjob *j, const struct textjob_tool *t, int argc,
 			if (!v)
 				return -1;
 			j->chunk = (size_t)v;
+			break;
+		case 'T':
+		case 'G':
+			if (textjob_observe(t->name, c, optarg) != 0)
+				return -1;
 			break;
 		case 'h':
 			t->usage(stdout);
@@ -213,6 +238,12 @@ static int start_worker(struct textjob *j, struct textjob_worker *w)
 			       NULL, j->errp);
 	if (!w->reply || !w->in)
 		return -1;
+	/* Names for --trace, --graph and stall reports. */
+	char name[TRINDLE_NAME_MAX];
+	snprintf(name, sizeof(name), "worker %u", (unsigned)(w - j->w));
+	trindle_name(w->in, name);
+	snprintf(name, sizeof(name), "reply %u", (unsigned)(w - j->w));
+	trindle_name(w->reply, name);
 	if (trindle_util_send(w->in, w->reply) != 0)
 		return -1;
 	return j->tool->give_back ? send_give_back(j, w) : 0;

@@ -147,6 +147,12 @@ struct textjob {
  * as gnulib's stdopen() does: then no file or device later takes those
  * numbers, and reading or writing them fails with EBADF, which is what the
  * coreutils tools report.  j->std_closed says which were closed. */
+/* --trace FILE (option 'T': tracing starts now, see
+ * trindle_trace_start()) and --graph FILE (option 'G': TRINDLE_GRAPH, for
+ * the library to read when it starts, so before any library call).
+ * Returns 0, or -1 after a message on stderr. */
+int textjob_observe(const char *tool, int option, const char *file);
+
 int textjob_parse(struct textjob *j, const struct textjob_tool *t, int argc,
 		  char **argv);
 

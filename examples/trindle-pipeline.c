@@ -771,6 +771,7 @@ static void usage(FILE *to)
 {
 	fprintf(to,
 		"Usage: trindle-pipeline [-n CHUNKS] [-j WORKERS] [-s SEED] [--verify]\n"
+		"                        [--trace FILE] [--graph FILE]\n"
 		"\n"
 		"Streams CHUNKS chunks of 64 KiB of pseudo-random bytes from a source\n"
 		"process through WORKERS worker processes (each computes a byte\n"
@@ -781,6 +782,10 @@ static void usage(FILE *to)
 		"  -j, --workers N   worker processes (default 2, at most %d)\n"
 		"  -s, --seed N      seed of the data (default 1)\n"
 		"      --verify      recompute the checksum sequentially and compare\n"
+		"      --trace FILE  write a trace of the run to FILE (open it in\n"
+		"                    ui.perfetto.dev), like TRINDLE_TRACE=FILE\n"
+		"      --graph FILE  write the graph of processes and pipes to FILE\n"
+		"                    (Graphviz dot), like TRINDLE_GRAPH=FILE\n"
 		"  -h, --help        show this help\n"
 		"\n"
 		"The checksum depends only on CHUNKS and SEED, not on WORKERS.\n",
@@ -807,6 +812,8 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "workers", required_argument, NULL, 'j' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "verify", no_argument, NULL, 'v' },
+		{ "trace", required_argument, NULL, 'T' },
+		{ "graph", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -831,6 +838,17 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			break;
 		case 'v':
 			opt->verify = true;
+			break;
+		case 'T':
+			if (trindle_trace_start(optarg, 0) != 0) {
+				perror("trindle-pipeline: --trace");
+				return -1;
+			}
+			break;
+		case 'G':
+			/* Read by the library when it starts, at its first
+			 * call: options are parsed before that. */
+			setenv("TRINDLE_GRAPH", optarg, 1);
 			break;
 		case 'h':
 			usage(stdout);

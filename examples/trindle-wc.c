@@ -128,6 +128,10 @@ static void usage(FILE *f)
 		"With no FILE, or when FILE is -, read standard input.\n\n"
 		"  -j, --jobs N      count with N workers (default: the number of cores)\n"
 		"      --chunk BYTES bytes per chunk (default %u)\n"
+		"      --trace FILE  write a trace of the run to FILE (open it in\n"
+		"                    ui.perfetto.dev), like TRINDLE_TRACE=FILE\n"
+		"      --graph FILE  write the graph of processes and pipes to FILE\n"
+		"                    (Graphviz dot), like TRINDLE_GRAPH=FILE\n"
 		"      --help        print this help and exit\n",
 		TEXTJOB_CHUNK_DEFAULT);
 }

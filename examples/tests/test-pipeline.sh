@@ -28,6 +28,21 @@ for j in 1 2 4; do
 	[ "$counted" = "$chunks" ] || fail "-j $j: workers counted $counted chunks, not $chunks"
 done
 
+# --trace and --graph write their files (checked in depth by the
+# library's tests: tests/scripts/check-trace.py, check-graph.py).
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$exe" -n 8 -j 2 --trace "$tmp/t.json" --graph "$tmp/g.dot" >/dev/null ||
+	fail "--trace/--graph run failed"
+grep -q '"traceEvents"' "$tmp/t.json" || fail "--trace wrote no trace"
+grep -q 'worker 1' "$tmp/t.json" || fail "the trace does not name worker 1"
+grep -q 'label="source' "$tmp/g.dot" || fail "--graph wrote no source box"
+grep -q -- '->' "$tmp/g.dot" || fail "--graph wrote no edge"
+if command -v python3 >/dev/null; then
+	python3 -c 'import json, sys; json.load(open(sys.argv[1]))' \
+		"$tmp/t.json" || fail "--trace wrote invalid JSON"
+fi
+
 # Another seed is another stream.
 other=$("$exe" -n "$chunks" -j 2 -s 2 | sed -n 's/^checksum: //p')
 [ "$other" != "$first" ] || fail "seed 2 gave the same checksum as seed 1"
