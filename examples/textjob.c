@@ -10,6 +10,8 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- receiving ---- */
@@ -97,6 +99,7 @@ int textjob_parse(struct textjob *j, const struct textjob_tool *t, int argc,
 		{ "chunk", required_argument, NULL, 'c' },
 		{ "trace", required_argument, NULL, 'T' },
 		{ "graph", required_argument, NULL, 'G' },
+		{ "progress", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -124,6 +127,9 @@ int textjob_parse(struct textjob *j, const struct textjob_tool *t, int argc,
 				return -1;
 			j->chunk = (size_t)v;
 			break;
+		case 'P':
+			j->progress = 1;
+			break;
 		case 'T':
 		case 'G':
 			if (textjob_observe(t->name, c, optarg) != 0)
@@ -147,6 +153,10 @@ int textjob_file(struct textjob *j, int argc, char **argv, int at)
 		return -1;
 	}
 	j->path = at < argc ? argv[at] : NULL;
+	struct stat st;
+	if (j->progress && j->path && strcmp(j->path, "-") != 0 &&
+	    stat(j->path, &st) == 0 && S_ISREG(st.st_mode))
+		j->total = (unsigned long long)st.st_size;
 	return 0;
 }
 
@@ -249,8 +259,16 @@ static int start_worker(struct textjob *j, struct textjob_worker *w)
 	return j->tool->give_back ? send_give_back(j, w) : 0;
 }
 
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 int textjob_start(struct textjob *j)
 {
+	j->start_ns = now_ns();
 	j->chunks = trindle_pipe(1);
 	j->errp = trindle_pipe(TEXTJOB_MAX_WORKERS + 4);
 	int rc = j->chunks && j->errp ? 0 : -1;
@@ -347,6 +365,32 @@ static void closed(struct textjob *j, trindle_pipe_t pipe)
 	j->sink_closed |= j->sink && pipe == j->sink;
 }
 
+/* ---- --progress ---- */
+
+/* Rewrites the progress line: bytes read (of the total, when the input
+ * is a file), the rate and the time so far; at most four times a second,
+ * and only once the input has taken more than a second, as dd
+ * status=progress and pv do. */
+static void show_progress(struct textjob *j, int last)
+{
+	long long now = now_ns(), spent = now - j->start_ns;
+	if (!j->progress || spent < 1000000000LL ||
+	    (!last && now - j->shown_ns < 250000000LL) || (last && !j->shown_ns))
+		return;
+	double mib = (double)j->bytes_in / 1048576.0, secs = spent / 1e9;
+	if (j->total)
+		fprintf(stderr, "\r%s: %.1f of %.1f MiB (%.0f%%), %.1f MiB/s, "
+			"%.1f s ", j->tool->name, mib, j->total / 1048576.0,
+			100.0 * (double)j->bytes_in / (double)j->total,
+			mib / secs, secs);
+	else
+		fprintf(stderr, "\r%s: %.1f MiB read, %.1f MiB/s, %.1f s ",
+			j->tool->name, mib, mib / secs, secs);
+	if (last)
+		fputc('\n', stderr);
+	j->shown_ns = now;
+}
+
 /* One message: a chunk, a reply, a closure notice, a report, a result. */
 static void handle(struct textjob *j, const trindle_message_t *m,
 		   struct textjob_worker *room)
@@ -358,6 +402,8 @@ static void handle(struct textjob *j, const trindle_message_t *m,
 	if (!m->address)
 		return; /* we became sole holder of something: nothing to do */
 	if (m->address == j->chunks && trindle_measure(m->content)) {
+		j->bytes_in += trindle_measure(m->content);
+		show_progress(j, 0);
 		dispatch(j, room, m->content);
 		return;
 	}
@@ -552,6 +598,7 @@ static void take_reports(struct textjob *j)
 
 void textjob_shut_down(struct textjob *j)
 {
+	show_progress(j, 1);
 	/* If we stop early, the source may be waiting on its full pipe:
 	 * letting the pipe die tells it to stop. */
 	trindle_util_release(j->chunks);

@@ -134,6 +134,10 @@ struct textjob {
 	int failed;
 	int input_failed;       /* the source's report came (and was said) */
 	unsigned std_closed;    /* bit fd: fd 0, 1 or 2 was closed at start */
+	/* --progress: a line on stderr once the input takes over a second. */
+	int progress;
+	unsigned long long bytes_in, total; /* total: 0 when unknown */
+	long long start_ns, shown_ns;       /* shown_ns: 0 before any line */
 };
 
 /* Sets j up for tool t and parses the options, -j N (1 to

@@ -363,6 +363,7 @@ static void usage(FILE *f)
 		"                    ui.perfetto.dev), like TRINDLE_TRACE=FILE\n"
 		"      --graph FILE  write the graph of processes and pipes to FILE\n"
 		"                    (Graphviz dot), like TRINDLE_GRAPH=FILE\n"
+		"      --progress    show progress on stderr once it takes over a second\n"
 		"      --help        print this help and exit\n\n"
 		"Exit status: 0 if a line matched, 1 if none did, 2 on error.\n",
 		TEXTJOB_CHUNK_DEFAULT);

@@ -132,6 +132,7 @@ static void usage(FILE *f)
 		"                    ui.perfetto.dev), like TRINDLE_TRACE=FILE\n"
 		"      --graph FILE  write the graph of processes and pipes to FILE\n"
 		"                    (Graphviz dot), like TRINDLE_GRAPH=FILE\n"
+		"      --progress    show progress on stderr once it takes over a second\n"
 		"      --help        print this help and exit\n",
 		TEXTJOB_CHUNK_DEFAULT);
 }
