@@ -420,13 +420,12 @@ static int cmp_ptr(const void *a, const void *b)
 static void release_all(trindle_segment_t *segs, size_t n)
 {
 	static trindle_message_t m[1000];
-	for (size_t i = 0; i < n; i += 1000) {
-		size_t k = n - i < 1000 ? n - i : 1000;
-		for (size_t j = 0; j < k; j++)
-			m[j] = (trindle_message_t){ NULL, segs[i + j] };
-		trindle_mailbox_t out = { k, m };
-		assert_int_equal(trindle_sync(&out, NULL), 0);
-		assert_int_equal(out.count, 0);
+	trindle_util_batch_t b;
+	trindle_util_batch_init(&b, m, 1000);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(trindle_util_add_release(&b, segs[i]), 0);
+		if (b.count == b.capacity || i + 1 == n)
+			assert_int_equal(trindle_util_flush(&b, NULL), 0);
 	}
 }
 
