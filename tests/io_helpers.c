@@ -146,6 +146,19 @@ int recv_object(trindle_pipe_t pipe, trindle_message_t *m)
 	return 0;
 }
 
+size_t receive_both(trindle_pipe_t out, trindle_pipe_t err,
+		    trindle_message_t *got, size_t cap)
+{
+	trindle_message_t req[2];
+	trindle_util_batch_t b;
+	trindle_mailbox_t in = { cap, got };
+	trindle_util_batch_init(&b, req, 2);
+	assert_int_equal(trindle_util_add_receive(&b, out), 0);
+	assert_int_equal(trindle_util_add_receive(&b, err), 0);
+	assert_int_not_equal(trindle_util_flush_timeout(&b, &in, 100000000), -1);
+	return in.count;
+}
+
 /* ---- the two I/O modes ---- */
 
 int use_uring(void **state)

@@ -66,6 +66,12 @@ void stream_init(struct stream *st);
  * Returns 1 and fills *m, or 0. */
 int recv_object(trindle_pipe_t pipe, trindle_message_t *m);
 
+/* One sync with receive requests on a device's out and err pipes, waiting
+ * at most 100 ms; stores up to cap deliveries (notices too) in got and
+ * returns how many came. */
+size_t receive_both(trindle_pipe_t out, trindle_pipe_t err,
+		    trindle_message_t *got, size_t cap);
+
 /* ---- the two I/O modes ---- */
 
 /* Setups: the devices use io_uring where it works, or the fallback. */

@@ -15,16 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Valgrind keeps its own table of mappings, far smaller than the kernel's:
- * the mapping-limit test cannot run under it. */
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
 
 enum {
 	RW = TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE,
@@ -695,6 +685,8 @@ static void test_segment_rights_enforced_past_mapping_limit(void **state)
 	 * running into the mapping limit is not for them. */
 	skip();
 #endif
+	/* Valgrind keeps its own table of mappings, far smaller than the
+	 * kernel's. */
 	if (RUNNING_ON_VALGRIND)
 		skip();
 	const size_t n = 100000;

@@ -40,14 +40,9 @@ static void run_sink(trindle_pipe_t dev, trindle_pipe_t out, trindle_pipe_t err,
 	stream_init(st);
 	int64_t deadline = t_now_ns() + WAIT_NS;
 	while (!st->closed || (st->results == 0 && st->reports == 0)) {
-		trindle_message_t req[2], got[4];
-		trindle_util_batch_t b;
-		trindle_mailbox_t in = { 4, got };
-		trindle_util_batch_init(&b, req, 2);
-		trindle_util_add_receive(&b, out);
-		trindle_util_add_receive(&b, err);
-		assert_int_not_equal(trindle_util_flush_timeout(&b, &in, 100000000), -1);
-		for (size_t i = 0; i < in.count; i++) {
+		trindle_message_t got[4];
+		size_t came = receive_both(out, err, got, 4);
+		for (size_t i = 0; i < came; i++) {
 			trindle_message_t *m = &got[i];
 			if (m->address == dev && !m->content)
 				st->closed = 1;

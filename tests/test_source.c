@@ -31,14 +31,9 @@ static void drain(struct stream *st, trindle_pipe_t dev, trindle_pipe_t out,
 {
 	int64_t deadline = t_now_ns() + WAIT_NS;
 	while (!st->closed || (st->markers == 0 && st->reports == 0)) {
-		trindle_message_t req[2], got[8];
-		trindle_util_batch_t b;
-		trindle_mailbox_t in = { 8, got };
-		trindle_util_batch_init(&b, req, 2);
-		trindle_util_add_receive(&b, out);
-		trindle_util_add_receive(&b, err);
-		assert_int_not_equal(trindle_util_flush_timeout(&b, &in, 100000000), -1);
-		for (size_t i = 0; i < in.count; i++)
+		trindle_message_t got[8];
+		size_t came = receive_both(out, err, got, 8);
+		for (size_t i = 0; i < came; i++)
 			take(st, &got[i], dev, out, err);
 		assert_true(t_now_ns() < deadline);
 	}
