@@ -41,10 +41,15 @@ static int line_cmp(const struct line *a, const struct line *b)
 	return (a->n > b->n) - (a->n < b->n);
 }
 
-/* The hot functions (the sort's comparison, the merge's sift) start on
- * 64-byte boundaries, as wc-count.h's count() does, so that the tool and
- * its twin run them placed the same way. */
-__attribute__((noinline, aligned(64)))
+/* A hook for the attributes of the hot functions (the sort's comparison,
+ * the merge's sift), empty unless the includer defines it first, as
+ * wc-count.h's WC_COUNT_HOT: a benchmark can make two programs place them
+ * the same way. */
+#ifndef SORT_LINES_HOT
+#define SORT_LINES_HOT
+#endif
+
+SORT_LINES_HOT
 static int qsort_cmp(const void *a, const void *b)
 {
 	return line_cmp(a, b);
@@ -93,7 +98,7 @@ static int cursor_load(struct cursor *c)
 	return 1;
 }
 
-__attribute__((noinline, aligned(64)))
+SORT_LINES_HOT
 static void sift_down(struct cursor *h, size_t n, size_t i)
 {
 	for (;;) {

@@ -11,57 +11,16 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- small helpers ---- */
+/* ---- receiving ---- */
 
 trindle_object_t textjob_next_object(trindle_pipe_t pipe)
 {
-	for (;;) {
-		trindle_message_t req = { pipe, NULL }, got;
-		trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
-		if (trindle_sync(&out, &in) != 0 || in.count == 0)
-			return NULL;
-		if (got.address == pipe && got.content)
-			return got.content;
-	}
-}
+	trindle_message_t m;
 
-int textjob_try_move(trindle_pipe_t pipe, trindle_object_t obj)
-{
-	trindle_message_t m[2] = { { pipe, obj }, { NULL, obj } };
-	trindle_mailbox_t out = { 2, m };
-	trindle_sync(&out, NULL);
-	return out.count ? -1 : 0;
-}
-
-void textjob_release(trindle_object_t obj)
-{
-	if (!obj)
-		return;
-	trindle_message_t m = { NULL, obj };
-	trindle_mailbox_t out = { 1, &m };
-	trindle_sync(&out, NULL);
-}
-
-int textjob_move_or_release(trindle_object_t pipe, trindle_object_t obj)
-{
-	if (textjob_try_move(pipe, obj) == 0)
-		return 0;
-	textjob_release(obj);
-	return -1;
-}
-
-void textjob_release_all(trindle_object_t *objs, size_t n)
-{
-	enum { BATCH = 64 };
-	trindle_message_t m[BATCH];
-	while (n) {
-		size_t k = 0;
-		for (; n && k < BATCH; n--, objs++)
-			if (*objs)
-				m[k++] = (trindle_message_t){ NULL, *objs };
-		trindle_mailbox_t out = { k, m };
-		trindle_sync(&out, NULL);
-	}
+	while (trindle_util_receive(pipe, &m, -1) == 1)
+		if (trindle_util_kind(&m) == TRINDLE_UTIL_MESSAGE)
+			return m.content;
+	return NULL;
 }
 
 /* ---- command line ---- */
@@ -220,7 +179,7 @@ static void worker_main(trindle_pipe_t input)
 		return;
 	while ((chunk = textjob_next_object(input)) && trindle_measure(chunk)) {
 		trindle_segment_t r = t->work(chunk, source);
-		if (!r || textjob_try_move(reply, r) != 0)
+		if (!r || trindle_util_move(reply, r) != 0)
 			trindle_abort(NULL);
 	}
 }
@@ -230,17 +189,13 @@ static void worker_main(trindle_pipe_t input)
  * is dead by the time it is sent, an empty segment goes in its place. */
 static int send_give_back(struct textjob *j, struct textjob_worker *w)
 {
-	trindle_message_t m = { w->in, j->source };
-	trindle_mailbox_t out = { 1, &m };
-
-	trindle_sync(&out, NULL);
-	if (out.count == 0)
+	if (trindle_util_send(w->in, j->source) == 0)
 		return 0;
 	if (trindle_access(j->source) & TRINDLE_ACCESS_SEND)
 		return -1; /* not for want of room: the input has it */
 	trindle_segment_t none = trindle_allocate(0, NULL);
-	if (!none || textjob_try_move(w->in, none) < 0) {
-		textjob_release(none);
+	if (!none || trindle_util_move(w->in, none) < 0) {
+		trindle_util_release(none);
 		return -1;
 	}
 	return 0;
@@ -258,10 +213,7 @@ static int start_worker(struct textjob *j, struct textjob_worker *w)
 			       NULL, j->errp);
 	if (!w->reply || !w->in)
 		return -1;
-	trindle_message_t m = { w->in, w->reply };
-	trindle_mailbox_t out = { 1, &m };
-	trindle_sync(&out, NULL);
-	if (out.count)
+	if (trindle_util_send(w->in, w->reply) != 0)
 		return -1;
 	return j->tool->give_back ? send_give_back(j, w) : 0;
 }
@@ -295,9 +247,8 @@ int textjob_start(struct textjob *j)
  * with more threads than cores it must wait for a core anyway.  So idle
  * workers are woken only once every running one has a chunk queued, that
  * is, once chunks come faster than the running workers take them.
- * (Measured, trindle-grep on 2 cores: 4-5% faster than handing each chunk
- * to the least busy worker, which woke the idle one for nearly every
- * chunk.)
+ * (Handing each chunk to the least busy worker instead woke the idle one
+ * for nearly every chunk, and was slower.)
  */
 static struct textjob_worker *next_worker(struct textjob *j)
 {
@@ -343,7 +294,7 @@ static void dispatch(struct textjob *j, struct textjob_worker *w,
 		     trindle_segment_t chunk)
 {
 	w->seq[w->busy++] = j->next_seq++;
-	if (textjob_move_or_release(w->in, chunk) != 0)
+	if (trindle_util_move_or_release(w->in, chunk) != 0)
 		j->failed = 1; /* it had room: it must have died */
 }
 
@@ -390,7 +341,7 @@ static void handle(struct textjob *j, const trindle_message_t *m,
 		j->result = 1;
 	else if (m->address == j->chunks)
 		j->source_ended = 1; /* the empty end marker */
-	textjob_release(m->content);
+	trindle_util_release(m->content);
 }
 
 int textjob_step(struct textjob *j, int wait_briefly)
@@ -440,9 +391,9 @@ void textjob_collect(struct textjob *j, void (*after_each)(struct textjob *j))
  * and takes what comes). */
 static void to_sink(struct textjob *j, trindle_segment_t seg)
 {
-	while (textjob_try_move(j->sink, seg) != 0) {
+	while (trindle_util_move(j->sink, seg) != 0) {
 		if (!(trindle_access(j->sink) & TRINDLE_ACCESS_SEND)) {
-			textjob_release(seg);
+			trindle_util_release(seg);
 			j->failed = 1; /* the sink is gone: its report says why */
 			return;
 		}
@@ -453,27 +404,24 @@ static void to_sink(struct textjob *j, trindle_segment_t seg)
 /* A segment to fill: one the sink gave back, or a new one while fewer
  * than TEXTJOB_OUT_SEGMENTS were made.  Beyond that, waits for the sink
  * to give one back: it writes them faster than they are filled, and fresh
- * memory costs a page fault per page (~2 us each here), far more than the
- * wait.  If the sink can give nothing back any more (it ended), a new one
- * is made. */
+ * memory costs a page fault per page, far more than the wait.  If the
+ * sink can give nothing back any more (it ended), a new one is made. */
 static unsigned char *empty_output(struct textjob *j)
 {
 	for (;;) {
 		int wait = j->out_made >= TEXTJOB_OUT_SEGMENTS;
-		trindle_message_t req = { j->back, NULL }, got;
-		trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
-		trindle_sync_timeout(&out, &in, wait ? -1 : 0);
-		if (in.count == 0)
+		trindle_message_t got;
+		if (trindle_util_receive(j->back, &got, wait ? -1 : 0) != 1)
 			break;
-		if (!got.content) { /* a closure notice: someone ended */
-			closed(j, got.address);
+		if (trindle_util_kind(&got) == TRINDLE_UTIL_CLOSED) {
+			closed(j, got.address); /* someone ended */
 			continue;
 		}
 		if (trindle_measure(got.content) == TEXTJOB_OUT_BYTES &&
 		    trindle_access(got.content) ==
 		    (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE))
 			return got.content;
-		textjob_release(got.content);
+		trindle_util_release(got.content);
 		if (!wait)
 			break;
 	}
@@ -515,7 +463,7 @@ static void put_end(struct textjob *j)
 	if (j->out_used && !j->failed)
 		fit = trindle_allocate(1,
 			&(trindle_buffer_t){ j->out_used, j->out });
-	textjob_release(j->out);
+	trindle_util_release(j->out);
 	j->out = NULL;
 	if (fit)
 		to_sink(j, fit);
@@ -575,11 +523,11 @@ void textjob_shut_down(struct textjob *j)
 {
 	/* If we stop early, the source may be waiting on its full pipe:
 	 * letting the pipe die tells it to stop. */
-	textjob_release(j->chunks);
+	trindle_util_release(j->chunks);
 	j->chunks = NULL;
 	for (unsigned i = 0; i < j->n; i++)
 		if (j->w[i].in && !j->w[i].ended) {
-			textjob_move_or_release(j->w[i].in,
+			trindle_util_move_or_release(j->w[i].in,
 						trindle_allocate(0, NULL));
 		}
 	if (j->sink && !j->sink_closed && !j->marker_sent)
@@ -588,14 +536,14 @@ void textjob_shut_down(struct textjob *j)
 		;
 	take_reports(j);
 	for (unsigned i = 0; i < j->n; i++) {
-		textjob_release(j->w[i].in);
-		textjob_release(j->w[i].reply);
+		trindle_util_release(j->w[i].in);
+		trindle_util_release(j->w[i].reply);
 	}
-	textjob_release(j->out);
-	textjob_release(j->source);
-	textjob_release(j->sink);
-	textjob_release(j->sink_out);
-	textjob_release(j->back);
-	textjob_release(j->errp);
-	textjob_release(j->sink_err);
+	trindle_util_release(j->out);
+	trindle_util_release(j->source);
+	trindle_util_release(j->sink);
+	trindle_util_release(j->sink_out);
+	trindle_util_release(j->back);
+	trindle_util_release(j->errp);
+	trindle_util_release(j->sink_err);
 }

@@ -51,6 +51,7 @@
 
 #include <trindle.h>
 #include <trindle/io.h>
+#include <trindle/util.h>
 
 #define TEXTJOB_QUEUE 2              /* chunks a worker may hold at once */
 #define TEXTJOB_MAX_WORKERS 256
@@ -58,28 +59,12 @@
 #define TEXTJOB_OUT_BYTES (1u << 20) /* output segment size */
 #define TEXTJOB_OUT_SEGMENTS 2       /* output segments that go round */
 
-/* ---- small helpers, for workers and main alike ---- */
+/* ---- receiving, for workers ---- */
 
 /* The next object that comes through pipe, skipping notices (NULL:
- * nothing more can come). */
+ * nothing more can come).  The rest of the single steps (release, move,
+ * move or release) are trindle/util.h's. */
 trindle_object_t textjob_next_object(trindle_pipe_t pipe);
-
-/* Moves obj to pipe (sends it and lets go of it in one sync).  Returns 0,
- * or -1 if the pipe was full or dead: then obj is still held. */
-int textjob_try_move(trindle_pipe_t pipe, trindle_object_t obj);
-
-/* Lets go of obj (NULL is ignored). */
-void textjob_release(trindle_object_t obj);
-
-/* Moves obj to pipe, or lets go of it when the move fails (pipe full,
- * dead, or no pipe at all: a worker whose source had ended holds an empty
- * segment in its place).  Either way the caller no longer holds obj.
- * Returns 0 if obj was moved, -1 if it was released. */
-int textjob_move_or_release(trindle_object_t pipe, trindle_object_t obj);
-
-/* Lets go of objs[0 .. n) (NULLs are ignored), many in one sync: the
- * library then changes the protection of their pages in one batch. */
-void textjob_release_all(trindle_object_t *objs, size_t n);
 
 /* ---- the tool ---- */
 

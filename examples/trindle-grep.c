@@ -43,7 +43,9 @@
 
 #include <trindle.h>
 #include <trindle/io.h>
+#include <trindle/util.h>
 
+#include "grep-find.h"
 #include "textjob.h"
 
 #define WINDOW 1024        /* chunks between the oldest unwritten and newest */
@@ -51,10 +53,7 @@
 
 /* ---- matching (runs in the workers; set before any worker starts) ---- */
 
-static struct {
-	const char *p;
-	size_t n;
-} patterns[MAX_PATTERNS];
+static struct grep_pattern patterns[MAX_PATTERNS];
 static size_t npatterns;
 static int match_all; /* an empty pattern matches every line */
 
@@ -66,8 +65,7 @@ static int set_patterns(const char *arg)
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
 		if (npatterns == MAX_PATTERNS)
 			return -1;
-		patterns[npatterns].p = p;
-		patterns[npatterns++].n = n;
+		grep_pattern_init(&patterns[npatterns++], p, n);
 		match_all |= n == 0;
 		if (!nl)
 			return 0;
@@ -83,8 +81,7 @@ static const char *earliest(const char *p, const char *end, const char **next)
 	const char *best = NULL;
 	for (size_t i = 0; i < npatterns; i++) {
 		if (next[i] && next[i] < p)
-			next[i] = memmem(p, (size_t)(end - p), patterns[i].p,
-					 patterns[i].n);
+			next[i] = grep_find(&patterns[i], p, end);
 		if (next[i] && (!best || next[i] < best))
 			best = next[i];
 	}
@@ -109,7 +106,7 @@ static char *move_matching_lines(char *p, size_t n, char *to)
 		return to + n;
 	}
 	for (size_t i = 0; i < npatterns; i++)
-		next[i] = memmem(p, n, patterns[i].p, patterns[i].n);
+		next[i] = grep_find(&patterns[i], p, end);
 	for (const char *hit; p < end && (hit = earliest(p, end, next));) {
 		char *start = p + (hit - p);
 		while (start > p && start[-1] != '\n')
@@ -174,7 +171,7 @@ static trindle_segment_t grep_chunk(trindle_segment_t chunk,
 		{ (size_t)r.tail, tail },
 		{ sizeof r, &r } });
 	if (copy)
-		textjob_move_or_release(source, p);
+		trindle_util_move_or_release(source, p);
 	return copy;
 }
 
@@ -279,7 +276,7 @@ static int line_matches(const char *p, size_t n)
 	if (match_all)
 		return 1;
 	for (size_t i = 0; i < npatterns; i++)
-		if (memmem(p, n, patterns[i].p, patterns[i].n))
+		if (grep_find(&patterns[i], p, p + n))
 			return 1;
 	return 0;
 }
@@ -323,9 +320,9 @@ static void take_in_order(struct grep_job *g, const struct held *h)
 static void give_back(struct textjob *j, trindle_segment_t seg)
 {
 	if (trindle_measure(seg) == j->chunk)
-		textjob_move_or_release(j->source, seg);
+		trindle_util_move_or_release(j->source, seg);
 	else
-		textjob_release(seg);
+		trindle_util_release(seg);
 }
 
 /* Takes the replies that are next in file order (after each message). */

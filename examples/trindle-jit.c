@@ -23,7 +23,8 @@
  *
  * The language: 64-bit integers, + - * /, unary minus, parentheses.
  * Arithmetic wraps around like the machine's (two's complement); dividing by
- * zero is caught by the generated code and reported.
+ * zero is caught by the generated code and reported.  The compiler is in
+ * jit-compile.c; this file is the part that uses libtrindle.
  */
 #include <errno.h>
 #include <ctype.h>
@@ -37,12 +38,11 @@
 #include <string.h>
 
 #include <trindle.h>
+#include <trindle/util.h>
+
+#include "jit-compile.h"
 
 #define MAX_TEXT 4096 /* longest expression accepted */
-#define MAX_DEPTH 64  /* deepest nesting of parentheses and unary minus */
-
-/* The compiled function: returns the value, or sets *division_by_zero. */
-typedef int64_t (*expression_fn)(int32_t *division_by_zero);
 
 /* What the calculator worker hands back with trindle_exit(). */
 struct answer {
@@ -50,309 +50,35 @@ struct answer {
 	int32_t division_by_zero;
 };
 
-/* ---- the code buffer ----------------------------------------------------- */
-
-/* Machine code under construction, in ordinary memory.  It is copied into
- * a segment once complete. */
-struct code {
-	unsigned char *bytes;
-	size_t length;
-	size_t capacity;
-	bool out_of_memory;
-};
-
-static void emit(struct code *c, const void *bytes, size_t n)
-{
-	if (c->out_of_memory)
-		return;
-	if (c->length + n > c->capacity) {
-		size_t capacity = c->capacity ? 2 * c->capacity : 256;
-		unsigned char *grown = realloc(c->bytes, capacity);
-		if (!grown) {
-			c->out_of_memory = true;
-			return;
-		}
-		c->bytes = grown;
-		c->capacity = capacity;
-	}
-	memcpy(c->bytes + c->length, bytes, n);
-	c->length += n;
-}
-
-#define EMIT(c, ...) do {                                       \
-		static const unsigned char insn_[] = { __VA_ARGS__ };  \
-		emit((c), insn_, sizeof insn_);                        \
-	} while (0)
-
-/* Pads with int3 (a trap) up to a multiple of 16 bytes. */
-static void align16(struct code *c)
-{
-	while (c->length % 16)
-		EMIT(c, 0xcc);
-}
-
-/*
- * The generated function is a stack machine: every number is pushed, every
- * operator pops its operands and pushes its result.  It sets up a frame
- * (push rbp; mov rbp, rsp) so that the division-by-zero exit can drop
- * whatever is still on the stack with mov rsp, rbp.
- *
- * Layout: the function starts at offset 0 with a jump over that exit, so
- * the segment's own address is the function pointer, and every division
- * jumps backwards to a place already known when it is emitted.
- */
-#define DIVISION_ERROR 5 /* right after the 5-byte jmp at offset 0 */
-
-static void emit_division_error(struct code *c)
-{
-	EMIT(c, 0xe9, 0, 0, 0, 0); /* jmp rel32, patched below */
-	EMIT(c, 0xc7, 0x07, 0x01, 0x00, 0x00, 0x00); /* mov dword [rdi], 1 */
-	EMIT(c, 0x31, 0xc0);                         /* xor eax, eax */
-	EMIT(c, 0x48, 0x89, 0xec);                   /* mov rsp, rbp */
-	EMIT(c, 0x5d);                               /* pop rbp */
-	EMIT(c, 0xc3);                               /* ret */
-	align16(c);
-	if (!c->out_of_memory) {
-		int32_t rel = (int32_t)(c->length - DIVISION_ERROR);
-		memcpy(c->bytes + 1, &rel, 4);
-	}
-}
-
-static void emit_prologue(struct code *c)
-{
-	EMIT(c, 0x55);             /* push rbp */
-	EMIT(c, 0x48, 0x89, 0xe5); /* mov rbp, rsp */
-}
-
-static void emit_epilogue(struct code *c)
-{
-	EMIT(c, 0x58); /* pop rax: the value of the whole expression */
-	EMIT(c, 0x5d); /* pop rbp */
-	EMIT(c, 0xc3); /* ret */
-}
-
-static void emit_number(struct code *c, int64_t value)
-{
-	unsigned char insn[10] = { 0x48, 0xb8 }; /* mov rax, imm64 */
-
-	memcpy(insn + 2, &value, 8); /* x86-64 is little-endian, like imm64 */
-	emit(c, insn, sizeof insn);
-	EMIT(c, 0x50); /* push rax */
-}
-
-static void emit_negate(struct code *c)
-{
-	EMIT(c, 0x58);             /* pop rax */
-	EMIT(c, 0x48, 0xf7, 0xd8); /* neg rax */
-	EMIT(c, 0x50);             /* push rax */
-}
-
-/* rax / rcx, with the two cases where idiv would trap handled first. */
-static void emit_divide(struct code *c)
-{
-	EMIT(c, 0x48, 0x85, 0xc9); /* test rcx, rcx */
-	/* jz DIVISION_ERROR: rel32 counts from the end of the jump. */
-	int32_t rel = (int32_t)(DIVISION_ERROR - (int64_t)(c->length + 6));
-	unsigned char jz[6] = { 0x0f, 0x84 };
-	memcpy(jz + 2, &rel, 4);
-	emit(c, jz, sizeof jz);
-	/* INT64_MIN / -1 overflows and traps in idiv: negate instead (which
-	 * wraps, like the other operators). */
-	EMIT(c, 0x48, 0x83, 0xf9, 0xff); /* cmp rcx, -1 */
-	EMIT(c, 0x75, 0x05);             /* jne +5 (to cqo) */
-	EMIT(c, 0x48, 0xf7, 0xd8);       /* neg rax */
-	EMIT(c, 0xeb, 0x05);             /* jmp +5 (past idiv) */
-	EMIT(c, 0x48, 0x99);             /* cqo: sign-extend rax into rdx */
-	EMIT(c, 0x48, 0xf7, 0xf9);       /* idiv rcx */
-}
-
-static void emit_operator(struct code *c, char op)
-{
-	EMIT(c, 0x59); /* pop rcx: right operand */
-	EMIT(c, 0x58); /* pop rax: left operand */
-	switch (op) {
-	case '+': EMIT(c, 0x48, 0x01, 0xc8); break;       /* add rax, rcx */
-	case '-': EMIT(c, 0x48, 0x29, 0xc8); break;       /* sub rax, rcx */
-	case '*': EMIT(c, 0x48, 0x0f, 0xaf, 0xc1); break; /* imul rax, rcx */
-	case '/': emit_divide(c); break;
-	}
-	EMIT(c, 0x50); /* push rax */
-}
-
-/* A worker entry point that does nothing: returning from the entry ends the
- * worker like trindle_exit(NULL). */
-static void emit_stub_entry(struct code *c)
-{
-	align16(c);
-	EMIT(c, 0xc3); /* ret */
-}
-
-/* ---- the parser (recursive descent, emitting as it goes) --------------- */
-
-struct parser {
-	const char *text;  /* the whole expression */
-	const char *at;    /* next character to read */
-	int depth;         /* current nesting */
-	struct code *code;
-	const char *error; /* the first error, or NULL */
-	size_t error_at;   /* its offset in text */
-};
-
-static void parse_error(struct parser *p, const char *message)
-{
-	if (!p->error) {
-		p->error = message;
-		p->error_at = (size_t)(p->at - p->text);
-	}
-}
-
-/* Returns the next non-blank character without consuming it. */
-static char peek(struct parser *p)
-{
-	while (*p->at == ' ' || *p->at == '\t')
-		p->at++;
-	return *p->at;
-}
-
-static void parse_expression(struct parser *p);
-
-static void parse_number(struct parser *p)
-{
-	const char *start = p->at;
-	int64_t value = 0;
-
-	while (*p->at >= '0' && *p->at <= '9') {
-		int digit = *p->at - '0';
-		if (value > (INT64_MAX - digit) / 10) {
-			p->at = start; /* point at the number, not into it */
-			parse_error(p, "number too large for 64 bits");
-			return;
-		}
-		value = value * 10 + digit;
-		p->at++;
-	}
-	emit_number(p->code, value);
-}
-
-/* primary := number | '(' expression ')' */
-static void parse_primary(struct parser *p)
-{
-	char ch = peek(p);
-
-	if (ch >= '0' && ch <= '9') {
-		parse_number(p);
-	} else if (ch == '(') {
-		p->at++;
-		parse_expression(p);
-		if (peek(p) != ')')
-			parse_error(p, "expected ')'");
-		else
-			p->at++;
-	} else {
-		parse_error(p, ch ? "expected a number or '('" : "unexpected end of expression");
-	}
-}
-
-/* unary := '-' unary | '+' unary | primary */
-static void parse_unary(struct parser *p)
-{
-	char ch = peek(p);
-
-	if (++p->depth > MAX_DEPTH) {
-		parse_error(p, "nested too deeply");
-	} else if (ch == '-' || ch == '+') {
-		p->at++;
-		parse_unary(p);
-		if (ch == '-')
-			emit_negate(p->code);
-	} else {
-		parse_primary(p);
-	}
-	p->depth--;
-}
-
-/* term := unary (('*' | '/') unary)* */
-static void parse_term(struct parser *p)
-{
-	parse_unary(p);
-	for (char op = peek(p); !p->error && (op == '*' || op == '/'); op = peek(p)) {
-		p->at++;
-		parse_unary(p);
-		emit_operator(p->code, op);
-	}
-}
-
-/* expression := term (('+' | '-') term)* */
-static void parse_expression(struct parser *p)
-{
-	parse_term(p);
-	for (char op = peek(p); !p->error && (op == '+' || op == '-'); op = peek(p)) {
-		p->at++;
-		parse_term(p);
-		emit_operator(p->code, op);
-	}
-}
-
-/* A compiled program: the expression function starts at offset 0. */
-struct program {
-	struct code code;
-	size_t stub; /* offset of the do-nothing worker entry */
-};
-
-/* Compiles text; on a syntax error prints it, pointing at the place. */
-static int compile(const char *text, struct program *prog)
-{
-	struct parser p = { .text = text, .at = text, .code = &prog->code };
-
-	emit_division_error(&prog->code);
-	emit_prologue(&prog->code);
-	parse_expression(&p);
-	if (!p.error && peek(&p) != '\0')
-		parse_error(&p, "unexpected character");
-	emit_epilogue(&prog->code);
-	emit_stub_entry(&prog->code);
-	prog->stub = prog->code.length - 1;
-
-	if (p.error) {
-		fprintf(stderr, "trindle-jit: syntax error at column %zu: %s\n"
-				"  %s\n  %*s^\n", p.error_at + 1, p.error, text,
-				(int)p.error_at, "");
-		return -1;
-	}
-	if (prog->code.out_of_memory) {
-		fprintf(stderr, "trindle-jit: out of memory\n");
-		return -1;
-	}
-	return 0;
-}
-
 /* ---- the workers ----------------------------------------------------------- */
 
-/* Waits for one message on this worker's input; NULL if none can come. */
-static trindle_object_t receive_one(trindle_pipe_t input)
+/* The code segment, the first thing on a worker's input; NULL unless it
+ * came executable and shared with the launcher: READ|EXECUTE, never
+ * WRITE. */
+static unsigned char *receive_code(trindle_pipe_t input)
 {
-	trindle_message_t req = { input, NULL }, msg;
-	trindle_mailbox_t out = { 1, &req };
-	trindle_mailbox_t in = { 1, &msg };
+	const int code_access = TRINDLE_ACCESS_READ | TRINDLE_ACCESS_EXECUTE;
+	trindle_message_t m;
+	int got = trindle_util_receive(input, &m, -1);
 
-	if (trindle_sync(&out, &in) != 0 || out.count != 0 || in.count == 0)
-		return NULL;
-	return msg.address == input ? msg.content : NULL;
+	if (got == 1 && trindle_util_kind(&m) == TRINDLE_UTIL_MESSAGE &&
+			trindle_access(m.content) == code_access)
+		return m.content;
+	return NULL;
 }
 
 /* Receives the code segment and runs the expression function at its
  * start. */
 static void calculator_main(trindle_pipe_t input)
 {
-	unsigned char *code = receive_one(input);
+	unsigned char *code = receive_code(input);
 
-	/* Executable and shared with the launcher: READ|EXECUTE, never WRITE. */
-	if (!code || trindle_access(code) != (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_EXECUTE))
+	if (!code)
 		trindle_abort(NULL);
 
 	/* POSIX lets a data pointer become a function pointer (as dlsym
 	 * needs); the function is simply an address inside the segment. */
-	expression_fn fn = (expression_fn)code;
+	jit_expression_fn fn = (jit_expression_fn)code;
 	struct answer a = { 0 };
 	a.value = fn(&a.division_by_zero);
 
@@ -364,7 +90,7 @@ static void calculator_main(trindle_pipe_t input)
  * the runtime stops this worker and reports the fault on its err pipe. */
 static void poker_main(trindle_pipe_t input)
 {
-	volatile unsigned char *code = receive_one(input);
+	volatile unsigned char *code = receive_code(input);
 
 	if (code)
 		code[0] = 0xc3;
@@ -385,14 +111,6 @@ struct outcome {
 	trindle_segment_t answer; /* from its out pipe, or NULL */
 	trindle_segment_t report; /* from its err pipe, or NULL */
 };
-
-static int release(trindle_object_t object)
-{
-	trindle_message_t m = { NULL, object };
-	trindle_mailbox_t out = { 1, &m };
-
-	return trindle_sync(&out, NULL) == 0 && out.count == 0 ? 0 : -1;
-}
 
 static void handle(const struct jit *j, trindle_pipe_t worker,
 		trindle_message_t m, struct outcome *o)
@@ -416,11 +134,14 @@ static int await_worker(const struct jit *j, trindle_pipe_t worker,
 
 	*o = (struct outcome){ 0 };
 	while (!o->ended || (want_result && !o->answer && !o->report)) {
-		trindle_message_t req[2] = { { j->answers, NULL }, { j->errors, NULL } };
-		trindle_mailbox_t out = { 2, req };
+		trindle_message_t req[2];
+		trindle_util_batch_t out;
 		trindle_mailbox_t in = { 4, inbox };
 
-		if (trindle_sync(&out, &in) != 0 || out.count != 0) {
+		trindle_util_batch_init(&out, req, 2);
+		trindle_util_add_receive(&out, j->answers);
+		trindle_util_add_receive(&out, j->errors);
+		if (trindle_util_flush(&out, &in) != 0) {
 			perror("trindle-jit: trindle_sync");
 			return -1;
 		}
@@ -456,7 +177,7 @@ static const char *access_word(int access)
 }
 
 /* Copies the program into a segment and makes it executable. */
-static int load(const struct program *prog, struct jit *j)
+static int load(const struct jit_program *prog, struct jit *j)
 {
 	trindle_buffer_t buf = { prog->code.length, prog->code.bytes };
 
@@ -491,9 +212,7 @@ static trindle_pipe_t launch_with_code(const struct jit *j, trindle_entrypoint_t
 		perror("trindle-jit: trindle_launch");
 		return NULL;
 	}
-	trindle_message_t m = { worker, j->code };
-	trindle_mailbox_t out = { 1, &m };
-	if (trindle_sync(&out, NULL) != 0 || out.count != 0) {
+	if (trindle_util_send(worker, j->code) != 0) {
 		fprintf(stderr, "trindle-jit: could not send the code to the worker\n");
 		return NULL;
 	}
@@ -532,14 +251,14 @@ static int calculate(const struct jit *j, const char *text)
 		printf("%s = %" PRId64 "\n", text, ((struct answer *)o.answer)->value);
 		status = 0;
 	}
-	if ((o.answer && release(o.answer)) || (o.report && release(o.report)))
+	if (trindle_util_release(o.answer) || trindle_util_release(o.report))
 		return -1;
 	return status;
 }
 
 /* Launches a worker whose entry point is the stub inside the extended
  * segment, then shows the same bytes are refused as data. */
-static int run_stub(const struct jit *j, const struct program *prog)
+static int run_stub(const struct jit *j, const struct jit_program *prog)
 {
 	trindle_entrypoint_t entry = (trindle_entrypoint_t)(j->code + prog->stub);
 	struct outcome o;
@@ -553,7 +272,7 @@ static int run_stub(const struct jit *j, const struct program *prog)
 		return -1;
 	if (o.report) {
 		print_fault("stub worker", o.report);
-		release(o.report);
+		trindle_util_release(o.report);
 		return -1;
 	}
 	printf("worker with entry point %p (in the extended segment) ran and ended\n",
@@ -571,7 +290,7 @@ static int run_stub(const struct jit *j, const struct program *prog)
 	int refused = worker == NULL && errno == EINVAL;
 	printf("entry point in a plain data segment: %s\n",
 			refused ? "refused (EINVAL)" : "ACCEPTED");
-	if (release(data) != 0 || !refused)
+	if (trindle_util_release(data) != 0 || !refused)
 		return -1;
 	return 0;
 }
@@ -592,11 +311,11 @@ static int poke(const struct jit *j)
 	const trindle_fault_t *f = o.report;
 	int ok = trindle_measure(o.report) >= sizeof *f && f->object == j->code
 		&& f->access == TRINDLE_ACCESS_WRITE;
-	release(o.report);
+	trindle_util_release(o.report);
 	return ok ? 0 : -1;
 }
 
-static void dump(const struct program *prog)
+static void dump(const struct jit_program *prog)
 {
 	for (size_t i = 0; i < prog->code.length; i++)
 		printf("%02x%s", prog->code.bytes[i], i % 16 == 15 ? "\n" : " ");
@@ -672,7 +391,7 @@ static int parse_arguments(int argc, char **argv, struct arguments *args)
 }
 
 /* Loads the program and runs each demonstration in turn. */
-static int run(const struct arguments *args, const struct program *prog)
+static int run(const struct arguments *args, const struct jit_program *prog)
 {
 	struct jit j = { 0 };
 
@@ -690,9 +409,14 @@ static int run(const struct arguments *args, const struct program *prog)
 	if (status == 0 && args->poke)
 		status = poke(&j);
 
-	trindle_message_t rel[3] = { { NULL, j.answers }, { NULL, j.errors }, { NULL, j.code } };
-	trindle_mailbox_t out = { j.code ? 3 : 2, rel };
-	if (trindle_sync(&out, NULL) != 0 || out.count != 0)
+	trindle_message_t rel[3];
+	trindle_util_batch_t out;
+
+	trindle_util_batch_init(&out, rel, 3);
+	trindle_util_add_release(&out, j.answers);
+	trindle_util_add_release(&out, j.errors);
+	trindle_util_add_release(&out, j.code); /* NULL: skipped */
+	if (trindle_util_flush(&out, NULL) != 0)
 		status = -1;
 	return status;
 }
@@ -700,7 +424,7 @@ static int run(const struct arguments *args, const struct program *prog)
 int main(int argc, char **argv)
 {
 	struct arguments args;
-	struct program prog = { 0 };
+	struct jit_program prog = { 0 };
 
 	int parsed = parse_arguments(argc, argv, &args);
 	if (parsed != 0)
@@ -710,7 +434,7 @@ int main(int argc, char **argv)
 			"machine is not x86-64: nothing to run.\n");
 	return 0;
 #endif
-	int status = compile(args.text, &prog);
+	int status = jit_compile(args.text, &prog);
 	if (status == 0 && args.dump)
 		dump(&prog);
 	if (status == 0)

@@ -50,6 +50,7 @@
 #include <time.h>
 
 #include <trindle.h>
+#include <trindle/util.h>
 
 #define CHUNK_BYTES (64 * 1024)
 #define MAX_WORKERS 64
@@ -155,56 +156,40 @@ static uint64_t fold(uint64_t h, uint64_t digest)
 
 /* ---- batches of outgoing messages -------------------------------------- */
 
-/* The outgoing half of a trindle_sync(): sends, releases and receive
- * requests, handled in order.  Capacities are worked out from the protocol
- * up front, so running out of room is a bug in this program. */
-struct batch {
-	trindle_message_t *msg;
-	size_t count;
-	size_t capacity;
-};
-
-static void batch_add(struct batch *b, trindle_pipe_t pipe, trindle_object_t object)
+/* Each process fills a trindle_util_batch with what it sends, moves and
+ * releases, and runs it with its next receive in one trindle_sync().
+ * Capacities are worked out from the protocol up front, so running out of
+ * room (or adding a NULL) is a bug in this program: added() stops it. */
+static void added(int rc)
 {
-	if (b->count == b->capacity) {
-		fprintf(stderr, "trindle-pipeline: batch overflow (a bug)\n");
+	if (rc != 0) {
+		fprintf(stderr, "trindle-pipeline: batch: %s (a bug)\n",
+				strerror(errno));
 		abort();
 	}
-	b->msg[b->count++] = (trindle_message_t){ pipe, object };
-}
-
-/* Send and release in the same batch: the receiver becomes sole holder. */
-static void batch_move(struct batch *b, trindle_pipe_t pipe, trindle_segment_t segment)
-{
-	batch_add(b, pipe, segment);
-	batch_add(b, NULL, segment);
 }
 
 /* Runs the batch (and empties it), storing up to `slots` incoming messages
  * in inbox.  Returns how many arrived, or -1 if the call or any outgoing
  * message failed, with what went wrong in why[]. */
-static long batch_sync(struct batch *b, trindle_message_t *inbox, size_t slots,
-		char *why, size_t why_size)
+static long run_batch(trindle_util_batch_t *b, trindle_message_t *inbox,
+		size_t slots, char *why, size_t why_size)
 {
-	trindle_mailbox_t out = { b->count, b->msg };
 	trindle_mailbox_t in = { slots, inbox };
+	int failed = trindle_util_flush(b, slots ? &in : NULL);
 
-	if (trindle_sync(&out, slots ? &in : NULL) != 0) {
+	if (failed < 0) {
 		snprintf(why, why_size, "trindle_sync: %s", strerror(errno));
 		return -1;
 	}
-	if (out.count != 0) {
-		/* The failed messages are now at the front of b->msg. */
-		trindle_message_t m = b->msg[0];
-		const char *reason = "refused";
-		if (m.address && m.content)
-			reason = (trindle_access(m.address) & TRINDLE_ACCESS_SEND)
-				? "pipe full" : "receiver gone";
-		snprintf(why, why_size, "%zu message(s) failed, first {%p, %p}: %s",
-				out.count, m.address, m.content, reason);
+	if (failed > 0) {
+		/* The failed messages are now at the front of the batch. */
+		trindle_message_t m = b->message[0];
+		snprintf(why, why_size, "%d message(s) failed, first {%p, %p}: %s",
+				failed, m.address, m.content,
+				strerror(trindle_util_error(&m)));
 		return -1;
 	}
-	b->count = 0;
 	return (long)in.count;
 }
 
@@ -222,19 +207,19 @@ static _Noreturn void give_up(const char *who, const char *what)
 }
 
 /* Waits for the next message on a pipe this process created.  Setup
- * messages come one by one, so a one-slot inbox keeps the rest queued. */
-static trindle_object_t receive_one(const char *who, trindle_pipe_t pipe)
+ * messages come one by one, so a one-message receive keeps the rest
+ * queued.  Any notice during setup means something went wrong. */
+static trindle_object_t receive_setup(const char *who, trindle_pipe_t pipe)
 {
-	trindle_message_t req = { pipe, NULL }, msg;
-	trindle_mailbox_t out = { 1, &req };
-	trindle_mailbox_t in = { 1, &msg };
+	trindle_message_t msg;
+	int got = trindle_util_receive(pipe, &msg, -1);
 
-	if (trindle_sync(&out, &in) != 0 || out.count != 0)
+	if (got < 0)
 		give_up(who, "cannot receive");
 	/* Nothing delivered means nobody can send any more. */
-	if (in.count == 0)
+	if (got == 0)
 		give_up(who, "input closed during setup");
-	if (msg.address != pipe || msg.content == NULL)
+	if (trindle_util_kind(&msg) != TRINDLE_UTIL_MESSAGE)
 		give_up(who, "unexpected notice during setup");
 	return msg.content;
 }
@@ -255,7 +240,7 @@ struct source {
 	uint64_t next;     /* next chunk index to generate */
 	uint32_t turn;     /* next worker, round robin */
 	bool markers_sent; /* have the end markers gone out? */
-	struct batch out;
+	trindle_util_batch_t out;
 };
 
 /* Fills a chunk segment with the next chunk and moves it to a worker. */
@@ -264,7 +249,7 @@ static void source_dispatch(struct source *s, struct chunk *c)
 	generate(c->data, s->config->seed, s->next);
 	c->index = s->next++;
 	c->worker = UINT32_MAX;
-	batch_move(&s->out, s->workers[s->turn], c);
+	added(trindle_util_add_move(&s->out, s->workers[s->turn], c));
 	s->turn = (s->turn + 1) % s->config->workers;
 }
 
@@ -275,7 +260,7 @@ static void source_send_markers(struct source *s)
 		trindle_segment_t marker = trindle_allocate(0, NULL);
 		if (!marker)
 			give_up("source", "cannot allocate an end marker");
-		batch_move(&s->out, s->workers[i], marker);
+		added(trindle_util_add_move(&s->out, s->workers[i], marker));
 	}
 	s->markers_sent = true;
 }
@@ -299,13 +284,13 @@ static void source_start(struct source *s)
 /* One round of a stage: sends what the batch holds, asks for more input
  * in the same call, and waits for it.  Returns how many messages arrived
  * in inbox (INBOX_SLOTS long): at least one. */
-static size_t next_round(const char *who, struct batch *b, trindle_pipe_t input,
+static size_t next_round(const char *who, trindle_util_batch_t *b, trindle_pipe_t input,
 		trindle_message_t *inbox)
 {
 	char why[160];
 
-	batch_add(b, input, NULL);
-	long n = batch_sync(b, inbox, INBOX_SLOTS, why, sizeof why);
+	added(trindle_util_add_receive(b, input));
+	long n = run_batch(b, inbox, INBOX_SLOTS, why, sizeof why);
 	if (n < 0)
 		give_up(who, why);
 	/* Nothing delivered: nobody can send to us any more. */
@@ -315,24 +300,24 @@ static size_t next_round(const char *who, struct batch *b, trindle_pipe_t input,
 }
 
 /* Sends (and releases) what the batch holds; does not wait. */
-static void flush(const char *who, struct batch *b)
+static void flush(const char *who, trindle_util_batch_t *b)
 {
 	char why[160];
 
-	if (batch_sync(b, NULL, 0, why, sizeof why) < 0)
+	if (run_batch(b, NULL, 0, why, sizeof why) < 0)
 		give_up(who, why);
 }
 
 /* Input, in order: the configuration, then one pipe per worker. */
 static void source_setup(struct source *s, trindle_pipe_t input)
 {
-	s->config = receive_one("source", input);
+	s->config = receive_setup("source", input);
 	if (!owned_segment(s->config, sizeof *s->config)
 			|| s->config->workers == 0 || s->config->workers > MAX_WORKERS
 			|| s->config->in_flight > MAX_IN_FLIGHT)
 		give_up("source", "bad configuration");
 	for (uint32_t i = 0; i < s->config->workers; i++)
-		s->workers[i] = receive_one("source", input);
+		s->workers[i] = receive_setup("source", input);
 }
 
 /* A chunk came back from the sink: refill it and send it out again, or
@@ -353,7 +338,7 @@ static int source_take(struct source *s, trindle_pipe_t input, trindle_message_t
 	if (s->next < s->config->chunks)
 		source_dispatch(s, c);
 	else
-		batch_add(&s->out, NULL, c);
+		added(trindle_util_add_release(&s->out, c));
 	return 1;
 }
 
@@ -362,8 +347,10 @@ static void source_main(trindle_pipe_t input)
 	/* Worst round: every circulating chunk moved (2 messages each), the
 	 * end markers, and the receive request. */
 	trindle_message_t msgs[2 * MAX_IN_FLIGHT + 2 * MAX_WORKERS + 1];
-	struct source s = { .out = { msgs, 0, sizeof msgs / sizeof msgs[0] } };
+	struct source s = { 0 };
 	trindle_message_t inbox[INBOX_SLOTS];
+
+	trindle_util_batch_init(&s.out, msgs, sizeof msgs / sizeof msgs[0]);
 
 	source_setup(&s, input);
 	source_start(&s);
@@ -384,7 +371,7 @@ struct worker {
 	trindle_pipe_t input;
 	trindle_pipe_t sink;
 	struct worker_tally *tally;
-	struct batch out;
+	trindle_util_batch_t out;
 };
 
 /* Handles one incoming message; returns true at the end marker. */
@@ -399,7 +386,7 @@ static bool worker_take(struct worker *w, trindle_message_t m)
 	if (m.address != w->input || c == NULL)
 		give_up("worker", "unexpected notice");
 	if (trindle_measure(c) == 0) { /* the end marker */
-		batch_add(&w->out, NULL, c);
+		added(trindle_util_add_release(&w->out, c));
 		return true;
 	}
 	if (!owned_segment(c, sizeof *c))
@@ -408,7 +395,7 @@ static bool worker_take(struct worker *w, trindle_message_t m)
 	c->digest = analyse(c->data, c->histogram);
 	c->worker = w->tally->id;
 	w->tally->chunks++;
-	batch_move(&w->out, w->sink, c);
+	added(trindle_util_add_move(&w->out, w->sink, c));
 	return false;
 }
 
@@ -416,14 +403,16 @@ static void worker_main(trindle_pipe_t input)
 {
 	trindle_message_t inbox[INBOX_SLOTS];
 	trindle_message_t msgs[2 * INBOX_SLOTS + 1];
-	struct worker w = { .input = input, .out = { msgs, 0, 2 * INBOX_SLOTS + 1 } };
+	struct worker w = { .input = input };
 	bool done = false;
 
+	trindle_util_batch_init(&w.out, msgs, sizeof msgs / sizeof msgs[0]);
+
 	/* Input, in order: our tally (with our id), the sink's pipe, chunks. */
-	w.tally = receive_one("worker", input);
+	w.tally = receive_setup("worker", input);
 	if (!owned_segment(w.tally, sizeof *w.tally))
 		give_up("worker", "bad configuration");
-	w.sink = receive_one("worker", input);
+	w.sink = receive_setup("worker", input);
 
 	while (!done) {
 		/* The results of a round go out with the next request. */
@@ -444,7 +433,7 @@ struct sink {
 	uint64_t chunks;       /* how many to expect */
 	struct summary *sum;   /* handed back through trindle_exit() */
 	bool *seen;            /* per chunk index */
-	struct batch out;
+	trindle_util_batch_t out;
 };
 
 /* Records one transformed chunk and sends it back to the source. */
@@ -461,19 +450,19 @@ static void sink_take(struct sink *k, trindle_message_t m)
 	for (int v = 0; v < 256; v++)
 		k->sum->histogram[v] += c->histogram[v];
 	k->sum->chunks++;
-	batch_move(&k->out, k->source, m.content); /* back for reuse */
+	added(trindle_util_add_move(&k->out, k->source, m.content)); /* back for reuse */
 }
 
 /* Input, in order: the configuration, the source's pipe. */
 static void sink_setup(struct sink *k)
 {
-	struct sink_config *config = receive_one("sink", k->input);
+	struct sink_config *config = receive_setup("sink", k->input);
 
 	if (!owned_segment(config, sizeof *config))
 		give_up("sink", "bad configuration");
 	k->chunks = config->chunks;
-	k->source = receive_one("sink", k->input);
-	batch_add(&k->out, NULL, config); /* done with it */
+	k->source = receive_setup("sink", k->input);
+	added(trindle_util_add_release(&k->out, config)); /* done with it */
 
 	/* Private scratch memory can be a segment too: whatever a process
 	 * holds is released when it ends, even through give_up(). */
@@ -489,7 +478,9 @@ static void sink_main(trindle_pipe_t input)
 {
 	trindle_message_t inbox[INBOX_SLOTS];
 	trindle_message_t msgs[2 * INBOX_SLOTS + 1];
-	struct sink k = { .input = input, .out = { msgs, 0, 2 * INBOX_SLOTS + 1 } };
+	struct sink k = { .input = input };
+
+	trindle_util_batch_init(&k.out, msgs, sizeof msgs / sizeof msgs[0]);
 
 	sink_setup(&k);
 	while (k.sum->chunks < k.chunks) {
@@ -497,7 +488,7 @@ static void sink_main(trindle_pipe_t input)
 		for (size_t i = 0; i < n; i++)
 			sink_take(&k, inbox[i]);
 	}
-	batch_add(&k.out, NULL, k.seen);
+	added(trindle_util_add_release(&k.out, k.seen));
 	flush("sink", &k.out);
 
 	k.sum->checksum = FOLD_START;
@@ -575,30 +566,32 @@ static int wire_up(struct run *r)
 	struct source_config sc = { r->opt->chunks, r->opt->seed, j, j * CHUNKS_PER_WORKER };
 	struct sink_config kc = { r->opt->chunks };
 	trindle_message_t msgs[6 + 4 * MAX_WORKERS];
-	struct batch out = { msgs, 0, sizeof msgs / sizeof msgs[0] };
+	trindle_util_batch_t out;
 	trindle_segment_t seg;
 	char why[160];
 
+	trindle_util_batch_init(&out, msgs, sizeof msgs / sizeof msgs[0]);
+
 	if (!(seg = config_segment(&kc, sizeof kc)))
 		goto no_memory;
-	batch_move(&out, r->sink, seg);
-	batch_add(&out, r->sink, r->source);
+	added(trindle_util_add_move(&out, r->sink, seg));
+	added(trindle_util_add_send(&out, r->sink, r->source));
 
 	for (uint32_t i = 0; i < j; i++) {
 		struct worker_tally t = { i, 0 };
 		if (!(seg = config_segment(&t, sizeof t)))
 			goto no_memory;
-		batch_move(&out, r->workers[i], seg);
-		batch_add(&out, r->workers[i], r->sink);
+		added(trindle_util_add_move(&out, r->workers[i], seg));
+		added(trindle_util_add_send(&out, r->workers[i], r->sink));
 	}
 
 	if (!(seg = config_segment(&sc, sizeof sc)))
 		goto no_memory;
-	batch_move(&out, r->source, seg);
+	added(trindle_util_add_move(&out, r->source, seg));
 	for (uint32_t i = 0; i < j; i++)
-		batch_add(&out, r->source, r->workers[i]);
+		added(trindle_util_add_send(&out, r->source, r->workers[i]));
 
-	if (batch_sync(&out, NULL, 0, why, sizeof why) < 0) {
+	if (run_batch(&out, NULL, 0, why, sizeof why) < 0) {
 		fprintf(stderr, "trindle-pipeline: setup: %s\n", why);
 		return -1;
 	}
@@ -644,9 +637,7 @@ static int handle(struct run *r, trindle_message_t m)
 		if (t->id < r->opt->workers)
 			r->done_by[t->id] = t->chunks;
 		r->tallies_in++;
-		trindle_message_t release = { NULL, m.content };
-		trindle_mailbox_t out = { 1, &release };
-		return trindle_sync(&out, NULL) == 0 && out.count == 0 ? 0 : -1;
+		return trindle_util_release(m.content);
 	}
 	if (m.address == r->results && !r->summary) {
 		r->summary = m.content;
@@ -663,13 +654,15 @@ static int collect(struct run *r)
 	trindle_message_t inbox[INBOX_SLOTS];
 
 	while (r->alive > 0 || !r->summary || r->tallies_in < r->opt->workers) {
-		trindle_message_t req[3] = {
-			{ r->results, NULL }, { r->tallies, NULL }, { r->errors, NULL },
-		};
-		trindle_mailbox_t out = { 3, req };
+		trindle_message_t req[3];
+		trindle_util_batch_t out;
 		trindle_mailbox_t in = { INBOX_SLOTS, inbox };
 
-		if (trindle_sync(&out, &in) != 0 || out.count != 0) {
+		trindle_util_batch_init(&out, req, 3);
+		added(trindle_util_add_receive(&out, r->results));
+		added(trindle_util_add_receive(&out, r->tallies));
+		added(trindle_util_add_receive(&out, r->errors));
+		if (trindle_util_flush(&out, &in) != 0) {
 			perror("trindle-pipeline: trindle_sync");
 			return -1;
 		}
@@ -696,14 +689,14 @@ static int collect(struct run *r)
 static void release_all(struct run *r)
 {
 	trindle_message_t msgs[4];
-	trindle_mailbox_t out = { 0, msgs };
+	trindle_util_batch_t out;
 
-	if (r->summary)
-		msgs[out.count++] = (trindle_message_t){ NULL, r->summary };
-	msgs[out.count++] = (trindle_message_t){ NULL, r->results };
-	msgs[out.count++] = (trindle_message_t){ NULL, r->tallies };
-	msgs[out.count++] = (trindle_message_t){ NULL, r->errors };
-	if (trindle_sync(&out, NULL) != 0 || out.count != 0)
+	trindle_util_batch_init(&out, msgs, 4);
+	added(trindle_util_add_release(&out, r->summary)); /* NULL: skipped */
+	added(trindle_util_add_release(&out, r->results));
+	added(trindle_util_add_release(&out, r->tallies));
+	added(trindle_util_add_release(&out, r->errors));
+	if (trindle_util_flush(&out, NULL) != 0)
 		fprintf(stderr, "trindle-pipeline: could not release everything\n");
 	r->summary = NULL;
 }

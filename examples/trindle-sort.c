@@ -31,6 +31,7 @@
 
 #include <trindle.h>
 #include <trindle/io.h>
+#include <trindle/util.h>
 
 #include "sort-lines.h"
 #include "textjob.h"
@@ -61,7 +62,7 @@ static trindle_segment_t sort_chunk(trindle_segment_t chunk,
 		run[at++] = '\n';
 	}
 	free(v);
-	textjob_move_or_release(source, chunk);
+	trindle_util_move_or_release(source, chunk);
 	return run;
 }
 
@@ -81,7 +82,7 @@ static void keep_run(struct textjob *j, unsigned long seq,
 		size_t cap = s->runs_cap ? s->runs_cap * 2 : 64;
 		trindle_segment_t *r = realloc(s->runs, cap * sizeof *r);
 		if (!r) {
-			textjob_release(run);
+			trindle_util_release(run);
 			j->failed = 1;
 			return;
 		}
@@ -156,6 +157,24 @@ static const struct textjob_tool sort_tool = {
 	.report = report,
 };
 
+/* Lets go of the runs, many in one sync: the library then changes the
+ * protection of their pages in one batch. */
+static void release_runs(struct sort_job *s)
+{
+	trindle_message_t storage[64];
+	trindle_util_batch_t b;
+
+	trindle_util_batch_init(&b, storage, sizeof storage / sizeof storage[0]);
+	for (size_t i = 0; i < s->nruns; i++) {
+		if (b.count == b.capacity) {
+			trindle_util_flush(&b, NULL);
+			b.count = 0; /* nothing to do about a failure now */
+		}
+		trindle_util_add_release(&b, s->runs[i]);
+	}
+	trindle_util_flush(&b, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	struct sort_job *s = calloc(1, sizeof *s);
@@ -173,7 +192,7 @@ int main(int argc, char **argv)
 		merge(s);
 	textjob_end_output(j);
 	textjob_shut_down(j);
-	textjob_release_all(s->runs, s->nruns);
+	release_runs(s);
 	free(s->runs);
 	int rc = j->failed ? 2 : 0;
 	free(s);

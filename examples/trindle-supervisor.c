@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include <trindle.h>
+#include <trindle/util.h>
 
 #define MAX_WORKERS 64
 #define MAX_CHUNKS 4096
@@ -57,19 +58,6 @@ struct task {
 
 /* ---- the workers -------------------------------------------------------- */
 
-/* Waits for the next message on a worker's input; NULL when none can come
- * any more (the supervisor is gone) or on a notice of its end. */
-static trindle_object_t receive_one(trindle_pipe_t input)
-{
-	trindle_message_t req = { input, NULL }, msg;
-	trindle_mailbox_t out = { 1, &req };
-	trindle_mailbox_t in = { 1, &msg };
-
-	if (trindle_sync(&out, &in) != 0 || out.count != 0 || in.count == 0)
-		return NULL;
-	return msg.address == input ? msg.content : NULL;
-}
-
 static uint64_t add_up(const uint64_t *numbers, uint64_t first, uint64_t count)
 {
 	uint64_t sum = 0;
@@ -86,25 +74,34 @@ static uint64_t add_up(const uint64_t *numbers, uint64_t first, uint64_t count)
  */
 static void worker_main(trindle_pipe_t input)
 {
-	trindle_pipe_t results = receive_one(input);
-	uint64_t *numbers = receive_one(input);
+	trindle_object_t setup[2]; /* the results pipe, the numbers */
 	trindle_message_t msgs[3], inbox[1];
-	trindle_mailbox_t out = { 0, msgs };
+	trindle_util_batch_t out;
 
-	if (!results || !numbers)
-		trindle_abort(NULL);
+	/* Nothing more can come (the supervisor is gone), or a notice came
+	 * first: either way, setup failed. */
+	for (int i = 0; i < 2; i++) {
+		if (trindle_util_receive(input, &inbox[0], -1) != 1 ||
+				trindle_util_kind(&inbox[0]) != TRINDLE_UTIL_MESSAGE)
+			trindle_abort(NULL);
+		setup[i] = inbox[0].content;
+	}
+	trindle_pipe_t results = setup[0];
+	uint64_t *numbers = setup[1];
 	uint64_t available = trindle_measure(numbers) / sizeof *numbers;
 
+	trindle_util_batch_init(&out, msgs, 3);
 	for (;;) {
-		msgs[out.count++] = (trindle_message_t){ input, NULL };
 		trindle_mailbox_t in = { 1, inbox };
-		if (trindle_sync(&out, &in) != 0 || out.count != 0 || in.count == 0)
+		trindle_util_add_receive(&out, input);
+		if (trindle_util_flush(&out, &in) != 0 || in.count == 0)
 			trindle_abort(NULL); /* supervisor gone, or a send failed */
 
 		struct task *t = inbox[0].content;
-		if (inbox[0].address == NULL)
-			continue; /* notice: we hold the numbers alone now */
-		if (inbox[0].address != input || t == NULL)
+		enum trindle_util_kind kind = trindle_util_kind(&inbox[0]);
+		if (kind == TRINDLE_UTIL_SOLE)
+			continue; /* we hold the numbers alone now */
+		if (kind != TRINDLE_UTIL_MESSAGE)
 			trindle_abort(NULL); /* notice: the results pipe died */
 		if (trindle_measure(t) == 0)
 			break; /* the stop marker */
@@ -117,8 +114,7 @@ static void worker_main(trindle_pipe_t input)
 			*(volatile uint64_t *)&numbers[t->first] = 0;
 		}
 		t->sum = add_up(numbers, t->first, t->count);
-		msgs[out.count++] = (trindle_message_t){ results, t };
-		msgs[out.count++] = (trindle_message_t){ NULL, t };
+		trindle_util_add_move(&out, results, t);
 	}
 	trindle_exit(NULL); /* releases the marker, the numbers and the pipe */
 }
@@ -153,18 +149,17 @@ struct supervisor {
 	uint32_t faults;
 	bool *done;                    /* per chunk */
 	uint64_t total;
-	trindle_message_t *out;        /* the outgoing batch */
-	size_t out_count, out_capacity;
+	trindle_util_batch_t out;      /* the outgoing batch */
 };
 
-static void queue(struct supervisor *s, trindle_pipe_t pipe, trindle_object_t object)
+/* Takes the result of adding to s->out.  Its capacity covers the worst
+ * round (see supervise()), so a full batch is a bug. */
+static void queued(int rc)
 {
-	/* The capacity covers the worst round (see main), so this is a bug. */
-	if (s->out_count == s->out_capacity) {
+	if (rc != 0) {
 		fprintf(stderr, "trindle-supervisor: batch overflow (a bug)\n");
 		abort();
 	}
-	s->out[s->out_count++] = (trindle_message_t){ pipe, object };
 }
 
 /* Fills a task segment for a chunk and moves it to worker w. */
@@ -183,8 +178,7 @@ static void assign(struct supervisor *s, uint32_t w, struct task *t, uint32_t ch
 	t->sabotage = w == s->opt->faulty && s->workers[w].tasks == 0;
 	s->workers[w].chunk = chunk;
 	s->workers[w].tasks++;
-	queue(s, s->workers[w].input, t);
-	queue(s, NULL, t);
+	queued(trindle_util_add_move(&s->out, s->workers[w].input, t));
 }
 
 /* Launches a worker and queues its setup: the results pipe and the shared
@@ -208,8 +202,8 @@ static int launch(struct supervisor *s, uint32_t chunk)
 	s->workers[w] = (struct worker){ .input = input, .chunk = NO_CHUNK };
 	s->launched++;
 	s->alive++;
-	queue(s, input, s->results);
-	queue(s, input, s->numbers);
+	queued(trindle_util_add_send(&s->out, input, s->results));
+	queued(trindle_util_add_send(&s->out, input, s->numbers));
 	assign(s, w, t, chunk);
 	return 0;
 }
@@ -261,9 +255,8 @@ static int on_result(struct supervisor *s, struct task *t)
 		perror("trindle-supervisor: trindle_allocate");
 		return -1;
 	}
-	queue(s, NULL, t);
-	queue(s, s->workers[w].input, stop);
-	queue(s, NULL, stop);
+	queued(trindle_util_add_release(&s->out, t));
+	queued(trindle_util_add_move(&s->out, s->workers[w].input, stop));
 	return 0;
 }
 
@@ -306,9 +299,7 @@ static int on_fault(struct supervisor *s, trindle_segment_t report)
 			f->address, f->object,
 			f->object == s->numbers ? " (the shared numbers)" : "",
 			f->signal == SIGBUS ? "SIGBUS" : f->signal == SIGSEGV ? "SIGSEGV" : "signal ?");
-	trindle_message_t m = { NULL, report };
-	trindle_mailbox_t out = { 1, &m };
-	if (trindle_sync(&out, NULL) != 0 || out.count != 0)
+	if (trindle_util_release(report) != 0)
 		return -1;
 	return w == NO_WORKER ? 0 : relaunch(s, w);
 }
@@ -355,19 +346,18 @@ static int step(struct supervisor *s)
 	trindle_message_t inbox[INBOX_SLOTS];
 	trindle_mailbox_t in = { INBOX_SLOTS, inbox };
 
-	queue(s, s->results, NULL);
-	queue(s, s->errors, NULL);
-	trindle_mailbox_t out = { s->out_count, s->out };
-	if (trindle_sync(&out, &in) != 0) {
+	queued(trindle_util_add_receive(&s->out, s->results));
+	queued(trindle_util_add_receive(&s->out, s->errors));
+	int failed = trindle_util_flush(&s->out, &in);
+	if (failed < 0) {
 		perror("trindle-supervisor: trindle_sync");
 		return -1;
 	}
-	if (out.count != 0) {
-		fprintf(stderr, "trindle-supervisor: %zu message(s) failed, first {%p, %p}\n",
-				out.count, s->out[0].address, s->out[0].content);
+	if (failed > 0) {
+		fprintf(stderr, "trindle-supervisor: %d message(s) failed, first {%p, %p}\n",
+				failed, s->out.message[0].address, s->out.message[0].content);
 		return -1;
 	}
-	s->out_count = 0;
 	if (in.count == 0) {
 		/* Nothing can arrive: every worker let go of our pipes.  Only
 		 * their closure notices can still be on the way. */
@@ -413,9 +403,10 @@ static int supervise(struct supervisor *s)
 	/* Worst round: every inbox slot brings a result (a move and a stop
 	 * marker: 4 messages) or an end (a relaunch: 4 messages); the first
 	 * round launches the pool (4 each); then 2 receive requests. */
-	s->out_capacity = 4 * (size_t)(first > INBOX_SLOTS ? first : INBOX_SLOTS) + 2;
-	s->out = malloc(s->out_capacity * sizeof *s->out);
-	if (!s->numbers || !s->results || !s->errors || !s->done || !s->out) {
+	size_t capacity = 4 * (size_t)(first > INBOX_SLOTS ? first : INBOX_SLOTS) + 2;
+	trindle_message_t *storage = malloc(capacity * sizeof *storage);
+	trindle_util_batch_init(&s->out, storage, capacity);
+	if (!s->numbers || !s->results || !s->errors || !s->done || !storage) {
 		perror("trindle-supervisor: setup");
 		return -1;
 	}
@@ -530,10 +521,14 @@ int main(int argc, char **argv)
 			PRIu32 " fault%s)\n", s.total, expected, s.launched, s.faults,
 			s.faults == 1 ? "" : "s");
 
-	trindle_message_t rel[3] = { { NULL, s.numbers }, { NULL, s.results }, { NULL, s.errors } };
-	trindle_mailbox_t out = { 3, rel };
-	int status = trindle_sync(&out, NULL) == 0 && out.count == 0 && s.total == expected;
+	trindle_message_t rel[3];
+	trindle_util_batch_t out;
+	trindle_util_batch_init(&out, rel, 3);
+	trindle_util_add_release(&out, s.numbers);
+	trindle_util_add_release(&out, s.results);
+	trindle_util_add_release(&out, s.errors);
+	int status = trindle_util_flush(&out, NULL) == 0 && s.total == expected;
 	free(s.done);
-	free(s.out);
+	free(s.out.message);
 	return status ? EXIT_SUCCESS : EXIT_FAILURE;
 }

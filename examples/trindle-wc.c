@@ -39,6 +39,7 @@
 
 #include <trindle.h>
 #include <trindle/io.h>
+#include <trindle/util.h>
 
 #include "textjob.h"
 #include "wc-count.h"
@@ -55,7 +56,7 @@ static trindle_segment_t wc_chunk(trindle_segment_t chunk,
 		memcpy(chunk, &c, sizeof c); /* moved to us: writable */
 		return chunk;
 	}
-	textjob_release(chunk);
+	trindle_util_release(chunk);
 	return trindle_allocate(1, &(trindle_buffer_t){ sizeof c, &c });
 }
 
@@ -89,7 +90,7 @@ static void take_counts(struct textjob *j, unsigned long seq,
 		memcpy(&wc->per_chunk[seq], seg, sizeof(struct counts));
 	else
 		j->failed = 1;
-	textjob_move_or_release(j->source, seg);
+	trindle_util_move_or_release(j->source, seg);
 }
 
 /* The source's report: the file could not be read.  wc names standard

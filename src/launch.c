@@ -2,9 +2,9 @@
 /*
  * launch.c - worker threads: launch, exit, abort and the fault jump.
  *
- * Creating a thread costs ~40 us here, so finished workers stay in a pool:
- * an idle thread spins for a while, then sleeps on its futex word, and a
- * launch hands it the new process directly.  Each worker thread runs its
+ * Creating a thread costs far more than handing one a job, so finished
+ * workers stay in a pool: an idle thread spins for a while, then sleeps on
+ * its futex word, and a launch hands it the new process directly.  Each worker thread runs its
  * process from one base frame (run_process); trindle_exit, trindle_abort
  * and the fault handler jump back there, so a process always ends in the
  * same place, with its stack unwound.

@@ -324,7 +324,8 @@ static void give_slot(struct segment *s)
 /*
  * Memory policy.  Destroyed slots keep their pages, so that the next
  * allocation of the size reuses them with a memset instead of page faults
- * (~40x dearer here), up to a limit in all (1 GiB, or TRINDLE_RETAIN_MIB).
+ * (a fault per page costs far more than clearing it), up to a limit in
+ * all (1 GiB, or TRINDLE_RETAIN_MIB).
  * Beyond it, and for any slot of 8 MiB or more, a destroyed slot gives its
  * pages back to the kernel (neighbours doing so together, with one
  * madvise); such a slot comes back zero-filled.
@@ -600,7 +601,7 @@ static enum fate finish_locked(struct segment *s, int want, bool changed,
  * of them would use up the limit.  Decided slot by slot, not for a run of
  * neighbours: two 4 MiB chunks destroyed side by side in one sync stay as
  * cheap to reuse as one (as a run they went back, and the next two chunks
- * took 2,048 page faults, ~4 ms). */
+ * faulted in every page again: commit 6d09729 has the figures). */
 static bool keep_pages(const struct segment *s, size_t ps)
 {
 	size_t bytes = s->slot_pages * ps;

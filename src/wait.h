@@ -2,8 +2,9 @@
 /*
  * wait.h - waiting for something to happen: spin briefly, then futex.
  *
- * Waking a sleeping thread costs ~23 us on this kind of machine, so a
- * waiter first spins for a few microseconds; only then does it announce
+ * Waking a sleeping thread costs both sides a trip through the kernel and
+ * the scheduler, so a waiter first spins for a few microseconds (see
+ * benchmarks/RESULTS.md for what that buys); only then does it announce
  * itself in its wait word and sleep.  A waker touches the kernel only when
  * the word says someone sleeps.  The announce-then-recheck on one side and
  * publish-then-check on the other are ordered by seq_cst fences, so a

@@ -28,14 +28,6 @@ mkdir "$dir/adir"
 pattern=1
 fails=0 total=0
 
-reference() {
-	case $tool in
-	wc) wc "$@" ;;
-	grep) grep -F -e "$pattern" "$@" ;;
-	sort) sort "$@" ;;
-	esac
-}
-
 ours() {
 	case $tool in
 	grep) timeout 10 "$bin" -j 2 -- "$pattern" "$@" ;;

@@ -10,3 +10,13 @@ fail() {
 	echo "FAIL: $*" >&2
 	exit 1
 }
+
+# The text tools' checks: what coreutils do as trindle-$tool (wc, grep -F
+# with $pattern, or sort) on the same arguments.
+reference() {
+	case $tool in
+	wc) wc "$@" ;;
+	grep) grep -F -e "$pattern" "$@" ;;
+	sort) sort "$@" ;;
+	esac
+}

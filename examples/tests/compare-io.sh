@@ -12,6 +12,7 @@
 # one line that announces the fallback.
 set -u
 export LC_ALL=C
+. "$(dirname "$0")/common.sh"
 
 tool=$1 bin=$2 gen=$3 mib=${4:-3}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/trindle-io-XXXXXX") || exit 1
@@ -19,14 +20,6 @@ trap 'rm -rf "$dir"' EXIT INT TERM
 "$gen" "$dir" "$mib" || exit 1
 fails=0 runs=0
 pattern=needle
-
-reference() {
-	case $tool in
-	wc) wc "$@" ;;
-	grep) grep -F -e "$pattern" "$@" ;;
-	sort) sort "$@" ;;
-	esac
-}
 
 ours() { # -j N --chunk BYTES [FILE]: the arguments come in that order
 	case $tool in

@@ -14,21 +14,6 @@
 
 #define PARAMS_MAGIC 0x50494f54u /* "TOIP" */
 
-void trindle__io_release(trindle_object_t obj)
-{
-	if (!obj)
-		return;
-	trindle_message_t m = { NULL, obj };
-	trindle_mailbox_t out = { 1, &m };
-	trindle_sync(&out, NULL);
-}
-
-trindle_segment_t trindle__io_copy(const void *src, size_t len)
-{
-	trindle_buffer_t b = { len, src };
-	return trindle_allocate(1, &b);
-}
-
 int trindle__io_keep_off_std(int fd)
 {
 	if (fd > STDERR_FILENO)
@@ -45,7 +30,7 @@ static void undo_start(int fd, trindle_segment_t seg)
 	int saved = errno;
 	if (fd >= 0)
 		close(fd);
-	trindle__io_release(seg);
+	trindle_util_release(seg);
 	errno = saved;
 }
 
@@ -57,17 +42,17 @@ static void undo_start(int fd, trindle_segment_t seg)
  * opened, or another device's file or io_uring ring), and the device would
  * write there.  A closed descriptor fails the call with EBADF.
  */
-static int copy_standard_fd(enum trindle__io_kind kind)
+static int copy_standard_fd(enum io_kind kind)
 {
-	int fd = kind == TRINDLE__IO_SOURCE ? STDIN_FILENO : STDOUT_FILENO;
+	int fd = kind == IO_SOURCE ? STDIN_FILENO : STDOUT_FILENO;
 	return fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
 }
 
 trindle_pipe_t trindle__io_start(trindle_entrypoint_t entry,
-		size_t queue_count, const struct trindle__io_params *p,
+		size_t queue_count, const struct io_params *p,
 		const char *path)
 {
-	struct trindle__io_params head = *p;
+	struct io_params head = *p;
 	head.magic = PARAMS_MAGIC;
 	head.std_fd = -1;
 	if (!path || strcmp(path, "-") == 0) {
@@ -89,57 +74,58 @@ trindle_pipe_t trindle__io_start(trindle_entrypoint_t entry,
 		undo_start(head.std_fd, seg);
 		return NULL;
 	}
-	/* The input pipe is new and empty, so the moves cannot find it full;
+	/* The input pipe is new and empty, so the sends cannot find it full;
 	 * they fail only if the device died already, and then it is gone.
 	 * A give-back pipe follows the parameters: sending a pipe gives SEND. */
-	trindle_message_t m[3] = { { input, seg }, { NULL, seg },
-				   { input, p->give_back } };
-	trindle_mailbox_t out = { p->give_back ? 3 : 2, m };
-	trindle_sync(&out, NULL);
-	if (out.count) {
+	trindle_message_t m[3];
+	trindle_util_batch_t start;
+	trindle_util_batch_init(&start, m, 3);
+	trindle_util_add_move(&start, input, seg);
+	if (p->give_back)
+		trindle_util_add_send(&start, input, p->give_back);
+	if (trindle_util_flush(&start, NULL) != 0) {
 		/* Failed messages come first: if the parameters did not go,
 		 * the descriptor is still ours to close. */
 		undo_start(m[0].content == seg ? head.std_fd : -1, seg);
-		trindle__io_release(input);
+		trindle_util_release(input);
 		errno = EAGAIN;
 		return NULL;
 	}
 	return input;
 }
 
-const struct trindle__io_params *trindle__io_params_take(
+const struct io_params *trindle__io_params_take(
 		trindle_pipe_t input, uint32_t kind)
 {
-	trindle_message_t req = { input, NULL }, msg;
+	trindle_message_t msg;
 	for (;;) {
-		trindle_mailbox_t out = { 1, &req }, in = { 1, &msg };
-		if (trindle_sync(&out, &in) < 0 || in.count == 0)
+		if (trindle_util_receive(input, &msg, -1) != 1)
 			return NULL; /* the launcher let go before sending */
-		if (msg.address != input || !msg.content)
+		if (trindle_util_kind(&msg) != TRINDLE_UTIL_MESSAGE)
 			continue; /* a notice; the parameters come first */
-		const struct trindle__io_params *p = msg.content;
+		const struct io_params *p = msg.content;
 		size_t size = trindle_measure(msg.content);
 		if (size > sizeof *p && p->magic == PARAMS_MAGIC &&
 		    p->kind == kind && ((const char *)p)[size - 1] == '\0')
 			return p;
-		trindle__io_release(msg.content);
+		trindle_util_release(msg.content);
 		return NULL;
 	}
 }
 
-static const char *device_name(enum trindle__io_kind kind)
+static const char *device_name(enum io_kind kind)
 {
-	return kind == TRINDLE__IO_SOURCE ? "file source" : "file sink";
+	return kind == IO_SOURCE ? "file source" : "file sink";
 }
 
-trindle_segment_t trindle__io_report(enum trindle__io_kind kind,
+trindle_segment_t trindle__io_report(enum io_kind kind,
 		const char *operation, const char *path, int error,
 		uint64_t offset)
 {
 	char msg[512], ebuf[128];
 	const char *what = strerror_r(error, ebuf, sizeof ebuf);
 	const char *shown = strcmp(path, "-") ? path
-			    : kind == TRINDLE__IO_SOURCE ? "standard input"
+			    : kind == IO_SOURCE ? "standard input"
 							 : "standard output";
 	int n;
 
@@ -167,7 +153,7 @@ trindle_segment_t trindle__io_report(enum trindle__io_kind kind,
 	return trindle_allocate(4, b);
 }
 
-int trindle__io_fail(struct trindle__io_file *f, const char *op, uint64_t off,
+int trindle__io_fail(struct io_file *f, const char *op, uint64_t off,
 		int error)
 {
 	f->op = op;
@@ -175,8 +161,8 @@ int trindle__io_fail(struct trindle__io_file *f, const char *op, uint64_t off,
 	return -(error ? error : EIO);
 }
 
-int trindle__io_open(struct trindle__io_file *f,
-		const struct trindle__io_params *p, int flags, struct stat *st)
+int trindle__io_open(struct io_file *f,
+		const struct io_params *p, int flags, struct stat *st)
 {
 	f->path = p->path[0] ? p->path : "-";
 	if (p->path[0]) {
@@ -189,41 +175,41 @@ int trindle__io_open(struct trindle__io_file *f,
 		f->fd = fd;
 	} else {
 		f->fd = p->std_fd; /* the copy made at the call */
-		f->standard = 1;
+		f->standard = true;
 	}
-	f->own_fd = 1;
+	f->own_fd = true;
 	if (fstat(f->fd, st) < 0)
 		return trindle__io_fail(f, "fstat", 0, errno);
 	return 0;
 }
 
-int trindle__io_engine_start(struct trindle__io_file *f, unsigned depth)
+int trindle__io_engine_start(struct io_file *f, unsigned depth)
 {
 	int rc = trindle__io_engine_init(&f->eng, f->fd, depth);
 	if (rc < 0)
 		return trindle__io_fail(f, "allocate", 0, -rc);
-	f->eng_ready = 1;
+	f->eng_ready = true;
 	return 0;
 }
 
-void trindle__io_close(struct trindle__io_file *f)
+void trindle__io_close(struct io_file *f)
 {
 	if (f->eng_ready)
 		trindle__io_engine_fini(&f->eng);
-	f->eng_ready = 0;
+	f->eng_ready = false;
 	if (f->own_fd)
 		close(f->fd);
-	f->own_fd = 0;
+	f->own_fd = false;
 }
 
-void trindle__io_end(const struct trindle__io_params *p,
-		const struct trindle__io_file *f, int rc, trindle_segment_t last)
+void trindle__io_end(const struct io_params *p,
+		const struct io_file *f, int rc, trindle_segment_t last)
 {
 	trindle_segment_t report = NULL;
 	if (rc < 0)
 		report = trindle__io_report(p->kind, f->op, f->path, -rc,
 					    f->err_off);
-	trindle__io_release((trindle_segment_t)p);
+	trindle_util_release((trindle_segment_t)p);
 	if (rc < 0)
 		trindle_abort(report);
 	trindle_exit(last);

@@ -31,7 +31,7 @@ static void say_fallback(const char *why)
 			why);
 }
 
-static int uring_forced_off(void)
+static bool uring_forced_off(void)
 {
 	const char *v = getenv("TRINDLE_IO_URING");
 
@@ -47,7 +47,7 @@ static int uring_forced_off(void)
  * device).  So a ring that lands there is kept aside while another is
  * made, which cannot land there once the low numbers are taken, and the
  * ones kept aside are then closed. */
-static int uring_init(struct trindle__io_engine *e)
+static int uring_init(struct io_engine *e)
 {
 	struct io_uring low[STDERR_FILENO + 1];
 	unsigned nlow = 0;
@@ -60,7 +60,7 @@ static int uring_init(struct trindle__io_engine *e)
 		io_uring_queue_exit(&low[--nlow]);
 	if (rc < 0)
 		return rc;
-	e->uring = 1;
+	e->uring = true;
 	e->unsubmitted = 0;
 	return 0;
 }
@@ -68,7 +68,7 @@ static int uring_init(struct trindle__io_engine *e)
 
 /* Chooses the engine: io_uring (e->uring set) unless it is forced off or
  * refused, else the fallback. */
-static void choose(struct trindle__io_engine *e)
+static void choose_engine(struct io_engine *e)
 {
 	if (uring_forced_off()) {
 		say_fallback("TRINDLE_IO_URING=0");
@@ -86,7 +86,7 @@ static void choose(struct trindle__io_engine *e)
 	(void)e;
 }
 
-int trindle__io_engine_init(struct trindle__io_engine *e, int fd,
+int trindle__io_engine_init(struct io_engine *e, int fd,
 		unsigned depth)
 {
 	memset(e, 0, sizeof *e);
@@ -97,15 +97,15 @@ int trindle__io_engine_init(struct trindle__io_engine *e, int fd,
 	e->fifo = calloc(e->depth, sizeof *e->fifo);
 	if (!e->fifo)
 		return -ENOMEM;
-	choose(e);
+	choose_engine(e);
 	return 0;
 }
 
 #ifdef TRINDLE_HAVE_LIBURING
 /*
  * A read of data the page cache already holds gains nothing from io_uring
- * (measured here: 21 GB/s against 24 GB/s for read()), so it is done at
- * once with preadv2(RWF_NOWAIT), which refuses instead of blocking; only
+ * (it was slower than read() when measured), so it is done at once
+ * with preadv2(RWF_NOWAIT), which refuses instead of blocking; only
  * reads that would wait for the disk go to the ring.  Returns true if op
  * is done (it is then reaped before the ring's completions).
  *
@@ -114,8 +114,8 @@ int trindle__io_engine_init(struct trindle__io_engine *e, int fd,
  * caller asks for the rest.  Sending the whole read to the ring instead
  * would make it read again what is already there, and io_uring runs a
  * read it can do without blocking inside the submit call, so the device
- * would stall there for the whole window (seen: 4.7 ms for two 4 MiB
- * chunks before the first one could leave).
+ * would stall there until the whole window was read, before the first
+ * chunk could leave.
  *
  * Such a mark also makes a read that starts on it refuse outright.  Right
  * after the cache served a read, that is what a refusal most likely
@@ -124,7 +124,7 @@ int trindle__io_engine_init(struct trindle__io_engine *e, int fd,
  * that one read waits for the disk, and the next refusal goes to the ring:
  * only a read the cache served lets the one after it block.
  */
-static bool read_cached(struct trindle__io_engine *e, struct trindle__io_op *op)
+static bool read_cached(struct io_engine *e, struct io_op *op)
 {
 	if (op->write || op->offset < 0 || op->len > MAX_OP)
 		return false;
@@ -132,7 +132,7 @@ static bool read_cached(struct trindle__io_engine *e, struct trindle__io_op *op)
 	ssize_t n = preadv2(e->fd, &iov, 1, (off_t)op->offset, RWF_NOWAIT);
 	if (n < 0 && errno == EAGAIN && e->cached) {
 		n = preadv2(e->fd, &iov, 1, (off_t)op->offset, 0);
-		e->cached = 0;
+		e->cached = false;
 	} else {
 		e->cached = n > 0;
 	}
@@ -146,8 +146,8 @@ static bool read_cached(struct trindle__io_engine *e, struct trindle__io_op *op)
 }
 #endif
 
-void trindle__io_engine_submit(struct trindle__io_engine *e,
-		struct trindle__io_op *op)
+void trindle__io_engine_submit(struct io_engine *e,
+		struct io_op *op)
 {
 	op->res = 0;
 #ifdef TRINDLE_HAVE_LIBURING
@@ -178,7 +178,7 @@ void trindle__io_engine_submit(struct trindle__io_engine *e,
 }
 
 /* One system call of the fallback; returns bytes or -errno. */
-static ssize_t run_plain(int fd, struct trindle__io_op *op)
+static ssize_t run_plain(int fd, struct io_op *op)
 {
 	ssize_t n;
 
@@ -196,7 +196,7 @@ static ssize_t run_plain(int fd, struct trindle__io_op *op)
 
 #ifdef TRINDLE_HAVE_LIBURING
 /* Returns 0, or -errno when the kernel took none of the queued SQEs. */
-static int uring_submit(struct trindle__io_engine *e)
+static int uring_submit(struct io_engine *e)
 {
 	while (e->unsubmitted) {
 		int rc = io_uring_submit(&e->ring);
@@ -212,9 +212,9 @@ static int uring_submit(struct trindle__io_engine *e)
 	return 0;
 }
 
-static struct trindle__io_op *take_done(struct trindle__io_engine *e)
+static struct io_op *take_done(struct io_engine *e)
 {
-	struct trindle__io_op *done = e->fifo[e->head];
+	struct io_op *done = e->fifo[e->head];
 
 	e->head = (e->head + 1) % e->depth;
 	e->ndone--;
@@ -222,8 +222,7 @@ static struct trindle__io_op *take_done(struct trindle__io_engine *e)
 	return done;
 }
 
-static struct trindle__io_op *uring_reap(struct trindle__io_engine *e,
-		int wait)
+static struct io_op *uring_reap(struct io_engine *e, bool wait)
 {
 	struct io_uring_cqe *cqe = NULL;
 	int rc;
@@ -238,7 +237,7 @@ static struct trindle__io_op *uring_reap(struct trindle__io_engine *e,
 	while (rc == -EINTR);
 	if (rc < 0 || !cqe)
 		return NULL;
-	struct trindle__io_op *op = io_uring_cqe_get_data(cqe);
+	struct io_op *op = io_uring_cqe_get_data(cqe);
 	op->res = cqe->res;
 	io_uring_cqe_seen(&e->ring, cqe);
 	e->queued--;
@@ -246,7 +245,7 @@ static struct trindle__io_op *uring_reap(struct trindle__io_engine *e,
 }
 #endif
 
-void trindle__io_engine_kick(struct trindle__io_engine *e)
+void trindle__io_engine_kick(struct io_engine *e)
 {
 #ifdef TRINDLE_HAVE_LIBURING
 	if (e->uring)
@@ -256,8 +255,7 @@ void trindle__io_engine_kick(struct trindle__io_engine *e)
 #endif
 }
 
-struct trindle__io_op *trindle__io_engine_reap(struct trindle__io_engine *e,
-		int wait)
+struct io_op *trindle__io_engine_reap(struct io_engine *e, bool wait)
 {
 	if (e->queued == 0)
 		return NULL;
@@ -267,21 +265,21 @@ struct trindle__io_op *trindle__io_engine_reap(struct trindle__io_engine *e,
 #endif
 	/* The fallback has no background: reaping is doing, in order. */
 	(void)wait;
-	struct trindle__io_op *op = e->fifo[e->head];
+	struct io_op *op = e->fifo[e->head];
 	e->head = (e->head + 1) % e->depth;
 	e->queued--;
 	op->res = run_plain(e->fd, op);
 	return op;
 }
 
-void trindle__io_engine_fini(struct trindle__io_engine *e)
+void trindle__io_engine_fini(struct io_engine *e)
 {
 #ifdef TRINDLE_HAVE_LIBURING
 	if (e->uring) {
-		while (e->queued && uring_reap(e, 1))
+		while (e->queued && uring_reap(e, true))
 			;
 		io_uring_queue_exit(&e->ring);
-		e->uring = 0;
+		e->uring = false;
 	}
 #endif
 	free(e->fifo);
@@ -289,7 +287,7 @@ void trindle__io_engine_fini(struct trindle__io_engine *e)
 	e->queued = 0;
 }
 
-void trindle__io_wait_ready(int fd, int write)
+void trindle__io_wait_ready(int fd, bool write)
 {
 	struct pollfd p = { .fd = fd, .events = write ? POLLOUT : POLLIN };
 

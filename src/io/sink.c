@@ -20,40 +20,36 @@
 
 /* One write in flight; op comes first, so a completed op is its slot. */
 struct slot {
-	struct trindle__io_op op;
+	struct io_op op;
 	const unsigned char *seg;
 	size_t len, done;
 	uint64_t off;  /* file offset of seg[0]; unused for streams */
-	int busy;
+	bool busy;
 };
 
 struct sink {
 	trindle_pipe_t input;
 	trindle_pipe_t give_back; /* where written segments go, or NULL */
-	int have_give_back;       /* SEND on it has come */
-	struct trindle__io_file file;
-	int seekable;      /* a regular file written at offsets */
-	int regular;       /* fsync() applies */
-	int nosync;
+	bool have_give_back;      /* SEND on it has come */
+	struct io_file file;
+	bool seekable;     /* a regular file written at offsets */
+	bool regular;      /* fsync() applies */
+	bool nosync;
 	unsigned depth, inflight;
 	struct slot *slots;
 	uint64_t pos;      /* offset of the next segment (regular files) */
 	uint64_t written;
-	int ended;         /* the end marker came */
+	bool ended;        /* the end marker came */
 };
 
-static int fail(struct sink *s, const char *op, uint64_t off, int error)
+/* Queues the rest of w's write (all of it, or what a short write left). */
+static void submit_write(struct sink *s, struct slot *w)
 {
-	return trindle__io_fail(&s->file, op, off, error);
-}
-
-static void submit(struct sink *s, struct slot *w)
-{
-	w->op = (struct trindle__io_op){
+	w->op = (struct io_op){
 		.buf = (void *)(w->seg + w->done),
 		.len = w->len - w->done,
 		.offset = s->seekable ? (int64_t)(w->off + w->done) : -1,
-		.write = 1,
+		.write = true,
 	};
 	trindle__io_engine_submit(&s->file.eng, &w->op);
 }
@@ -63,86 +59,82 @@ static void start_write(struct sink *s, const unsigned char *seg, size_t len)
 	struct slot *w = s->slots;
 	while (w->busy)
 		w++; /* inflight < depth, so a slot is free */
-	*w = (struct slot){ .seg = seg, .len = len, .off = s->pos, .busy = 1 };
+	*w = (struct slot){ .seg = seg, .len = len, .off = s->pos, .busy = true };
 	s->pos += len;
 	s->inflight++;
-	submit(s, w);
+	submit_write(s, w);
 }
 
 /* The same segment may be sent twice and be in flight twice while the
  * sink holds it once: only the last write to finish releases it. */
-static int still_in_flight(const struct sink *s, const unsigned char *seg)
+static bool still_in_flight(const struct sink *s, const unsigned char *seg)
 {
 	for (unsigned i = 0; i < s->depth; i++)
 		if (s->slots[i].busy && s->slots[i].seg == seg)
-			return 1;
-	return 0;
+			return true;
+	return false;
 }
 
 /* A written segment goes back to the producer if it is ours alone and
  * there is a give-back pipe with room; otherwise it is released. */
-static void done_with(struct sink *s, trindle_segment_t seg)
+static void give_back_or_release(struct sink *s, trindle_segment_t seg)
 {
 	if (s->have_give_back &&
-	    trindle_access(seg) == (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE)) {
-		trindle_message_t m[2] = { { s->give_back, seg }, { NULL, seg } };
-		trindle_mailbox_t out = { 2, m };
-		trindle_sync(&out, NULL);
-		if (out.count == 0)
-			return;
-	}
-	trindle__io_release(seg);
+	    trindle_access(seg) == (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE))
+		trindle_util_move_or_release(s->give_back, seg);
+	else
+		trindle_util_release(seg);
 }
 
-static int write_done(struct sink *s, struct trindle__io_op *op)
+static int write_done(struct sink *s, struct io_op *op)
 {
 	struct slot *w = (struct slot *)op;
 
 	if (op->res == -EINTR) {
-		submit(s, w);
+		submit_write(s, w);
 		return 0;
 	}
 	if (op->res == -EAGAIN) { /* someone left the fd non-blocking */
-		trindle__io_wait_ready(s->file.fd, 1);
-		submit(s, w);
+		trindle__io_wait_ready(s->file.fd, true);
+		submit_write(s, w);
 		return 0;
 	}
 	if (op->res < 0)
-		return fail(s, "write", w->off + w->done, (int)-op->res);
+		return trindle__io_fail(&s->file, "write", w->off + w->done, (int)-op->res);
 	if (op->res == 0) /* no progress is possible: call it what write() would */
-		return fail(s, "write", w->off + w->done, ENOSPC);
+		return trindle__io_fail(&s->file, "write", w->off + w->done, ENOSPC);
 	w->done += (size_t)op->res;
 	s->written += (uint64_t)op->res;
 	if (w->done < w->len) {
-		submit(s, w); /* a short write: send the rest */
+		submit_write(s, w); /* a short write: send the rest */
 		return 0;
 	}
-	w->busy = 0;
+	w->busy = false;
 	s->inflight--;
 	if (!still_in_flight(s, w->seg))
-		done_with(s, (trindle_segment_t)w->seg);
+		give_back_or_release(s, (trindle_segment_t)w->seg);
 	return 0;
 }
 
 /* One message from the input pipe. */
-static void take(struct sink *s, const trindle_message_t *m)
+static void take_message(struct sink *s, const trindle_message_t *m)
 {
 	if (m->address != s->input || !m->content)
 		return; /* a notice: a segment we hold anyway, or a dead pipe */
 	int rights = trindle_access(m->content);
 	if (m->content == s->give_back && !s->have_give_back &&
 	    (rights & TRINDLE_ACCESS_SEND)) {
-		s->have_give_back = 1; /* the pipe that follows the parameters */
+		s->have_give_back = true; /* the pipe after the parameters */
 		return;
 	}
 	if (s->ended || !(rights & TRINDLE_ACCESS_READ)) {
-		trindle__io_release(m->content); /* a pipe, or past the end */
+		trindle_util_release(m->content); /* a pipe, or past the end */
 		return;
 	}
 	size_t len = trindle_measure(m->content);
 	if (len == 0) {
-		s->ended = 1;
-		trindle__io_release(m->content);
+		s->ended = true;
+		trindle_util_release(m->content);
 		return;
 	}
 	start_write(s, m->content, len);
@@ -158,18 +150,18 @@ static int take_input(struct sink *s)
 	trindle_message_t req = { s->input, NULL }, msgs[TRINDLE_IO_IN_FLIGHT_MAX];
 	trindle_mailbox_t out = { 1, &req };
 	trindle_mailbox_t in = { s->depth - s->inflight, msgs };
-	int wait = s->inflight == 0;
+	bool wait = s->inflight == 0;
 
 	if (trindle_sync_timeout(&out, &in, wait ? -1 : 0) < 0)
-		return fail(s, "input", 0, errno);
+		return trindle__io_fail(&s->file, "input", 0, errno);
 	for (size_t i = 0; i < in.count; i++)
-		take(s, &msgs[i]);
+		take_message(s, &msgs[i]);
 	if (wait && in.count == 0)
-		return fail(s, "input", 0, EPIPE);
+		return trindle__io_fail(&s->file, "input", 0, EPIPE);
 	return (int)in.count;
 }
 
-static int run(struct sink *s)
+static int write_input(struct sink *s)
 {
 	while (!s->ended || s->inflight) {
 		if (!s->ended && s->inflight < s->depth) {
@@ -181,8 +173,9 @@ static int run(struct sink *s)
 		}
 		if (s->inflight == 0)
 			continue;
-		struct trindle__io_op *op = trindle__io_engine_reap(&s->file.eng, 1);
-		int rc = op ? write_done(s, op) : fail(s, "write", s->pos, EIO);
+		struct io_op *op = trindle__io_engine_reap(&s->file.eng, true);
+		int rc = op ? write_done(s, op)
+			    : trindle__io_fail(&s->file, "write", s->pos, EIO);
 		if (rc < 0)
 			return rc;
 	}
@@ -190,16 +183,16 @@ static int run(struct sink *s)
 }
 
 /* fsync() for files, and standard output left after what was written. */
-static int flush(struct sink *s)
+static int sync_output(struct sink *s)
 {
 	if (s->regular && !s->nosync && fsync(s->file.fd) < 0)
-		return fail(s, "fsync", 0, errno);
+		return trindle__io_fail(&s->file, "fsync", 0, errno);
 	if (s->seekable && s->file.standard)
 		lseek(s->file.fd, (off_t)s->pos, SEEK_SET);
 	return 0;
 }
 
-static int open_output(struct sink *s, const struct trindle__io_params *p)
+static int open_output(struct sink *s, const struct io_params *p)
 {
 	struct stat st;
 	int flags = O_WRONLY | O_CREAT |
@@ -217,7 +210,7 @@ static int open_output(struct sink *s, const struct trindle__io_params *p)
 	return 0;
 }
 
-static int setup(struct sink *s, const struct trindle__io_params *p)
+static int start_sink(struct sink *s, const struct io_params *p)
 {
 	s->nosync = (p->flags & TRINDLE_SINK_NO_FSYNC) != 0;
 	s->give_back = p->give_back;
@@ -227,44 +220,44 @@ static int setup(struct sink *s, const struct trindle__io_params *p)
 	s->depth = s->seekable ? p->depth : 1;
 	s->slots = calloc(s->depth, sizeof *s->slots);
 	if (!s->slots)
-		return fail(s, "allocate", 0, ENOMEM);
+		return trindle__io_fail(&s->file, "allocate", 0, ENOMEM);
 	return trindle__io_engine_start(&s->file, s->depth);
 }
 
-static void teardown(struct sink *s)
+static void stop_sink(struct sink *s)
 {
 	/* Writes still in flight must finish before their segments go. */
 	trindle__io_close(&s->file);
 	for (unsigned i = 0; s->slots && i < s->depth; i++)
 		if (s->slots[i].busy) {
-			s->slots[i].busy = 0;
+			s->slots[i].busy = false;
 			if (!still_in_flight(s, s->slots[i].seg))
-				trindle__io_release((trindle_segment_t)s->slots[i].seg);
+				trindle_util_release((trindle_segment_t)s->slots[i].seg);
 		}
 	free(s->slots);
 }
 
 static void sink_main(trindle_pipe_t input)
 {
-	const struct trindle__io_params *p =
-		trindle__io_params_take(input, TRINDLE__IO_SINK);
+	const struct io_params *p =
+		trindle__io_params_take(input, IO_SINK);
 	if (!p)
 		return;
 
 	struct sink s = { .input = input, .file.fd = -1 };
 	trindle_segment_t result = NULL;
-	int rc = setup(&s, p);
+	int rc = start_sink(&s, p);
 	if (rc == 0)
-		rc = run(&s);
+		rc = write_input(&s);
 	if (rc == 0)
-		rc = flush(&s);
+		rc = sync_output(&s);
 	if (rc == 0) {
 		uint64_t bytes = s.written;
-		result = trindle__io_copy(&bytes, sizeof bytes);
+		result = trindle_util_allocate(sizeof bytes, &bytes);
 		if (!result)
-			rc = fail(&s, "allocate", 0, errno);
+			rc = trindle__io_fail(&s.file, "allocate", 0, errno);
 	}
-	teardown(&s);
+	stop_sink(&s);
 	trindle__io_end(p, &s.file, rc, result);
 }
 
@@ -293,8 +286,8 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_file_sink(const char *path,
 		errno = ENOMEM;
 		return NULL;
 	}
-	struct trindle__io_params p = {
-		.kind = TRINDLE__IO_SINK, .out = out, .err = err,
+	struct io_params p = {
+		.kind = IO_SINK, .out = out, .err = err,
 		.depth = o.in_flight, .flags = o.flags, .mode = o.mode,
 		.give_back = o.give_back,
 	};

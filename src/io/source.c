@@ -34,14 +34,14 @@ enum { CHUNK_READING, CHUNK_DONE };
 /* One chunk of a regular file; op comes first, so a completed op is its
  * chunk. */
 struct chunk {
-	struct trindle__io_op op;
+	struct io_op op;
 	unsigned char *seg; /* held by the device alone until it is moved */
 	size_t len;         /* the segment's size */
 	size_t want;        /* [0, want) is read; the rest came from the probe */
 	size_t done;        /* bytes of [0, want) read so far */
 	uint64_t off;       /* file offset of seg[0] */
-	int state;
-	int truncated;      /* the file ended early: only [0, done) is valid */
+	int state;          /* CHUNK_READING or CHUNK_DONE */
+	bool truncated;     /* the file ended early: only [0, done) is valid */
 };
 
 /* Chunks given back on the input pipe, kept until one fits. */
@@ -51,9 +51,9 @@ struct source {
 	trindle_pipe_t input, out;
 	trindle_segment_t stash[STASH];
 	unsigned nstash;
-	struct trindle__io_file file;
-	int seekable;       /* a regular file read at offsets */
-	int lines;          /* TRINDLE_SOURCE_LINES */
+	struct io_file file;
+	bool seekable;      /* a regular file read at offsets */
+	bool lines;         /* TRINDLE_SOURCE_LINES */
 	size_t chunk;
 	unsigned depth;
 	uint64_t next, end; /* next chunk's offset; where reading stops */
@@ -62,14 +62,9 @@ struct source {
 	unsigned char *buf; /* the probe (regular files) or carry (streams) */
 	size_t buf_cap, buf_len;
 	uint64_t probe_off; /* file offset of buf[0] after a probe */
-	int stopped;        /* out died: end quietly, without a marker */
-	int worth_waiting;  /* chunks given back have been reused lately */
+	bool stopped;       /* out died: end quietly, without a marker */
+	bool worth_waiting; /* chunks given back have been reused lately */
 };
-
-static int fail(struct source *s, const char *op, uint64_t off, int error)
-{
-	return trindle__io_fail(&s->file, op, off, error);
-}
 
 static size_t min_size(uint64_t a, uint64_t b)
 {
@@ -109,25 +104,25 @@ static int deliver_many(struct source *s, trindle_segment_t *segs, size_t n)
 
 	for (;;) {
 		trindle_message_t m[2 * DELIVER_MAX + 1], got[STASH];
-		size_t k = 0;
-		for (size_t i = done; i < n; i++) {
-			m[k++] = (trindle_message_t){ s->out, segs[i] };
-			m[k++] = (trindle_message_t){ NULL, segs[i] };
-		}
-		m[k++] = (trindle_message_t){ s->input, NULL };
-		trindle_mailbox_t out = { k, m }, in = { STASH, got };
-		if (trindle_sync_timeout(&out, &in, 0) == 0)
+		trindle_util_batch_t b;
+		trindle_mailbox_t in = { STASH, got };
+		trindle_util_batch_init(&b, m, 2 * DELIVER_MAX + 1);
+		for (size_t i = done; i < n; i++)
+			trindle_util_add_move(&b, s->out, segs[i]);
+		trindle_util_add_receive(&b, s->input);
+		if (trindle_util_flush_timeout(&b, &in, 0) >= 0)
 			stash_returns(s, got, in.count);
-		/* The first failed message is the send of the first chunk left. */
-		while (done < n && (out.count == 0 || m[0].content != segs[done]))
+		/* The first failed message is the send of the first chunk left
+		 * (after a failed call, the batch is as it was). */
+		while (done < n && (b.count == 0 || m[0].content != segs[done]))
 			done++;
 		if (done == n)
 			return 0;
 		if (trindle__wait_for_room(s->out, ROOM_WAIT_NS) < 0) {
 			/* out died: nobody will take these */
 			while (done < n)
-				trindle__io_release(segs[done++]);
-			s->stopped = 1;
+				trindle_util_release(segs[done++]);
+			s->stopped = true;
 			return 1;
 		}
 	}
@@ -143,7 +138,7 @@ static int deliver(struct source *s, trindle_segment_t seg)
 static void stash_put(struct source *s, trindle_segment_t seg)
 {
 	if (s->nstash == STASH) { /* full of sizes nobody wants: drop one */
-		trindle__io_release(s->stash[0]);
+		trindle_util_release(s->stash[0]);
 		memmove(s->stash, s->stash + 1, (STASH - 1) * sizeof s->stash[0]);
 		s->nstash--;
 	}
@@ -163,7 +158,7 @@ static void stash_returns(struct source *s, const trindle_message_t *got,
 		    && trindle_measure(obj) > 0)
 			stash_put(s, obj);
 		else
-			trindle__io_release(obj);
+			trindle_util_release(obj);
 	}
 }
 
@@ -212,15 +207,16 @@ static unsigned char *chunk_segment(struct source *s, size_t len)
 		seg = stash_take(s, len);
 	}
 	/* Once chunks given back fit, one is worth waiting for about as long
-	 * as a new segment would take to fault in (~2 GB/s here), while a
-	 * chunk waits in out for the consumer: the wait usually ends sooner,
-	 * and the chunks in circulation stay as few as the consumers need.
+	 * as a new segment would take to fault in (len / 2 ns: fresh memory
+	 * taken to fault in at 2 bytes a nanosecond), while a chunk waits in
+	 * out for the consumer: the wait usually ends sooner, and the chunks
+	 * in circulation stay as few as the consumers need.
 	 * With out empty, the consumer may be waiting: no waiting then.  A
 	 * wait that brings nothing that fits (the consumer stopped giving
 	 * back, or gives back other sizes) ends the waiting until a chunk
 	 * given back fits again. */
 	if (seg) {
-		s->worth_waiting = 1;
+		s->worth_waiting = true;
 	} else if (s->worth_waiting && trindle_measure(s->out) > 0) {
 		collect_returns(s, (int64_t)(len / 2));
 		seg = stash_take(s, len);
@@ -236,10 +232,10 @@ static unsigned char *chunk_segment(struct source *s, size_t len)
 
 /* Reads n bytes at off into buf (a short count means the file shrank: end
  * moves back to where it stops).  Synchronous: probes are small. */
-static int probe(struct source *s, uint64_t off, size_t n)
+static int read_probe(struct source *s, uint64_t off, size_t n)
 {
 	if (reserve(s, n) < 0)
-		return fail(s, "allocate", off, ENOMEM);
+		return trindle__io_fail(&s->file, "allocate", off, ENOMEM);
 	s->probe_off = off;
 	s->buf_len = 0;
 	while (s->buf_len < n) {
@@ -248,7 +244,7 @@ static int probe(struct source *s, uint64_t off, size_t n)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return fail(s, "read", off + s->buf_len, errno);
+			return trindle__io_fail(&s->file, "read", off + s->buf_len, errno);
 		if (r == 0) {
 			s->end = off + s->buf_len;
 			break;
@@ -274,7 +270,7 @@ static int cut_back(struct source *s, uint64_t b, uint64_t *cut)
 	*cut = b;
 	while (hi > b) {
 		size_t n = min_size(win, hi - b);
-		int rc = probe(s, hi - n, n);
+		int rc = read_probe(s, hi - n, n);
 		if (rc < 0)
 			return rc;
 		if (s->buf_len < n) {
@@ -303,7 +299,7 @@ static int cut_forward(struct source *s, uint64_t b, uint64_t *cut)
 		top = (size_t)1 << 20;
 	while (lo < s->end) {
 		size_t n = min_size(win, s->end - lo);
-		int rc = probe(s, lo, n);
+		int rc = read_probe(s, lo, n);
 		if (rc < 0)
 			return rc;
 		unsigned char *nl = memchr(s->buf, '\n', s->buf_len);
@@ -318,9 +314,10 @@ static int cut_forward(struct source *s, uint64_t b, uint64_t *cut)
 	return 0;
 }
 
-static void submit(struct source *s, struct chunk *c)
+/* Queues the rest of c's read (all of it, or what a short read left). */
+static void submit_read(struct source *s, struct chunk *c)
 {
-	c->op = (struct trindle__io_op){
+	c->op = (struct io_op){
 		.buf = c->seg + c->done,
 		.len = c->want - c->done,
 		.offset = (int64_t)(c->off + c->done),
@@ -349,7 +346,7 @@ static int plan(struct source *s)
 	size_t len = (size_t)(cut - b);
 	unsigned char *seg = chunk_segment(s, len);
 	if (!seg)
-		return fail(s, "allocate", b, errno);
+		return trindle__io_fail(&s->file, "allocate", b, errno);
 	struct chunk *c = &s->win[(s->head + s->count++) % s->depth];
 	*c = (struct chunk){ .seg = seg, .len = len, .want = len, .off = b };
 	/* The chunk's tail that the probe holds is copied, not read again. */
@@ -362,30 +359,30 @@ static int plan(struct source *s)
 	if (c->want == 0)
 		c->state = CHUNK_DONE;
 	else
-		submit(s, c);
+		submit_read(s, c);
 	return 0;
 }
 
-static int complete(struct source *s, struct trindle__io_op *op)
+static int read_done(struct source *s, struct io_op *op)
 {
 	struct chunk *c = (struct chunk *)op;
 
 	if (op->res == -EINTR || op->res == -EAGAIN) {
-		submit(s, c);
+		submit_read(s, c);
 		return 0;
 	}
 	if (op->res < 0)
-		return fail(s, "read", c->off + c->done, (int)-op->res);
+		return trindle__io_fail(&s->file, "read", c->off + c->done, (int)-op->res);
 	if (op->res == 0) { /* the file shrank while we read it */
 		if (c->off + c->done < s->end)
 			s->end = c->off + c->done;
-		c->truncated = 1;
+		c->truncated = true;
 		c->state = CHUNK_DONE;
 		return 0;
 	}
 	c->done += (size_t)op->res;
 	if (c->done < c->want)
-		submit(s, c); /* a short read: ask for the rest */
+		submit_read(s, c); /* a short read: ask for the rest */
 	else
 		c->state = CHUNK_DONE;
 	return 0;
@@ -404,14 +401,14 @@ static int take_head(struct source *s, unsigned char **seg_out)
 	s->head = (s->head + 1) % s->depth;
 	s->count--;
 	if (c->off >= s->end || valid == 0) {
-		trindle__io_release(seg);
+		trindle_util_release(seg);
 		return 0;
 	}
 	if (valid < c->len) { /* cut short by a shrinking file: exact size */
-		unsigned char *fit = trindle__io_copy(seg, valid);
-		trindle__io_release(seg);
+		unsigned char *fit = trindle_util_allocate(valid, seg);
+		trindle_util_release(seg);
 		if (!fit)
-			return fail(s, "allocate", c->off, errno);
+			return trindle__io_fail(&s->file, "allocate", c->off, errno);
 		seg = fit;
 	}
 	*seg_out = seg;
@@ -459,9 +456,9 @@ static size_t ready_bytes(const struct source *s)
  * at the head of the window add up to EMIT_BYTES, they leave before more
  * are read: reads the page cache serves complete at once, and reading the
  * whole window ahead would only put more chunks in circulation, so that
- * the next read lands in memory that has left the cache (measured: 4 MiB
- * chunks went from 0.6x to 0.95x a read() loop).  Reads that wait for the
- * disk still keep up to depth in flight.
+ * the next read lands in memory that has left the cache, which made
+ * reading with 4 MiB chunks markedly slower than a read() loop.  Reads
+ * that wait for the disk still keep up to depth in flight.
  */
 static int run_offsets(struct source *s)
 {
@@ -474,10 +471,10 @@ static int run_offsets(struct source *s)
 			/* Reads the page cache served are finished now: a
 			 * cached read is done at once, and one that io_uring can
 			 * do without waiting completes inside the submit. */
-			struct trindle__io_op *op;
+			struct io_op *op;
 			while (rc == 0 &&
-			       (op = trindle__io_engine_reap(&s->file.eng, 0)))
-				rc = complete(s, op);
+			       (op = trindle__io_engine_reap(&s->file.eng, false)))
+				rc = read_done(s, op);
 		}
 		if (rc || s->count == 0)
 			break;
@@ -488,8 +485,8 @@ static int run_offsets(struct source *s)
 			rc = emit_ready(s);
 			continue;
 		}
-		struct trindle__io_op *op = trindle__io_engine_reap(&s->file.eng, 1);
-		rc = op ? complete(s, op) : fail(s, "read", c->off, EIO);
+		struct io_op *op = trindle__io_engine_reap(&s->file.eng, true);
+		rc = op ? read_done(s, op) : trindle__io_fail(&s->file, "read", c->off, EIO);
 	}
 	return rc < 0 ? rc : 0;
 }
@@ -497,26 +494,26 @@ static int run_offsets(struct source *s)
 /* --- pipes and terminals ---------------------------------------------- */
 
 /* Reads at the file position until seg is full or the input ends. */
-static int fill(struct source *s, unsigned char *seg, size_t size,
-		size_t *filled, int *eof, uint64_t *total)
+static int read_until_full(struct source *s, unsigned char *seg, size_t size,
+		size_t *filled, bool *eof, uint64_t *total)
 {
 	while (*filled < size) {
-		struct trindle__io_op op = { .buf = seg + *filled,
+		struct io_op op = { .buf = seg + *filled,
 					     .len = size - *filled,
 					     .offset = -1 };
 		trindle__io_engine_submit(&s->file.eng, &op);
-		if (!trindle__io_engine_reap(&s->file.eng, 1))
-			return fail(s, "read", *total, EIO);
+		if (!trindle__io_engine_reap(&s->file.eng, true))
+			return trindle__io_fail(&s->file, "read", *total, EIO);
 		if (op.res == -EINTR)
 			continue;
 		if (op.res == -EAGAIN) { /* someone left the fd non-blocking */
-			trindle__io_wait_ready(s->file.fd, 0);
+			trindle__io_wait_ready(s->file.fd, false);
 			continue;
 		}
 		if (op.res < 0)
-			return fail(s, "read", *total, (int)-op.res);
+			return trindle__io_fail(&s->file, "read", *total, (int)-op.res);
 		if (op.res == 0) {
-			*eof = 1;
+			*eof = true;
 			return 0;
 		}
 		*filled += (size_t)op.res;
@@ -527,7 +524,7 @@ static int fill(struct source *s, unsigned char *seg, size_t size,
 
 /* Sends [0, cut) of a filled segment and carries [cut, filled) over. */
 static int stream_emit(struct source *s, unsigned char *seg, size_t size,
-		size_t filled, int eof)
+		size_t filled, bool eof)
 {
 	size_t cut = filled;
 
@@ -537,21 +534,21 @@ static int stream_emit(struct source *s, unsigned char *seg, size_t size,
 	}
 	if (cut < filled) {
 		if (reserve(s, filled - cut) < 0) {
-			trindle__io_release(seg);
-			return fail(s, "allocate", 0, ENOMEM);
+			trindle_util_release(seg);
+			return trindle__io_fail(&s->file, "allocate", 0, ENOMEM);
 		}
 		memcpy(s->buf, seg + cut, filled - cut);
 		s->buf_len = filled - cut;
 	}
 	if (cut == 0) {
-		trindle__io_release(seg);
+		trindle_util_release(seg);
 		return 0;
 	}
 	if (cut < size) {
-		unsigned char *fit = trindle__io_copy(seg, cut);
-		trindle__io_release(seg);
+		unsigned char *fit = trindle_util_allocate(cut, seg);
+		trindle_util_release(seg);
 		if (!fit)
-			return fail(s, "allocate", 0, errno);
+			return trindle__io_fail(&s->file, "allocate", 0, errno);
 		seg = fit;
 	}
 	return deliver(s, seg);
@@ -569,15 +566,15 @@ static int run_stream(struct source *s)
 						    : s->buf_len + s->chunk;
 		unsigned char *seg = chunk_segment(s, size);
 		if (!seg)
-			return fail(s, "allocate", total, errno);
+			return trindle__io_fail(&s->file, "allocate", total, errno);
 		if (s->buf_len)
 			memcpy(seg, s->buf, s->buf_len);
 		size_t filled = s->buf_len;
-		int eof = 0;
+		bool eof = false;
 		s->buf_len = 0;
-		int rc = fill(s, seg, size, &filled, &eof, &total);
+		int rc = read_until_full(s, seg, size, &filled, &eof, &total);
 		if (rc < 0) {
-			trindle__io_release(seg);
+			trindle_util_release(seg);
 			return rc;
 		}
 		rc = stream_emit(s, seg, size, filled, eof);
@@ -588,7 +585,7 @@ static int run_stream(struct source *s)
 
 /* --- the device --------------------------------------------------------- */
 
-static int open_input(struct source *s, const struct trindle__io_params *p)
+static int open_input(struct source *s, const struct io_params *p)
 {
 	struct stat st;
 	int rc = trindle__io_open(&s->file, p, O_RDONLY, &st);
@@ -608,7 +605,7 @@ static int open_input(struct source *s, const struct trindle__io_params *p)
 	return 0;
 }
 
-static int setup(struct source *s, const struct trindle__io_params *p)
+static int start_source(struct source *s, const struct io_params *p)
 {
 	s->out = p->out;
 	s->chunk = p->chunk;
@@ -620,7 +617,7 @@ static int setup(struct source *s, const struct trindle__io_params *p)
 	if (s->seekable) {
 		s->win = calloc(s->depth, sizeof *s->win);
 		if (!s->win)
-			return fail(s, "allocate", 0, ENOMEM);
+			return trindle__io_fail(&s->file, "allocate", 0, ENOMEM);
 	}
 	return trindle__io_engine_start(&s->file, s->depth);
 }
@@ -632,10 +629,10 @@ static int setup(struct source *s, const struct trindle__io_params *p)
  * window, are left to the end of the process, which releases what a
  * process holds only once its final object went out: so the end marker
  * reaches the consumer without waiting for their release (a protection
- * change each, and for slots of 8 MiB or more giving their pages back:
- * 0.3-0.4 ms measured while two 4 MiB chunks still gave theirs back).
+ * change each, and for slots of 8 MiB or more giving their pages back,
+ * which took far longer than the marker's trip).
  */
-static void teardown(struct source *s)
+static void stop_source(struct source *s)
 {
 	trindle__io_close(&s->file);
 	free(s->win);
@@ -644,29 +641,29 @@ static void teardown(struct source *s)
 
 /* Finishes a complete stream: leaves standard input after what was read,
  * and makes the end marker. */
-static int finish(struct source *s, trindle_segment_t *marker)
+static int make_end_marker(struct source *s, trindle_segment_t *marker)
 {
 	if (s->seekable && s->file.standard)
 		lseek(s->file.fd, (off_t)s->end, SEEK_SET);
 	*marker = trindle_allocate(0, NULL);
-	return *marker ? 0 : fail(s, "allocate", 0, errno);
+	return *marker ? 0 : trindle__io_fail(&s->file, "allocate", 0, errno);
 }
 
 static void source_main(trindle_pipe_t input)
 {
-	const struct trindle__io_params *p =
-		trindle__io_params_take(input, TRINDLE__IO_SOURCE);
+	const struct io_params *p =
+		trindle__io_params_take(input, IO_SOURCE);
 	if (!p)
 		return;
 
 	struct source s = { .input = input, .file.fd = -1 };
 	trindle_segment_t marker = NULL;
-	int rc = setup(&s, p);
+	int rc = start_source(&s, p);
 	if (rc == 0)
 		rc = s.seekable ? run_offsets(&s) : run_stream(&s);
 	if (rc == 0 && !s.stopped)
-		rc = finish(&s, &marker);
-	teardown(&s);
+		rc = make_end_marker(&s, &marker);
+	stop_source(&s);
 	/* The marker goes as the final object: delivery past a full pipe. */
 	trindle__io_end(p, &s.file, rc, marker);
 }
@@ -690,8 +687,8 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_file_source(const char *path,
 		errno = EINVAL;
 		return NULL;
 	}
-	struct trindle__io_params p = {
-		.kind = TRINDLE__IO_SOURCE, .out = out, .err = err,
+	struct io_params p = {
+		.kind = IO_SOURCE, .out = out, .err = err,
 		.chunk = o.chunk_bytes, .depth = o.in_flight, .flags = o.flags,
 	};
 	/* Room for the parameters and for chunks given back. */
