@@ -30,7 +30,10 @@
  * protection is per address space, so without it (and without memory
  * protection keys) such a write is not caught.  TRINDLE_RETAIN_MIB=N sets
  * how much memory of destroyed segments stays resident for reuse (default
- * 1024); beyond it their pages go back to the kernel.
+ * 1024); beyond it their pages go back to the kernel.  TRINDLE_FAULTS=rights
+ * makes only a worker's rights faults on segments reports (see
+ * trindle_fault_t); any other crash of a worker then ends the program, as
+ * it would without the library.
  *
  * Destroyed segments: touching one faults.  Its pages are made PROT_NONE;
  * when the kernel refuses that (the process reached vm.max_map_count
@@ -114,15 +117,36 @@ typedef void (*trindle_entrypoint_t)(trindle_pipe_t input);
  * The fault report a supervisor receives on a worker's err pipe.
  *
  * When a worker breaks its rights on a segment (writes one it shares, runs
- * one that is not executable, touches a destroyed one), the runtime stops
- * the worker, releases everything it held, and moves to its err pipe a new
- * segment that starts with this structure.  The supervisor owns the report
- * segment and releases it like any other.
+ * one that is not executable, touches a destroyed one), or its own thread
+ * raises any other synchronous fault (SIGSEGV or SIGBUS outside segments,
+ * a NULL dereference among them; SIGFPE; SIGILL; SIGABRT from abort() or
+ * a failed assert()), the runtime stops the worker, releases everything it
+ * held, and moves to its err pipe a new segment that starts with this
+ * structure.  The supervisor owns the report segment and releases it like
+ * any other.  The program and its other processes go on.
+ *
+ * Not a worker's fault, and so not reported: a fault in a root process, or
+ * in libtrindle's own code, or a signal sent from elsewhere (kill(), a
+ * SIGABRT the library raises itself because its books cannot be kept);
+ * these keep their usual effect (for a rights fault in a root process, one
+ * line on stderr, then the signal ends the program).  With
+ * TRINDLE_FAULTS=rights only rights faults on segments are reported.
+ *
+ * What a report cannot undo: the worker is stopped where it faulted, with
+ * its stack unwound by a jump.  Whatever it held that the library does not
+ * track stays as it was: a lock it held (including libc's own, if it
+ * crashed inside malloc or stdio, or inside abort(), which takes one) is
+ * never released, memory it malloc'd is never freed, and a heap it
+ * corrupted stays corrupt.  A program whose workers may crash in such
+ * places should restart the whole process rather than the worker.
  */
 typedef struct trindle_fault {
-	void *address;           /* the address the worker touched */
-	int access;              /* TRINDLE_ACCESS_READ, _WRITE or _EXECUTE */
-	int signal;              /* SIGSEGV or SIGBUS */
+	void *address;           /* the address the worker touched; for a
+	                          * fault that is not a memory access, the
+	                          * address of the instruction that raised it */
+	int access;              /* TRINDLE_ACCESS_READ, _WRITE or _EXECUTE;
+	                          * 0 for a fault that is not a memory access */
+	int signal;              /* SIGSEGV, SIGBUS, SIGFPE, SIGILL or SIGABRT */
 	trindle_object_t object; /* the segment that address lies in (its first
 	                          * byte, even if the segment was destroyed),
 	                          * or NULL when it lies in no segment */
@@ -243,10 +267,27 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_pipe(size_t queue_items);
  *    already held because its fellow holders released it; it has WRITE;
  *  - { pipe, NULL }: pipe, on which the caller held SEND, died.
  * Notices come first, then messages, taken fairly: one from each requested
- * pipe in turn, the least recently served pipe first (across calls).  What
- * does not fit stays queued.  Messages from one sender through one pipe
- * arrive in the order sent.  A message carrying a pipe that died on the way
- * is delivered, but gives no SEND.
+ * pipe in turn, the least recently served pipe first (across calls), and
+ * pipes served equally long ago (never, say) in the order of their
+ * requests.  What does not fit stays queued.  Messages from one sender
+ * through one pipe arrive in the order sent.  A message carrying a pipe
+ * that died on the way is delivered, but gives no SEND.
+ *
+ * Notices come in the order they were posted: a closure notice when its
+ * pipe dies, a sole-holder notice once the pages are writable (a sender's
+ * own releases take effect at the end of each run of sends to one pipe and
+ * at the end of its outbox; those of one such step in address order).  A
+ * notice that is no longer true when it would be delivered (the segment
+ * was shared again or released meanwhile, the pipe already let go of) is
+ * dropped; one that became true again is delivered, so a segment can give
+ * its holder more than one notice over time.  An extended segment gives
+ * none (a notice promises WRITE).
+ *
+ * A creator's send of its own pipe followed by its release does not hand
+ * the pipe over: the release kills it, and the message carries a dead
+ * pipe.  When a send fails, every later release of the same object in the
+ * same call fails too (segment or pipe), so a creator's release that fails
+ * this way leaves the pipe alive, with its receive request.
  *
  * Blocking: the call waits only when in has room, out held at least one
  * valid receive request, nothing can be delivered yet, and something could
@@ -305,8 +346,9 @@ TRINDLE_PUBLIC int trindle_sync_timeout(trindle_mailbox_t *out,
  * the caller holds (the worker then holds it too, for its lifetime).
  *
  * The worker ends by returning from entry (like trindle_exit(NULL)), by
- * trindle_exit(), by trindle_abort(), or by breaking its rights (a fault
- * report goes to err).  When it ends its input pipe dies, so the caller
+ * trindle_exit(), by trindle_abort(), or by a fault of its own (a rights
+ * fault, a crash, abort(): a fault report goes to err, see
+ * trindle_fault_t).  When it ends its input pipe dies, so the caller
  * receives the notice { address = input pipe, content = NULL }.  The
  * order of an ending is fixed: its final object is delivered, then what it
  * held is released (fellow holders' notices), then its input pipe dies,
@@ -327,8 +369,10 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
  * trindle_exit - end the calling process, delivering output to out.
  *
  * If output is non-NULL and held by the caller, it is moved to the out pipe
- * given at launch (even past the pipe's capacity); if the worker no longer
- * holds SEND on out, or out is NULL or dead, output is released instead.
+ * given at launch (even past the pipe's capacity); if the worker does not
+ * hold SEND on out when it ends (it may have let go of it and got it back
+ * since: what counts is the end), or out is NULL or dead, output is
+ * released instead.
  * Then everything the process holds is released and its input pipe dies.
  *
  * In a root process (a thread not started by trindle_launch) output is

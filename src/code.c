@@ -8,6 +8,7 @@
 struct code_query {
 	uintptr_t address;
 	bool found;
+	uintptr_t start, end; /* the executable range found */
 };
 
 static int visit(struct dl_phdr_info *info, size_t size, void *arg)
@@ -22,6 +23,8 @@ static int visit(struct dl_phdr_info *info, size_t size, void *arg)
 		uintptr_t start = info->dlpi_addr + ph->p_vaddr;
 		if (q->address >= start && q->address - start < ph->p_memsz) {
 			q->found = true;
+			q->start = start;
+			q->end = start + ph->p_memsz;
 			return 1; /* stop iterating */
 		}
 	}
@@ -35,5 +38,18 @@ bool trindle__code_contains(const void *address)
 	if (!address)
 		return false;
 	dl_iterate_phdr(visit, &q);
+	return q.found;
+}
+
+bool trindle__code_range(const void *address, uintptr_t *start,
+		uintptr_t *end)
+{
+	struct code_query q = { (uintptr_t)address, false, 0, 0 };
+
+	if (!address)
+		return false;
+	dl_iterate_phdr(visit, &q);
+	*start = q.start;
+	*end = q.end;
 	return q.found;
 }

@@ -4,14 +4,28 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "code.h"
+#include "die.h"
 #include "compiler.h"
 #include "segment.h"
 
-static struct sigaction previous_segv, previous_bus;
+/* The signals the handler takes, and the handlers installed before it. */
+static const int caught[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+#define NCAUGHT (sizeof(caught) / sizeof(caught[0]))
+static struct sigaction previous[NCAUGHT];
+
+/* Whether a worker's faults outside segments are reports too (the
+ * default), or only its rights faults on segments (TRINDLE_FAULTS=rights). */
+static bool catch_all_faults = true;
+
+/* libtrindle's own code: a fault there is the library's, never a
+ * worker's, and is not recovered from. */
+static uintptr_t library_start, library_end;
 
 /* The calling thread's recovery point (NULL: disarmed). */
 static TRINDLE_TLS sigjmp_buf *tls_recovery;
@@ -98,12 +112,23 @@ static void default_action(int sig)
 
 static void chain(int sig, siginfo_t *info, void *context)
 {
-	struct sigaction *old = sig == SIGBUS ? &previous_bus : &previous_segv;
+	struct sigaction *old = &previous[0];
+
+	for (size_t i = 0; i < NCAUGHT; i++)
+		if (caught[i] == sig)
+			old = &previous[i];
 
 	if (old->sa_flags & SA_SIGINFO) {
 		old->sa_sigaction(sig, info, context);
-	} else if (old->sa_handler == SIG_DFL || old->sa_handler == SIG_IGN) {
+	} else if (old->sa_handler == SIG_IGN) {
+		return;
+	} else if (old->sa_handler == SIG_DFL) {
 		default_action(sig);
+		/* A faulting instruction faults again once we return; a signal
+		 * that was sent would be lost: send it again, to be taken by
+		 * the default action as the handler returns. */
+		if (info->si_code <= 0)
+			raise(sig);
 	} else {
 		old->sa_handler(sig);
 	}
@@ -187,13 +212,69 @@ static void report_root_fault(const trindle_fault_t *f, const struct segment *s)
 	(void)ignored;
 }
 
+/* Jumps back to the thread's recovery point with report, if it is armed. */
+static void recover(const trindle_fault_t *report)
+{
+	sigjmp_buf *env = tls_recovery;
+
+	if (!env)
+		return;
+	*tls_recovery_report = *report;
+	tls_recovery = NULL;
+	siglongjmp(*env, tls_recovery_value);
+}
+
+/* Did the thread raise sig itself: a fault of the instruction it ran
+ * (kernel-made, si_code > 0), or raise()/abort() on itself? */
+static bool raised_by_this_thread(const siginfo_t *info)
+{
+	return info->si_code > 0 ||
+		(info->si_code == SI_TKILL && info->si_pid == getpid());
+}
+
+/* The address of the instruction that faulted, or 0 if unknown. */
+static uintptr_t fault_pc(const void *context)
+{
+#if defined(__x86_64__)
+	const ucontext_t *uc = context;
+	return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#else
+	(void)context;
+	return 0;
+#endif
+}
+
+/* A fault outside any segment: a worker's own (its code, or a library it
+ * called) becomes its report; anything else goes where it went before. */
+static void handle_other_fault(int sig, siginfo_t *info, void *context)
+{
+	uintptr_t pc = fault_pc(context);
+	bool in_library = pc >= library_start && pc < library_end;
+
+	if (catch_all_faults && tls_recovery && !in_library &&
+	    !trindle__dying && raised_by_this_thread(info)) {
+		bool memory = sig == SIGSEGV || sig == SIGBUS;
+		trindle_fault_t report = {
+			.address = memory ? info->si_addr : (void *)pc,
+			.access = memory ? access_kind(context, info->si_addr,
+					NULL) : 0,
+			.signal = sig,
+			.object = NULL,
+			.process = NULL,
+		};
+		recover(&report);
+	}
+	chain(sig, info, context);
+}
+
 static void handler(int sig, siginfo_t *info, void *context)
 {
 	int saved_errno = errno;
 	struct segment *s;
 
-	if (!trindle__segment_lookup(info->si_addr, &s)) {
-		chain(sig, info, context);
+	if ((sig != SIGSEGV && sig != SIGBUS) ||
+	    !trindle__segment_lookup(info->si_addr, &s)) {
+		handle_other_fault(sig, info, context);
 		errno = saved_errno;
 		return;
 	}
@@ -209,27 +290,29 @@ static void handler(int sig, siginfo_t *info, void *context)
 		.object = s ? s->base : NULL,
 		.process = NULL,
 	};
-	sigjmp_buf *env = tls_recovery;
-	if (env) {
-		*tls_recovery_report = report;
-		tls_recovery = NULL;
-		siglongjmp(*env, tls_recovery_value);
-	}
+	recover(&report);
 	report_root_fault(&report, s);
 	default_action(sig);
 	errno = saved_errno;
+}
+
+void trindle__fault_set_catch_all(bool all)
+{
+	catch_all_faults = all;
 }
 
 int trindle__fault_install(void)
 {
 	struct sigaction sa;
 
+	trindle__code_range((const void *)handler, &library_start,
+			&library_end);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = handler;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSEGV, &sa, &previous_segv) < 0 ||
-	    sigaction(SIGBUS, &sa, &previous_bus) < 0)
-		return -errno;
+	for (size_t i = 0; i < NCAUGHT; i++)
+		if (sigaction(caught[i], &sa, &previous[i]) < 0)
+			return -errno;
 	return 0;
 }

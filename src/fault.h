@@ -14,6 +14,7 @@
 #define TRINDLE_FAULT_H
 
 #include <setjmp.h>
+#include <stdbool.h>
 
 #include "trindle.h"
 
@@ -29,5 +30,10 @@ int trindle__fault_install(void);
  */
 void trindle__fault_arm(sigjmp_buf *env, int value, trindle_fault_t *report);
 void trindle__fault_disarm(void);
+
+/* Whether an armed thread recovers from every synchronous fault it raises
+ * itself (SIGSEGV or SIGBUS anywhere, SIGFPE, SIGILL, SIGABRT), or only
+ * from rights faults on segments.  Set once, at start. */
+void trindle__fault_set_catch_all(bool all);
 
 #endif

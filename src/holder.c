@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "die.h"
 #include "grow.h"
 #include "wait.h"
 
@@ -28,7 +29,7 @@ static void make_room_locked(struct holder *h)
 	struct notice *v = trindle__grow(h->notices, &h->notice_capacity,
 			h->notice_count, sizeof(*v), 16);
 	if (!v)
-		abort(); /* a lost notice breaks the contract */
+		trindle__die(); /* a lost notice breaks the contract */
 	h->notices = v;
 }
 

@@ -40,7 +40,6 @@ enum jump_reason {
 };
 
 struct worker {
-	pthread_t thread;
 	atomic_uint word;                 /* futex word while idle */
 	_Atomic(struct process *) job;
 	sigjmp_buf base;
@@ -207,7 +206,8 @@ static int get_worker(struct worker **out)
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	int err = pthread_create(&w->thread, &attr, worker_main, w);
+	pthread_t thread; /* detached: never joined, so not kept */
+	int err = pthread_create(&thread, &attr, worker_main, w);
 	pthread_attr_destroy(&attr);
 	if (err) {
 		free(w);
@@ -254,13 +254,15 @@ static int grant_send(struct process *proc, struct pipe *pipe)
  * and err go), and the launch fails with nothing changed.
  */
 static int setup_process(struct process *caller, struct process *proc,
-		size_t queue_count, struct segment *code)
+		size_t queue_count, struct pipe *out, struct pipe *errp,
+		struct segment *code)
 {
 	struct pipe *input;
 	int err = trindle__pipe_create(queue_count, &proc->holder, &input);
 	if (err < 0)
 		return err;
 	proc->input = input;
+	trindle__process_set_completion(proc, out, errp);
 	trindle__cap_insert(&proc->caps, input, &input->obj,
 			TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE);
 	err = grant_send(proc, proc->out);
@@ -300,8 +302,6 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
 	struct process *proc = trindle__process_new();
 	if (!proc)
 		return trindle__fail_ptr(-ENOMEM);
-	proc->out = out;
-	proc->err = err;
 	proc->entry = entry;
 	struct worker *w = NULL;
 	int e = trindle__process_reserve_caps(proc, 4);
@@ -311,7 +311,7 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
 		trindle__process_free(proc);
 		return trindle__fail_ptr(e);
 	}
-	e = setup_process(caller, proc, queue_count, code);
+	e = setup_process(caller, proc, queue_count, out, err, code);
 	if (e < 0) {
 		/* The worker thread goes back to the pool unused. */
 		push_idle(w);

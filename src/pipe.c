@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "die.h"
 #include "grow.h"
 #include "holder.h"
 #include "wait.h"
@@ -45,7 +46,7 @@ int trindle__pipe_create(size_t items, struct holder *creator,
 	return 0;
 }
 
-static void pipe_ref(struct pipe *p)
+void trindle__pipe_ref(struct pipe *p)
 {
 	atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
 }
@@ -129,7 +130,7 @@ void trindle__pipe_force(struct pipe *p, struct object *o)
 	}
 	struct overflow_msg *m = malloc(sizeof(*m));
 	if (!m)
-		abort(); /* a completion must not be lost; nothing sane remains */
+		trindle__die(); /* a completion must not be lost; nothing sane remains */
 	m->next = NULL;
 	m->obj = o;
 	pthread_mutex_lock(&p->lock);
@@ -281,7 +282,7 @@ void trindle__pipe_notify_holders(struct pipe *p)
 {
 	pthread_mutex_lock(&p->lock);
 	for (size_t i = 0; i < p->nholders; i++) {
-		pipe_ref(p); /* the notice holds the pipe */
+		trindle__pipe_ref(p); /* the notice holds the pipe */
 		trindle__holder_notify(p->holders[i], (struct notice){
 				NOTICE_PIPE_DIED, 0, p });
 	}
@@ -308,7 +309,7 @@ bool trindle__pipe_grant(struct pipe *p, struct holder *proc)
 	if (!trindle__pipe_dead(p) && add_holder_locked(p, proc)) {
 		atomic_fetch_add_explicit(&p->other_holds, 1,
 				memory_order_seq_cst);
-		pipe_ref(p);
+		trindle__pipe_ref(p);
 		ok = true;
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -318,7 +319,7 @@ bool trindle__pipe_grant(struct pipe *p, struct holder *proc)
 void trindle__pipe_carry(struct pipe *p)
 {
 	atomic_fetch_add_explicit(&p->other_holds, 1, memory_order_seq_cst);
-	pipe_ref(p);
+	trindle__pipe_ref(p);
 }
 
 /* One hold other than the creator's went away: if it was the last, a

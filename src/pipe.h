@@ -74,6 +74,10 @@ struct pipe {
 
 int trindle__pipe_create(size_t items, struct holder *creator,
 		struct pipe **out);
+/* References keep a pipe's memory (and so its address) from being reused:
+ * its creator, holders, carriers, notices, and the workers that name it as
+ * their out or err pipe each hold one. */
+void trindle__pipe_ref(struct pipe *p);
 void trindle__pipe_unref(struct pipe *p);
 
 /* Sending.  enter returns 0, or -EPIPE if the pipe is dead. */

@@ -195,17 +195,6 @@ int trindle__process_allocate(struct process *p, size_t count,
 	return 0;
 }
 
-/* p's hold on pipe ends: if it was p's out or err pipe, p forgets it, so
- * that a completion never goes to a new pipe that took the dead one's
- * address (the pipe is freed once its last reference goes). */
-static void forget_completion_pipe(struct process *p, struct object *pipe)
-{
-	if (p->out && &p->out->obj == pipe)
-		p->out = NULL;
-	if (p->err && &p->err->obj == pipe)
-		p->err = NULL;
-}
-
 /* Is notice n still true for p?  If so, fill msg; consume its resources. */
 static bool settle_notice(struct process *p, const struct notice *n,
 		trindle_message_t *msg)
@@ -225,7 +214,6 @@ static bool settle_notice(struct process *p, const struct notice *n,
 	struct cap *c = trindle__cap_find(&p->caps, pipe);
 	bool deliver = c && c->obj == &pipe->obj;
 	if (deliver) {
-		forget_completion_pipe(p, &pipe->obj);
 		trindle__cap_remove(&p->caps, c);
 		trindle__pipe_drop_holder(pipe, &p->holder);
 		msg->address = pipe;
@@ -319,8 +307,6 @@ void trindle__process_release_cap(struct process *p, struct cap *c)
 	struct object *o = c->obj;
 	uint8_t rights = c->rights;
 
-	if (o->kind == OBJECT_PIPE)
-		forget_completion_pipe(p, o);
 	trindle__cap_remove(&p->caps, c);
 	release_object(p, o, rights);
 }
@@ -346,6 +332,17 @@ static bool deliver_final(struct process *p, struct cap *c,
 	trindle__pipe_force(target, o);
 	trindle__pipe_leave(target);
 	return true;
+}
+
+void trindle__process_set_completion(struct process *p, struct pipe *out,
+		struct pipe *err)
+{
+	p->out = out;
+	p->err = err;
+	if (out)
+		trindle__pipe_ref(out);
+	if (err)
+		trindle__pipe_ref(err);
 }
 
 /* The pipe p may still send on for its completion, or NULL. */
@@ -416,6 +413,13 @@ void trindle__process_end(struct process *p, trindle_object_t final,
 	}
 	release_all(p, false);
 	trindle__process_settle(p);
+	/* The out and err pipes' memory was kept from reuse while p could
+	 * deliver to them (see trindle__process_set_completion). */
+	if (p->out)
+		trindle__pipe_unref(p->out);
+	if (p->err)
+		trindle__pipe_unref(p->err);
+	p->out = p->err = NULL;
 	/* Nobody can notify us any more: drop what is left unread. */
 	while (trindle__holder_pop_notice(&p->holder, &n))
 		if (n.kind == NOTICE_PIPE_DIED)

@@ -74,6 +74,14 @@ void trindle__process_release_cap(struct process *p, struct cap *c);
 /* Takes up to max notices still valid; returns how many were stored. */
 size_t trindle__process_take_notices(struct process *p,
 		trindle_message_t *msgs, size_t max);
+/* Names the worker p's out and err pipes (either may be NULL).  p keeps a
+ * reference on each until it ends, so that neither address can name
+ * another pipe meanwhile: its completion goes to out (or err) exactly when
+ * it holds SEND on that pipe at its end, however often it let go of it and
+ * got it back.  trindle__process_end() lets go of them. */
+void trindle__process_set_completion(struct process *p, struct pipe *out,
+		struct pipe *err);
+
 /* Ends p: delivers final to its out or err pipe, releases the rest. */
 void trindle__process_end(struct process *p, trindle_object_t final,
 		enum final_target target);

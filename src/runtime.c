@@ -27,6 +27,11 @@ static void start(void)
 	if (retain && *retain)
 		trindle__segment_set_retain_limit(
 				(size_t)strtoull(retain, NULL, 10) << 20);
+	/* TRINDLE_FAULTS=rights: only a worker's rights faults on segments
+	 * are reports; any other fault ends the program, as it would
+	 * without the library. */
+	const char *faults = getenv("TRINDLE_FAULTS");
+	trindle__fault_set_catch_all(!(faults && !strcmp(faults, "rights")));
 	start_error = trindle__fault_install();
 }
 

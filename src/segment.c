@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "die.h"
 #include "holder.h"
 #include "trindle.h"
 
@@ -399,7 +400,7 @@ static void add_proc(struct segment *s, struct holder *p)
 		size_t cap = s->procs_capacity * 2;
 		struct holder **v = malloc(cap * sizeof(*v));
 		if (!v)
-			abort(); /* cannot keep the books: nothing sane remains */
+			trindle__die(); /* cannot keep the books: nothing sane remains */
 		memcpy(v, s->procs, s->nprocs * sizeof(*v));
 		if (s->procs != s->inline_procs)
 			free(s->procs);

@@ -130,7 +130,11 @@ static void drop_request(struct process *p, struct pipe *pipe)
 {
 	for (size_t i = 0; i < p->nrequests; i++) {
 		if (p->requests[i] == pipe) {
-			p->requests[i] = p->requests[--p->nrequests];
+			/* Keep the order: pipes served equally long ago (never,
+			 * say) are served in the order they were requested. */
+			memmove(&p->requests[i], &p->requests[i + 1],
+				(p->nrequests - i - 1) * sizeof(*p->requests));
+			p->nrequests--;
 			return;
 		}
 	}

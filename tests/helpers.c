@@ -12,18 +12,18 @@
 #include <unistd.h>
 
 /*
- * cmocka puts its own SIGSEGV and SIGBUS handlers in place (with signal())
- * around every test, which would take the faults that the tests provoke
- * away from libtrindle's handler.  The linker exports this definition from
- * each test program, because libcmocka refers to signal(), so cmocka's
- * calls land here: they leave those two signals to the library and work
- * as usual for the rest.
+ * cmocka puts its own handlers for SIGSEGV, SIGBUS, SIGFPE and SIGILL in
+ * place (with signal()) around every test, which would take the faults
+ * that the tests provoke away from libtrindle's handler.  The linker
+ * exports this definition from each test program, because libcmocka
+ * refers to signal(), so cmocka's calls land here: they leave those four
+ * signals to the library and work as usual for the rest.
  */
 sighandler_t signal(int sig, sighandler_t handler)
 {
 	struct sigaction sa, old;
 
-	if (sig == SIGSEGV || sig == SIGBUS)
+	if (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL)
 		return SIG_DFL;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = handler;

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(meson ninja-build pkg-config gcc g++ libc6-dev libcmocka-dev liburing-dev
-          valgrind gawk coreutils grep groff-base libzmq3-dev "$@")
+          valgrind gawk coreutils grep groff-base libzmq3-dev clang libclang-rt-14-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -4,7 +4,8 @@
 #   tools/test.sh         the plain build (build/), warnings as errors
 #   tools/test.sh --all   also AddressSanitizer+UBSan (build-asan/) and
 #                         ThreadSanitizer (build-tsan/) builds, a valgrind
-#                         run, and an installed-package consumer build
+#                         run, a bounded libFuzzer run (build-fuzz/), and an
+#                         installed-package consumer build
 #
 # Installs missing Debian packages first (tools/deps.sh).
 set -euo pipefail
@@ -49,6 +50,9 @@ meson test -C build --setup valgrind --print-errorlogs \
 	--suite objects --suite segments --suite pipes --suite bad_input \
 	--suite sync --suite processes --suite faults --suite debug --suite memory \
 	--suite retain --suite util --suite roots
+
+step "fuzzer: tests/fuzz/fuzz_sync.c (libFuzzer, clang, ASan+UBSan), 75 s"
+tests/fuzz/run.sh 75
 
 step "install, then build an example against the installed package"
 dest=$(mktemp -d)
