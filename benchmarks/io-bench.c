@@ -48,6 +48,7 @@
 
 #include <trindle.h>
 #include <trindle/io.h>
+#include <trindle/util.h>
 
 #include "sort-lines.h"
 #include "stats.h"
@@ -781,33 +782,40 @@ static double time_source(const char *path, size_t chunk, int recycle,
 	if (main_cpu >= 0)
 		pin(main_cpu);
 	int failed = 0;
+	/* Two syncs a round, as a consumer would: take up to 8 chunks, then
+	 * give them back (recycle) or let them go.  What fails is dropped. */
+	trindle_message_t storage[16], got[8];
+	trindle_util_batch_t b;
+	trindle_util_batch_init(&b, storage, 16);
 	while (!failed) {
-		trindle_message_t req = { out, NULL }, got[8];
-		trindle_mailbox_t mo = { 1, &req }, in = { 8, got };
-		if (trindle_sync(&mo, &in) != 0 || in.count == 0) {
+		trindle_mailbox_t in = { 8, got };
+		trindle_util_add_receive(&b, out);
+		if (trindle_util_flush(&b, &in) < 0 || in.count == 0) {
 			failed = 1;
 			break;
 		}
-		trindle_message_t rel[16];
-		size_t k = 0, end = 0;
+		b.count = 0;
+		size_t end = 0;
 		for (size_t i = 0; i < in.count; i++)
-			if (got[i].address == out && got[i].content) {
+			if (trindle_util_kind(&got[i]) == TRINDLE_UTIL_MESSAGE) {
 				size_t n = trindle_measure(got[i].content);
 				end |= n == 0;
 				if (recycle && n == chunk)
-					rel[k++] = (trindle_message_t){ dev, got[i].content };
-				rel[k++] = (trindle_message_t){ NULL, got[i].content };
+					trindle_util_add_move(&b, dev, got[i].content);
+				else
+					trindle_util_add_release(&b, got[i].content);
 			}
-		trindle_mailbox_t ro = { k, rel };
-		trindle_sync(&ro, NULL);
+		trindle_util_flush(&b, NULL);
+		b.count = 0;
 		if (end)
 			break;
 	}
 	double t = failed ? -1 : stats_now() - t0;
 	pin(-1);
-	trindle_message_t rel[2] = { { NULL, out }, { NULL, dev } };
-	trindle_mailbox_t ro = { 2, rel };
-	trindle_sync(&ro, NULL);
+	b.count = 0;
+	trindle_util_add_release(&b, out);
+	trindle_util_add_release(&b, dev);
+	trindle_util_flush(&b, NULL);
 	return t;
 }
 

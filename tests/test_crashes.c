@@ -232,14 +232,11 @@ static int worker_crash_then_wait(void)
 {
 	trindle_pipe_t reply = trindle_pipe(4);
 	trindle_pipe_t w = trindle_launch(null_write, 4, reply, reply);
-	trindle_message_t give = { w, reply }, rq = { reply, NULL }, got;
-	trindle_mailbox_t o = { 1, &give };
-	trindle_sync(&o, NULL);
-	for (;;) {
-		trindle_mailbox_t out = { 1, &rq }, in = { 1, &got };
-		if (trindle_sync(&out, &in) != 0)
-			return 1;
-	}
+	trindle_message_t got;
+	trindle_util_send(w, reply);
+	while (trindle_util_receive(reply, &got, -1) >= 0)
+		;
+	return 1;
 }
 
 /* A SIGABRT that the program sends itself from outside any worker is not

@@ -100,9 +100,7 @@ static void sender_entry(trindle_pipe_t input)
 	for (uintptr_t seq = 0; seq < FIFO_COUNT; seq++) {
 		uintptr_t v[2] = { (uintptr_t)input, seq };
 		trindle_segment_t s = trindle_allocate(1, &(trindle_buffer_t){ sizeof v, v });
-		trindle_message_t m[2] = { { to, s }, { NULL, s } };
-		size_t left = 2;
-		while ((left = t_w_sync(m, left)) != 0) {
+		while (trindle_util_move(to, s) != 0) {
 			if (!(trindle_access(to) & TRINDLE_ACCESS_SEND))
 				return;
 			sched_yield();

@@ -84,8 +84,12 @@ static void release_worker(trindle_pipe_t input)
 	trindle_object_t o = t_w_next(input);
 	if (g_ack_by_message) {
 		trindle_segment_t ack = t_label(1);
-		trindle_message_t m[3] = { { NULL, o }, { g_back, ack }, { NULL, ack } };
-		t_w_sync(m, 3);
+		trindle_message_t m[3];
+		trindle_util_batch_t b;
+		trindle_util_batch_init(&b, m, 3);
+		trindle_util_add_release(&b, o);
+		trindle_util_add_move(&b, g_back, ack);
+		trindle_util_flush(&b, NULL);
 	} else {
 		t_w_release(o);
 	}
@@ -717,17 +721,15 @@ static void ordered_producer(trindle_pipe_t input)
 {
 	(void)input;
 	trindle_message_t m[64];
-	size_t n = 0;
+	trindle_util_batch_t b;
 	unsigned long next = 0;
 
-	while (next < ORDER_COUNT || n) {
-		while (n + 2 <= 64 && next < ORDER_COUNT) {
-			trindle_segment_t seg = t_label(next++);
-			m[n++] = (trindle_message_t){ g_order_sink, seg };
-			m[n++] = (trindle_message_t){ NULL, seg };
-		}
-		n = t_w_sync(m, n);
-		if (n)
+	trindle_util_batch_init(&b, m, 64);
+	while (next < ORDER_COUNT || b.count) {
+		while (next < ORDER_COUNT && b.capacity - b.count >= 2)
+			trindle_util_add_move(&b, g_order_sink, t_label(next++));
+		/* What failed stays in the batch, in order, to go first. */
+		if (trindle_util_flush(&b, NULL) != 0)
 			sched_yield();
 	}
 }
