@@ -101,12 +101,12 @@ int bt_setup(trindle_pipe_t worker, const void *cfg, size_t cfg_bytes,
 }
 
 /* Receives the next message from input, skipping notices. */
+/* The next message through input (notices passed over), or -1. */
 static int next_message(trindle_pipe_t input, trindle_message_t *m)
 {
-	while (trindle_util_receive(input, m, -1) == 1)
-		if (trindle_util_kind(m) == TRINDLE_UTIL_MESSAGE)
-			return 0;
-	return -1;
+	m->address = input;
+	m->content = trindle_util_next_object(input);
+	return m->content ? 0 : -1;
 }
 
 int bt_start(trindle_pipe_t input, void *cfg, size_t cfg_bytes,

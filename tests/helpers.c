@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 /*
  * cmocka puts its own handlers for SIGSEGV, SIGBUS, SIGFPE and SIGILL in
@@ -270,15 +271,6 @@ unsigned long t_label_of(trindle_segment_t s)
 	return v;
 }
 
-trindle_object_t t_w_next(trindle_pipe_t pipe)
-{
-	trindle_message_t got;
-	while (trindle_util_receive(pipe, &got, -1) == 1)
-		if (trindle_util_kind(&got) == TRINDLE_UTIL_MESSAGE)
-			return got.content;
-	return NULL;
-}
-
 /* Workers count failures as the test thread's helpers do, without cmocka. */
 size_t t_w_send(trindle_pipe_t pipe, trindle_object_t object)
 {
@@ -325,4 +317,21 @@ size_t t_resident_bytes(void)
 	assert_int_equal(fscanf(f, "%lu %lu", &size, &resident), 2);
 	fclose(f);
 	return resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+int t_run_child(const char *self, const char *name, const char *env)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (env)
+			putenv((char *)env);
+		alarm(20);
+		execl(self, self, "--child", name, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
 }

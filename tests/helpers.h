@@ -122,9 +122,6 @@ trindle_segment_t t_label(unsigned long label);
 /* The number a segment made by t_label() or t_labelled() holds. */
 unsigned long t_label_of(trindle_segment_t s);
 
-/* The next object that came through pipe, skipping notices; NULL when
- * nothing more can arrive (or the sync failed). */
-trindle_object_t t_w_next(trindle_pipe_t pipe);
 
 /* trindle_util_send/move/release(), returning how many messages failed
  * (a move: 0 or 2). */
@@ -148,6 +145,12 @@ void t_w_report(trindle_pipe_t reply, const uintptr_t *vals, size_t n);
 #ifndef RUNNING_ON_VALGRIND
 #define RUNNING_ON_VALGRIND 0
 #endif
+
+/* Runs the program self again as "self --child NAME" with the environment
+ * variable env ("NAME=value", or NULL) set, so that the library starts
+ * afresh in it and reads its environment; at most 20 s.  Returns the
+ * child's wait status. */
+int t_run_child(const char *self, const char *name, const char *env);
 
 /* CLOCK_MONOTONIC in nanoseconds, for wait limits. */
 int64_t t_now_ns(void);

@@ -59,11 +59,11 @@ static void keeper_report(trindle_pipe_t reply, uintptr_t op,
  */
 static void keeper_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = t_w_next(input);
-	volatile unsigned char *s = t_w_next(input);
+	trindle_pipe_t reply = trindle_util_next_object(input);
+	volatile unsigned char *s = trindle_util_next_object(input);
 	keeper_report(reply, 's', (const unsigned char *)s);
 	for (;;) {
-		const struct cmd *c = t_w_next(input);
+		const struct cmd *c = trindle_util_next_object(input);
 		if (!c)
 			return;
 		struct cmd k = *c;
@@ -784,8 +784,8 @@ static atomic_llong holder_release_ns = -1;
  * releases it and records how long that took. */
 static void stalled_release_worker(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = t_w_next(input);
-	trindle_segment_t s = t_w_next(input);
+	trindle_pipe_t reply = trindle_util_next_object(input);
+	trindle_segment_t s = trindle_util_next_object(input);
 	t_w_move(reply, trindle_allocate(0, NULL));
 #ifdef STALL_MUTEX
 	int64_t give_up = t_now_ns() + T_WAIT_LIMIT_NS;

@@ -135,7 +135,7 @@ static bool produce(struct producer *pr, size_t k, uint64_t seq, bool wait)
 static void producer_worker(trindle_pipe_t input)
 {
 	struct producer *pr = calloc(1, sizeof *pr);
-	trindle_segment_t id_seg = t_w_next(input);
+	trindle_segment_t id_seg = trindle_util_next_object(input);
 	if (!pr || !id_seg) {
 		oops();
 		free(pr);
@@ -337,7 +337,7 @@ static bool forward(struct token *t, trindle_pipe_t next,
  */
 static void ring_worker(trindle_pipe_t input)
 {
-	trindle_pipe_t next = t_w_next(input);
+	trindle_pipe_t next = trindle_util_next_object(input);
 	trindle_message_t got[TOKENS + 1], storage[2 * (TOKENS + 1) + 1];
 	trindle_util_batch_t out;
 	bool stop = false;
@@ -512,7 +512,7 @@ static struct label *make_label(uint32_t sender, uint64_t seq)
 
 static void share_sender(trindle_pipe_t input)
 {
-	trindle_segment_t id_seg = t_w_next(input);
+	trindle_segment_t id_seg = trindle_util_next_object(input);
 	struct label *prev[SHARE_BATCH], *cur[SHARE_BATCH];
 	trindle_message_t m[2 * SHARE_BATCH];
 	trindle_util_batch_t b;

@@ -39,7 +39,7 @@ static bool is_stop(trindle_object_t o)
 static void w_drain_until_stop(trindle_pipe_t input)
 {
 	trindle_object_t o;
-	while ((o = t_w_next(input)) != NULL) {
+	while ((o = trindle_util_next_object(input)) != NULL) {
 		bool stop = is_stop(o);
 		t_w_release(o);
 		if (stop)
@@ -52,7 +52,7 @@ static void w_drain_until_stop(trindle_pipe_t input)
 static void echo_worker(trindle_pipe_t input)
 {
 	trindle_object_t o;
-	while ((o = t_w_next(input)) != NULL) {
+	while ((o = trindle_util_next_object(input)) != NULL) {
 		if (is_stop(o)) {
 			t_w_release(o);
 			return;
@@ -68,7 +68,7 @@ static void echo_worker(trindle_pipe_t input)
  * segment labelled with its access to it, and lets go of it on STOP. */
 static void keeper_worker(trindle_pipe_t input)
 {
-	trindle_object_t kept = t_w_next(input);
+	trindle_object_t kept = trindle_util_next_object(input);
 	trindle_segment_t reply = t_label((unsigned long)trindle_access(kept));
 	if (reply)
 		t_w_move(g_back, reply);
@@ -81,7 +81,7 @@ static void keeper_worker(trindle_pipe_t input)
  * same sync as the release. */
 static void release_worker(trindle_pipe_t input)
 {
-	trindle_object_t o = t_w_next(input);
+	trindle_object_t o = trindle_util_next_object(input);
 	if (g_ack_by_message) {
 		trindle_segment_t ack = t_label(1);
 		trindle_message_t m[3];
@@ -100,7 +100,7 @@ static void release_worker(trindle_pipe_t input)
 /* On its first message, lets go of its SEND on g_back; then waits for STOP. */
 static void let_go_worker(trindle_pipe_t input)
 {
-	trindle_object_t go = t_w_next(input);
+	trindle_object_t go = trindle_util_next_object(input);
 	t_w_release(go);
 	t_w_release(g_back);
 	w_drain_until_stop(input);
