@@ -58,9 +58,10 @@ static int al_trindle(const bench_opts_t *opts, size_t batch,
 	trindle_buffer_t zeros = { BENCH_BLOCK, NULL };
 	trindle_segment_t segs[BENCH_BATCH];
 	uint64_t n = al_count(opts), errors = 0;
-	bt_out_t out = { 0 };
+	bt_out_t out;
 	double t0 = bench_now();
 
+	bt_out_init(&out);
 	s->check = 0;
 	for (uint64_t i = 0; i < n; i += batch) {
 		for (size_t k = 0; k < batch; k++) {
@@ -73,7 +74,7 @@ static int al_trindle(const bench_opts_t *opts, size_t batch,
 		for (size_t k = 0; k < batch; k++)
 			bt_release(&out, segs[k]);
 		/* One sync releases the whole batch. */
-		if (bt_sync(&out, NULL, 0) != 0 || out.count != 0)
+		if (bt_sync(&out, NULL, 0) != 0 || out.b.count != 0)
 			return bench_fail("alloc", "release failed");
 	}
 	return al_done("alloc", errors, n, t0, s);

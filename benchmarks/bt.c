@@ -12,66 +12,36 @@
 
 /* ---- libtrindle helpers ----------------------------------------------- */
 
-static void add(bt_out_t *out, trindle_pipe_t pipe, trindle_object_t obj)
+void bt_add_refused(void)
 {
-	size_t room = sizeof out->msg / sizeof out->msg[0];
-
-	/* Callers size their batches to fit; overflowing is a bench bug. */
-	if (out->count == room) {
-		fprintf(stderr, "trindle-bench: outgoing batch overflow\n");
-		abort();
-	}
-	out->msg[out->count].address = pipe;
-	out->msg[out->count].content = obj;
-	out->count++;
-}
-
-void bt_move(bt_out_t *out, trindle_pipe_t pipe, trindle_object_t seg)
-{
-	add(out, pipe, seg);
-	add(out, NULL, seg);
-}
-
-void bt_send(bt_out_t *out, trindle_pipe_t pipe, trindle_object_t obj)
-{
-	add(out, pipe, obj);
-}
-
-void bt_release(bt_out_t *out, trindle_object_t obj)
-{
-	add(out, NULL, obj);
-}
-
-void bt_recv(bt_out_t *out, trindle_pipe_t pipe)
-{
-	add(out, pipe, NULL);
+	fprintf(stderr, "trindle-bench: outgoing batch overflow (or a NULL "
+			"pipe or object): %s\n", strerror(errno));
+	abort();
 }
 
 /*
  * A failed message may be retried only if it failed for want of queue
- * room: a send to a live pipe, or the release that completes such a move.
- * Anything else would fail forever, so it is an error.
+ * room (EAGAIN): a send to a live pipe, or the release that completes such
+ * a move (ECANCELED, right after its send).  Anything else would fail
+ * forever, so it is an error.  out->b holds exactly the failed messages.
  */
-static int keep_failed(bt_out_t *out, size_t failed)
+static int keep_failed(bt_out_t *out)
 {
+	trindle_message_t *m = out->b.message;
 	size_t kept = 0;
 
-	for (size_t k = 0; k < failed; k++) {
-		trindle_message_t m = out->msg[k];
-
-		if (m.content == NULL)
+	for (size_t k = 0; k < out->b.count; k++) {
+		if (m[k].content == NULL)
 			continue;       /* a receive request: asked again later */
-		if (m.address != NULL) {
-			if (!(trindle_access(m.address) & TRINDLE_ACCESS_SEND) ||
-			    !trindle_access(m.content))
+		if (m[k].address != NULL) {
+			if (trindle_util_error(&m[k]) != EAGAIN)
 				return -1;
-		} else if (kept == 0 ||
-				out->msg[kept - 1].content != m.content) {
+		} else if (kept == 0 || m[kept - 1].content != m[k].content) {
 			return -1;      /* a release that is not half a move */
 		}
-		out->msg[kept++] = m;
+		m[kept++] = m[k];
 	}
-	out->count = kept;
+	out->b.count = kept;
 	return 0;
 }
 
@@ -82,15 +52,14 @@ int bt_sync(bt_out_t *out, bt_in_t *in, int64_t timeout_ns)
 
 int bt_sync_max(bt_out_t *out, bt_in_t *in, size_t max, int64_t timeout_ns)
 {
-	trindle_mailbox_t o = { out->count, out->msg };
 	trindle_mailbox_t i = { max, in ? in->msg : NULL };
 
-	if (trindle_sync_timeout(&o, in ? &i : NULL, timeout_ns) != 0)
+	if (trindle_util_flush_timeout(&out->b, in ? &i : NULL, timeout_ns) < 0)
 		return bench_fail("trindle", "trindle_sync: %s",
 				strerror(errno));
 	if (in)
 		in->count = i.count;
-	if (keep_failed(out, o.count) != 0)
+	if (keep_failed(out) != 0)
 		return bench_fail("trindle", "a message failed for good");
 	return 0;
 }
@@ -108,7 +77,7 @@ trindle_segment_t bt_segment(size_t bytes)
 
 int bt_flush(bt_out_t *out)
 {
-	while (out->count > 0)
+	while (out->b.count > 0)
 		if (bt_sync(out, NULL, 0) != 0)
 			return -1;
 	return 0;
@@ -119,8 +88,9 @@ int bt_setup(trindle_pipe_t worker, const void *cfg, size_t cfg_bytes,
 {
 	trindle_buffer_t buf = { cfg_bytes, cfg };
 	trindle_segment_t seg = trindle_allocate(1, &buf);
-	bt_out_t out = { 0 };
+	bt_out_t out;
 
+	bt_out_init(&out);
 	if (!seg)
 		return bench_fail("trindle", "setup segment: %s",
 				strerror(errno));
@@ -131,29 +101,21 @@ int bt_setup(trindle_pipe_t worker, const void *cfg, size_t cfg_bytes,
 }
 
 /* Receives the next message from input, skipping notices. */
+/* The next message through input (notices passed over), or -1. */
 static int next_message(trindle_pipe_t input, trindle_message_t *m)
 {
-	trindle_message_t box[1];
-
-	for (;;) {
-		trindle_message_t req = { input, NULL };
-		trindle_mailbox_t out = { 1, &req }, in = { 1, box };
-
-		if (trindle_sync(&out, &in) != 0 || out.count != 0)
-			return -1;
-		if (in.count == 1 && box[0].address == input) {
-			*m = box[0];
-			return 0;
-		}
-	}
+	m->address = input;
+	m->content = trindle_util_next_object(input);
+	return m->content ? 0 : -1;
 }
 
 int bt_start(trindle_pipe_t input, void *cfg, size_t cfg_bytes,
 		trindle_pipe_t *pipes, size_t npipes)
 {
 	trindle_message_t m;
-	bt_out_t out = { 0 };
+	bt_out_t out;
 
+	bt_out_init(&out);
 	if (next_message(input, &m) != 0 || trindle_measure(m.content)
 			!= cfg_bytes)
 		return -1;
@@ -231,9 +193,10 @@ bool bt_group_note(bt_group_t *g, const trindle_message_t *m, bt_out_t *out)
 int bt_group_wait(bt_group_t *g, bool results)
 {
 	unsigned long idle = 0;
-	bt_out_t out = { 0 };
+	bt_out_t out;
 	bt_in_t in;
 
+	bt_out_init(&out);
 	while (g->ended < g->n || (results && g->results < g->n)) {
 		bt_recv(&out, g->done);
 		if (bt_sync(&out, &in, -1) != 0)
@@ -254,8 +217,9 @@ int bt_group_wait(bt_group_t *g, bool results)
 
 void bt_group_destroy(bt_group_t *g)
 {
-	bt_out_t out = { 0 };
+	bt_out_t out;
 
+	bt_out_init(&out);
 	bt_release(&out, g->done);
 	bt_flush(&out);
 	free(g->workers);
@@ -284,11 +248,12 @@ size_t bt_segments(trindle_segment_t *segs, size_t n, size_t bytes)
 
 void bt_release_all(const trindle_segment_t *segs, size_t n)
 {
-	bt_out_t out = { 0 };
+	bt_out_t out;
 
+	bt_out_init(&out);
 	for (size_t i = 0; i < n; i++) {
 		bt_release(&out, segs[i]);
-		if (out.count == BENCH_BATCH)
+		if (out.b.count == BENCH_BATCH)
 			bt_flush(&out);
 	}
 	bt_flush(&out);
@@ -315,10 +280,11 @@ void bt_relay_take(trindle_pipe_t input, bt_relay_fn fn, bool pass_on,
 	bt_result_t res = { 0 };
 	bt_relay_cfg_t cfg;
 	trindle_pipe_t next;
-	bt_out_t out = { 0 };
+	bt_out_t out;
 	uint64_t seen = 0;
 	bt_in_t in;
 
+	bt_out_init(&out);
 	if (bt_start(input, &cfg, sizeof cfg, &next, 1) != 0)
 		trindle_abort(NULL);
 	while (seen < cfg.count) {
@@ -351,7 +317,7 @@ static void feed_fill(bt_feed_t *f, bt_out_t *out)
 	/* A move takes two messages, a send one. */
 	size_t room = f->keep ? BENCH_BATCH : 2 * BENCH_BATCH;
 
-	while (out->count < room && f->nfree > 0 && f->sent < f->total) {
+	while (out->b.count < room && f->nfree > 0 && f->sent < f->total) {
 		trindle_segment_t seg = f->pool[--f->nfree];
 
 		f->stamp(seg, f->sent++, f->arg);
@@ -364,9 +330,10 @@ static void feed_fill(bt_feed_t *f, bt_out_t *out)
 
 int bt_feed_run(bt_feed_t *f, bt_take_fn handle, void *ctx)
 {
-	bt_out_t out = { 0 };
+	bt_out_t out;
 	bt_in_t in;
 
+	bt_out_init(&out);
 	while (f->returned < f->total) {
 		bool more;
 
@@ -427,10 +394,11 @@ int bt_feed_root(bt_feed_t *f, size_t npool, size_t bytes, size_t back_items,
 	trindle_segment_t *all = calloc(npool, sizeof *all);
 	f->pool = calloc(npool, sizeof *f->pool);
 	f->back = trindle_pipe(back_items);
-	bt_out_t out = { 0 };
+	bt_out_t out;
 	bt_group_t g;
 	int rc = -1;
 
+	bt_out_init(&out);
 	if (all && f->pool && f->back && bt_group_init(&g, workers) == 0) {
 		size_t made = bt_segments(all, npool, bytes);
 		memcpy(f->pool, all, made * sizeof *all);

@@ -10,17 +10,25 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <trindle.h>
+#include <trindle/util.h>
 
 /* ---- libtrindle helpers ----------------------------------------------- */
 
 /*
- * An outgoing batch for trindle_sync().  Room for BENCH_BATCH moves (a
- * send plus a release each) and a few receive requests.
+ * An outgoing batch (<trindle/util.h>'s) with its storage: room for
+ * BENCH_BATCH moves (a send plus a release each) and a few receive
+ * requests.  Set up with bt_out_init(); b.count is how many are queued.
  */
 typedef struct bt_out {
-	size_t count;
+	trindle_util_batch_t b;
 	trindle_message_t msg[2 * BENCH_BATCH + 8];
 } bt_out_t;
+
+static inline void bt_out_init(bt_out_t *out)
+{
+	trindle_util_batch_init(&out->b, out->msg,
+			sizeof out->msg / sizeof out->msg[0]);
+}
 
 /* A 64-slot inbox. */
 typedef struct bt_in {
@@ -35,17 +43,45 @@ typedef struct bt_result {
 	uint64_t errors;     /* verification failures */
 } bt_result_t;
 
-/* Appends a move (send + release) of seg through pipe. */
-void bt_move(bt_out_t *out, trindle_pipe_t pipe, trindle_object_t seg);
-/* Appends a send that keeps the sender's access (sharing). */
-void bt_send(bt_out_t *out, trindle_pipe_t pipe, trindle_object_t obj);
-void bt_release(bt_out_t *out, trindle_object_t obj);
-void bt_recv(bt_out_t *out, trindle_pipe_t pipe);
+/* Callers size their batches to fit, and never queue NULL pipes or
+ * objects: a refused add is a bench bug, reported before aborting. */
+TRINDLE_NORETURN void bt_add_refused(void);
+
+/* trindle_util_add_move/send/release/receive(), which must not fail.
+ * Inline, as the util.h calls are: the timed loops pay no call per
+ * message. */
+static inline void bt_move(bt_out_t *out, trindle_pipe_t pipe,
+		trindle_object_t seg)
+{
+	if (trindle_util_add_move(&out->b, pipe, seg) != 0)
+		bt_add_refused();
+}
+
+/* A send that keeps the sender's access (sharing). */
+static inline void bt_send(bt_out_t *out, trindle_pipe_t pipe,
+		trindle_object_t obj)
+{
+	if (trindle_util_add_send(&out->b, pipe, obj) != 0)
+		bt_add_refused();
+}
+
+static inline void bt_release(bt_out_t *out, trindle_object_t obj)
+{
+	if (trindle_util_add_release(&out->b, obj) != 0)
+		bt_add_refused();
+}
+
+static inline void bt_recv(bt_out_t *out, trindle_pipe_t pipe)
+{
+	if (trindle_util_add_receive(&out->b, pipe) != 0)
+		bt_add_refused();
+}
 /*
- * trindle_sync_timeout(out, in) with in's full capacity.  Failed sends and
- * releases stay in out to be retried by the next call; failed receive
- * requests are dropped (the next batch asks again).  Returns -1 when a send
- * failed on a dead pipe or the call itself failed, else 0.
+ * trindle_util_flush_timeout(out, in) with in's full capacity.  Failed
+ * sends and moves stay in out to be retried by the next call; failed
+ * receive requests are dropped (the next batch asks again).  Returns -1
+ * when a send failed for another reason than a full pipe or the call
+ * itself failed, else 0.
  */
 int bt_sync(bt_out_t *out, bt_in_t *in, int64_t timeout_ns);
 /* The same, taking at most max (<= BENCH_BATCH) deliveries into in. */

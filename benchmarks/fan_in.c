@@ -99,9 +99,10 @@ static void fi_producer(trindle_pipe_t input)
 static int fi_consume_trindle(fi_sink_t *k, bt_group_t *g, trindle_pipe_t sink,
 		uint64_t messages)
 {
-	bt_out_t out = { 0 };
+	bt_out_t out;
 	bt_in_t in;
 
+	bt_out_init(&out);
 	while (k->res.count + k->res.errors < messages) {
 		bt_recv(&out, sink);
 		if (bt_sync(&out, &in, -1) != 0)
@@ -156,10 +157,11 @@ static int fi_trindle(size_t producers, const bench_opts_t *opts,
 {
 	uint64_t messages = fi_messages(opts) / producers * producers;
 	trindle_pipe_t sink = trindle_pipe(producers * FI_POOL);
-	bt_out_t out = { 0 };
+	bt_out_t out;
 	bt_group_t g;
 	int rc = -1;
 
+	bt_out_init(&out);
 	if (sink && bt_group_init(&g, producers) == 0) {
 		rc = fi_run_trindle(producers, messages, &g, sink, s);
 		bt_group_destroy(&g);

@@ -67,9 +67,10 @@ static int pp_rounds_trindle(bt_group_t *g, trindle_pipe_t echo,
 		trindle_pipe_t back, trindle_segment_t seg, uint64_t rounds,
 		bench_sample_t *s)
 {
-	bt_out_t out = { 0 };
+	bt_out_t out;
 	double t0 = bench_now();
 
+	bt_out_init(&out);
 	for (uint64_t i = 0; i < rounds; i++) {
 		if (!bump(seg, 2 * i))
 			return bench_fail("ping-pong", "lost a hop");
@@ -90,10 +91,11 @@ int ping_pong_trindle(const bench_opts_t *opts, bench_sample_t *s)
 	uint64_t rounds = pp_rounds(opts);
 	trindle_pipe_t back = trindle_pipe(PP_QUEUE), echo;
 	trindle_segment_t seg = bt_segment(BENCH_BLOCK);
-	bt_out_t out = { 0 };
+	bt_out_t out;
 	bt_group_t g;
 	int rc = -1;
 
+	bt_out_init(&out);
 	if (!back || !seg || bt_group_init(&g, 1) != 0)
 		return -1;
 	echo = bt_group_launch(&g, pp_echo, PP_QUEUE);

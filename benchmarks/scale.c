@@ -62,11 +62,12 @@ static uint64_t ring_expect(uint64_t size, uint64_t laps)
 static void ring_worker(trindle_pipe_t input)
 {
 	trindle_pipe_t pipes[2];         /* the next process, the root */
-	bt_out_t out = { 0 };
+	bt_out_t out;
 	bool done = false;
 	ring_cfg_t cfg;
 	bt_in_t in;
 
+	bt_out_init(&out);
 	if (bt_start(input, &cfg, sizeof cfg, pipes, 2) != 0)
 		trindle_abort(NULL);
 	while (!done) {
@@ -109,9 +110,10 @@ static ring_token_t *ring_round(bt_group_t *g, trindle_pipe_t back,
 		trindle_segment_t token)
 {
 	ring_token_t *got = NULL;
-	bt_out_t out = { 0 };
+	bt_out_t out;
 	bt_in_t in;
 
+	bt_out_init(&out);
 	bt_move(&out, g->workers[0], token);
 	while (!got) {
 		bt_recv(&out, back);
@@ -133,10 +135,11 @@ int scale_ring_trindle(const bench_opts_t *opts, bench_sample_t *s)
 	trindle_segment_t token = bt_segment(BENCH_BLOCK);
 	ring_token_t *got = NULL;
 	uint64_t size, laps;
-	bt_out_t out = { 0 };
+	bt_out_t out;
 	bt_group_t g;
 	double t0;
 
+	bt_out_init(&out);
 	ring_size(opts, &size, &laps);
 	if (!back || !token || bt_group_init(&g, size) != 0)
 		return -1;
@@ -252,12 +255,13 @@ static uint64_t seg_read(const void *block)
 static int seg_release_all(trindle_segment_t *segs, uint64_t n,
 		uint64_t *check)
 {
-	bt_out_t out = { 0 };
+	bt_out_t out;
 
+	bt_out_init(&out);
 	for (uint64_t i = 0; i < n; i++) {
 		*check += seg_read(segs[i]);
 		bt_release(&out, segs[i]);
-		if (out.count == BENCH_BATCH && bt_flush(&out) != 0)
+		if (out.b.count == BENCH_BATCH && bt_flush(&out) != 0)
 			return -1;
 	}
 	return bt_flush(&out);

@@ -16,15 +16,6 @@
 
 /* ---- receiving ---- */
 
-trindle_object_t textjob_next_object(trindle_pipe_t pipe)
-{
-	trindle_message_t m;
-
-	while (trindle_util_receive(pipe, &m, -1) == 1)
-		if (trindle_util_kind(&m) == TRINDLE_UTIL_MESSAGE)
-			return m.content;
-	return NULL;
-}
 
 /* ---- command line ---- */
 
@@ -206,13 +197,13 @@ static const struct textjob_tool *worker_tool;
 static void worker_main(trindle_pipe_t input)
 {
 	const struct textjob_tool *t = worker_tool;
-	trindle_pipe_t reply = textjob_next_object(input);
+	trindle_pipe_t reply = trindle_util_next_object(input);
 	trindle_object_t source = NULL;
 	trindle_segment_t chunk;
 
-	if (!reply || (t->give_back && !(source = textjob_next_object(input))))
+	if (!reply || (t->give_back && !(source = trindle_util_next_object(input))))
 		return;
-	while ((chunk = textjob_next_object(input)) && trindle_measure(chunk)) {
+	while ((chunk = trindle_util_next_object(input)) && trindle_measure(chunk)) {
 		trindle_segment_t r = t->work(chunk, source);
 		if (!r || trindle_util_move(reply, r) != 0)
 			trindle_abort(NULL);

@@ -59,13 +59,6 @@
 #define TEXTJOB_OUT_BYTES (1u << 20) /* output segment size */
 #define TEXTJOB_OUT_SEGMENTS 2       /* output segments that go round */
 
-/* ---- receiving, for workers ---- */
-
-/* The next object that comes through pipe, skipping notices (NULL:
- * nothing more can come).  The rest of the single steps (release, move,
- * move or release) are trindle/util.h's. */
-trindle_object_t textjob_next_object(trindle_pipe_t pipe);
-
 /* ---- the tool ---- */
 
 struct textjob;

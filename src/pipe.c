@@ -217,7 +217,7 @@ void trindle__pipe_publish(struct pipe *p, size_t pos, struct object *o)
 {
 	struct ring_cell *c = &p->cells[pos & p->mask];
 
-	c->obj = o;
+	atomic_store_explicit(&c->obj, o, memory_order_relaxed);
 	atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
 }
 
@@ -343,10 +343,12 @@ static inline __attribute__((always_inline)) size_t pop(struct pipe *p,
 		if (atomic_load_explicit(&c->seq, memory_order_acquire) !=
 				p->head + 1)
 			break;
-		if (c->obj) { /* an empty cell is a claim its sender gave up */
+		struct object *o = atomic_load_explicit(&c->obj,
+				memory_order_relaxed);
+		if (o) { /* an empty cell is a claim its sender gave up */
 			if (pos)
 				pos[n] = p->head;
-			objs[n++] = c->obj;
+			objs[n++] = o;
 		}
 		p->head++;
 		atomic_store_explicit(&p->head_pub, p->head,
@@ -400,7 +402,8 @@ size_t trindle__pipe_measure(struct pipe *p)
 		if (atomic_load_explicit(&c->seq, memory_order_acquire) !=
 				head + n + 1)
 			break;
-		queued += c->obj != NULL;
+		queued += atomic_load_explicit(&c->obj, memory_order_relaxed) !=
+			NULL;
 		n++;
 	}
 	return queued + atomic_load_explicit(&p->overflow_count,

@@ -35,7 +35,9 @@ struct holder;
 
 struct ring_cell {
 	atomic_size_t seq; /* position + 1 once the cell at position is published */
-	struct object *obj;
+	/* Ordered by seq; atomic because trindle_measure() may read it from
+	 * any holder's thread while a sender refills the cell. */
+	_Atomic(struct object *) obj;
 };
 
 struct overflow_msg {

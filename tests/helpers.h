@@ -14,22 +14,27 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <trindle.h>
+#include <trindle/util.h>
 
 /* ---- test thread: one sync at a time -------------------------------------- */
 
-/* A one-message sync; returns the number of failed outgoing messages. */
+/* trindle_util_send/release/move(), returning the number of messages that
+ * failed (0 or 1; a move 0 or 2).  A call that fails as a whole (ENOMEM)
+ * fails the test. */
 size_t t_send(trindle_pipe_t pipe, trindle_object_t object);
 size_t t_release(trindle_object_t object);
 size_t t_move(trindle_pipe_t pipe, trindle_object_t object);
 
-/* Receive one message from pipe, waiting up to timeout_ns (negative:
- * forever).  Returns 1 and fills *msg, or 0 when nothing came. */
+/* trindle_util_receive(), asserted not to fail: returns 1 and fills *msg,
+ * or 0 when nothing came within timeout_ns (negative: as long as something
+ * could still arrive). */
 int t_recv(trindle_pipe_t pipe, trindle_message_t *msg, int64_t timeout_ns);
 
 /* Collect notices only (no receive request): returns how many were stored. */
 size_t t_notices(trindle_message_t *msgs, size_t capacity);
 
-/* The next message through pipe, waiting for it; notices are skipped. */
+/* The next message through pipe, waiting for it; notices are skipped, and
+ * one must come. */
 trindle_object_t t_next_message(trindle_pipe_t pipe);
 
 /* Setup for each test: drops the notices an earlier (maybe failed) test
@@ -117,15 +122,9 @@ trindle_segment_t t_label(unsigned long label);
 /* The number a segment made by t_label() or t_labelled() holds. */
 unsigned long t_label_of(trindle_segment_t s);
 
-/* The next object that came through pipe, skipping notices; NULL when
- * nothing more can arrive (or the sync failed). */
-trindle_object_t t_w_next(trindle_pipe_t pipe);
 
-/* One sync of the count messages m; returns how many failed (all of them
- * when the call itself failed). */
-size_t t_w_sync(trindle_message_t *m, size_t count);
-
-/* t_w_sync() of one send, one move (send and release) or one release. */
+/* trindle_util_send/move/release(), returning how many messages failed
+ * (a move: 0 or 2). */
 size_t t_w_send(trindle_pipe_t pipe, trindle_object_t object);
 size_t t_w_move(trindle_pipe_t pipe, trindle_object_t object);
 size_t t_w_release(trindle_object_t object);
@@ -134,6 +133,24 @@ size_t t_w_release(trindle_object_t object);
 void t_w_report(trindle_pipe_t reply, const uintptr_t *vals, size_t n);
 
 /* ---- anywhere --------------------------------------------------------------- */
+
+/* RUNNING_ON_VALGRIND: nonzero under valgrind (0 where its header is
+ * missing), for tests that cannot run there: valgrind keeps its own,
+ * smaller table of mappings and takes no huge mappings. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
+/* Runs the program self again as "self --child NAME" with the environment
+ * variable env ("NAME=value", or NULL) set, so that the library starts
+ * afresh in it and reads its environment; at most 20 s.  Returns the
+ * child's wait status. */
+int t_run_child(const char *self, const char *name, const char *env);
 
 /* CLOCK_MONOTONIC in nanoseconds, for wait limits. */
 int64_t t_now_ns(void);

@@ -24,7 +24,7 @@ enum {
  * (they must be intact) and ends. */
 static void hoard_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = t_w_next(input);
+	trindle_pipe_t reply = trindle_util_next_object(input);
 	trindle_segment_t seg = trindle_allocate(1, &(trindle_buffer_t){ 100, NULL });
 	trindle_pipe_t pipe = trindle_pipe(4);
 	unsigned char ret[64];
@@ -33,7 +33,7 @@ static void hoard_entry(trindle_pipe_t input)
 	trindle_extend(code);
 	uintptr_t v[3] = { (uintptr_t)seg, (uintptr_t)pipe, (uintptr_t)code };
 	t_w_report(reply, v, 3);
-	t_w_next(input);
+	trindle_util_next_object(input);
 	v[0] = (uintptr_t)trindle_access(seg);
 	v[1] = (uintptr_t)trindle_access(pipe);
 	v[2] = (uintptr_t)trindle_access(code);
@@ -48,7 +48,7 @@ static void quit_entry(trindle_pipe_t input)
 /* Ends once nothing can come to it any more. */
 static void wait_entry(trindle_pipe_t input)
 {
-	while (t_w_next(input))
+	while (trindle_util_next_object(input))
 		;
 }
 

@@ -56,7 +56,7 @@ static void touch_evicted(trindle_pipe_t input)
 	enum { N = CACHE_SLOTS + 1 };
 	trindle_segment_t later[N];
 
-	(void)t_w_next(input); /* its reply pipe: t_start's first message */
+	(void)trindle_util_next_object(input); /* its reply pipe: t_start's first message */
 	volatile unsigned char *first = t_label(1);
 	for (int i = 0; i < N; i++)
 		if (!(later[i] = t_label((unsigned long)i)))
@@ -90,7 +90,7 @@ static void test_evicted_slot_faults(void **state)
  * its address; then ends, which closes its cache. */
 static void destroy_and_end(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = t_w_next(input);
+	trindle_pipe_t reply = trindle_util_next_object(input);
 	trindle_segment_t s = t_label(7);
 	/* The report is made before s dies, so it cannot take s's slot. */
 	uintptr_t where = (uintptr_t)s;
@@ -104,8 +104,8 @@ static void destroy_and_end(trindle_pipe_t input)
 /* Worker: reads the address it is given. */
 static void peek(trindle_pipe_t input)
 {
-	(void)t_w_next(input); /* its reply pipe */
-	const uintptr_t *where = t_w_next(input);
+	(void)trindle_util_next_object(input); /* its reply pipe */
+	const uintptr_t *where = trindle_util_next_object(input);
 	if (where)
 		(void)*(volatile unsigned char *)(*where + OFFSET);
 }
@@ -164,34 +164,18 @@ static int child_touch_just_destroyed(void)
 	return fault ? 0 : 1;
 }
 
-static int run_child(const char *env)
-{
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (env)
-			putenv((char *)env);
-		alarm(20);
-		execl(g_self, g_self, "--child", (char *)NULL);
-		_exit(127);
-	}
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	return WEXITSTATUS(status);
-}
-
 static void test_strict_mode_faults_on_every_destroyed_segment(void **state)
 {
-	assert_int_equal(run_child("TRINDLE_DEBUG=strict"), 0);
+	int status = t_run_child(g_self, "touch", "TRINDLE_DEBUG=strict");
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 int main(int argc, char **argv)
 {
 	if (argc > 0 && strchr(argv[0], '/'))
 		g_self = argv[0];
-	if (argc == 2 && strcmp(argv[1], "--child") == 0)
+	if (argc == 3 && strcmp(argv[1], "--child") == 0)
 		return child_touch_just_destroyed();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_reused_slot_is_a_new_zeroed_segment, t_drop_notices),

@@ -26,7 +26,7 @@
  * pipe first, which it takes before crashing). */
 static void wait_for_reply_pipe(trindle_pipe_t input)
 {
-	(void)t_w_next(input);
+	(void)trindle_util_next_object(input);
 }
 
 /* The crashes must reach the CPU: UBSan would stop the program first. */
@@ -146,9 +146,9 @@ static void test_failed_assert_in_a_worker_is_a_report(void **state)
 /* A worker beside the crashing one: echoes labels until STOP (0). */
 static void echo(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = t_w_next(input);
+	trindle_pipe_t reply = trindle_util_next_object(input);
 	trindle_object_t o;
-	while ((o = t_w_next(input)) != NULL) {
+	while ((o = trindle_util_next_object(input)) != NULL) {
 		unsigned long label = t_label_of(o);
 		t_w_move(reply, o);
 		if (!label)
@@ -197,18 +197,7 @@ static const char *g_self = "./test_crashes";
  * ThreadSanitizer). */
 static int child_signal(const char *name, const char *env)
 {
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (env)
-			putenv((char *)env);
-		alarm(20);
-		execl(g_self, g_self, "--child", name, (char *)NULL);
-		_exit(127);
-	}
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	int status = t_run_child(g_self, name, env);
 	if (WIFSIGNALED(status))
 		return WTERMSIG(status);
 #if defined(__SANITIZE_THREAD__)
@@ -232,14 +221,11 @@ static int worker_crash_then_wait(void)
 {
 	trindle_pipe_t reply = trindle_pipe(4);
 	trindle_pipe_t w = trindle_launch(null_write, 4, reply, reply);
-	trindle_message_t give = { w, reply }, rq = { reply, NULL }, got;
-	trindle_mailbox_t o = { 1, &give };
-	trindle_sync(&o, NULL);
-	for (;;) {
-		trindle_mailbox_t out = { 1, &rq }, in = { 1, &got };
-		if (trindle_sync(&out, &in) != 0)
-			return 1;
-	}
+	trindle_message_t got;
+	trindle_util_send(w, reply);
+	while (trindle_util_receive(reply, &got, -1) >= 0)
+		;
+	return 1;
 }
 
 /* A SIGABRT that the program sends itself from outside any worker is not

@@ -42,7 +42,7 @@ static trindle_segment_t g_destroyed;
 /* Writes into (or reads) the segment it is given: it is not allowed to. */
 static void touch_given_worker(trindle_pipe_t input)
 {
-	volatile unsigned char *p = t_w_next(input);
+	volatile unsigned char *p = trindle_util_next_object(input);
 	if (!p)
 		return;
 	if (g_write)
@@ -75,7 +75,7 @@ static void touch_destroyed_worker(trindle_pipe_t input)
 /* Calls into the (data) segment it is given. */
 static void call_given_worker(trindle_pipe_t input)
 {
-	void *code = t_w_next(input);
+	void *code = trindle_util_next_object(input);
 	trindle_entrypoint_t f;
 	if (!code)
 		return;
@@ -87,7 +87,7 @@ static void call_given_worker(trindle_pipe_t input)
 static void echo_worker(trindle_pipe_t input)
 {
 	trindle_object_t o;
-	while ((o = t_w_next(input)) != NULL) {
+	while ((o = trindle_util_next_object(input)) != NULL) {
 		if (t_label_of(o) == STOP) {
 			t_w_release(o);
 			return;
@@ -474,9 +474,9 @@ static void test_fault_not_in_a_segment_chained_to_previous_handler(void **state
 /* Keeps the segment it gets, acks on g_out, then waits until it may end. */
 static void keeper_worker(trindle_pipe_t input)
 {
-	trindle_object_t s = t_w_next(input);
+	trindle_object_t s = trindle_util_next_object(input);
 	t_w_move(g_out, t_label(1));
-	t_w_next(input);
+	trindle_util_next_object(input);
 	t_w_release(s);
 }
 
@@ -487,7 +487,7 @@ static int child_root_write_shared(void)
 	volatile unsigned char *s = trindle_allocate(1, &b);
 	g_out = trindle_pipe(1);
 	trindle_pipe_t w = trindle_launch(keeper_worker, 2, g_out, NULL);
-	if (!s || !w || t_w_send(w, (void *)s) || !t_w_next(g_out))
+	if (!s || !w || t_w_send(w, (void *)s) || !trindle_util_next_object(g_out))
 		return 2;
 	printf("%p %p\n", (void *)s, (void *)(s + 64));
 	fflush(stdout);

@@ -20,15 +20,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SANITIZED 1
 #else
@@ -108,16 +99,13 @@ static trindle_segment_t zeros(size_t bytes)
 static void release_many(trindle_segment_t *segs, size_t n, size_t step)
 {
 	static trindle_message_t m[1000];
-	size_t k = 0;
+	trindle_util_batch_t b;
 
+	trindle_util_batch_init(&b, m, 1000);
 	for (size_t i = 0; i < n; i += step) {
-		m[k++] = (trindle_message_t){ NULL, segs[i] };
-		if (k == 1000 || i + step >= n) {
-			trindle_mailbox_t out = { k, m };
-			CHECK(trindle_sync(&out, NULL) == 0);
-			CHECK(out.count == 0);
-			k = 0;
-		}
+		CHECK(trindle_util_add_release(&b, segs[i]) == 0);
+		if (b.count == b.capacity || i + step >= n)
+			CHECK(trindle_util_flush(&b, NULL) == 0);
 	}
 }
 
@@ -196,9 +184,7 @@ static void huge_once(size_t bytes)
 	s[bytes / 2] = 2;
 	s[bytes - 1] = 3;
 	CHECK(trindle_access(s + bytes / 2) == 0); /* no name: the middle */
-	trindle_message_t rel = { NULL, s };
-	trindle_mailbox_t out = { 1, &rel };
-	CHECK(trindle_sync(&out, NULL) == 0 && out.count == 0);
+	CHECK(trindle_util_release(s) == 0);
 	CHECK(trindle_access(s) == 0);
 	CHECK(!readable(s) && !readable(s + bytes - 1));
 	CHECK(resident() < before + 16 * MIB);
@@ -219,9 +205,7 @@ static void huge_segments(size_t unused)
 	errno = 0;
 	CHECK(zeros((size_t)1 << 47) == NULL && errno == ENOMEM);
 	CHECK(t_now_ns() - t0 < 1000000000LL);
-	trindle_message_t rel = { NULL, small };
-	trindle_mailbox_t out = { 1, &rel };
-	CHECK(trindle_sync(&out, NULL) == 0 && out.count == 0);
+	CHECK(trindle_util_release(small) == 0);
 }
 
 static void test_huge_segments_cost_little(void **state)
@@ -240,9 +224,7 @@ static void huge_touched_after_release(size_t unused)
 	(void)unused;
 	char *s = zeros(TIB);
 	CHECK(s != NULL || tsan_refused(TIB));
-	trindle_message_t rel = { NULL, s };
-	trindle_mailbox_t out = { 1, &rel };
-	CHECK(trindle_sync(&out, NULL) == 0 && out.count == 0);
+	CHECK(trindle_util_release(s) == 0);
 	CHECK(touch_faults(s + TIB / 2 + 12345));
 }
 

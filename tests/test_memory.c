@@ -15,18 +15,17 @@ static void test_released_segments_give_memory_back(void **state)
 	enum { COUNT = 16, BYTES = 256 * 1024 }; /* 4 MiB: below the 8 MiB
 	                                             * that always goes back */
 	trindle_message_t rel[COUNT];
+	trindle_util_batch_t b;
 	size_t before = t_resident_bytes();
 
-	for (int i = 0; i < COUNT; i++) {
-		rel[i].address = NULL;
-		rel[i].content = t_segment(BYTES, (unsigned char)(i + 1));
-	}
+	trindle_util_batch_init(&b, rel, COUNT);
+	for (int i = 0; i < COUNT; i++)
+		assert_int_equal(trindle_util_add_release(&b,
+				t_segment(BYTES, (unsigned char)(i + 1))), 0);
 	size_t full = t_resident_bytes();
 	assert_true(full >= before + COUNT * (size_t)BYTES * 3 / 4);
 
-	trindle_mailbox_t out = { COUNT, rel };
-	assert_int_equal(trindle_sync(&out, NULL), 0);
-	assert_int_equal(out.count, 0);
+	assert_int_equal(trindle_util_flush(&b, NULL), 0);
 	/* Nothing is retained: (nearly) all of it went back. */
 	assert_true(t_resident_bytes() + COUNT * (size_t)BYTES * 3 / 4 <= full);
 }

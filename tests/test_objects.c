@@ -26,7 +26,7 @@ enum {
  * addresses, and lets go of them (by ending) only when nudged. */
 static void hoard_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = t_w_next(input);
+	trindle_pipe_t reply = trindle_util_next_object(input);
 	trindle_buffer_t b = { 100, NULL };
 	trindle_segment_t seg = trindle_allocate(1, &b);
 	trindle_pipe_t pipe = trindle_pipe(4);
@@ -34,7 +34,7 @@ static void hoard_entry(trindle_pipe_t input)
 	trindle_extend(code);
 	uintptr_t v[3] = { (uintptr_t)seg, (uintptr_t)pipe, (uintptr_t)code };
 	t_w_report(reply, v, 3);
-	t_w_next(input);
+	trindle_util_next_object(input);
 }
 
 /* ---- the rules ---------------------------------------------------------- */

@@ -33,8 +33,8 @@ static size_t w_move_word(trindle_pipe_t pipe, uintptr_t v)
  * receive request on it failed, and whether a send through it failed. */
 static void probe_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = t_w_next(input);
-	trindle_pipe_t q = t_w_next(input);
+	trindle_pipe_t reply = trindle_util_next_object(input);
+	trindle_pipe_t q = trindle_util_next_object(input);
 	uintptr_t v[3] = { (uintptr_t)trindle_access(q), 0, 0 };
 	trindle_message_t req = { q, NULL }, got;
 	trindle_mailbox_t out = { 1, &req }, in = { 1, &got };
@@ -48,22 +48,22 @@ static void probe_entry(trindle_pipe_t input)
  * it and reports its rights left; when nudged again, ends. */
 static void creator_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = t_w_next(input);
+	trindle_pipe_t reply = trindle_util_next_object(input);
 	trindle_pipe_t q = trindle_pipe(4);
 	t_w_send(reply, q);
-	t_w_next(input);
+	trindle_util_next_object(input);
 	uintptr_t v[2] = { t_w_release(q),
 			   (uintptr_t)trindle_access(q) };
 	t_w_report(reply, v, 2);
-	t_w_next(input);
+	trindle_util_next_object(input);
 }
 
 /* Given a pipe, releases it and reports its rights before and after,
  * and whether a send after the release failed. */
 static void dropper_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = t_w_next(input);
-	trindle_pipe_t p = t_w_next(input);
+	trindle_pipe_t reply = trindle_util_next_object(input);
+	trindle_pipe_t p = trindle_util_next_object(input);
 	uintptr_t v[3] = { (uintptr_t)trindle_access(p), 0, 0 };
 	t_w_release(p);
 	v[1] = (uintptr_t)trindle_access(p);
@@ -75,7 +75,7 @@ static void dropper_entry(trindle_pipe_t input)
  * same sync, so it dies on the way. */
 static void mover_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = t_w_next(input);
+	trindle_pipe_t reply = trindle_util_next_object(input);
 	trindle_pipe_t q = trindle_pipe(2);
 	uintptr_t v = t_w_move(reply, q);
 	t_w_report(reply, &v, 1);
@@ -84,8 +84,8 @@ static void mover_entry(trindle_pipe_t input)
 /* Reads the byte at the address in the word it is sent (may fault). */
 static void peek_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = t_w_next(input);
-	const uintptr_t *a = t_w_next(input);
+	trindle_pipe_t reply = trindle_util_next_object(input);
+	const uintptr_t *a = trindle_util_next_object(input);
 	uintptr_t v = *(volatile const unsigned char *)a[0];
 	t_w_report(reply, &v, 1);
 }
@@ -96,13 +96,11 @@ enum { FIFO_COUNT = 300 };
  * given first, retrying while the pipe is full. */
 static void sender_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t to = t_w_next(input);
+	trindle_pipe_t to = trindle_util_next_object(input);
 	for (uintptr_t seq = 0; seq < FIFO_COUNT; seq++) {
 		uintptr_t v[2] = { (uintptr_t)input, seq };
 		trindle_segment_t s = trindle_allocate(1, &(trindle_buffer_t){ sizeof v, v });
-		trindle_message_t m[2] = { { to, s }, { NULL, s } };
-		size_t left = 2;
-		while ((left = t_w_sync(m, left)) != 0) {
+		while (trindle_util_move(to, s) != 0) {
 			if (!(trindle_access(to) & TRINDLE_ACCESS_SEND))
 				return;
 			sched_yield();

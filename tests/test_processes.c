@@ -47,7 +47,7 @@ static void *code_address(trindle_entrypoint_t entry)
 /* Wait for the next message on input and let go of it. */
 static void w_await_go(trindle_pipe_t input)
 {
-	trindle_object_t go = t_w_next(input);
+	trindle_object_t go = trindle_util_next_object(input);
 	if (go)
 		t_w_release(go);
 }
@@ -110,7 +110,7 @@ static void share_then_exit_worker(trindle_pipe_t input)
  * own through g_err, waits for go and returns without releasing either. */
 static void holder_worker(trindle_pipe_t input)
 {
-	trindle_object_t s = t_w_next(input);
+	trindle_object_t s = trindle_util_next_object(input);
 	trindle_pipe_t q = trindle_pipe(1);
 	(void)s;
 	t_w_send(g_err, q);
@@ -134,7 +134,7 @@ static void releasing_launcher_worker(trindle_pipe_t input)
  * or, at depth 1, exits with a label. */
 static void chain_worker(trindle_pipe_t input)
 {
-	trindle_segment_t depth = t_w_next(input);
+	trindle_segment_t depth = trindle_util_next_object(input);
 	unsigned long n = depth ? t_label_of(depth) : 0;
 	if (depth)
 		t_w_release(depth);
@@ -148,7 +148,7 @@ static void chain_worker(trindle_pipe_t input)
 /* Gives back what it gets, labelled one higher. */
 static void plus_one_worker(trindle_pipe_t input)
 {
-	trindle_segment_t s = t_w_next(input);
+	trindle_segment_t s = trindle_util_next_object(input);
 	if (s && (trindle_access(s) & TRINDLE_ACCESS_WRITE))
 		*(unsigned long *)s += 1;
 	trindle_exit(s);
@@ -615,8 +615,8 @@ static sem_t g_check, g_checked;
  * the root has ended, records the notices and rights it has. */
 static void observer_worker(trindle_pipe_t input)
 {
-	trindle_segment_t s = t_w_next(input);
-	trindle_pipe_t q = t_w_next(input);
+	trindle_segment_t s = trindle_util_next_object(input);
+	trindle_pipe_t q = trindle_util_next_object(input);
 	trindle_message_t got[8];
 	trindle_mailbox_t in = { 8, got };
 	t_w_move(g_root.back, t_label(1));
@@ -649,7 +649,7 @@ static void *root_thread(void *arg)
 		g_root.setup_failed = true;
 		return NULL;
 	}
-	trindle_object_t ack = t_w_next(g_root.back);
+	trindle_object_t ack = trindle_util_next_object(g_root.back);
 	g_root.setup_failed = ack == NULL;
 	if (use_exit) {
 		trindle_exit(NULL);
@@ -898,7 +898,7 @@ static void slow_worker(trindle_pipe_t input)
 {
 	struct timespec pause = { 0, 200 * 1000000L };
 	nanosleep(&pause, NULL);
-	if (t_w_next(input) == NULL)
+	if (trindle_util_next_object(input) == NULL)
 		say("worker ended\n");
 }
 

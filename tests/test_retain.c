@@ -24,12 +24,11 @@ static long minor_faults(void)
 static void release_together(trindle_segment_t *segs, size_t n)
 {
 	trindle_message_t rel[8];
-	assert_true(n <= 8);
+	trindle_util_batch_t b;
+	trindle_util_batch_init(&b, rel, 8);
 	for (size_t i = 0; i < n; i++)
-		rel[i] = (trindle_message_t){ NULL, segs[i] };
-	trindle_mailbox_t out = { n, rel };
-	assert_int_equal(trindle_sync(&out, NULL), 0);
-	assert_int_equal(out.count, 0);
+		assert_int_equal(trindle_util_add_release(&b, segs[i]), 0);
+	assert_int_equal(trindle_util_flush(&b, NULL), 0);
 }
 
 static void test_neighbours_below_8_mib_keep_their_pages(void **state)

@@ -61,11 +61,11 @@ static unsigned long thread_count(void)
  * send to it any more (the root ended) or a message is not a segment. */
 static void echo_worker(trindle_pipe_t input)
 {
-	trindle_pipe_t home = t_w_next(input);
+	trindle_pipe_t home = trindle_util_next_object(input);
 	if (!home)
 		return;
 	for (;;) {
-		trindle_object_t s = t_w_next(input);
+		trindle_object_t s = trindle_util_next_object(input);
 		if (!s || t_w_move(home, s) != 0)
 			return;
 	}
@@ -86,7 +86,7 @@ static void share_with_itself(struct root *r)
 		r->errors++;
 		return;
 	}
-	trindle_object_t got = t_w_next(r->home);
+	trindle_object_t got = trindle_util_next_object(r->home);
 	if (got != s || trindle_access(s) !=
 	    (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE) ||
 	    t_label_of(s) != label_for(r, 0xabc) || t_w_release(s) != 0)
@@ -104,7 +104,7 @@ static void echo_through_worker(struct root *r, trindle_pipe_t w)
 			r->errors++;
 			return;
 		}
-		trindle_object_t got = t_w_next(r->home);
+		trindle_object_t got = trindle_util_next_object(r->home);
 		if (!got || trindle_access(got) !=
 		    (TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE) ||
 		    t_label_of(got) != label_for(r, k)) {
@@ -198,7 +198,7 @@ static void *short_root_main(void *arg)
 		r->errors++;
 		return NULL;
 	}
-	trindle_object_t got = t_w_next(r->home);
+	trindle_object_t got = trindle_util_next_object(r->home);
 	if (!got || t_label_of(got) != label_for(r, 1))
 		r->errors++;
 	else

@@ -15,16 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Valgrind keeps its own table of mappings, far smaller than the kernel's:
- * the mapping-limit test cannot run under it. */
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
 
 enum {
 	RW = TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE,
@@ -69,11 +59,11 @@ static void keeper_report(trindle_pipe_t reply, uintptr_t op,
  */
 static void keeper_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = t_w_next(input);
-	volatile unsigned char *s = t_w_next(input);
+	trindle_pipe_t reply = trindle_util_next_object(input);
+	volatile unsigned char *s = trindle_util_next_object(input);
 	keeper_report(reply, 's', (const unsigned char *)s);
 	for (;;) {
-		const struct cmd *c = t_w_next(input);
+		const struct cmd *c = trindle_util_next_object(input);
 		if (!c)
 			return;
 		struct cmd k = *c;
@@ -420,13 +410,12 @@ static int cmp_ptr(const void *a, const void *b)
 static void release_all(trindle_segment_t *segs, size_t n)
 {
 	static trindle_message_t m[1000];
-	for (size_t i = 0; i < n; i += 1000) {
-		size_t k = n - i < 1000 ? n - i : 1000;
-		for (size_t j = 0; j < k; j++)
-			m[j] = (trindle_message_t){ NULL, segs[i + j] };
-		trindle_mailbox_t out = { k, m };
-		assert_int_equal(trindle_sync(&out, NULL), 0);
-		assert_int_equal(out.count, 0);
+	trindle_util_batch_t b;
+	trindle_util_batch_init(&b, m, 1000);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(trindle_util_add_release(&b, segs[i]), 0);
+		if (b.count == b.capacity || i + 1 == n)
+			assert_int_equal(trindle_util_flush(&b, NULL), 0);
 	}
 }
 
@@ -696,6 +685,8 @@ static void test_segment_rights_enforced_past_mapping_limit(void **state)
 	 * running into the mapping limit is not for them. */
 	skip();
 #endif
+	/* Valgrind keeps its own table of mappings, far smaller than the
+	 * kernel's. */
 	if (RUNNING_ON_VALGRIND)
 		skip();
 	const size_t n = 100000;
@@ -793,8 +784,8 @@ static atomic_llong holder_release_ns = -1;
  * releases it and records how long that took. */
 static void stalled_release_worker(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = t_w_next(input);
-	trindle_segment_t s = t_w_next(input);
+	trindle_pipe_t reply = trindle_util_next_object(input);
+	trindle_segment_t s = trindle_util_next_object(input);
 	t_w_move(reply, trindle_allocate(0, NULL));
 #ifdef STALL_MUTEX
 	int64_t give_up = t_now_ns() + T_WAIT_LIMIT_NS;

@@ -11,6 +11,7 @@
  */
 #include "helpers.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -39,19 +40,16 @@ static void w_release(trindle_object_t object)
 		oops();
 }
 
-/* Sync out, retrying what failed; every failure is counted, since the
+/* Flushes b, retrying what failed; every failure is counted, since the
  * protocols below leave room for everything they send. */
-static void w_sync_all(trindle_message_t *m, size_t n)
+static void w_flush_all(trindle_util_batch_t *b)
 {
-	while (n) {
-		trindle_mailbox_t out = { n, m };
-		if (trindle_sync(&out, NULL) != 0)
+	int failed;
+	while ((failed = trindle_util_flush(b, NULL)) != 0) {
+		if (failed < 0)
 			break;
-		if (out.count)
-			oops();
-		n = out.count;
-		if (n)
-			sched_yield();
+		oops();
+		sched_yield();
 	}
 }
 
@@ -137,7 +135,7 @@ static bool produce(struct producer *pr, size_t k, uint64_t seq, bool wait)
 static void producer_worker(trindle_pipe_t input)
 {
 	struct producer *pr = calloc(1, sizeof *pr);
-	trindle_segment_t id_seg = t_w_next(input);
+	trindle_segment_t id_seg = trindle_util_next_object(input);
 	if (!pr || !id_seg) {
 		oops();
 		free(pr);
@@ -316,7 +314,8 @@ static trindle_pipe_t g_home;  /* where finished tokens go: every worker's out *
 
 /* Forward one token: to the next worker, or home once it has gone round
  * enough; returns false for STOP. */
-static bool forward(struct token *t, trindle_pipe_t next, trindle_message_t *m)
+static bool forward(struct token *t, trindle_pipe_t next,
+		    trindle_util_batch_t *out)
 {
 	if (trindle_measure(t) != sizeof *t || t->self != t ||
 	    !(trindle_access(t) & TRINDLE_ACCESS_WRITE)) {
@@ -326,8 +325,8 @@ static bool forward(struct token *t, trindle_pipe_t next, trindle_message_t *m)
 	if (t->magic == STOP_MAGIC)
 		return false;
 	t->hops++;
-	m[0] = (trindle_message_t){ t->hops >= g_hops ? g_home : next, t };
-	m[1] = (trindle_message_t){ NULL, t };
+	if (trindle_util_add_move(out, t->hops >= g_hops ? g_home : next, t))
+		oops();
 	return true;
 }
 
@@ -338,28 +337,27 @@ static bool forward(struct token *t, trindle_pipe_t next, trindle_message_t *m)
  */
 static void ring_worker(trindle_pipe_t input)
 {
-	trindle_pipe_t next = t_w_next(input);
-	trindle_message_t got[TOKENS + 1], out[2 * (TOKENS + 1) + 1];
-	size_t nout = 0;
+	trindle_pipe_t next = trindle_util_next_object(input);
+	trindle_message_t got[TOKENS + 1], storage[2 * (TOKENS + 1) + 1];
+	trindle_util_batch_t out;
 	bool stop = false;
+	trindle_util_batch_init(&out, storage, 2 * (TOKENS + 1) + 1);
 	if (!next) {
 		oops();
 		return;
 	}
 	while (!stop) {
-		out[nout++] = (trindle_message_t){ input, NULL };
-		trindle_mailbox_t o = { nout, out }, in = { TOKENS + 1, got };
-		if (trindle_sync(&o, &in) != 0 || o.count)
+		trindle_mailbox_t in = { TOKENS + 1, got };
+		if (trindle_util_add_receive(&out, input) != 0 ||
+		    trindle_util_flush(&out, &in) != 0)
 			oops();
-		nout = 0;
+		out.count = 0;   /* what failed is counted, not retried */
 		for (size_t i = 0; i < in.count; i++) {
 			if (got[i].address != input)
 				continue;   /* a notice (the next worker ended) */
-			if (!forward(got[i].content, next, &out[nout])) {
+			if (!forward(got[i].content, next, &out)) {
 				w_release(got[i].content);
 				stop = true;
-			} else {
-				nout += 2;
 			}
 		}
 		if (in.count == 0) {
@@ -367,7 +365,7 @@ static void ring_worker(trindle_pipe_t input)
 			return;
 		}
 	}
-	w_sync_all(out, nout);
+	w_flush_all(&out);
 }
 
 static trindle_segment_t make_token(unsigned long magic, unsigned long id)
@@ -474,27 +472,27 @@ static trindle_pipe_t g_share_sink;
 static unsigned long g_share_per_sender;
 static atomic_ulong g_releasing[SHARERS]; /* batches below may be released */
 
-/* Syncs m[0 .. n): sends refused by the full sink are passed again until
- * they go; a release that fails, or a send refused for another reason, is
- * an error (and dropped). */
-static void share_sync(trindle_message_t *m, size_t n)
+/* Flushes b until it is empty: sends refused by the full sink are passed
+ * again until they go; a release that fails, or a send refused for another
+ * reason, is an error (and dropped). */
+static void share_flush(trindle_util_batch_t *b)
 {
-	while (n) {
-		trindle_mailbox_t out = { n, m };
-		if (trindle_sync(&out, NULL) != 0) {
+	while (b->count) {
+		trindle_message_t *m = b->message;
+		int failed = trindle_util_flush(b, NULL);
+		if (failed < 0) {
 			oops();
 			return;
 		}
 		size_t kept = 0;
-		for (size_t i = 0; i < out.count; i++) {
-			if (m[i].address == NULL ||
-			    !(trindle_access(m[i].address) & TRINDLE_ACCESS_SEND))
+		for (size_t i = 0; i < (size_t)failed; i++) {
+			if (trindle_util_error(&m[i]) != EAGAIN)
 				oops();
 			else
 				m[kept++] = m[i];
 		}
-		n = kept;
-		if (n) {
+		b->count = kept;
+		if (kept) {
 			/* The sink is full: give the receiver the core. */
 			struct timespec pause = { 0, 50000 };
 			nanosleep(&pause, NULL);
@@ -514,10 +512,12 @@ static struct label *make_label(uint32_t sender, uint64_t seq)
 
 static void share_sender(trindle_pipe_t input)
 {
-	trindle_segment_t id_seg = t_w_next(input);
+	trindle_segment_t id_seg = trindle_util_next_object(input);
 	struct label *prev[SHARE_BATCH], *cur[SHARE_BATCH];
 	trindle_message_t m[2 * SHARE_BATCH];
+	trindle_util_batch_t b;
 	size_t nprev = 0;
+	trindle_util_batch_init(&b, m, 2 * SHARE_BATCH);
 	if (!id_seg) {
 		oops();
 		return;
@@ -525,27 +525,27 @@ static void share_sender(trindle_pipe_t input)
 	uint32_t id = (uint32_t)t_label_of(id_seg);
 	w_release(id_seg);
 	for (uint64_t seq = 0; seq < g_share_per_sender;) {
-		size_t k = g_share_per_sender - seq, n = 0;
+		size_t k = g_share_per_sender - seq;
 		k = k < SHARE_BATCH ? k : SHARE_BATCH;
 		for (size_t i = 0; i < k; i++) {
 			if ((cur[i] = make_label(id, seq + i)) == NULL) {
 				oops();
 				return;
 			}
-			m[n++] = (trindle_message_t){ g_share_sink, cur[i] };
+			trindle_util_add_send(&b, g_share_sink, cur[i]);
 		}
 		for (size_t i = 0; i < nprev; i++)
-			m[n++] = (trindle_message_t){ NULL, prev[i] };
+			trindle_util_add_release(&b, prev[i]);
 		atomic_store(&g_releasing[id], seq / SHARE_BATCH);
-		share_sync(m, n);
+		share_flush(&b);
 		memcpy(prev, cur, k * sizeof *cur);
 		nprev = k;
 		seq += k;
 	}
 	atomic_store(&g_releasing[id], ULONG_MAX);
 	for (size_t i = 0; i < nprev; i++)
-		m[i] = (trindle_message_t){ NULL, prev[i] };
-	share_sync(m, nprev);
+		trindle_util_add_release(&b, prev[i]);
+	share_flush(&b);
 }
 
 struct share_rx {

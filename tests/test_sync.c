@@ -39,7 +39,7 @@ static bool is_stop(trindle_object_t o)
 static void w_drain_until_stop(trindle_pipe_t input)
 {
 	trindle_object_t o;
-	while ((o = t_w_next(input)) != NULL) {
+	while ((o = trindle_util_next_object(input)) != NULL) {
 		bool stop = is_stop(o);
 		t_w_release(o);
 		if (stop)
@@ -52,7 +52,7 @@ static void w_drain_until_stop(trindle_pipe_t input)
 static void echo_worker(trindle_pipe_t input)
 {
 	trindle_object_t o;
-	while ((o = t_w_next(input)) != NULL) {
+	while ((o = trindle_util_next_object(input)) != NULL) {
 		if (is_stop(o)) {
 			t_w_release(o);
 			return;
@@ -68,7 +68,7 @@ static void echo_worker(trindle_pipe_t input)
  * segment labelled with its access to it, and lets go of it on STOP. */
 static void keeper_worker(trindle_pipe_t input)
 {
-	trindle_object_t kept = t_w_next(input);
+	trindle_object_t kept = trindle_util_next_object(input);
 	trindle_segment_t reply = t_label((unsigned long)trindle_access(kept));
 	if (reply)
 		t_w_move(g_back, reply);
@@ -81,11 +81,15 @@ static void keeper_worker(trindle_pipe_t input)
  * same sync as the release. */
 static void release_worker(trindle_pipe_t input)
 {
-	trindle_object_t o = t_w_next(input);
+	trindle_object_t o = trindle_util_next_object(input);
 	if (g_ack_by_message) {
 		trindle_segment_t ack = t_label(1);
-		trindle_message_t m[3] = { { NULL, o }, { g_back, ack }, { NULL, ack } };
-		t_w_sync(m, 3);
+		trindle_message_t m[3];
+		trindle_util_batch_t b;
+		trindle_util_batch_init(&b, m, 3);
+		trindle_util_add_release(&b, o);
+		trindle_util_add_move(&b, g_back, ack);
+		trindle_util_flush(&b, NULL);
 	} else {
 		t_w_release(o);
 	}
@@ -96,7 +100,7 @@ static void release_worker(trindle_pipe_t input)
 /* On its first message, lets go of its SEND on g_back; then waits for STOP. */
 static void let_go_worker(trindle_pipe_t input)
 {
-	trindle_object_t go = t_w_next(input);
+	trindle_object_t go = trindle_util_next_object(input);
 	t_w_release(go);
 	t_w_release(g_back);
 	w_drain_until_stop(input);
@@ -717,17 +721,15 @@ static void ordered_producer(trindle_pipe_t input)
 {
 	(void)input;
 	trindle_message_t m[64];
-	size_t n = 0;
+	trindle_util_batch_t b;
 	unsigned long next = 0;
 
-	while (next < ORDER_COUNT || n) {
-		while (n + 2 <= 64 && next < ORDER_COUNT) {
-			trindle_segment_t seg = t_label(next++);
-			m[n++] = (trindle_message_t){ g_order_sink, seg };
-			m[n++] = (trindle_message_t){ NULL, seg };
-		}
-		n = t_w_sync(m, n);
-		if (n)
+	trindle_util_batch_init(&b, m, 64);
+	while (next < ORDER_COUNT || b.count) {
+		while (next < ORDER_COUNT && b.capacity - b.count >= 2)
+			trindle_util_add_move(&b, g_order_sink, t_label(next++));
+		/* What failed stays in the batch, in order, to go first. */
+		if (trindle_util_flush(&b, NULL) != 0)
 			sched_yield();
 	}
 }

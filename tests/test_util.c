@@ -30,15 +30,15 @@ static void quit_entry(trindle_pipe_t input)
 /* Waits for one message (any), then ends. */
 static void wait_entry(trindle_pipe_t input)
 {
-	t_w_release(t_w_next(input));
+	t_w_release(trindle_util_next_object(input));
 }
 
 /* Learns reply (t_start), takes a segment, lets go of it, then moves the
  * label 7 to reply and ends. */
 static void drop_entry(trindle_pipe_t input)
 {
-	trindle_pipe_t reply = t_w_next(input);
-	t_w_release(t_w_next(input));
+	trindle_pipe_t reply = trindle_util_next_object(input);
+	t_w_release(trindle_util_next_object(input));
 	t_w_move(reply, t_label(7));
 }
 

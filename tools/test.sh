@@ -54,7 +54,8 @@ step "valgrind (memcheck, leaks): meson test"
 meson test -C build --setup valgrind --print-errorlogs \
 	--suite objects --suite segments --suite pipes --suite bad_input \
 	--suite sync --suite processes --suite faults --suite debug --suite memory \
-	--suite retain --suite util --suite roots --suite inspect --suite stall
+	--suite retain --suite util --suite roots --suite regress --suite cache \
+	--suite inspect --suite stall
 
 step "fuzzer: tests/fuzz/fuzz_sync.c (libFuzzer, clang, ASan+UBSan), 75 s"
 tests/fuzz/run.sh 75

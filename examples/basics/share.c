@@ -3,7 +3,8 @@
  * main writes a word into a segment it holds alone (READ|WRITE), then
  * *sends* it to a worker without letting go: two processes hold it now,
  * and for both it is read-only (a write would fault).  The worker reads
- * it, reports what it saw, and lets go.  main, the sole holder again,
+ * it, reports what it saw, and lets go once main says so (until then
+ * main may look at its rights without racing the worker).  main, the sole holder again,
  * receives the notice { NULL, segment } and may write once more.
  *
  * Notices are delivered before messages, so the worker's report and the
@@ -34,6 +35,9 @@ static void reader(trindle_pipe_t input)
 		return;
 	snprintf(line, sizeof line, "worker: read \"%s\", access %s",
 		 (const char *)m.content, rights(m.content));
+	trindle_message_t go; /* wait for main's word to let go */
+	if (trindle_util_receive(input, &go, -1) == 1)
+		trindle_util_release(go.content);
 	/* The report goes to our out pipe; then what we hold is released. */
 	trindle_exit(trindle_util_allocate(strlen(line) + 1, line));
 }
@@ -53,6 +57,9 @@ int main(void)
 	if (trindle_util_send(worker, word) != 0)
 		return 1;
 	printf("main: shared it, access %s\n", rights(word));
+	trindle_segment_t go = trindle_util_allocate(0, NULL);
+	if (!go || trindle_util_move(worker, go) != 0)
+		return 1;
 
 	trindle_message_t m;
 	while (trindle_util_receive(back, &m, -1) == 1) {

@@ -34,6 +34,7 @@
 #include <trindle.h>
 #include <trindle/io.h>
 #include <trindle/mpi.h>
+#include <trindle/util.h>
 
 #include "../wc-count.h"
 
@@ -46,13 +47,6 @@ struct result_head {
 	uint64_t chunks; /* struct counts that follow */
 };
 
-static void release(trindle_object_t obj)
-{
-	trindle_message_t m = { NULL, obj };
-	trindle_mailbox_t out = { 1, &m };
-	trindle_sync(&out, NULL);
-}
-
 /* The next message on pipe, or on err when err is not NULL: 0 when both
  * have no sender left. */
 static size_t next(trindle_pipe_t pipe, trindle_pipe_t err,
@@ -64,22 +58,19 @@ static size_t next(trindle_pipe_t pipe, trindle_pipe_t err,
 	return in.count;
 }
 
-/* Moves seg to pipe, waiting while the pipe is full.  -1 if it died. */
+/* Moves seg to pipe, polling while the pipe is full (a program has no
+ * way to sleep until there is room).  -1 if it died: seg is released. */
 static int move_to(trindle_pipe_t pipe, trindle_segment_t seg)
 {
-	for (int tries = 0;; tries++) {
-		trindle_message_t m[2] = { { pipe, seg }, { NULL, seg } };
-		trindle_mailbox_t out = { 2, m };
-		trindle_sync(&out, NULL);
-		if (out.count == 0)
-			return 0;
-		if (!(trindle_access(pipe) & TRINDLE_ACCESS_SEND)) {
-			release(seg);
+	for (int tries = 0; trindle_util_move(pipe, seg) != 0; tries++) {
+		if (errno != EAGAIN) {
+			trindle_util_release(seg);
 			return -1;
 		}
 		if (tries > 50)
 			nanosleep(&(struct timespec){ 0, 50000 }, NULL);
 	}
+	return 0;
 }
 
 static trindle_segment_t end_marker(void)
@@ -102,11 +93,11 @@ static void counter(trindle_pipe_t input)
 		size_t len = trindle_measure(m.content);
 		if (index == UINT64_MAX && len == sizeof index) {
 			memcpy(&index, m.content, sizeof index);
-			release(m.content);
+			trindle_util_release(m.content);
 			continue;
 		}
 		if (len == 0) {
-			release(m.content);
+			trindle_util_release(m.content);
 			struct result_head h = { index, n };
 			trindle_buffer_t b[2] = { { sizeof h, &h },
 						  { n * sizeof *per, per } };
@@ -121,7 +112,7 @@ static void counter(trindle_pipe_t input)
 				trindle_abort(NULL);
 		}
 		per[n++] = count(m.content, len);
-		release(m.content);
+		trindle_util_release(m.content);
 	}
 	free(per);
 	trindle_abort(NULL); /* everyone let go of the input: no end marker */
@@ -210,7 +201,7 @@ static int rank0(struct job *j)
 						    j->err);
 	if (!source)
 		return -1;
-	release(source);
+	trindle_util_release(source);
 
 	int failed = 0, ended = 0;
 	size_t seq = 0;
@@ -218,11 +209,11 @@ static int rank0(struct job *j)
 	while (!ended && !failed && next(chunks, j->err, &m)) {
 		if (m.address == j->err && m.content) {
 			print_report(m.content);
-			release(m.content);
+			trindle_util_release(m.content);
 			failed = 1;
 		} else if (m.address == chunks && m.content) {
 			if (trindle_measure(m.content) == 0) {
-				release(m.content);
+				trindle_util_release(m.content);
 				ended = 1;
 			} else if (move_to(target[seq++ % k_all], m.content) < 0) {
 				fprintf(stderr, "trindle-mpi-wc: a worker's rank "
@@ -238,14 +229,14 @@ static int rank0(struct job *j)
 		if (e)
 			move_to(target[i], e);
 		if (target[i] != j->local[i % j->workers] || i >= j->workers)
-			release(target[i]);
+			trindle_util_release(target[i]);
 	}
 	struct counts *per = calloc(seq ? seq : 1, sizeof *per);
 	size_t got = 0;
 	while (!failed && got < k_all && next(results, j->err, &m)) {
 		if (m.address == j->err && m.content) {
 			print_report(m.content);
-			release(m.content);
+			trindle_util_release(m.content);
 			failed = 1;
 			continue;
 		}
@@ -266,7 +257,7 @@ static int rank0(struct job *j)
 			}
 			got++;
 		}
-		release(m.content);
+		trindle_util_release(m.content);
 	}
 	if (!failed && got == k_all) {
 		struct counts t = wc_join(per, seq);
@@ -278,8 +269,8 @@ static int rank0(struct job *j)
 	}
 	free(per);
 	free(target);
-	release(chunks);
-	release(results);
+	trindle_util_release(chunks);
+	trindle_util_release(results);
 	return failed ? -1 : 0;
 }
 
@@ -290,7 +281,7 @@ static int rank_other(struct job *j)
 						    j->workers);
 	if (!results || start_workers(j, results) < 0)
 		return -1;
-	release(results); /* the workers hold their own SEND */
+	trindle_util_release(results); /* the workers hold their own SEND */
 	/* Wait for the workers to end (their input pipes die), or for a
 	 * report (rank 0 lost, a worker's fault). */
 	unsigned ended = 0;
@@ -299,7 +290,7 @@ static int rank_other(struct job *j)
 	while (ended < j->workers && next(j->err, NULL, &m)) {
 		if (m.address == j->err && m.content) {
 			print_report(m.content);
-			release(m.content);
+			trindle_util_release(m.content);
 			failed = 1;
 			break;
 		}
@@ -355,10 +346,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "trindle-mpi-wc: rank %d failed\n", j.w.rank);
 	for (unsigned i = 0; j.local && i < j.workers; i++)
 		if (j.local[i])
-			release(j.local[i]);
+			trindle_util_release(j.local[i]);
 	free(j.local);
 	if (trindle_mpi_finish(j.bridge) < 0)
 		rc = -1;
-	release(j.err);
+	trindle_util_release(j.err);
 	return rc < 0;
 }

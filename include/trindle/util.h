@@ -310,6 +310,30 @@ static inline int trindle_util_receive(trindle_pipe_t pipe,
 	return 0;
 }
 
+/**
+ * trindle_util_next_object - the content of the next message that arrives
+ * through pipe, passing over notices.
+ *
+ * Waits (without a time limit) until a message comes through pipe, and
+ * returns its content, which the caller now holds.  Notices that arrive
+ * first are passed over: a sole-holder notice leaves its segment held (and
+ * writable), a closure notice ends the hold on its pipe; a caller that
+ * needs to see them uses trindle_util_receive() instead.
+ *
+ * Returns the object, or NULL when nothing more can arrive (no other
+ * holder of SEND on pipe and nothing queued) or the receive failed
+ * (errno is then set as by trindle_util_receive()).
+ */
+static inline trindle_object_t trindle_util_next_object(trindle_pipe_t pipe)
+{
+	trindle_message_t m;
+
+	while (trindle_util_receive(pipe, &m, -1) == 1)
+		if (trindle_util_kind(&m) == TRINDLE_UTIL_MESSAGE)
+			return m.content;
+	return NULL;
+}
+
 /* ---- batches ---------------------------------------------------------- */
 
 /**

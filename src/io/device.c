@@ -14,7 +14,11 @@
 
 #define PARAMS_MAGIC 0x50494f54u /* "TOIP" */
 
-int trindle__io_keep_off_std(int fd)
+/* Moves a descriptor the device made off 0, 1 and 2 (which a program
+ * that closed its standard streams will reuse for them): returns the
+ * descriptor to use, fd itself or a close-on-exec copy at 3 or above, or
+ * -errno (fd is closed then).  Any thread. */
+static int keep_off_std(int fd)
 {
 	if (fd > STDERR_FILENO)
 		return fd;
@@ -129,7 +133,9 @@ static const char *device_name(enum io_kind kind)
 	return kind == IO_SOURCE ? "file source" : "file sink";
 }
 
-trindle_segment_t trindle__io_report(enum io_kind kind,
+/* A report segment for the err pipe (see trindle_io_report_t), or NULL
+ * when memory runs out. */
+static trindle_segment_t make_report(enum io_kind kind,
 		const char *operation, const char *path, int error,
 		uint64_t offset)
 {
@@ -180,7 +186,7 @@ int trindle__io_open(struct io_file *f,
 		int fd = open(p->path, flags | O_CLOEXEC, p->mode ? p->mode : 0666);
 		if (fd < 0)
 			return trindle__io_fail(f, "open", 0, errno);
-		fd = trindle__io_keep_off_std(fd);
+		fd = keep_off_std(fd);
 		if (fd < 0)
 			return trindle__io_fail(f, "open", 0, -fd);
 		f->fd = fd;
@@ -218,7 +224,7 @@ void trindle__io_end(const struct io_params *p,
 {
 	trindle_segment_t report = NULL;
 	if (rc < 0)
-		report = trindle__io_report(p->kind, f->op, f->path, -rc,
+		report = make_report(p->kind, f->op, f->path, -rc,
 					    f->err_off);
 	trindle_util_release((trindle_segment_t)p);
 	if (rc < 0)

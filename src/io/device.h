@@ -145,7 +145,8 @@ int trindle__io_fail(struct io_file *f, const char *op, uint64_t off,
 /* Opens p->path with flags (and p->mode, or 0666, when they create it), or
  * takes the copy of standard input (source) or output (sink) made at the
  * call when the path is "", and fstat()s the file into *st.  The file
- * never stays on descriptor 0, 1 or 2 (see trindle__io_keep_off_std()).
+ * never stays on descriptor 0, 1 or 2, which a program that closed its
+ * standard streams would reuse for them.
  * Returns 0 or trindle__io_fail()'s value. */
 int trindle__io_open(struct io_file *f,
 		const struct io_params *p, int flags, struct stat *st);
@@ -165,17 +166,5 @@ void trindle__io_close(struct io_file *f);
  * on the way. */
 TRINDLE_NORETURN void trindle__io_end(const struct io_params *p,
 		const struct io_file *f, int rc, trindle_segment_t last);
-
-/* A report segment for the err pipe (see trindle_io_report_t), or NULL
- * when memory runs out. */
-trindle_segment_t trindle__io_report(enum io_kind kind,
-		const char *operation, const char *path, int error,
-		uint64_t offset);
-
-/* Moves a descriptor the device made off 0, 1 and 2 (which a program
- * that closed its standard streams will reuse for them): returns the
- * descriptor to use, fd itself or a close-on-exec copy at 3 or above, or
- * -errno (fd is closed then).  Any thread. */
-int trindle__io_keep_off_std(int fd);
 
 #endif /* TRINDLE_IO_DEVICE_H */

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <trindle.h>
 #include <trindle/mpi.h>
+#include <trindle/util.h>
 
 static int t_rank = -1;
 
@@ -39,9 +40,7 @@ static inline double t_now(void)
 
 static inline void t_release(trindle_object_t obj)
 {
-	trindle_message_t m = { NULL, obj };
-	trindle_mailbox_t out = { 1, &m };
-	trindle_sync(&out, NULL);
+	(void)trindle_util_release(obj);
 }
 
 static inline trindle_segment_t t_segment(const void *bytes, size_t n)
@@ -57,19 +56,15 @@ static inline trindle_segment_t t_segment(const void *bytes, size_t n)
  * pipe died (seg is then released). */
 static inline int t_move(trindle_pipe_t pipe, trindle_segment_t seg)
 {
-	for (int tries = 0;; tries++) {
-		trindle_message_t m[2] = { { pipe, seg }, { NULL, seg } };
-		trindle_mailbox_t out = { 2, m };
-		trindle_sync(&out, NULL);
-		if (out.count == 0)
-			return 0;
-		if (!(trindle_access(pipe) & TRINDLE_ACCESS_SEND)) {
+	for (int tries = 0; trindle_util_move(pipe, seg) != 0; tries++) {
+		if (errno != EAGAIN) {
 			t_release(seg);
 			return -1;
 		}
 		if (tries > 100)
 			nanosleep(&(struct timespec){ 0, 20000 }, NULL);
 	}
+	return 0;
 }
 
 /* One message from pipe (or a notice), waiting at most seconds. */
