@@ -6,6 +6,8 @@
  */
 #include "helpers.h"
 
+#include <trindle/util.h>
+
 #include <trindle/io.h>
 
 #include <errno.h>
@@ -144,7 +146,7 @@ static void test_high_water_is_the_deepest_queue(void **state)
 
 static void waits_for_one(trindle_pipe_t input)
 {
-	trindle_object_t o = t_w_next(input);
+	trindle_object_t o = trindle_util_next_object(input);
 	if (o)
 		t_w_release(o);
 }
@@ -316,7 +318,7 @@ static void test_names(void **state)
 static void names_itself(trindle_pipe_t input)
 {
 	trindle_name(input, "stage 1");
-	trindle_object_t o = t_w_next(input);
+	trindle_object_t o = trindle_util_next_object(input);
 	if (o)
 		t_w_release(o);
 }
@@ -410,10 +412,10 @@ static void test_trace_flight_recorder(void **state)
  * empty segment (t_nudge) is passed on last. */
 static void relay(trindle_pipe_t input)
 {
-	trindle_pipe_t next = t_w_next(input);
+	trindle_pipe_t next = trindle_util_next_object(input);
 	trindle_object_t o;
 
-	while ((o = t_w_next(input)) != NULL) {
+	while ((o = trindle_util_next_object(input)) != NULL) {
 		bool last = trindle_measure(o) == 0;
 		if (t_w_move(next, o) != 0)
 			t_w_release(o);

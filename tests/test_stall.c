@@ -8,6 +8,8 @@
  */
 #include "helpers.h"
 
+#include <trindle/util.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +59,7 @@ static size_t count(const char *text, const char *what)
  * soon as anything at all is delivered (a message or a notice). */
 static void waits_on_input(trindle_pipe_t input)
 {
-	trindle_pipe_t other = t_w_next(input);
+	trindle_pipe_t other = trindle_util_next_object(input);
 	trindle_message_t req = { input, NULL }, got[4];
 
 	(void)other; /* held: only this worker can send there */
@@ -116,7 +118,7 @@ static void test_a_wait_cycle_is_reported(void **state)
  * moves a segment there. */
 static void slow(trindle_pipe_t input)
 {
-	trindle_pipe_t to = t_w_next(input);
+	trindle_pipe_t to = trindle_util_next_object(input);
 
 	for (unsigned long i = 0; i < 3; i++) {
 		struct timespec ts = { 0, 2L * STALL_MS * 1000000 };
