@@ -56,10 +56,11 @@
  * open for its own next allocations of the same number of pages, so that
  * neither the destroy nor the allocation makes a system call.  Only a
  * segment that was held by one process and writable when it was destroyed
- * is kept so.  Until such a slot is allocated again (a new, zero-filled
- * segment), evicted (after 64 later destroys or 1 MiB of them) or closed
- * when its process ends, a stale pointer into it reads and writes without
- * a fault: that is what is not caught.  TRINDLE_DEBUG=strict keeps no such
+ * is kept so, and only while the process keeps fewer than that (a destroy
+ * that finds it full closes its segment at once).  Until such a slot is
+ * allocated again (a new, zero-filled segment) or closed when its process
+ * ends, a stale pointer into it reads and writes without a fault: that is
+ * what is not caught.  TRINDLE_DEBUG=strict keeps no such
  * slots, so every destroyed segment faults (TRINDLE_DEBUG takes a list:
  * "strict,in-flight").
  *

@@ -749,14 +749,26 @@ static size_t cache_limit(void)
 	return retain_limit < SLOT_CACHE_BYTES ? retain_limit : SLOT_CACHE_BYTES;
 }
 
-static bool cacheable_locked(const struct slot_cache *c, struct segment *s)
+/* Can s, destroyed now, go into cache instead of being closed?  Only a
+ * segment its last holder could write (pages open, nothing to protect in
+ * between), and only while the cache has room: a settle never evicts, so
+ * that a bulk release still closes its neighbours with one mprotect per
+ * run.  *slots and *bytes count what this settle already put aside. */
+static bool cacheable_locked(const struct slot_cache *c, struct segment *s,
+		size_t *slots, size_t *bytes)
 {
-	size_t bytes = s->pages * trindle__page_size();
+	size_t b = s->pages * trindle__page_size();
 
-	return c && !strict_mode && bytes <= cache_limit() &&
-		atomic_load_explicit(&s->applied, memory_order_relaxed) ==
-			SEG_READ_WRITE &&
-		!atomic_load_explicit(&s->parked, memory_order_relaxed);
+	if (!c || strict_mode || c->count + *slots == SLOT_CACHE_SLOTS ||
+	    c->bytes + *bytes + b > cache_limit())
+		return false;
+	if (atomic_load_explicit(&s->applied, memory_order_relaxed) !=
+			SEG_READ_WRITE ||
+	    atomic_load_explicit(&s->parked, memory_order_relaxed))
+		return false;
+	*slots += 1;
+	*bytes += b;
+	return true;
 }
 
 /* Closes a destroyed slot whose pages are still open (evicted from a
@@ -771,21 +783,12 @@ static void close_and_recycle(struct segment *s)
 	}
 }
 
-/* Puts s, just destroyed with its pages open, into cache, evicting the
- * oldest slots while the bounds say so. */
+/* Puts s, just destroyed with its pages open, into cache (which has room:
+ * cacheable_locked() saw to it). */
 static void cache_put(struct slot_cache *c, struct segment *s)
 {
 	size_t bytes = s->pages * trindle__page_size();
 
-	while (c->count == SLOT_CACHE_SLOTS ||
-	       c->bytes + bytes > cache_limit()) {
-		struct segment *old = c->slot[0];
-		memmove(&c->slot[0], &c->slot[1],
-			(c->count - 1) * sizeof(*c->slot));
-		c->count--;
-		c->bytes -= old->pages * trindle__page_size();
-		close_and_recycle(old);
-	}
 	s->dirty_memory = true; /* the next incarnation is cleared first */
 	c->slot[c->count++] = s;
 	c->bytes += bytes;
@@ -808,7 +811,7 @@ static void settle_chunk(struct segment **v, size_t n,
 	enum fate fate[SETTLE_CHUNK];
 	struct due due[SETTLE_CHUNK];
 	struct segment *freed[SETTLE_CHUNK];
-	size_t nfreed = 0;
+	size_t nfreed = 0, cached_slots = 0, cached_bytes = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		spin_lock(&v[i]->lock);
@@ -820,7 +823,8 @@ static void settle_chunk(struct segment **v, size_t n,
 		fate[i] = FATE_LIVE;
 		due[i].to = NULL;
 		if (live[i] && want[i] == SEG_NONE &&
-		    cacheable_locked(cache, v[i])) {
+		    cacheable_locked(cache, v[i], &cached_slots,
+				     &cached_bytes)) {
 			destroy_locked(v[i], false);
 			fate[i] = FATE_CACHED;
 			live[i] = false; /* nothing more to do under the lock */

@@ -75,8 +75,10 @@ struct segment {
  * contract lets a destroyed segment stay accessible this way, within a
  * documented bound: at most SLOT_CACHE_SLOTS slots of at most
  * SLOT_CACHE_BYTES in all, each a segment that was held by one process
- * and writable when it was destroyed.  Touching such a slot is not caught
- * until it is reused or evicted.  TRINDLE_DEBUG=strict turns it off.
+ * and writable when it was destroyed.  A destroy finding the cache full
+ * closes its segment as usual (no eviction, so bulk releases keep their
+ * one mprotect per run).  Touching a kept slot is not caught until it is
+ * reused or its process ends.  TRINDLE_DEBUG=strict turns it off.
  * Only the owning process's thread touches its cache.
  */
 #define SLOT_CACHE_SLOTS 64

@@ -3,7 +3,8 @@
  * test_cache.c - the slots a process destroys and keeps open for its own
  * next allocations (at most 64 slots and 1 MiB; see trindle_allocate()):
  * what comes back from it is a new segment, zero-filled; a destroyed
- * segment outside it faults (evicted, or kept by a process that ended);
+ * segment outside it faults (destroyed once the cache was full, or kept by
+ * a process that ended);
  * and with TRINDLE_DEBUG=strict every destroyed segment faults.
  */
 #include "helpers.h"
@@ -47,33 +48,33 @@ static void test_reused_slot_is_a_new_zeroed_segment(void **state)
 	}
 }
 
-/* Worker: makes one small segment and more than the cache keeps, then
- * destroys the first and the others after it, one sync each (nothing is
- * allocated meanwhile, which would take slots back out of the cache), and
- * touches the first: it was evicted, so it faults. */
-static void touch_evicted(trindle_pipe_t input)
+/* Worker: fills its cache (destroys as many small segments as it keeps,
+ * one sync each, allocating nothing meanwhile, which would take slots back
+ * out of it), then destroys one more and touches it: that one is beyond
+ * the cache, so it faults. */
+static void touch_beyond_the_cache(trindle_pipe_t input)
 {
-	enum { N = CACHE_SLOTS + 1 };
-	trindle_segment_t later[N];
+	enum { N = CACHE_SLOTS };
+	trindle_segment_t kept[N];
 
-	(void)trindle_util_next_object(input); /* its reply pipe: t_start's first message */
-	volatile unsigned char *first = t_label(1);
+	(void)trindle_util_next_object(input); /* its reply pipe */
+	volatile unsigned char *last = t_label(1);
 	for (int i = 0; i < N; i++)
-		if (!(later[i] = t_label((unsigned long)i)))
+		if (!(kept[i] = t_label((unsigned long)i)))
 			return;
-	if (!first || t_w_release((trindle_object_t)first))
+	for (int i = 0; i < N; i++)
+		if (t_w_release(kept[i]))
+			return;
+	if (!last || t_w_release((trindle_object_t)last))
 		return;
-	for (int i = 0; i < N; i++)
-		if (t_w_release(later[i]))
-			return;
-	(void)first[OFFSET];
+	(void)last[OFFSET];
 }
 
-static void test_evicted_slot_faults(void **state)
+static void test_a_destroyed_segment_beyond_the_cache_faults(void **state)
 {
 	trindle_pipe_t reply = t_pipe(4);
 	struct t_box b = { 0 };
-	trindle_pipe_t w = t_start(touch_evicted, reply);
+	trindle_pipe_t w = t_start(touch_beyond_the_cache, reply);
 	const trindle_fault_t *f = t_next_from(reply, &b);
 	assert_non_null(f);
 	assert_int_equal(f->access, TRINDLE_ACCESS_READ);
@@ -179,7 +180,7 @@ int main(int argc, char **argv)
 		return child_touch_just_destroyed();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_reused_slot_is_a_new_zeroed_segment, t_drop_notices),
-		cmocka_unit_test_setup(test_evicted_slot_faults, t_drop_notices),
+		cmocka_unit_test_setup(test_a_destroyed_segment_beyond_the_cache_faults, t_drop_notices),
 		cmocka_unit_test_setup(test_a_process_end_closes_its_cache, t_drop_notices),
 		cmocka_unit_test(test_strict_mode_faults_on_every_destroyed_segment),
 	};

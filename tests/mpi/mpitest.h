@@ -38,6 +38,23 @@ static inline double t_now(void)
 	return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+/* Starts the bridge on this rank, with a new err pipe (*err) and a
+ * heartbeat timeout of timeout_ms (0: the default), for a job of two
+ * ranks; returns the bridge's pipe and fills *w. */
+static inline trindle_pipe_t t_bridge_of_two(int *argc, char ***argv,
+		unsigned timeout_ms, trindle_pipe_t *err,
+		struct trindle_mpi_world *w)
+{
+	*err = trindle_pipe(16);
+	CHECK(*err);
+	struct trindle_mpi_options opt = { argc, argv, timeout_ms };
+	trindle_pipe_t bridge = trindle_mpi_bridge(&opt, *err, w);
+	CHECK(bridge);
+	t_rank = w->rank;
+	CHECK(w->size == 2);
+	return bridge;
+}
+
 static inline void t_release(trindle_object_t obj)
 {
 	(void)trindle_util_release(obj);

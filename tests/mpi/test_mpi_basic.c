@@ -196,16 +196,12 @@ static void receiver(trindle_pipe_t bridge)
 
 int main(int argc, char **argv)
 {
-	trindle_pipe_t err = trindle_pipe(16);
-	CHECK(err);
+	trindle_pipe_t err;
 	struct trindle_mpi_world w;
-	struct trindle_mpi_options opt = { &argc, &argv, 0 };
-	trindle_pipe_t bridge = trindle_mpi_bridge(&opt, err, &w);
-	CHECK(bridge);
-	t_rank = w.rank;
-	CHECK(w.size == 2);
+	trindle_pipe_t bridge = t_bridge_of_two(&argc, &argv, 0, &err, &w);
+	struct trindle_mpi_options again = { &argc, &argv, 0 };
 	errno = 0;
-	CHECK(!trindle_mpi_bridge(&opt, err, NULL) && errno == EBUSY);
+	CHECK(!trindle_mpi_bridge(&again, err, NULL) && errno == EBUSY);
 	check_faults_still_reported();
 	if (w.rank == 0)
 		sender(bridge, err);

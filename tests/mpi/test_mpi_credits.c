@@ -89,13 +89,9 @@ static void rank1(trindle_pipe_t bridge)
 
 int main(int argc, char **argv)
 {
-	trindle_pipe_t err = trindle_pipe(16);
+	trindle_pipe_t err;
 	struct trindle_mpi_world w;
-	struct trindle_mpi_options opt = { &argc, &argv, 0 };
-	trindle_pipe_t bridge = trindle_mpi_bridge(&opt, err, &w);
-	CHECK(bridge);
-	t_rank = w.rank;
-	CHECK(w.size == 2);
+	trindle_pipe_t bridge = t_bridge_of_two(&argc, &argv, 0, &err, &w);
 	if (w.rank == 0)
 		rank0(bridge);
 	else

@@ -23,13 +23,9 @@
  * is gone (rank 0) or KILL_AFTER messages have arrived (rank 1). */
 int main(int argc, char **argv)
 {
-	trindle_pipe_t err = trindle_pipe(16);
+	trindle_pipe_t err;
 	struct trindle_mpi_world w;
-	struct trindle_mpi_options opt = { &argc, &argv, TIMEOUT_MS };
-	trindle_pipe_t bridge = trindle_mpi_bridge(&opt, err, &w);
-	CHECK(bridge);
-	t_rank = w.rank;
-	CHECK(w.size == 2);
+	trindle_pipe_t bridge = t_bridge_of_two(&argc, &argv, TIMEOUT_MS, &err, &w);
 	int peer = 1 - w.rank;
 	trindle_pipe_t in = trindle_pipe(64);
 	CHECK(in);
