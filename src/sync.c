@@ -216,10 +216,12 @@ static struct object *checked(struct process *p, struct send_state *st,
 }
 
 /* The trace's side of publishing: a flow start per message that went,
- * then the pipe's depth.  (Only when this sync is traced.) */
-static void trace_published(struct process *p, struct send_state *st)
+ * then the pipe's depth.  (Only when this sync is traced.)  now was read
+ * before the messages were published, so that no receiver can take one
+ * (and stamp the flow's end) before its start. */
+static void trace_published(struct process *p, struct send_state *st,
+		int64_t now)
 {
-	int64_t now = trindle__now_ns();
 	size_t sent = 0;
 
 	for (size_t i = 0; i < st->npending; i++) {
@@ -238,13 +240,17 @@ static void trace_published(struct process *p, struct send_state *st)
 
 static void publish_pending(struct process *p, struct send_state *st)
 {
+	int64_t now = 0;
+
 	trindle__process_settle(p);
+	if (unlikely(p->holder.tracing))
+		now = trindle__now_ns();
 	for (size_t i = 0; i < st->npending; i++) {
 		struct pending_send *e = &st->pending[i];
 		trindle__pipe_publish(st->pipe, e->pos, checked(p, st, e));
 	}
 	if (unlikely(p->holder.tracing))
-		trace_published(p, st);
+		trace_published(p, st, now);
 	st->npending = 0;
 }
 
