@@ -4,10 +4,11 @@
  *
  * Creating a thread costs far more than handing one a job, so finished
  * workers stay in a pool: an idle thread spins for a while, then sleeps on
- * its futex word, and a launch hands it the new process directly.  Each worker thread runs its
- * process from one base frame (run_process); trindle_exit, trindle_abort
- * and the fault handler jump back there, so a process always ends in the
- * same place, with its stack unwound.
+ * its futex word, and a launch hands it the new process directly.  Each
+ * worker thread runs its process from one base frame (run_process);
+ * trindle_exit, trindle_abort and a fault (through the recovery point
+ * fault.c keeps) jump back there, so a process always ends in the same
+ * place, with its stack unwound.
  *
  * Idle threads must not keep the program alive: once no process (root or
  * worker) is alive, each idle thread takes itself off the idle list, under

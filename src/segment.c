@@ -739,9 +739,6 @@ void trindle__segment_set_strict(bool strict)
 	strict_mode = strict;
 }
 
-/* Can s, destroyed now, go into cache instead of being closed?  Only a
- * segment its last holder could write (pages open, nothing to protect in
- * between), of a size the cache takes. */
 /* The cache's bound in bytes: it keeps no more than the retention limit
  * lets destroyed memory stay (TRINDLE_RETAIN_MIB=0: no cache). */
 static size_t cache_limit(void)
@@ -771,8 +768,9 @@ static bool cacheable_locked(const struct slot_cache *c, struct segment *s,
 	return true;
 }
 
-/* Closes a destroyed slot whose pages are still open (evicted from a
- * cache) and recycles it; if the kernel refuses, it is sealed instead. */
+/* Closes a destroyed slot whose pages are still open (a cache's, as its
+ * process ends) and recycles it; if the kernel refuses, it is sealed
+ * instead. */
 static void close_and_recycle(struct segment *s)
 {
 	if (mprotect(s->base, s->pages * trindle__page_size(), PROT_NONE) == 0) {
