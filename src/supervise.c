@@ -42,6 +42,7 @@
 #define MAX_DEPTH 8
 #define MAX_LEAVES 4096
 #define MAX_BACKLOG 64
+#define MAX_INTENSITY 65536 /* restarts a period may count (a ring of them) */
 #define WATCH_ITEMS 4
 #define COMMAND_MAGIC 0x7472696e646c6553ull /* "trindleS" */
 /* While reports wait for room, a supervisor wakes this often to retry. */
@@ -108,7 +109,8 @@ static int check_spec(const trindle_supervisor_spec_t *spec, int depth,
 		size_t *leaves)
 {
 	if (!spec || depth > MAX_DEPTH || !spec->count || !spec->children ||
-	    (unsigned)spec->strategy > TRINDLE_ONE_FOR_ALL)
+	    (unsigned)spec->strategy > TRINDLE_ONE_FOR_ALL ||
+	    (spec->period_ms && spec->max_restarts > MAX_INTENSITY))
 		return -EINVAL;
 	for (size_t i = 0; i < spec->count; i++) {
 		int e = check_child(&spec->children[i], depth, leaves);

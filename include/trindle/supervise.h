@@ -117,7 +117,9 @@ typedef struct trindle_supervisor_report {
  * whatever their own policy (it judges only a child's own ends).  A child
  * that is not restarted stays down and takes no sibling with it.  A
  * restart on the same mailbox delivers to the new child what was queued
- * when the old one ended; what the old child had received is lost.
+ * when the old one ended; what the old child had received is lost.  A
+ * child left down keeps its mailbox (messages wait there) until the tree
+ * ends.
  *
  * Intensity: each restart (of one child or of a group) counts once.  The
  * one that would make more than max_restarts within the last period_ms
@@ -129,7 +131,7 @@ typedef struct trindle_supervisor_report {
  * failed, and restarting it restarts its subtree on the same mailboxes,
  * queues intact.  The top supervisor's mailboxes die when it ends: their
  * holders get the closure notices.  max_restarts 0 gives up at the first
- * restart.
+ * restart; period_ms 0 never gives up.
  *
  * Reports: for every end of a child (including those it was asked to make
  * by its supervisor) one trindle_supervisor_report_t segment is moved to
@@ -156,7 +158,8 @@ typedef struct trindle_supervisor_report {
  *  - EINVAL: spec, its children or mailboxes is NULL; a count is 0; a
  *    child has both or neither of entry and supervisor; an entry lies
  *    outside the program's and libraries' code; a worker's queue_count is
- *    0; a strategy or restart value is out of range; nesting is deeper
+ *    0; a strategy or restart value is out of range; max_restarts is
+ *    over 65536 with a nonzero period_ms; nesting is deeper
  *    than 8 (a spec that contains itself) or the tree has more than 4096
  *    workers; out, err or reports is neither NULL nor a pipe the caller
  *    may send on;
