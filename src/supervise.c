@@ -325,13 +325,15 @@ static int start_nested(struct sup *s, struct child *k)
 	trindle_segment_t c = new_command(COMMAND_START, s, k->spec->supervisor,
 			k->first_leaf, true, k->watch);
 	/* The control pipe is new and has room for all of this.  Should a
-	 * step fail, the nested supervisor, missing its start, ends when
-	 * this one lets go of its control pipe: a failure like any other. */
+	 * step fail (no memory), the nested supervisor, missing its start,
+	 * ends when this one lets go of its control pipe, and its keeper
+	 * brings the pipe back: it is seen as a child that ended. */
 	if (s->reports)
 		(void)trindle_util_send(ctl, s->reports);
 	if (!c || trindle_util_move(ctl, c) < 0) {
 		if (c)
 			trindle_util_release(c);
+		trindle_util_release(ctl);
 		return 0;
 	}
 	for (size_t i = 0; i < k->nleaves; i++) {
@@ -460,9 +462,13 @@ static struct child *kid_of_watch(struct sup *s, trindle_pipe_t watch)
 	return NULL;
 }
 
-/* A notice or a message nobody asked for. */
+/* A notice, or a message nobody expects (let go of). */
 static void on_other(struct sup *s, const trindle_message_t *m)
 {
+	if (m->address && m->content) {
+		trindle_util_release(m->content);
+		return;
+	}
 	if (m->address && !m->content && m->address == s->reports) {
 		for (size_t i = 0; i < s->nbacklog; i++)
 			trindle_util_release(s->backlog[i]);
@@ -845,7 +851,8 @@ static void drop_tree(struct tree *t, bool listed)
 
 /* Starts the top supervisor and hands it the tree; 0 or a negative errno. */
 static int start_top(const trindle_supervisor_spec_t *spec, struct tree *t,
-		trindle_pipe_t out, trindle_pipe_t err, trindle_pipe_t reports)
+		trindle_pipe_t out, trindle_pipe_t err, trindle_pipe_t reports,
+		trindle_pipe_t *topp)
 {
 	struct process *me = trindle__current();
 	struct command c;
@@ -878,8 +885,13 @@ static int start_top(const trindle_supervisor_spec_t *spec, struct tree *t,
 		trindle_util_release(top);
 		return -ENOMEM;
 	}
+	pthread_mutex_lock(&registry_lock);
 	t->top = top;
-	for (size_t i = 0; i < t->nleaves; i++)
+	pthread_mutex_unlock(&registry_lock);
+	/* Once the supervisor has them all it may run, end and free t. */
+	*topp = top;
+	size_t n = t->nleaves;
+	for (size_t i = 0; i < n; i++)
 		(void)trindle__process_move_receive(me, t->leaves[i].mailbox,
 				top, true);
 	return 0;
@@ -913,12 +925,13 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_supervise(
 	t->next = registry;
 	registry = t;
 	pthread_mutex_unlock(&registry_lock);
-	int e = start_top(spec, t, out, err, reports);
+	trindle_pipe_t top = NULL;
+	int e = start_top(spec, t, out, err, reports, &top);
 	if (e < 0) {
 		drop_tree(t, true);
 		return trindle__fail_ptr(e);
 	}
-	return t->top;
+	return top;
 }
 
 TRINDLE_PUBLIC int trindle_supervise_stop(trindle_pipe_t supervisor)
