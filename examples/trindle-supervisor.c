@@ -65,11 +65,10 @@ struct tally {
 	uint8_t seen[];      /* bit seq set: record seq arrived */
 };
 
-struct category {
+static const struct category {
 	const char *name;
 	uint64_t weight;
-};
-static const struct category categories[] = {
+} categories[] = {
 	{ "apple", 1 }, { "pear", 2 }, { "plum", 3 }, { "fig", 5 },
 };
 
@@ -90,7 +89,6 @@ static int parse(const trindle_message_t *in, trindle_object_t *out, void *arg)
 {
 	struct record r = { 0 };
 
-	(void)in, (void)arg;
 	if (!*out)
 		return 0;            /* a notice: nothing to pass on */
 	if (trindle_measure(*out) == 0)
@@ -129,7 +127,6 @@ static int weigh(const trindle_message_t *in, trindle_object_t *out, void *arg)
 {
 	struct record *r = *out;
 
-	(void)in, (void)arg;
 	if (!r)
 		return 0;
 	if (trindle_measure(r) == 0)
@@ -188,29 +185,23 @@ static trindle_supervisor_spec_t pipeline = {
 	.count = 3, .children = stages,
 };
 
-/* ---- the source, which also collects --------------------------------------- */
+/* ---- the source, which also collects ------------------------------------ */
 
 struct options {
 	uint64_t records, period, restarts;
 };
 
-struct fault_note {          /* one fault report of weigh */
-	uint32_t restarts;
-	bool restarted;
-	trindle_fault_t fault;
-};
-
 struct source {
 	const struct options *opt;
 	trindle_pipe_t supervisor, reports;
-	uint64_t next;           /* the next record to send; N + 1: the marker */
-	bool broken;             /* parse's mailbox died: the tree gave up */
-	bool stopping;           /* trindle_supervise_stop() was called */
+	uint64_t next;          /* the next record to send; N + 1: the marker */
+	bool broken;            /* parse's mailbox died: the tree gave up */
 	bool gave_up;
-	unsigned odd;            /* reports of ends we did not plan for */
 	struct tally *result;
-	struct fault_note *faults;
-	size_t nfaults, max_faults;
+	/* The reports of failed ends, in order.  Each failure is restarted
+	 * or makes the supervisor give up: at most restarts + 1 of them. */
+	trindle_supervisor_report_t *failures;
+	size_t nfailures;
 };
 
 static bool poisoned(const struct options *o, uint64_t seq)
@@ -226,8 +217,7 @@ static int queue_record(struct source *s, trindle_util_batch_t *b)
 	char line[RECORD_BYTES] = { 0 };
 	trindle_buffer_t text = { RECORD_BYTES, line };
 	uint64_t seq = s->next++;
-	const char *category = poisoned(s->opt, seq) ? "quince"
-		: categories[seq % 4].name;
+	const char *category = poisoned(s->opt, seq) ? "quince" : categories[seq % 4].name;
 
 	snprintf(line, sizeof line, "%" PRIu64 " %s %" PRIu64, seq, category, value_of(seq));
 	trindle_segment_t seg = trindle_allocate(seq > s->opt->records ? 0 : 1, &text);
@@ -238,46 +228,35 @@ static int queue_record(struct source *s, trindle_util_batch_t *b)
 	return trindle_util_add_move(b, tree.mailbox[0], seg);
 }
 
-static void note_report(struct source *s, trindle_supervisor_report_t *r)
-{
-	if (trindle_measure(r) < sizeof *r)
-		return;
-	if (r->gave_up && !s->gave_up)
-		printf("supervisor %s gave up: more than %" PRIu64 " restarts\n",
-				r->supervisor, s->opt->restarts);
-	s->gave_up |= r->gave_up;
-	if (r->ended_by == TRINDLE_END_EXIT || !r->child[0])
-		return;  /* a stage's end after the marker, or the give-up */
-	if (strcmp(r->child, "weigh") || r->ended_by != TRINDLE_END_FAULT) {
-		printf("unexpected: %s ended by %d\n", r->child, r->ended_by);
-		s->odd++;
-	} else if (s->nfaults < s->max_faults) {
-		s->faults[s->nfaults++] = (struct fault_note){ r->restarts,
-			r->restarted, r->fault };
-	} else {
-		s->odd++;
-	}
-}
-
-/* What came in: a report (noted, then released) or total's tally. */
+/* What came in: a report (noted, then released) or total's tally, after
+ * which we stop the supervisor (its stages have all ended by now). */
 static void take(struct source *s, trindle_util_batch_t *b, const trindle_message_t *m)
 {
+	trindle_supervisor_report_t *r = m->content;
+
 	if (trindle_util_kind(m) != TRINDLE_UTIL_MESSAGE)
-		return;  /* closure notices of the mailboxes as the tree ends */
+		return; /* closure notices of the mailboxes as the tree ends */
 	if (m->address == tree.out && !s->result) {
 		s->result = m->content;
+		if (trindle_supervise_stop(s->supervisor) != 0)
+			perror("trindle-supervisor: trindle_supervise_stop");
 		return;
 	}
-	if (m->address == s->reports)
-		note_report(s, m->content);
+	if (m->address == s->reports && trindle_measure(r) >= sizeof *r) {
+		if (r->gave_up && !s->gave_up)
+			printf("supervisor %s gave up: more than %" PRIu64 " restarts\n",
+					r->supervisor, s->opt->restarts);
+		s->gave_up |= r->gave_up;
+		/* Not a stage's end after the marker, nor the give-up itself. */
+		if (r->child[0] && r->ended_by != TRINDLE_END_EXIT
+				&& s->nfailures <= s->opt->restarts)
+			s->failures[s->nfailures++] = *r;
+	}
 	trindle_util_add_release(b, m->content);
 }
 
-/*
- * One loop sends the records, takes the reports and the tally, stops the
- * supervisor once the tally is in, and ends when nothing more can arrive
- * (the supervisor and its stages have all ended).
- */
+/* Sends the records and takes what comes in, until nothing more can (the
+ * supervisor and its stages have all ended). */
 static int run(struct source *s)
 {
 	trindle_message_t storage[BATCH], got[INBOX];
@@ -315,27 +294,23 @@ static int run(struct source *s)
 			return 0;
 		for (size_t i = 0; i < in.count; i++)
 			take(s, &b, &got[i]);
-		if (s->result && !s->stopping) {
-			s->stopping = true;
-			if (trindle_supervise_stop(s->supervisor) != 0)
-				perror("trindle-supervisor: trindle_supervise_stop");
-		}
 	}
 }
 
-static const char *access_word(int access)
+static const char *access_word(int a)
 {
-	return access == TRINDLE_ACCESS_READ ? "read" : access == TRINDLE_ACCESS_WRITE
-		? "write" : access == TRINDLE_ACCESS_EXECUTE ? "execute" : "no access";
+	return a == TRINDLE_ACCESS_READ ? "read" : a == TRINDLE_ACCESS_WRITE ? "write"
+		: a == TRINDLE_ACCESS_EXECUTE ? "execute" : "no access";
 }
 
-/* Prints the lost records, each with its fault report, and the total;
- * true when everything is as expected. */
+/* Prints each lost record with its report, and the total; true when all
+ * is as expected: only the poisoned records lost, each by a fault of weigh
+ * that was restarted. */
 static bool check(const struct options *o, const struct source *s)
 {
 	const struct tally *t = s->result;
-	uint64_t expected = 0, kept = 0, lost = 0, restarts = 0;
-	bool ok = s->odd == 0 && !s->gave_up;
+	uint64_t expected = 0, kept = 0, lost = 0;
+	bool ok = !s->gave_up;
 
 	if (!t) {
 		fprintf(stderr, "trindle-supervisor: no result: the pipeline ended early\n");
@@ -348,59 +323,54 @@ static bool check(const struct options *o, const struct source *s)
 		}
 		if (t->seen[seq / 8] & (1u << seq % 8))
 			continue;
-		/* weigh takes records in order, so its k-th crash lost the
-		 * k-th missing record. */
-		const struct fault_note *f = lost < s->nfaults ? &s->faults[lost] : NULL;
+		/* weigh takes records in order: its k-th crash lost the k-th
+		 * missing record. */
+		const trindle_supervisor_report_t *f = lost < s->nfailures ? &s->failures[lost] : NULL;
 		if (f)
-			printf("lost record %" PRIu64 ": weigh faulted (SIG%s, %s at %p)%s, restart %" PRIu32 "\n",
-					seq, sigabbrev_np(f->fault.signal), access_word(f->fault.access),
-					f->fault.address, f->restarted ? "" : " not restarted",
-					f->restarts + 1);
+			printf("lost record %" PRIu64 ": %s %s (%s, %s at %p), restart %" PRIu32 "%s\n",
+					seq, f->child, f->ended_by == TRINDLE_END_FAULT ? "faulted" : "aborted",
+					strsignal(f->fault.signal), access_word(f->fault.access),
+					f->fault.address, f->restarts + 1, f->restarted ? "" : " not done");
 		else
-			printf("lost record %" PRIu64 ": no fault report\n", seq);
-		ok &= f && f->restarted && f->restarts == lost && poisoned(o, seq);
+			printf("lost record %" PRIu64 ": no report\n", seq);
+		ok &= f && poisoned(o, seq) && !strcmp(f->child, "weigh")
+			&& f->ended_by == TRINDLE_END_FAULT && f->restarted && f->restarts == lost;
 		lost++;
 	}
-	for (size_t i = 0; i < s->nfaults; i++)
-		restarts += s->faults[i].restarted;
-	printf("restarts: %" PRIu64 " (poisoned records: %" PRIu64 ")\n",
-			restarts, o->period ? o->records / o->period : 0);
+	size_t restarts = 0;
+	for (size_t i = 0; i < s->nfailures; i++)
+		restarts += s->failures[i].restarted;
+	printf("restarts: %zu (poisoned records: %" PRIu64 ")\n", restarts,
+			o->period ? o->records / o->period : 0);
 	printf("total: %" PRIu64 " over %" PRIu64 " records (expected %" PRIu64 " over %" PRIu64 ")\n",
 			t->total, t->records, expected, kept);
-	return ok && lost == s->nfaults && lost + kept == o->records
+	return ok && lost == s->nfailures && lost + kept == o->records
 		&& t->records == kept && t->total == expected;
 }
 
 static void usage(FILE *to)
 {
 	fprintf(to,
-		"Usage: trindle-supervisor [-n RECORDS] [-p PERIOD] [-r RESTARTS]\n"
-		"\n"
-		"Streams RECORDS records through three stages (parse, weigh, total)\n"
-		"under a supervisor.  Every PERIOD-th record makes weigh crash on a\n"
-		"NULL pointer; the supervisor restarts it and the other records go\n"
-		"on.  Prints each lost record with its fault report, and the total.\n"
-		"\n"
+		"Usage: trindle-supervisor [-n RECORDS] [-p PERIOD] [-r RESTARTS]\n\n"
+		"Streams RECORDS records through three supervised stages; every\n"
+		"PERIOD-th one crashes the middle stage, which is restarted.  Prints\n"
+		"each lost record with its fault report, and the total.\n\n"
 		"  -n, --records N    records to send (default 20000, at most 1000000)\n"
 		"  -p, --period P     poison every P-th record (default 1000; 0: none)\n"
 		"  -r, --restarts R   restarts allowed within a minute (default: one\n"
 		"                     per poisoned record; fewer makes it give up)\n"
-		"  -h, --help         show this help\n"
-		"\n"
+		"  -h, --help         show this help\n\n"
 		"Exit status: 0 when the total and the lost records are as expected,\n"
 		"1 otherwise, 2 for bad usage.\n");
 }
 
-static bool parse_number(const char *s, uint64_t max, uint64_t *value)
+static bool number(const char *s, uint64_t max, uint64_t *value)
 {
 	char *end;
 
 	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v > max)
-		return false;
-	*value = v;
-	return true;
+	*value = strtoull(s, &end, 10);
+	return !errno && end != s && !*end && s[0] != '-' && *value <= max;
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -412,20 +382,20 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool ok = true, restarts_given = false;
+	bool ok = true, given = false;
 	int c;
 
 	*o = (struct options){ .records = 20000, .period = 1000 };
 	while (ok && (c = getopt_long(argc, argv, "n:p:r:h", longs, NULL)) != -1) {
 		switch (c) {
-		case 'n': ok = parse_number(optarg, 1000000, &o->records) && o->records; break;
-		case 'p': ok = parse_number(optarg, UINT32_MAX, &o->period); break;
-		case 'r': ok = restarts_given = parse_number(optarg, 65536, &o->restarts); break;
+		case 'n': ok = number(optarg, 1000000, &o->records) && o->records; break;
+		case 'p': ok = number(optarg, UINT32_MAX, &o->period); break;
+		case 'r': ok = given = number(optarg, 65536, &o->restarts); break;
 		case 'h': usage(stdout); exit(EXIT_SUCCESS);
 		default: ok = false;
 		}
 	}
-	if (!restarts_given)
+	if (!given)
 		o->restarts = o->period ? o->records / o->period : 0;
 	/* The library's bound on restarts within a period. */
 	if (ok && optind == argc && o->restarts <= 65536)
@@ -442,17 +412,15 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &opt) != 0)
 		return 2;
-	printf("%" PRIu64 " records through parse, weigh, total; poisoned: one in %" PRIu64 "\n",
-			opt.records, opt.period);
+	printf("%" PRIu64 " records through parse, weigh, total; %" PRIu64 " poisoned\n",
+			opt.records, opt.period ? opt.records / opt.period : 0);
 	fflush(stdout);
-
 	tree.records = opt.records;
 	tree.out = trindle_pipe(4);
 	s.reports = trindle_pipe(64);
-	s.max_faults = opt.restarts + 16;
-	s.faults = calloc(s.max_faults, sizeof *s.faults);
+	s.failures = calloc(opt.restarts + 1, sizeof *s.failures);
 	pipeline.max_restarts = (unsigned)opt.restarts;
-	if (tree.out && s.reports && s.faults)
+	if (tree.out && s.reports && s.failures)
 		s.supervisor = trindle_supervise(&pipeline, tree.out, NULL, s.reports, tree.mailbox);
 	if (!s.supervisor) {
 		perror("trindle-supervisor: starting the pipeline");
@@ -462,14 +430,8 @@ int main(int argc, char **argv)
 	if (run(&s) != 0)
 		return EXIT_FAILURE;
 	bool ok = check(&opt, &s);
-
-	trindle_message_t rel[3];
-	trindle_util_batch_t out;
-	trindle_util_batch_init(&out, rel, 3);
-	trindle_util_add_release(&out, s.result);
-	trindle_util_add_release(&out, s.reports);
-	trindle_util_add_release(&out, tree.out);
-	ok &= trindle_util_flush(&out, NULL) == 0;
-	free(s.faults);
+	ok &= trindle_util_release(s.result) == 0 && trindle_util_release(s.reports) == 0
+		&& trindle_util_release(tree.out) == 0;
+	free(s.failures);
 	return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
