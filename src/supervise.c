@@ -3,8 +3,10 @@
  * supervise.c - supervisors (<trindle/supervise.h>): workers that restart
  * their children by policy.
  *
- * A tree's mailboxes are made once, by trindle_supervise() in the caller,
- * which keeps SEND and moves RECEIVE to the top supervisor.  A supervisor
+ * A tree's mailboxes are made once, by the top supervisor, which shares
+ * them with trindle_supervise()'s caller through a reply pipe and waits
+ * for that pipe's death (the caller has filled in mailboxes[]) before it
+ * starts any child.  A supervisor
  * S launches child i on its mailbox with trindle__launch_with(), naming a
  * pipe of its own, watch[i], as the child's err pipe and keeper: a fault
  * or abort report, then at the child's end the mailbox itself (RECEIVE,
@@ -12,9 +14,10 @@
  * mailbox's arrival is the end; S decides and relaunches on the same
  * mailbox.  A nested supervisor is a child whose input is a control pipe
  * of its own (made per incarnation): S sends it a command segment, SEND on
- * the reports pipe and the RECEIVE of its subtree's mailboxes; at its end
- * (stopped, or given up) it moves them back into its err pipe, watch[i],
- * before its keeper brings the control pipe.
+ * the reports pipe and its subtree's mailboxes as pipe moves (the
+ * receive right, queue intact); at its end (stopped, or given up) it
+ * moves them back into its err pipe, watch[i], before its keeper brings
+ * the control pipe.
  *
  * A child does not start with entry but with child_main, which finds its
  * tree by its mailbox in a registry and takes SEND on every mailbox of
@@ -50,8 +53,10 @@
 
 /* One worker of a tree: its mailbox and what it runs. */
 struct leaf {
-	struct pipe *mailbox;
+	struct pipe *mailbox;     /* made by the top supervisor */
 	trindle_entrypoint_t entry;
+	const char *name;
+	size_t queue_count;
 };
 
 /* What the supervisors of one tree share: its workers in tree order.
@@ -81,6 +86,7 @@ struct command {
 	size_t first_leaf;        /* its first worker in tree->leaves */
 	bool nested;              /* its err pipe is its parent's watch */
 	trindle_pipe_t out, err, reports;
+	trindle_pipe_t reply;     /* the top's: where its mailboxes go */
 };
 
 /* ---- specs ------------------------------------------------------------- */
@@ -176,6 +182,7 @@ static void child_main(trindle_pipe_t input)
 }
 
 static void supervisor_main(trindle_pipe_t input);
+static void unlist(struct tree *t);
 
 /* ---- a supervisor's state ---------------------------------------------- */
 
@@ -205,7 +212,6 @@ struct sup {
 	size_t first_leaf, nleaves; /* its workers in tree->leaves */
 	bool nested;
 	trindle_pipe_t self, out, err, reports;
-	struct process *proc;
 	struct child *kids;
 	uint64_t start_clock;
 	/* The times of the last max_restarts + 1 restarts (a ring). */
@@ -338,7 +344,7 @@ static int start_nested(struct sup *s, struct child *k)
 	}
 	for (size_t i = 0; i < k->nleaves; i++) {
 		struct pipe *m = s->tree->leaves[k->first_leaf + i].mailbox;
-		(void)trindle__process_move_receive(s->proc, m, ctl, false);
+		(void)trindle_util_move(ctl, m);
 	}
 	return 0;
 }
@@ -533,12 +539,12 @@ static void stop_children(struct sup *s, const bool *sel, bool restarted,
  * moves to its parent and the top one takes with it (they die). */
 static void wind_down(struct sup *s)
 {
-	if (s->nested && s->proc) {
+	if (s->nested) {
+		/* err (the parent's watch pipe) has room for them all. */
 		for (size_t i = 0; i < s->nleaves; i++) {
 			struct pipe *m = s->tree->leaves[s->first_leaf + i].mailbox;
 			if (trindle_access(m) & TRINDLE_ACCESS_RECEIVE)
-				(void)trindle__process_move_receive(s->proc, m,
-						s->err, false);
+				(void)trindle_util_move(s->err, m);
 		}
 	}
 	for (size_t i = 0; s->kids && i < s->spec->count; i++) {
@@ -553,13 +559,7 @@ static void wind_down(struct sup *s)
 	for (size_t i = 0; i < s->nbacklog; i++)
 		trindle_util_release(s->backlog[i]);
 	if (!s->nested) {
-		pthread_mutex_lock(&registry_lock);
-		struct tree **pp = &registry;
-		while (*pp && *pp != s->tree)
-			pp = &(*pp)->next;
-		if (*pp)
-			*pp = s->tree->next;
-		pthread_mutex_unlock(&registry_lock);
+		unlist(s->tree);
 		free(s->tree);
 	}
 	free(s->kids);
@@ -676,14 +676,18 @@ static bool read_command(trindle_object_t o, struct command *c)
 	return c->magic == COMMAND_MAGIC;
 }
 
-/* Does this supervisor hold all it needs to start: RECEIVE on its
- * workers' mailboxes and SEND on reports? */
+/* Does this supervisor hold all it needs to start: SEND on reports and
+ * on the reply pipe (the top one), RECEIVE on its workers' mailboxes (a
+ * nested one)? */
 static bool ready(const struct command *c)
 {
 	size_t n = count_leaves(c->spec);
 
 	if (c->reports && !(trindle_access(c->reports) & TRINDLE_ACCESS_SEND))
 		return false;
+	if (!c->nested)
+		return !c->reply ||
+			(trindle_access(c->reply) & TRINDLE_ACCESS_SEND);
 	for (size_t i = 0; i < n; i++)
 		if (!(trindle_access(c->tree->leaves[c->first_leaf + i].mailbox) &
 		      TRINDLE_ACCESS_RECEIVE))
@@ -716,6 +720,52 @@ static bool await_start(trindle_pipe_t input, struct command *c)
 	}
 }
 
+/*
+ * The top supervisor makes the tree's mailboxes (their creator: they die
+ * with it), lists them in the tree and shares each through the reply
+ * pipe, in tree order; the caller writes them into mailboxes[] and then
+ * lets the reply pipe die: its closure notice says the children may
+ * start.  False (having let go of the reply pipe, and not touching the
+ * tree again: the caller frees it) when that could not be done.
+ */
+static bool make_mailboxes(trindle_pipe_t input, const struct command *c)
+{
+	struct tree *t = c->tree;
+	size_t n = t->nleaves, made = 0;
+	trindle_pipe_t made_pipes[n];
+
+	for (; made < n; made++) {
+		trindle_pipe_t m = trindle_pipe(t->leaves[made].queue_count);
+		if (!m)
+			break;
+		trindle_name(m, t->leaves[made].name);
+		made_pipes[made] = m;
+		if (trindle_util_send(c->reply, m) < 0) {
+			trindle_util_release(m);
+			break;
+		}
+	}
+	if (made < n) {
+		for (size_t i = 0; i < made; i++)
+			trindle_util_release(made_pipes[i]);
+		trindle_util_release(c->reply);
+		return false;
+	}
+	pthread_mutex_lock(&registry_lock);
+	for (size_t i = 0; i < n; i++)
+		t->leaves[i].mailbox = made_pipes[i];
+	pthread_mutex_unlock(&registry_lock);
+	for (;;) {
+		trindle_message_t m;
+		if (trindle_util_receive(input, &m, -1) <= 0)
+			return true; /* nobody can stop it: go on */
+		if (m.address == c->reply && !m.content)
+			return true;
+		if (m.address && m.content)
+			trindle_util_release(m.content);
+	}
+}
+
 static int setup(struct sup *s, const struct command *c, trindle_pipe_t input)
 {
 	const trindle_supervisor_spec_t *spec = c->spec;
@@ -731,11 +781,10 @@ static int setup(struct sup *s, const struct command *c, trindle_pipe_t input)
 	s->out = c->out;
 	s->err = c->err;
 	s->reports = c->reports;
-	s->proc = trindle__current();
 	s->kids = calloc(spec->count, sizeof(*s->kids));
 	s->nstamps = (size_t)spec->max_restarts + 1;
 	s->stamps = spec->period_ms ? malloc(s->nstamps * sizeof(int64_t)) : NULL;
-	if (!s->proc || !s->kids || (spec->period_ms && !s->stamps))
+	if (!s->kids || (spec->period_ms && !s->stamps))
 		return -ENOMEM;
 	for (size_t i = 0; i < s->nstamps && s->stamps; i++)
 		s->stamps[i] = -1;
@@ -748,7 +797,9 @@ static int setup(struct sup *s, const struct command *c, trindle_pipe_t input)
 		if (!k->spec->supervisor)
 			k->box = s->tree->leaves[leaf].mailbox;
 		leaf += k->nleaves;
-		k->watch = trindle_pipe(WATCH_ITEMS);
+		/* A nested supervisor moves its mailboxes back through it. */
+		k->watch = trindle_pipe(WATCH_ITEMS + (k->spec->supervisor ?
+					k->nleaves : 0));
 		if (!k->watch)
 			return -ENOMEM;
 	}
@@ -758,7 +809,7 @@ static int setup(struct sup *s, const struct command *c, trindle_pipe_t input)
 /* A message through the input pipe, in the main loop. */
 static void on_input(struct sup *s, trindle_object_t o)
 {
-	struct command c;
+	struct command c = { 0 };
 
 	if (!(trindle_access(o) & TRINDLE_ACCESS_SEND) && read_command(o, &c) &&
 	    c.kind == COMMAND_STOP) {
@@ -770,10 +821,12 @@ static void on_input(struct sup *s, trindle_object_t o)
 
 static void supervisor_main(trindle_pipe_t input)
 {
-	struct command c;
+	struct command c = { 0 };
 	struct sup s;
 
 	if (!await_start(input, &c))
+		return;
+	if (!c.nested && !make_mailboxes(input, &c))
 		return;
 	if (setup(&s, &c, input) < 0) {
 		/* No memory to supervise: hand back what it was given. */
@@ -820,9 +873,8 @@ static void fill_leaves(const trindle_supervisor_spec_t *spec,
 			continue;
 		}
 		t->leaves[*k].entry = c->entry;
-		t->leaves[*k].mailbox = trindle_pipe(c->queue_count);
-		if (t->leaves[*k].mailbox)
-			trindle_name(t->leaves[*k].mailbox, c->name);
+		t->leaves[*k].name = c->name;
+		t->leaves[*k].queue_count = c->queue_count;
 		++*k;
 	}
 }
@@ -832,29 +884,28 @@ static bool sendable(trindle_pipe_t pipe)
 	return !pipe || (trindle_access(pipe) & TRINDLE_ACCESS_SEND);
 }
 
-static void drop_tree(struct tree *t, bool listed)
+static void unlist(struct tree *t)
 {
-	if (listed) {
-		pthread_mutex_lock(&registry_lock);
-		struct tree **pp = &registry;
-		while (*pp && *pp != t)
-			pp = &(*pp)->next;
-		if (*pp)
-			*pp = t->next;
-		pthread_mutex_unlock(&registry_lock);
-	}
-	for (size_t i = 0; i < t->nleaves; i++)
-		if (t->leaves[i].mailbox)
-			trindle_util_release(t->leaves[i].mailbox);
-	free(t);
+	pthread_mutex_lock(&registry_lock);
+	struct tree **pp = &registry;
+	while (*pp && *pp != t)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = t->next;
+	pthread_mutex_unlock(&registry_lock);
 }
 
-/* Starts the top supervisor and hands it the tree; 0 or a negative errno. */
+/*
+ * Starts the top supervisor, hands it the tree and takes the mailboxes it
+ * makes into mailboxes[]; 0 or a negative errno.  Once the reply pipe
+ * dies (released here, at the end) the supervisor may run, end and free
+ * t, which is not touched after.
+ */
 static int start_top(const trindle_supervisor_spec_t *spec, struct tree *t,
 		trindle_pipe_t out, trindle_pipe_t err, trindle_pipe_t reports,
-		trindle_pipe_t *topp)
+		trindle_pipe_t mailboxes[], trindle_pipe_t *topp)
 {
-	struct process *me = trindle__current();
+	size_t n = t->nleaves, got = 0;
 	struct command c;
 
 	memset(&c, 0, sizeof(c));
@@ -865,35 +916,49 @@ static int start_top(const trindle_supervisor_spec_t *spec, struct tree *t,
 	c.out = out;
 	c.err = err;
 	c.reports = reports;
+	c.reply = trindle_pipe(n);
+	if (!c.reply)
+		return -ENOMEM;
 	trindle_buffer_t b = { sizeof(c), &c };
 	trindle_segment_t seg = trindle_allocate(1, &b);
-	if (!seg || !me)
-		return -ENOMEM;
-	trindle_pipe_t top = trindle_launch(supervisor_main, t->nleaves + 4,
-			out, err);
-	if (!top) {
-		int e = -errno;
-		trindle_util_release(seg);
-		return e;
+	trindle_pipe_t top = seg ? trindle_launch(supervisor_main, n + 4,
+			out, err) : NULL;
+	int e = top ? 0 : seg ? -errno : -ENOMEM;
+	/* Its input is new and has room for all three: should one fail
+	 * (no memory), it gets no start, and ends when we let go of its
+	 * input pipe. */
+	if (!e && ((reports && trindle_util_send(top, reports) < 0) ||
+		   trindle_util_send(top, c.reply) < 0 ||
+		   trindle_util_move(top, seg) < 0))
+		e = -ENOMEM;
+	for (; !e && got < n; got++) {
+		trindle_message_t m;
+		int r = trindle_util_receive(c.reply, &m, -1);
+		if (r < 0 || (r == 1 && m.content == NULL)) {
+			got--; /* a notice: not a mailbox */
+			continue;
+		}
+		if (r == 0) {
+			e = -ENOMEM; /* it could not make them: it ended */
+			break;
+		}
+		mailboxes[got] = m.content;
 	}
-	trindle_name(top, spec->name);
-	/* Its input is new and has room for both: if either fails, it gets
-	 * no start, and ends when we let go of its input pipe. */
-	if ((reports && trindle_util_send(top, reports) < 0) ||
-	    trindle_util_move(top, seg) < 0) {
-		trindle_util_release(seg);
-		trindle_util_release(top);
-		return -ENOMEM;
+	if (e < 0) {
+		for (size_t i = 0; i < got; i++)
+			trindle_util_release(mailboxes[i]);
+		if (seg && trindle_access(seg))
+			trindle_util_release(seg);
+		if (top)
+			trindle_util_release(top);
+		trindle_util_release(c.reply);
+		return e;
 	}
 	pthread_mutex_lock(&registry_lock);
 	t->top = top;
 	pthread_mutex_unlock(&registry_lock);
-	/* Once the supervisor has them all it may run, end and free t. */
 	*topp = top;
-	size_t n = t->nleaves;
-	for (size_t i = 0; i < n; i++)
-		(void)trindle__process_move_receive(me, t->leaves[i].mailbox,
-				top, true);
+	trindle_util_release(c.reply); /* go */
 	return 0;
 }
 
@@ -913,22 +978,16 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_supervise(
 	t->nleaves = n;
 	size_t k = 0;
 	fill_leaves(spec, t, &k);
-	for (size_t i = 0; i < n; i++) {
-		if (!t->leaves[i].mailbox) {
-			drop_tree(t, false);
-			return trindle__fail_ptr(-ENOMEM);
-		}
-		mailboxes[i] = t->leaves[i].mailbox;
-	}
 	/* Listed before any child can look for it. */
 	pthread_mutex_lock(&registry_lock);
 	t->next = registry;
 	registry = t;
 	pthread_mutex_unlock(&registry_lock);
 	trindle_pipe_t top = NULL;
-	int e = start_top(spec, t, out, err, reports, &top);
+	int e = start_top(spec, t, out, err, reports, mailboxes, &top);
 	if (e < 0) {
-		drop_tree(t, true);
+		unlist(t);
+		free(t);
 		return trindle__fail_ptr(e);
 	}
 	return top;
