@@ -105,8 +105,8 @@ static void parse_stage(trindle_pipe_t input)
 		trindle_abort(NULL);
 }
 
-/* Not inlined: the compiler would see that a NULL result reaches
- * weight_of() and put a trap instruction there instead of the load. */
+/* Not inlined, so that the compiler cannot see the NULL it may return and
+ * put a trap instruction in place of weight_of()'s load. */
 __attribute__((noinline)) static const struct category *lookup(const char *name)
 {
 	for (size_t i = 0; i < sizeof categories / sizeof categories[0]; i++)
@@ -115,10 +115,9 @@ __attribute__((noinline)) static const struct category *lookup(const char *name)
 	return NULL;
 }
 
-/* THE BUG: c may be NULL.  (UBSan would stop a sanitizer build before the
- * CPU faults; the attribute lets the crash happen as in a normal build.) */
-__attribute__((noinline, no_sanitize_undefined))
-static uint64_t weight_of(const struct category *c)
+/* THE BUG: c may be NULL.  (Not checked by UBSan, which would stop a
+ * sanitizer build before the CPU faults.) */
+__attribute__((no_sanitize_undefined)) static uint64_t weight_of(const struct category *c)
 {
 	return c->weight;
 }
@@ -229,7 +228,7 @@ static int queue_record(struct source *s, trindle_util_batch_t *b)
 }
 
 /* What came in: a report (noted, then released) or total's tally, after
- * which we stop the supervisor (its stages have all ended by now). */
+ * which we stop the supervisor (its stages have ended, or are ending). */
 static void take(struct source *s, trindle_util_batch_t *b, const trindle_message_t *m)
 {
 	trindle_supervisor_report_t *r = m->content;
