@@ -89,6 +89,7 @@ static int parse(const trindle_message_t *in, trindle_object_t *out, void *arg)
 {
 	struct record r = { 0 };
 
+	(void)in, (void)arg;
 	if (!*out)
 		return 0;            /* a notice: nothing to pass on */
 	if (trindle_measure(*out) == 0)
@@ -117,7 +118,7 @@ __attribute__((noinline)) static const struct category *lookup(const char *name)
 
 /* THE BUG: c may be NULL.  (Not checked by UBSan, which would stop a
  * sanitizer build before the CPU faults.) */
-__attribute__((no_sanitize_undefined)) static uint64_t weight_of(const struct category *c)
+__attribute__((no_sanitize("undefined"))) static uint64_t weight_of(const struct category *c)
 {
 	return c->weight;
 }
@@ -126,6 +127,7 @@ static int weigh(const trindle_message_t *in, trindle_object_t *out, void *arg)
 {
 	struct record *r = *out;
 
+	(void)in, (void)arg;
 	if (!r)
 		return 0;
 	if (trindle_measure(r) == 0)
