@@ -61,6 +61,26 @@ if "$bench" --only stream --side peer --messages 10 >/dev/null 2>&1; then
 	per_message stream peer "ZeroMQ inproc PUSH/PULL"
 fi
 
+# The same without waiting: one thread moves 64 segments through its own
+# pipe and takes them back (trindle-self-move, built next to the bench);
+# a "message" there is one move and one receive, half a stream message.
+self=$(dirname "$bench")/trindle-self-move
+if [ -x "$self" ]; then
+	rounds=$((n / 64))
+	for r in "$rounds" $((2 * rounds)); do
+		valgrind --tool=callgrind --callgrind-out-file="$dir/self.$r" \
+			"$self" "$r" >"$dir/self.$r.log" 2>&1 || {
+			echo "callgrind-stream.sh: trindle-self-move failed:" >&2
+			cat "$dir/self.$r.log" >&2
+			exit 1
+		}
+	done
+	a=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$dir/self.$rounds")
+	b=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$dir/self.$((2 * rounds))")
+	printf '%-34s %10d instructions/move\n' "one thread, own pipe, no waiting" \
+		$(((b - a) / (64 * rounds)))
+fi
+
 if command -v callgrind_annotate >/dev/null 2>&1; then
 	echo
 	echo "costliest functions, libtrindle side, $((2 * n)) messages:"
