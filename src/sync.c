@@ -207,11 +207,25 @@ struct send_state {
 	bool full;               /* ... and whether a send to it found no room */
 	bool entered;
 	bool planned;            /* step 1 ran (or was found needless) */
-	bool any_failed;         /* some outgoing message failed */
+	bool any_failed;         /* some outgoing message failed; until
+	                          * then p->status is not written at all */
+	size_t n;                /* messages in the outbox */
 	size_t pos, end;         /* cells claimed and not yet used */
 	size_t npending;
 	struct pending_send pending[PENDING_MAX];
 };
+
+/* Outgoing message i failed.  The status array is filled (everything
+ * went through) only at the first failure, so a sync where all goes
+ * through never writes it. */
+static void fail_message(struct process *p, struct send_state *st, size_t i)
+{
+	if (!st->any_failed) {
+		memset(p->status, true, st->n * sizeof(*p->status));
+		st->any_failed = true;
+	}
+	p->status[i] = false;
+}
 
 /* A shared segment whose pages the kernel would not make read-only (out
  * of memory mappings) is not sent after all: its send fails. */
@@ -223,8 +237,7 @@ static struct object *checked(struct process *p, struct send_state *st,
 	if (!e->shared || !trindle__segment_unprotected(s))
 		return e->obj;
 	trindle__segment_uncharge(s);
-	p->status[e->index] = false;
-	st->any_failed = true;
+	fail_message(p, st, e->index);
 	struct cap *c = trindle__cap_find(&p->caps, s->base);
 	if (c)
 		fresh_marks(p, c)->marks |= CAP_SEND_FAILED;
@@ -242,7 +255,7 @@ static void trace_published(struct process *p, struct send_state *st,
 
 	for (size_t i = 0; i < st->npending; i++) {
 		struct pending_send *e = &st->pending[i];
-		if (!p->status[e->index])
+		if (st->any_failed && !p->status[e->index])
 			continue;
 		trindle__trace_event(p->holder.track, TRACE_FLOW_OUT, now, 0,
 				trindle__trace_flow_id(st->pipe->serial, e->pos),
@@ -457,6 +470,85 @@ failed:
 	return SEND_FAILED;
 }
 
+/* Pairs {pipe, x}, {NULL, x} from msgs[j] on, up to PENDING_MAX: the
+ * cells a run of adjacent moves to pipe claims at once. */
+static size_t run_of_moves(const trindle_message_t *msgs, size_t j, size_t n,
+		trindle_pipe_t pipe)
+{
+	size_t k = 0;
+
+	for (; j + 1 < n && k < PENDING_MAX; j += 2, k++)
+		if (msgs[j].address != pipe || !msgs[j].content ||
+		    msgs[j + 1].address || msgs[j + 1].content != msgs[j].content)
+			break;
+	return k;
+}
+
+/* Cells for the next k moves of a run (entering the pipe first): false
+ * when the pipe is dead or full (then noted, so later sends to it fail). */
+static bool claim_moves(struct process *p, struct send_state *st, size_t k)
+{
+	if (!st->entered) {
+		if (trindle__pipe_enter(st->pipe) < 0)
+			return false;
+		st->entered = true;
+	}
+	if (trindle__pipe_dead(st->pipe))
+		return false;
+	size_t got = trindle__pipe_claim(st->pipe, k, &st->pos);
+	st->end = st->pos + got;
+	if (!got)
+		note_full(p, st);
+	return got > 0;
+}
+
+/*
+ * The common outbox's fast path: a run of moves to one pipe, each a send
+ * of a segment this process holds alone, directly followed by its release.
+ * Such a move changes no protection and no hold count (the hold passes to
+ * the message as it is), and nothing of this sync marked its capability
+ * (a mark would mean an earlier send of it, whose outcome this one must
+ * respect): so its capability is dropped and the segment published into
+ * its claimed cell at once, without a pending entry (after settling what
+ * earlier messages changed, as publish_pending does).  A receiver takes
+ * cells in position order, so publishing a move before a pending share
+ * claimed ahead of it keeps the sender's order.  Returns the messages
+ * handled (two per move); at the first message that does not fit, the
+ * general path (do_send) takes over, with any cells claimed and unused.
+ */
+static size_t move_run(struct process *p, struct send_state *st,
+		const trindle_message_t *msgs, size_t i, size_t n)
+{
+	trindle_pipe_t address = msgs[i].address;
+	struct pipe *pipe = send_target(p, st, address);
+	size_t j = i, k;
+
+	if (!pipe || st->full || unlikely(p->holder.tracing))
+		return 0;
+	/* What earlier messages changed (a release's pages and notices)
+	 * takes effect before these are published; the moves themselves
+	 * leave nothing to settle. */
+	trindle__process_settle(p);
+	while ((k = run_of_moves(msgs, j, n, address)) > 0) {
+		/* msgs[j .. j + 2k) are well-formed moves to pipe. */
+		for (; k > 0; k--, j += 2) {
+			struct cap *c = trindle__cap_find(&p->caps,
+					msgs[j].content);
+			if (!c || c->mark_epoch == p->epoch ||
+			    c->obj->kind != OBJECT_SEGMENT ||
+			    !trindle__segment_charge_move_fast(
+					(struct segment *)c->obj))
+				return j - i;
+			if (st->pos == st->end && !claim_moves(p, st, k))
+				return j - i;
+			struct object *o = c->obj;
+			trindle__cap_remove(&p->caps, c);
+			trindle__pipe_publish(pipe, st->pos++, o);
+		}
+	}
+	return j - i;
+}
+
 static int reserve_status(struct process *p, size_t n)
 {
 	if (n <= p->status_capacity)
@@ -484,29 +576,36 @@ static size_t handle_outgoing(struct process *p, trindle_message_t *msgs,
 	st.entered = false;
 	st.pos = st.end = st.npending = 0;
 	st.planned = st.any_failed = false;
+	st.n = n;
 
 	for (size_t i = 0; i < n; i++) {
 		trindle_message_t m = msgs[i];
+		bool ok;
 		if (m.address && m.content) {
-			/* Set first: publishing may still turn it false. */
-			p->status[i] = true;
-			enum send_result r = do_send(p, &st, msgs, i, n);
-			if (r == SEND_FAILED) {
-				p->status[i] = false;
-				st.any_failed = true;
+			if (i + 1 < n && !msgs[i + 1].address &&
+			    msgs[i + 1].content == m.content) {
+				size_t k = move_run(p, &st, msgs, i, n);
+				if (k) {
+					i += k - 1;
+					continue;
+				}
 			}
+			enum send_result r = do_send(p, &st, msgs, i, n);
+			if (r == SEND_FAILED)
+				fail_message(p, &st, i);
 			if (r == SEND_AND_RELEASE_DONE)
-				p->status[++i] = true; /* the release is done too */
+				i++; /* the release is done too */
 			continue;
 		}
 		forget_pipe(p, &st); /* a release may kill a pipe we are in */
 		if (m.address)
-			p->status[i] = do_request(p, m.address);
+			ok = do_request(p, m.address);
 		else if (m.content)
-			p->status[i] = do_release(p, m.content);
+			ok = do_release(p, m.content);
 		else
-			p->status[i] = false;
-		st.any_failed |= !p->status[i];
+			ok = false;
+		if (!ok)
+			fail_message(p, &st, i);
 	}
 	forget_pipe(p, &st);
 	if (!st.any_failed)
