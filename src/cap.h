@@ -43,16 +43,93 @@ struct cap_table {
 };
 
 int trindle__cap_init(struct cap_table *t);
-struct cap *trindle__cap_find(const struct cap_table *t, const void *key);
 /* Inserts a new entry (the key must not be present); NULL when out of memory. */
 struct cap *trindle__cap_insert(struct cap_table *t, const void *key,
 		struct object *obj, uint8_t rights);
-void trindle__cap_remove(struct cap_table *t, struct cap *c);
-/* The entry for key, inserted if missing; call trindle__cap_reserve()
- * first, so that it cannot fail.  *inserted says which. */
-struct cap *trindle__cap_find_or_insert(struct cap_table *t, const void *key,
-		struct object *obj, uint8_t rights, bool *inserted);
 /* Makes room so that n more inserts cannot fail: 0 or -ENOMEM. */
 int trindle__cap_reserve(struct cap_table *t, size_t n);
+
+/* Lookup, insertion into reserved room and removal are inline: a sync
+ * makes one or two of them per message. */
+
+#define CAP_EMPTY ((uintptr_t)0)
+
+static inline size_t trindle__cap_hash(uintptr_t key, size_t mask)
+{
+	/* Names are page- or malloc-aligned: mix the high bits down. */
+	uint64_t h = (uint64_t)key * 0x9E3779B97F4A7C15ull;
+	return (size_t)(h >> 20) & mask;
+}
+
+/* The slot holding k, or the empty slot where it would go (the table is
+ * never more than half full, so there is one). */
+static inline struct cap *trindle__cap_probe(const struct cap_table *t,
+		uintptr_t k)
+{
+	size_t mask = t->capacity - 1;
+
+	for (size_t i = trindle__cap_hash(k, mask);; i = (i + 1) & mask) {
+		struct cap *c = &t->slots[i];
+		if (c->key == k || c->key == CAP_EMPTY)
+			return c;
+	}
+}
+
+static inline struct cap *trindle__cap_find(const struct cap_table *t,
+		const void *key)
+{
+	uintptr_t k = (uintptr_t)key;
+
+	if (k == CAP_EMPTY)
+		return NULL;
+	struct cap *c = trindle__cap_probe(t, k);
+	return c->key == k ? c : NULL;
+}
+
+/* Fills the empty slot c with a new entry for k, no marks. */
+static inline struct cap *trindle__cap_fill(struct cap_table *t,
+		struct cap *c, uintptr_t k, struct object *obj, uint8_t rights)
+{
+	*c = (struct cap){ .key = k, .obj = obj, .rights = rights };
+	t->used++;
+	return c;
+}
+
+/* The entry for key, inserted if missing; call trindle__cap_reserve()
+ * first, so that it cannot fail.  *inserted says which. */
+static inline struct cap *trindle__cap_find_or_insert(struct cap_table *t,
+		const void *key, struct object *obj, uint8_t rights,
+		bool *inserted)
+{
+	uintptr_t k = (uintptr_t)key;
+	struct cap *c = trindle__cap_probe(t, k);
+
+	*inserted = c->key != k;
+	if (!*inserted)
+		return c;
+	return trindle__cap_fill(t, c, k, obj, rights);
+}
+
+/* Backward-shift deletion: later entries of the probe chain move into the
+ * hole (each only towards its home slot), so no tombstones pile up under
+ * churn. */
+static inline void trindle__cap_remove(struct cap_table *t, struct cap *c)
+{
+	size_t mask = t->capacity - 1;
+	size_t i = (size_t)(c - t->slots);
+
+	for (size_t j = (i + 1) & mask; t->slots[j].key != CAP_EMPTY;
+			j = (j + 1) & mask) {
+		/* Is the hole i on the path from j's home slot to j? */
+		size_t home = trindle__cap_hash(t->slots[j].key, mask);
+		if (((i - home) & mask) < ((j - home) & mask)) {
+			t->slots[i] = t->slots[j];
+			i = j;
+		}
+	}
+	t->slots[i].key = CAP_EMPTY;
+	t->slots[i].obj = NULL;
+	t->used--;
+}
 
 #endif
