@@ -54,15 +54,23 @@ struct m_obj {
 	                   * settle of the acting process, or -1 */
 	/* pipe */
 	size_t cap;
-	int creator;      /* process, or -1 once dead */
+	int creator;      /* the process holding RECEIVE (its creator, or
+	                   * whoever received it by a move); -1 while its
+	                   * RECEIVE is in flight (a queued message with
+	                   * qmove set carries it) and once it is dead */
 	int worker;       /* the worker whose input it is, or -1 */
 	int q[M_QMAX];    /* queued contents (object ids), oldest first */
+	bool qmove[M_QMAX]; /* that message carries the pipe's RECEIVE */
 	int qlen;
 	uint64_t last_served;
 };
 
 struct m_note {
 	int kind, obj;
+	bool loose;       /* a closure notice whose order among its run of
+	                   * closure notices the contract leaves open (pipes
+	                   * dying together: at a worker's end, or with the
+	                   * pipe that carried their RECEIVE) */
 };
 
 struct m_proc {
@@ -82,6 +90,7 @@ struct model {
 	struct m_proc p[M_PROCS];
 	size_t page;
 	bool overflow;        /* ran out of room: the run stops being exact */
+	bool loose_now;       /* closure notices posted now are loose */
 	/* Known core bugs the model copies instead of flagging, so a run can
 	 * look past them (TRINDLE_MODEL_KNOWN=bits; see model_run.c). */
 	unsigned known;
@@ -120,6 +129,7 @@ struct m_sync {
 	struct m_msg failed[M_OUTMAX];
 	size_t ndelivered;
 	struct m_msg in[M_INMAX];    /* content M_UNKNOWN: an opaque object */
+	bool in_loose[M_INMAX];      /* see m_note.loose */
 	int in_obj[M_INMAX];         /* the object each delivery carries */
 	bool would_wait;          /* a blocking call would block for ever */
 };
@@ -158,8 +168,15 @@ void m_learn(struct model *m, int id, uintptr_t addr);
 void m_sync(struct model *m, struct m_sync *s);
 
 /* Notices and messages a proc would get if it took its notices with an
- * inbox of capacity cap and no requests (used by the harness's waits). */
-size_t m_take_notices(struct model *m, int proc, struct m_msg *in, size_t cap);
+ * inbox of capacity cap and no requests (used by the harness's waits).
+ * loose (may be NULL) gets each notice's m_note.loose. */
+size_t m_take_notices(struct model *m, int proc, struct m_msg *in, bool *loose,
+		      size_t cap);
+
+/* Is some pipe's RECEIVE queued, through a chain of pipes whose RECEIVE
+ * is queued in the next, in itself?  Such pipes can never be received
+ * nor die: a leak by design (the harness never makes one). */
+bool m_cycle(const struct model *m);
 
 /* trindle_extend() by proc: 0, or -1 (EINVAL). */
 int m_extend(struct model *m, int proc, uintptr_t addr);
