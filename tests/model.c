@@ -298,21 +298,22 @@ static int dequeue(struct model *m, int pipe, bool *move)
 
 bool m_cycle(const struct model *m)
 {
+	int carrier[M_OBJS];
+
+	for (int i = 0; i < m->nobj; i++)
+		carrier[i] = -1;
+	for (int i = 0; i < m->nobj; i++) {
+		const struct m_obj *o = &m->o[i];
+		for (int k = 0; o->kind == M_PIPE && k < o->qlen; k++)
+			if (o->qmove[k])
+				carrier[o->q[k]] = i;
+	}
 	for (int x = 0; x < m->nobj; x++) {
-		int at = x;
-		for (int hops = 0; hops <= m->nobj; hops++) {
-			int carrier = -1;
-			for (int i = 0; i < m->nobj && carrier < 0; i++) {
-				const struct m_obj *o = &m->o[i];
-				for (int k = 0; o->kind == M_PIPE && k < o->qlen; k++)
-					if (o->q[k] == at && o->qmove[k])
-						carrier = i;
-			}
-			if (carrier < 0)
-				break;
-			if (carrier == x)
+		int at = carrier[x];
+		for (int hops = 0; at >= 0 && hops < m->nobj; hops++) {
+			if (at == x)
 				return true;
-			at = carrier;
+			at = carrier[at];
 		}
 	}
 	return false;
@@ -389,7 +390,8 @@ void m_end(struct model *m, int w, int f, bool to_err)
 	/* The final object is moved to out or err, even past capacity; a
 	 * pipe it holds RECEIVE on (not its input) goes with its RECEIVE,
 	 * unless that pipe is out (err) itself: then it is released. */
-	bool mv = f >= 0 && m->o[f].kind == M_PIPE && m->o[f].live &&
+	bool mv = !(m->known & M_KNOWN_PIPE_MOVE_KILLS) &&
+		f >= 0 && m->o[f].kind == M_PIPE && m->o[f].live &&
 		m->o[f].creator == w && f != p->input;
 	if (f >= 0 && p->hold[f] && target >= 0 && p->hold[target] &&
 	    m->o[target].live && !(mv && f == target) &&
@@ -575,6 +577,8 @@ static void end_run(struct model *m, struct out_state *st)
 /* Does proc hold RECEIVE on live pipe id? */
 static bool receiver_of(const struct model *m, int proc, int id)
 {
+	if (m->known & M_KNOWN_PIPE_MOVE_KILLS)
+		return false;
 	return m->o[id].kind == M_PIPE && m->o[id].live &&
 		m->o[id].creator == proc && m->p[proc].hold[id];
 }

@@ -112,6 +112,10 @@ enum {
 	 * for good: its completion is released even if it got SEND on the
 	 * pipe again (main b389744; trindle_exit() says "no longer holds") */
 	M_KNOWN_FORGETS_COMPLETION_PIPE = 8,
+	/* the library before issue 14 A: a pipe's send and release by its
+	 * receiver is a share then a release, which kills it (the message
+	 * carries a dead pipe); trindle_exit(X) gives SEND and X dies */
+	M_KNOWN_PIPE_MOVE_KILLS = 16,
 };
 
 /* One sync as the model sees it (input) and what it must do (output). */

@@ -631,6 +631,8 @@ static bool forbidden_release(int proc, const struct m_msg *v, size_t i)
 		return true;
 	if (proc != w)
 		return false;
+	if (H.m.known & M_KNOWN_PIPE_MOVE_KILLS)
+		return true; /* such a move would kill it */
 	for (size_t k = 0; k < i; k++)
 		if (v[k].address && v[k].content == a)
 			return false;
