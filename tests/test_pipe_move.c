@@ -120,6 +120,18 @@ static void input_mover_entry(trindle_pipe_t input)
 	token_is_end(trindle_util_next_object(input));
 }
 
+/* Makes a pipe X and shares it with reply (the test thread gets SEND);
+ * at "end" reports { access(X), measure(X) } and ends (X dies). */
+static void maker_entry(trindle_pipe_t input)
+{
+	trindle_pipe_t reply = trindle_util_next_object(input);
+	trindle_pipe_t x = trindle_pipe(4);
+	t_w_send(reply, x);
+	token_is_end(trindle_util_next_object(input));
+	uintptr_t v[2] = { (uintptr_t)trindle_access(x), trindle_measure(x) };
+	t_w_report(reply, v, 2);
+}
+
 /* ---- root side ----------------------------------------------------------- */
 
 static void read_report(trindle_pipe_t reply, struct t_box *b, uintptr_t *v,
@@ -504,6 +516,34 @@ static void test_move_by_exit(void **state)
 	assert_int_equal(t_release(reply), 0);
 }
 
+/* A move by a process holding only SEND passes that SEND on: the
+ * receiver gets SEND, not RECEIVE, and the pipe's receiver keeps it. */
+static void test_move_by_sender_passes_send(void **state)
+{
+	(void)state;
+	struct t_box b = { 0 };
+	uintptr_t v[2];
+	trindle_pipe_t reply = t_pipe(8), k = t_pipe(1);
+	trindle_pipe_t w = t_start(maker_entry, reply);
+	trindle_pipe_t x = t_next_from(reply, &b);
+	assert_non_null(x);
+	assert_int_equal(trindle_access(x), S);
+	assert_int_equal(t_move(k, x), 0);
+	assert_int_equal(trindle_access(x), 0);
+	expect_object(k, x);
+	assert_int_equal(trindle_access(x), S);
+	assert_int_equal(t_move(x, t_labelled(9)), 0);
+	end_token(w);
+	read_report(reply, &b, v, 2);
+	assert_int_equal(v[0], SR);
+	assert_int_equal(v[1], 1);
+	t_await_gone(w, reply, &b);
+	assert_int_equal(t_count_notes(&b, (trindle_message_t){ x, NULL }), 1);
+	assert_int_equal(trindle_access(x), 0);
+	assert_int_equal(t_release(k), 0);
+	assert_int_equal(t_release(reply), 0);
+}
+
 /* ---- a pipe moved along a chain of three workers -------------------------- */
 
 enum { CHAIN_SENDERS = 2, CHAIN_EACH = 300, CHAIN_HOPS = 3,
@@ -646,6 +686,7 @@ int main(void)
 		T(test_move_after_share),
 		T(test_move_takes_earlier_request),
 		T(test_move_by_exit),
+		T(test_move_by_sender_passes_send),
 		T(test_move_along_chain),
 	};
 	return cmocka_run_group_tests_name("pipe_move", tests, NULL, NULL);
