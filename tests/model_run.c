@@ -713,7 +713,7 @@ static void outbox(int proc, struct m_sync *s, size_t most)
 		/* Each choice in a statement of its own: the order in which a
 		 * compiler evaluates arguments is unspecified, and the choices
 		 * must come in the same order in every build. */
-		uint32_t r = pick(118);
+		uint32_t r = H.src->legacy ? pick(100) : pick(118);
 		uintptr_t x, y;
 		if (r >= 100) {
 			/* A pipe it receives from (its input among them),

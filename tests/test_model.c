@@ -34,6 +34,9 @@
  * The default run also replays every input in tests/fuzz/corpus (inputs
  * of the libFuzzer target tests/fuzz/fuzz_sync.c, crashes it found among
  * them), and runs the core bugs the tester found as plain sequences.
+ * Inputs named legacy-* were kept before the decoder learnt pipe moves:
+ * they are decoded the old way (h_src.legacy), so they make the calls
+ * they were kept for.
  */
 #include "helpers.h"
 
@@ -257,6 +260,8 @@ static bool replay(const char *path)
 		signal(SIGALRM, on_alarm);
 		alarm(CHILD_LIMIT_S);
 		h_src_bytes(&src, data, n);
+		const char *base = strrchr(path, '/');
+		src.legacy = !strncmp(base ? base + 1 : path, "legacy-", 7);
 		int rc = h_run(&src, 1000, true) ? 1 : 0;
 		if (getenv("TRINDLE_MODEL_LOG") && !rc)
 			fprintf(stderr, "%s: clean\n", path);
