@@ -104,6 +104,11 @@ int pipeline_trindle(const bench_opts_t *opts, bench_sample_t *out);
 int pipeline_pthreads(const bench_opts_t *opts, bench_sample_t *out);
 int pipeline_all_trindle(const bench_opts_t *opts, bench_sample_t *out);
 int pipeline_all_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+int pipeline_stage_trindle(const bench_opts_t *opts, bench_sample_t *out);
+int pipeline_stage_pthreads(const bench_opts_t *opts, bench_sample_t *out);
+int pipeline_stage_small_trindle(const bench_opts_t *opts, bench_sample_t *out);
+int pipeline_stage_small_pthreads(const bench_opts_t *opts,
+		bench_sample_t *out);
 int share_trindle(const bench_opts_t *opts, bench_sample_t *out);
 int share_pthreads(const bench_opts_t *opts, bench_sample_t *out);
 int launch_trindle(const bench_opts_t *opts, bench_sample_t *out);

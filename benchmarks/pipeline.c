@@ -6,11 +6,19 @@
  * bytes it gets and transforms them in place; the sink checksums the
  * result and recycles the chunk to the source.  32 chunks circulate.
  *
- * Two stage loops, each a scenario of its own:
+ * Stage loops, each a scenario of its own:
  *   "pipeline": a stage takes at most 4 of the chunks queued for it, works
  *   on them and moves them on with its next take (one sync, or one lock to
  *   pop and one to push);
- *   "pipeline-all": a stage takes everything queued for it each time.
+ *   "pipeline-all": a stage takes everything queued for it each time (the
+ *   loop that convoys: one stage works while the others wait);
+ *   "pipeline-stage": libtrindle's stages are trindle_util_stage() taking
+ *   4 (<trindle/util.h>), against the twin of "pipeline";
+ *   "pipeline-stage-small": the same with every stage's queue 4 long on
+ *   both sides: what short queues cost (stages run dry and are woken more
+ *   often).  A full next stays rare here, as the stages are balanced;
+ *   when it happens libtrindle's stage tries again after a pause (no call
+ *   waits for room), the twin's waits on its condition variable.
  * libtrindle: each stage is a worker moving chunks to the next stage's
  * input pipe.  pthreads: 4 threads and 5 bounded queues, popping the same
  * way and pushing what was popped in one lock.  The source and the sink
@@ -28,6 +36,10 @@
 #define PL_POOL 32
 #define PL_WORDS (PL_CHUNK / sizeof(uint64_t))
 #define PL_TAKE_FEW 4             /* "pipeline": chunks per take */
+#define PL_SMALL_QUEUE 4          /* "pipeline-stage-small": queue length */
+
+/* Which stage loop libtrindle's workers run (bt_feed_t's arg). */
+enum pl_loop { PL_FEW, PL_ALL, PL_STAGE, PL_STAGE_SMALL };
 
 static uint64_t pl_chunks(const bench_opts_t *opts)
 {
@@ -93,6 +105,42 @@ static void pl_worker_all(trindle_pipe_t input)
 	bt_relay(input, pl_check, true);
 }
 
+/* "pipeline-stage": the work handed to trindle_util_stage(). */
+typedef struct pl_stage_ctx {
+	bt_result_t res;
+	uint64_t stage, count;
+} pl_stage_ctx_t;
+
+static int pl_stage_work(const trindle_message_t *in, trindle_object_t *out,
+		void *arg)
+{
+	pl_stage_ctx_t *c = arg;
+
+	(void)in;
+	if (!*out)
+		return 0;       /* a notice: none is expected, none matters */
+	pl_check(&c->res, *out, c->stage);
+	/* Exactly count chunks come, so the take that holds the last one
+	 * holds no other. */
+	return c->res.count == c->count;
+}
+
+static void pl_worker_stage(trindle_pipe_t input)
+{
+	pl_stage_ctx_t c = { { 0, 0, 0 }, 0, 0 };
+	bt_relay_cfg_t cfg;
+	trindle_pipe_t next;
+
+	if (bt_start(input, &cfg, sizeof cfg, &next, 1) != 0)
+		trindle_abort(NULL);
+	c.stage = cfg.arg;
+	c.count = cfg.count;
+	if (trindle_util_stage(input, next, PL_TAKE_FEW, pl_stage_work,
+			&c) != 1)
+		trindle_abort(NULL);
+	bt_finish(&c.res);
+}
+
 /* The sink, in the root: it checksums every chunk that comes back. */
 typedef struct pl_sink {
 	bt_group_t *g;
@@ -113,10 +161,10 @@ static int pl_take(bt_feed_t *f, const trindle_message_t *m, bt_out_t *out,
 
 /* Launches the stages and wires each to the next (the last to back). */
 static int pl_wire(bt_group_t *g, trindle_pipe_t back, uint64_t chunks,
-		trindle_entrypoint_t worker)
+		trindle_entrypoint_t worker, size_t queue)
 {
 	for (size_t s = 0; s < PL_STAGES; s++)
-		if (!bt_group_launch(g, worker, PL_POOL + 4))
+		if (!bt_group_launch(g, worker, queue))
 			return -1;
 	for (size_t s = 0; s < PL_STAGES; s++) {
 		trindle_pipe_t next = s + 1 < PL_STAGES ? g->workers[s + 1]
@@ -133,9 +181,15 @@ static int pl_run_trindle(bt_feed_t *f, bt_group_t *g, bench_sample_t *s)
 	pl_sink_t k = { g, 0 };
 	double t0;
 
-	/* f->arg: how many chunks a stage takes at a time. */
-	if (pl_wire(g, f->back, f->total, f->arg == PL_TAKE_FEW ? pl_worker_few
-				: pl_worker_all) != 0)
+	static const trindle_entrypoint_t worker[] = {
+		[PL_FEW] = pl_worker_few, [PL_ALL] = pl_worker_all,
+		[PL_STAGE] = pl_worker_stage, [PL_STAGE_SMALL] = pl_worker_stage,
+	};
+
+	/* f->arg: the stage loop. */
+	if (pl_wire(g, f->back, f->total, worker[f->arg],
+			f->arg == PL_STAGE_SMALL ? PL_SMALL_QUEUE
+			: PL_POOL + 4) != 0)
 		return -1;
 	f->to = g->workers[0];
 	t0 = bench_now();
@@ -149,11 +203,11 @@ static int pl_run_trindle(bt_feed_t *f, bt_group_t *g, bench_sample_t *s)
 	return 0;
 }
 
-static int pl_trindle(const bench_opts_t *opts, size_t take,
+static int pl_trindle(const bench_opts_t *opts, enum pl_loop loop,
 		bench_sample_t *s)
 {
 	bt_feed_t f = { .total = pl_chunks(opts), .stamp = pl_fill,
-		.arg = take };
+		.arg = loop };
 
 	return bt_feed_root(&f, PL_POOL, PL_CHUNK, PL_POOL, PL_STAGES,
 			pl_run_trindle, s);
@@ -161,12 +215,22 @@ static int pl_trindle(const bench_opts_t *opts, size_t take,
 
 int pipeline_trindle(const bench_opts_t *opts, bench_sample_t *s)
 {
-	return pl_trindle(opts, PL_TAKE_FEW, s);
+	return pl_trindle(opts, PL_FEW, s);
 }
 
 int pipeline_all_trindle(const bench_opts_t *opts, bench_sample_t *s)
 {
-	return pl_trindle(opts, PL_POOL, s);
+	return pl_trindle(opts, PL_ALL, s);
+}
+
+int pipeline_stage_trindle(const bench_opts_t *opts, bench_sample_t *s)
+{
+	return pl_trindle(opts, PL_STAGE, s);
+}
+
+int pipeline_stage_small_trindle(const bench_opts_t *opts, bench_sample_t *s)
+{
+	return pl_trindle(opts, PL_STAGE_SMALL, s);
 }
 
 /* ---- pthreads --------------------------------------------------------- */
@@ -229,7 +293,7 @@ static uint64_t pl_twin_source(pl_twin_t *t, void **pool)
 	return check;
 }
 
-static int pl_pthreads(const bench_opts_t *opts, size_t take,
+static int pl_pthreads(const bench_opts_t *opts, size_t take, size_t queue,
 		bench_sample_t *s)
 {
 	pl_twin_t t = { .chunks = pl_chunks(opts), .take = take };
@@ -243,7 +307,7 @@ static int pl_pthreads(const bench_opts_t *opts, size_t take,
 	for (size_t i = 0; i < PL_POOL; i++)
 		pool[i] = bench_block(PL_CHUNK);
 	for (size_t q = 0; q <= PL_STAGES; q++)
-		bq_init(&t.q[q], q < PL_STAGES ? PL_POOL + 4 : PL_POOL);
+		bq_init(&t.q[q], q < PL_STAGES ? queue : PL_POOL);
 	for (; started < PL_STAGES; started++) {
 		th[started] = (pl_thread_t){ &t, started, 0 };
 		if (bench_thread(&tid[started], pl_twin_stage,
@@ -270,10 +334,21 @@ static int pl_pthreads(const bench_opts_t *opts, size_t take,
 
 int pipeline_pthreads(const bench_opts_t *opts, bench_sample_t *s)
 {
-	return pl_pthreads(opts, PL_TAKE_FEW, s);
+	return pl_pthreads(opts, PL_TAKE_FEW, PL_POOL + 4, s);
 }
 
 int pipeline_all_pthreads(const bench_opts_t *opts, bench_sample_t *s)
 {
-	return pl_pthreads(opts, PL_POOL, s);
+	return pl_pthreads(opts, PL_POOL, PL_POOL + 4, s);
+}
+
+/* "pipeline-stage" is the twin of "pipeline". */
+int pipeline_stage_pthreads(const bench_opts_t *opts, bench_sample_t *s)
+{
+	return pipeline_pthreads(opts, s);
+}
+
+int pipeline_stage_small_pthreads(const bench_opts_t *opts, bench_sample_t *s)
+{
+	return pl_pthreads(opts, PL_TAKE_FEW, PL_SMALL_QUEUE, s);
 }

@@ -479,6 +479,14 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_pipe(size_t queue_items);
  * other sender of every requested pipe lets go of it.  It spins briefly,
  * then sleeps in the kernel.
  *
+ * Stages: a pipeline stage whose loop takes all that is queued for it,
+ * works through it, then sends it all on, convoys: while it works, the
+ * stage after it has nothing to do and the one before it finds its queue
+ * full, so the stages end up taking turns, one working while the others
+ * wait.  Taking a few (an inbox of 2 to 8), working on them, and moving
+ * them on in the sync that takes the next few keeps every stage busy;
+ * trindle_util_stage() in <trindle/util.h> is that loop.
+ *
  * On return the failed outgoing messages, in their original order, are
  * moved to the start of out->address and out->count is their number (0 when
  * everything went through).  Whether a send failed because the pipe was

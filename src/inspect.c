@@ -18,6 +18,8 @@
 /* The pipes holder h waits on, if it waits: their count (0 when not). */
 static size_t read_wait(struct holder *h, trindle_pipe_t *on, size_t max)
 {
+	if (!h)
+		return 0; /* a receive right in flight: nobody waits */
 	size_t n = atomic_load_explicit(&h->wait_count, memory_order_acquire);
 	size_t shown = n < max ? n : max;
 
@@ -42,7 +44,7 @@ static void inquire_worker(struct pipe *pipe, trindle_record_t *r)
 		r->worker.state = TRINDLE_WORKER_UNKNOWN;
 		return;
 	}
-	size_t n = read_wait(pipe->receiver, r->worker.waiting_on,
+	size_t n = read_wait(trindle__pipe_receiver(pipe), r->worker.waiting_on,
 			TRINDLE_RECORD_WAITS);
 	r->worker.waits = n;
 	r->worker.state = n ? TRINDLE_WORKER_WAITING : TRINDLE_WORKER_RUNNING;
@@ -58,7 +60,8 @@ static int receiver_waits_on(struct pipe *pipe)
 
 	if (trindle__pipe_dead(pipe))
 		return 0;
-	size_t n = read_wait(pipe->receiver, on, HOLDER_WAIT_SHOWN);
+	size_t n = read_wait(trindle__pipe_receiver(pipe), on,
+			HOLDER_WAIT_SHOWN);
 	if (n > HOLDER_WAIT_SHOWN)
 		return 1;
 	for (size_t i = 0; i < n; i++)

@@ -25,6 +25,7 @@
 
 #include "code.h"
 #include "fault.h"
+#include "launch.h"
 #include "pipe.h"
 #include "process.h"
 #include "runtime.h"
@@ -272,38 +273,65 @@ static int grant_send(struct process *proc, struct pipe *pipe)
 	return trindle__pipe_dead(pipe) ? 0 : -ENOMEM;
 }
 
+/* The new process's input pipe: created for it, or the caller's, whose
+ * receive right it takes over (then the caller's capability turns into
+ * SEND, which setup_process has granted). */
+static void take_input(struct process *caller, struct process *proc,
+		struct pipe *input, bool new)
+{
+	proc->input = input;
+	trindle__pipe_ref(input); /* proc reads it until it ends (its stop) */
+	input->worker_input = true;
+	atomic_store_explicit(&input->ended_by, 0, memory_order_relaxed);
+	atomic_store_explicit(&input->stop_requested, false,
+			memory_order_relaxed);
+	proc->holder.track = input->serial; /* named with its input pipe */
+	trindle__cap_insert(&proc->caps, input, &input->obj,
+			TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE);
+	if (new)
+		return;
+	trindle__cap_find(&caller->caps, input)->rights = TRINDLE_ACCESS_SEND;
+	trindle__pipe_set_receiver(input, &proc->holder);
+}
+
 /*
  * Fills in the new process's holds, then the caller's SEND on its input.
  * Every step that can fail comes before anything the caller or a third
  * process could see: on failure proc, which has not run, ends at once
- * (its input pipe, with no other holder, dies unnoticed; its holds on out
- * and err go), and the launch fails with nothing changed.
+ * (a new input pipe, with no other holder, dies unnoticed; its holds on
+ * out and err go), and the launch fails with nothing changed.
  */
 static int setup_process(struct process *caller, struct process *proc,
 		size_t queue_count, struct pipe *out, struct pipe *errp,
-		struct segment *code)
+		struct segment *code, const struct launch_options *o)
 {
-	struct pipe *input;
-	int err = trindle__pipe_create(queue_count, &proc->holder, &input);
-	if (err < 0)
-		return err;
-	proc->input = input;
-	input->worker_input = true;
-	proc->holder.track = input->serial; /* named with its input pipe */
+	struct pipe *input = o ? o->input : NULL;
+	bool new = !input;
+	int err = 0;
+
+	if (new) {
+		err = trindle__pipe_create(queue_count, &proc->holder, &input);
+		if (err < 0)
+			return err;
+		take_input(caller, proc, input, true);
+	}
 	trindle__process_set_completion(proc, out, errp);
-	trindle__cap_insert(&proc->caps, input, &input->obj,
-			TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE);
+	if (o && o->keeper)
+		trindle__process_set_keeper(proc, o->keeper);
 	err = grant_send(proc, proc->out);
 	if (!err)
 		err = grant_send(proc, proc->err);
 	if (!err && !trindle__pipe_grant(input, &caller->holder))
-		err = -ENOMEM; /* input is new: it cannot have died */
+		err = -ENOMEM; /* input is live: the caller receives on it */
 	if (err < 0) {
 		trindle__process_end(proc, NULL, FINAL_NONE);
 		return err;
 	}
-	trindle__cap_insert(&caller->caps, input, &input->obj,
-			TRINDLE_ACCESS_SEND);
+	if (new)
+		trindle__cap_insert(&caller->caps, input, &input->obj,
+				TRINDLE_ACCESS_SEND);
+	else
+		take_input(caller, proc, input, false);
 	if (code) {
 		trindle__segment_add_holder(code, &caller->holder, &proc->holder);
 		trindle__cap_insert(&proc->caps, code->base, &code->obj, 0);
@@ -311,14 +339,33 @@ static int setup_process(struct process *caller, struct process *proc,
 	return 0;
 }
 
-TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
-		size_t queue_count, trindle_pipe_t out, trindle_pipe_t err)
+/* Are the options' pipes ones the caller may hand over (see launch.h)? */
+static bool valid_options(struct process *caller,
+		const struct launch_options *o)
+{
+	if (!o)
+		return true;
+	if (o->input) {
+		struct cap *c = trindle__cap_find(&caller->caps, o->input);
+		if (!c || c->obj != &o->input->obj ||
+		    !(c->rights & TRINDLE_ACCESS_RECEIVE) ||
+		    o->input == caller->input || trindle__pipe_dead(o->input))
+			return false;
+	}
+	return !o->keeper || (valid_completion_pipe(caller, o->keeper) &&
+			o->keeper != o->input);
+}
+
+trindle_pipe_t trindle__launch_with(trindle_entrypoint_t entry,
+		size_t queue_count, trindle_pipe_t out, trindle_pipe_t err,
+		const struct launch_options *o)
 {
 	struct process *caller = trindle__current();
 	if (!caller)
 		return trindle__fail_ptr(-ENOMEM);
-	if (!queue_count || !valid_completion_pipe(caller, out) ||
-	    !valid_completion_pipe(caller, err))
+	if ((!queue_count && !(o && o->input)) ||
+	    !valid_completion_pipe(caller, out) ||
+	    !valid_completion_pipe(caller, err) || !valid_options(caller, o))
 		return trindle__fail_ptr(-EINVAL);
 	struct segment *code = NULL;
 	if (!trindle__code_contains((const void *)entry) &&
@@ -339,7 +386,7 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
 		trindle__process_free(proc);
 		return trindle__fail_ptr(e);
 	}
-	e = setup_process(caller, proc, queue_count, out, err, code);
+	e = setup_process(caller, proc, queue_count, out, err, code, o);
 	if (e < 0) {
 		/* The worker thread goes back to the pool unused. */
 		push_idle(w);
@@ -354,6 +401,21 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
 	trindle__runtime_process_started();
 	hand_job(w, proc);
 	return input;
+}
+
+TRINDLE_PUBLIC trindle_pipe_t trindle_launch(trindle_entrypoint_t entry,
+		size_t queue_count, trindle_pipe_t out, trindle_pipe_t err)
+{
+	return trindle__launch_with(entry, queue_count, out, err, NULL);
+}
+
+void trindle__request_stop(struct pipe *input)
+{
+	atomic_store_explicit(&input->stop_requested, true,
+			memory_order_seq_cst);
+	struct holder *r = trindle__pipe_receiver(input);
+	if (r)
+		trindle__holder_wake(r);
 }
 
 static TRINDLE_NORETURN void finish(trindle_object_t final,

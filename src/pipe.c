@@ -53,8 +53,9 @@ static void summarise(struct pipe *p, struct pipe_summary *s)
 	s->nsenders = p->n_ever_senders;
 	memcpy(s->senders, p->ever_senders, sizeof(s->senders));
 	pthread_mutex_unlock(&p->lock);
-	if (!s->dead)
-		s->receiver_waits = atomic_load(&p->receiver->wait_count) != 0;
+	struct holder *r = trindle__pipe_receiver(p);
+	if (!s->dead && r)
+		s->receiver_waits = atomic_load(&r->wait_count) != 0;
 }
 
 void trindle__pipe_each_summary(void (*fn)(const struct pipe_summary *s,
@@ -119,7 +120,7 @@ int trindle__pipe_create(size_t items, struct holder *creator,
 	}
 	p->obj.kind = OBJECT_PIPE;
 	p->serial = trindle__trace_serial();
-	p->receiver = creator;
+	atomic_init(&p->receiver, creator);
 	p->capacity = items;
 	p->mask = ncells - 1;
 	atomic_init(&p->refs, 1);
@@ -159,10 +160,27 @@ int trindle__pipe_enter(struct pipe *p)
 	return 0;
 }
 
+/* Wakes p's receiver, if the receive right is not in flight (then
+ * whoever takes it looks at the queue before it ever waits). */
+static void wake_receiver(struct pipe *p)
+{
+	struct holder *r = trindle__pipe_receiver(p);
+
+	if (r)
+		trindle__holder_wake(r);
+}
+
 void trindle__pipe_leave(struct pipe *p)
 {
 	atomic_fetch_sub_explicit(&p->senders_inside, 1, memory_order_seq_cst);
-	trindle__holder_wake(p->receiver);
+	wake_receiver(p);
+}
+
+void trindle__pipe_set_receiver(struct pipe *p, struct holder *h)
+{
+	if (h && keep_summaries)
+		p->creator_track = trindle__trace_track(h);
+	atomic_store_explicit(&p->receiver, h, memory_order_seq_cst);
 }
 
 /* The high-water mark: a relaxed load and a compare per claim; a CAS only
@@ -508,13 +526,13 @@ void trindle__pipe_carry(struct pipe *p)
 	trindle__pipe_ref(p);
 }
 
-/* One hold other than the creator's went away: if it was the last, a
+/* One hold other than the receiver's went away: if it was the last, a
  * receiver waiting for messages learns that none can come. */
 static void lose_other_hold(struct pipe *p)
 {
 	if (atomic_fetch_sub_explicit(&p->other_holds, 1,
 			memory_order_seq_cst) == 1)
-		trindle__holder_wake(p->receiver);
+		wake_receiver(p);
 }
 
 void trindle__pipe_uncarry(struct pipe *p)

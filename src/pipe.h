@@ -5,10 +5,16 @@
  * The queue is a ring of cells, each published by a sequence number, so
  * senders never take a lock: a sender claims a cell by advancing the tail
  * with a CAS (only while fewer than capacity messages are queued), writes
- * it and publishes it.  Only the creator receives, so popping needs no
+ * it and publishes it.  Only the receiver pops, so popping needs no
  * atomics beyond the publication check.
  *
- * Death: the creator releases the pipe.  Senders bracket their work with
+ * The receive right moves (a pipe's move, trindle_sync): the message that
+ * carries it is the pipe's address tagged with PIPE_MSG_RECEIVE, and while
+ * it is in flight the pipe has no receiver (receiver is NULL): senders
+ * queue as before, nobody pops.  Whoever takes the message becomes the
+ * receiver, with the creator's reference and its rights.
+ *
+ * Death: the receiver releases the pipe.  Senders bracket their work with
  * trindle__pipe_enter()/trindle__pipe_leave(); the killer marks the pipe
  * dead, waits for the senders inside to leave, and only then drains the
  * queue, so no message can slip in behind the drain and be lost.
@@ -50,7 +56,9 @@ struct overflow_msg {
 
 struct pipe {
 	struct object obj;
-	struct holder *receiver;   /* the creator; fixed */
+	/* Its receiver (the creator, or whoever took a move of it); NULL
+	 * while the receive right is in flight.  Senders load it to wake it. */
+	_Atomic(struct holder *) receiver;
 	uint32_t serial;            /* its name in traces (trace.h); fixed */
 	size_t capacity;
 	size_t mask;
@@ -59,8 +67,9 @@ struct pipe {
 	bool worker_input;          /* a worker's input pipe (set at launch) */
 	atomic_int ended_by;        /* its worker's end (enum trindle_end_*),
 	                             * set before the pipe dies; 0 before */
-	atomic_size_t refs;         /* creator, holders, carriers, notices */
-	atomic_size_t other_holds;  /* holders other than the creator + carriers */
+	atomic_size_t refs;         /* receiver, holders, carriers, notices */
+	atomic_size_t other_holds;  /* holders other than the receiver +
+	                             * carriers of SEND */
 
 	TRINDLE_ALIGNED atomic_size_t tail;
 	atomic_size_t senders_inside;
@@ -74,6 +83,7 @@ struct pipe {
 	TRINDLE_ALIGNED atomic_size_t head_pub; /* head, as senders see it */
 	atomic_uint room_waiters;   /* senders asleep until there is room */
 	atomic_uint room_seq;       /* their futex word: bumped by the receiver */
+	atomic_bool stop_requested; /* a worker input: trindle__request_stop */
 	size_t head;                /* receiver only */
 	uint64_t last_served;       /* receiver only: fairness stamp */
 	atomic_size_t overflow_count;
@@ -87,9 +97,11 @@ struct pipe {
 	 * first PIPE_SENDERS_KEPT, under lock), and the list of pipes. */
 	uint32_t ever_senders[PIPE_SENDERS_KEPT];
 	size_t n_ever_senders;
-	uint32_t creator_track;     /* its receiver's track, fixed at birth
+	_Atomic uint32_t creator_track; /* its receiver's track (set at birth
+	                             * and by a move)
 	                             * (a worker's input pipe: its serial) */
 	struct pipe *all_prev, *all_next;
+	struct pipe *kill_next;     /* the killer's list of pipes to kill */
 	struct overflow_msg *overflow_head, *overflow_tail;
 	struct holder **holders;
 	size_t nholders, holders_capacity;
@@ -121,7 +133,29 @@ bool trindle__pipe_unclaim(struct pipe *p, size_t pos, size_t end);
 void trindle__pipe_force(struct pipe *p, struct object *o);
 void trindle__pipe_leave(struct pipe *p);
 
-/* Receiving (the creator's thread only). */
+/* A message carrying p's receive right, and the reverse. */
+#define PIPE_MSG_RECEIVE ((uintptr_t)1)
+static inline struct object *trindle__pipe_receive_msg(struct pipe *p)
+{
+	return (struct object *)((uintptr_t)&p->obj | PIPE_MSG_RECEIVE);
+}
+/* The object a queued message carries; *receive says whether it is a
+ * pipe's receive right. */
+static inline struct object *trindle__msg_object(struct object *m,
+		bool *receive)
+{
+	*receive = (uintptr_t)m & PIPE_MSG_RECEIVE;
+	return (struct object *)((uintptr_t)m & ~PIPE_MSG_RECEIVE);
+}
+
+static inline struct holder *trindle__pipe_receiver(struct pipe *p)
+{
+	return atomic_load_explicit(&p->receiver, memory_order_acquire);
+}
+/* The receive right leaves its holder (NULL: in flight) or arrives. */
+void trindle__pipe_set_receiver(struct pipe *p, struct holder *h);
+
+/* Receiving (the receiver's thread only). */
 size_t trindle__pipe_pop(struct pipe *p, struct object **objs, size_t max);
 /* The same, storing each message's cell position in pos (SIZE_MAX for a
  * completion queued past the capacity), for the trace's flow ids. */
@@ -157,7 +191,7 @@ static inline bool trindle__pipe_dead(struct pipe *p)
 	return atomic_load_explicit(&p->dead, memory_order_acquire);
 }
 
-/* Killing a pipe (its creator's release) takes three steps, so that the
+/* Killing a pipe (its receiver's release) takes three steps, so that the
  * pipe never calls up into the process that kills it: mark it dead, which
  * waits for the senders inside to leave (none can enter after); drain it
  * with trindle__pipe_pop() and let go of what the messages carried; then
@@ -186,7 +220,7 @@ void trindle__pipe_keep_summaries(void);
 void trindle__pipe_each_summary(void (*fn)(const struct pipe_summary *s,
 		void *arg), void *arg);
 
-/* Holds on a pipe by processes other than its creator. */
+/* Holds on a pipe by processes other than its receiver. */
 bool trindle__pipe_grant(struct pipe *p, struct holder *proc);
 void trindle__pipe_carry(struct pipe *p);
 void trindle__pipe_uncarry(struct pipe *p);

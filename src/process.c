@@ -48,7 +48,7 @@ void trindle__process_free(struct process *p)
 {
 	p->holder.track = 0; /* the trace's: a reuse gets its own */
 	p->root = false;
-	p->input = p->out = p->err = NULL;
+	p->input = p->out = p->err = p->keeper = NULL;
 	p->entry = NULL;
 	p->final = NULL;
 	p->final_target = FINAL_NONE;
@@ -269,20 +269,45 @@ static void drop_carried(struct process *actor, struct object *o)
 	}
 }
 
-/* p, the pipe's creator, kills it: queued contents are let go, then every
- * other holder is told. */
-static void kill_pipe(struct process *p, struct pipe *pipe)
+/*
+ * p, the pipe's receiver, kills it: queued contents are let go, then every
+ * other holder is told.  A queued move of another pipe dies with it (nobody
+ * else could ever receive from that one): those are killed in turn from a
+ * list, not by recursion, however long a chain of moved pipes is.  The
+ * first pipe's receiver reference is the caller's to drop; each moved
+ * pipe's came with its message and is dropped here.
+ */
+static void kill_pipe(struct process *p, struct pipe *first)
 {
 	struct object *batch[64];
+	struct pipe *todo = first;
 	size_t n;
 
-	trindle__pipe_mark_dead(pipe);
-	/* The drain also wakes the senders waiting for room: a full pipe has
-	 * messages to drain, and they find it dead. */
-	while ((n = trindle__pipe_pop(pipe, batch, 64)) > 0)
-		for (size_t i = 0; i < n; i++)
-			drop_carried(p, batch[i]);
-	trindle__pipe_notify_holders(pipe);
+	first->kill_next = NULL;
+	while (todo) {
+		struct pipe *pipe = todo;
+		todo = pipe->kill_next;
+		trindle__pipe_mark_dead(pipe);
+		/* The drain also wakes the senders waiting for room: a full
+		 * pipe has messages to drain, and they find it dead. */
+		while ((n = trindle__pipe_pop(pipe, batch, 64)) > 0) {
+			for (size_t i = 0; i < n; i++) {
+				bool receive;
+				struct object *o = trindle__msg_object(batch[i],
+						&receive);
+				if (!receive) {
+					drop_carried(p, o);
+					continue;
+				}
+				struct pipe *moved = (struct pipe *)o;
+				moved->kill_next = todo;
+				todo = moved;
+			}
+		}
+		trindle__pipe_notify_holders(pipe);
+		if (pipe != first)
+			trindle__pipe_unref(pipe);
+	}
 }
 
 static void release_object(struct process *p, struct object *o,
@@ -312,11 +337,41 @@ void trindle__process_release_cap(struct process *p, struct cap *c)
 	release_object(p, o, rights);
 }
 
+bool trindle__process_move_receive(struct process *p, struct pipe *pipe,
+		struct pipe *target, bool keep_send)
+{
+	struct cap *c = trindle__cap_find(&p->caps, pipe);
+
+	if (!c || !(c->rights & TRINDLE_ACCESS_RECEIVE) || pipe == target ||
+	    pipe == p->input || trindle__pipe_enter(target) < 0)
+		return false;
+	if (keep_send) {
+		if (!trindle__pipe_grant(pipe, &p->holder)) {
+			trindle__pipe_leave(target);
+			return false;
+		}
+		c->rights = TRINDLE_ACCESS_SEND;
+	} else {
+		trindle__cap_remove(&p->caps, c);
+	}
+	/* The receiver's reference goes with the message. */
+	trindle__pipe_set_receiver(pipe, NULL);
+	trindle__pipe_force(target, trindle__pipe_receive_msg(pipe));
+	trindle__pipe_leave(target);
+	return true;
+}
+
 /* Queues object c (held by p) on target through a send that cannot fail
- * for lack of room, moving p's hold; false if the pipe is dead. */
+ * for lack of room, moving p's hold; false if the pipe is dead.  A pipe p
+ * receives on (not its input) moves with its receive right. */
 static bool deliver_final(struct process *p, struct cap *c,
 		struct pipe *target)
 {
+	if (c->obj->kind == OBJECT_PIPE &&
+	    (c->rights & TRINDLE_ACCESS_RECEIVE) &&
+	    trindle__process_move_receive(p, (struct pipe *)c->obj, target,
+			false))
+		return true;
 	if (trindle__pipe_enter(target) < 0)
 		return false;
 	struct object *o = c->obj;
@@ -344,6 +399,24 @@ void trindle__process_set_completion(struct process *p, struct pipe *out,
 		trindle__pipe_ref(out);
 	if (err)
 		trindle__pipe_ref(err);
+}
+
+void trindle__process_set_keeper(struct process *p, struct pipe *keeper)
+{
+	p->keeper = keeper;
+	trindle__pipe_carry(keeper);
+}
+
+/* Moves p's input pipe (already out of its table) to its keeper; false
+ * if the keeper is dead (then the input dies as usual). */
+static bool hand_input_to_keeper(struct process *p, struct pipe *input)
+{
+	if (trindle__pipe_enter(p->keeper) < 0)
+		return false;
+	trindle__pipe_set_receiver(input, NULL);
+	trindle__pipe_force(p->keeper, trindle__pipe_receive_msg(input));
+	trindle__pipe_leave(p->keeper);
+	return true;
 }
 
 /* The pipe p may still send on for its completion, or NULL. */
@@ -406,6 +479,9 @@ void trindle__process_end(struct process *p, trindle_object_t final,
 	 */
 	release_all(p, true);
 	trindle__process_settle(p);
+	if (input && p->keeper && (input_rights & TRINDLE_ACCESS_RECEIVE) &&
+	    hand_input_to_keeper(p, (struct pipe *)input))
+		input = NULL; /* it lives on, with the keeper's receiver */
 	if (input) {
 		release_object(p, input, input_rights);
 		/* What the dying pipe carried was let go: its fellow holders'
@@ -422,7 +498,11 @@ void trindle__process_end(struct process *p, trindle_object_t final,
 		trindle__pipe_unref(p->out);
 	if (p->err)
 		trindle__pipe_unref(p->err);
-	p->out = p->err = NULL;
+	if (p->keeper)
+		trindle__pipe_uncarry(p->keeper);
+	if (p->input)
+		trindle__pipe_unref(p->input); /* see launch.c's take_input */
+	p->out = p->err = p->keeper = p->input = NULL;
 	/* Nobody can notify us any more: drop what is left unread. */
 	while (trindle__holder_pop_notice(&p->holder, &n))
 		if (n.kind == NOTICE_PIPE_DIED)

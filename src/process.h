@@ -38,6 +38,8 @@ struct process {
 	bool root;
 	struct pipe *input;          /* a worker's input pipe (it is the creator) */
 	struct pipe *out, *err;      /* completion pipes named at launch */
+	struct pipe *keeper;         /* where its input pipe goes at its end
+	                              * (a supervisor's; NULL: it dies) */
 	trindle_entrypoint_t entry;
 
 	struct holder holder;        /* what other threads may touch */
@@ -84,6 +86,20 @@ size_t trindle__process_take_notices(struct process *p,
  * got it back.  trindle__process_end() lets go of them. */
 void trindle__process_set_completion(struct process *p, struct pipe *out,
 		struct pipe *err);
+
+/* At p's end, its input pipe is moved to keeper (its receive right, the
+ * queue intact) instead of dying, unless keeper is dead by then.  p keeps
+ * a hold of its own on keeper (not a capability: the worker cannot let go
+ * of it) until it ends. */
+void trindle__process_set_keeper(struct process *p, struct pipe *keeper);
+
+/* p gives its receive right on pipe (which it holds SEND|RECEIVE, and is
+ * not its input) to whoever receives from target, as a move message that
+ * cannot fail for lack of room; with keep_send, p keeps SEND on pipe.
+ * False (nothing changed) if target is dead, pipe is target, or there is
+ * no memory for p's SEND. */
+bool trindle__process_move_receive(struct process *p, struct pipe *pipe,
+		struct pipe *target, bool keep_send);
 
 /* Ends p: delivers final to its out or err pipe, releases the rest. */
 void trindle__process_end(struct process *p, trindle_object_t final,

@@ -70,10 +70,20 @@ static bool needs_plan(const trindle_message_t *msgs, size_t n)
 	return false;
 }
 
+/* Can a send of what c names be a move?  A segment's, or a pipe's by its
+ * receiver (which hands over the receive right).  A sender's send and
+ * release of a pipe just pass its SEND on. */
+static bool movable(const struct cap *c)
+{
+	return c->obj->kind == OBJECT_SEGMENT ||
+		(c->rights & TRINDLE_ACCESS_RECEIVE);
+}
+
 /* Step 1 (only for outboxes that need it, from the first send that a
- * release does not directly follow): for each segment released, the
- * last send of it before its first release becomes a move; every other
- * send of it, and every send of a segment never released, stays a share.
+ * release does not directly follow): for each segment (or received pipe)
+ * released, the last send of it before its first release becomes a move;
+ * every other send of it, and every send of one never released, stays a
+ * share.
  * Walked backwards: a release opens a claim (CAP_RELEASE_LATER) that the
  * nearest earlier send takes; an earlier release starts the claim over,
  * so what is left at the front is the claim of the first release. */
@@ -84,7 +94,7 @@ static void plan_moves(struct process *p, const trindle_message_t *msgs,
 		if (!msgs[i].content)
 			continue;
 		struct cap *c = trindle__cap_find(&p->caps, msgs[i].content);
-		if (!c || c->obj->kind != OBJECT_SEGMENT)
+		if (!c || !movable(c))
 			continue;
 		fresh_marks(p, c);
 		if (!msgs[i].address) {
@@ -116,6 +126,8 @@ static bool do_request(struct process *p, trindle_pipe_t address)
 	    !(c->rights & TRINDLE_ACCESS_RECEIVE))
 		return false;
 	fresh_marks(p, c);
+	if (c->marks & CAP_MOVED)
+		return false; /* its receive right left in this sync */
 	if (c->marks & CAP_REQUESTED)
 		return true; /* asked twice: served once */
 	if (!add_request(p, (struct pipe *)c->obj))
@@ -347,19 +359,40 @@ static bool claim_cell(struct process *p, struct send_state *st,
 	return true;
 }
 
-/* Puts the hold of c's object on a message (the sender's, for a move). */
-static void charge(struct process *p, struct cap *c, bool move)
+/* Puts the hold of c's object on a message (the sender's, for a move);
+ * returns what the message carries. */
+static struct object *charge(struct process *p, struct cap *c, bool move)
 {
 	if (c->obj->kind == OBJECT_PIPE) {
-		trindle__pipe_carry((struct pipe *)c->obj);
-		return;
+		struct pipe *pipe = (struct pipe *)c->obj;
+		if (!move) {
+			trindle__pipe_carry(pipe);
+			return c->obj;
+		}
+		/* The receive right, with the receiver's reference: nobody
+		 * receives from it (not even a request of this sync) until
+		 * the message is taken. */
+		drop_request(p, pipe);
+		trindle__pipe_set_receiver(pipe, NULL);
+		return trindle__pipe_receive_msg(pipe);
 	}
 	struct segment *s = (struct segment *)c->obj;
 	if (move && trindle__segment_charge_move_fast(s))
-		return;
+		return c->obj;
 	trindle__segment_charge(s, &p->holder, move);
 	if (!move || unlikely(trindle__segment_debug_in_flight()))
 		trindle__process_mark_dirty(p, s); /* protected before publishing */
+	return c->obj;
+}
+
+/* A pipe's receive right cannot go through the pipe itself (nobody could
+ * ever take it), nor can a worker's input pipe move: it is the worker's
+ * name, and dies with it. */
+static bool move_refused(struct process *p, const struct cap *c,
+		const struct pipe *through)
+{
+	return c->obj->kind == OBJECT_PIPE && (c->obj == &through->obj ||
+		(const struct pipe *)c->obj == p->input);
 }
 
 enum send_result {
@@ -380,12 +413,8 @@ static enum send_result do_send(struct process *p, struct send_state *st,
 		fresh_marks(p, c);
 	if (!c || !pipe || trindle__pipe_dead(pipe) ||
 	    (c->obj->kind == OBJECT_PIPE &&
-	     trindle__pipe_dead((struct pipe *)c->obj)) ||
-	    !claim_cell(p, st, msgs, i, n, &pos)) {
-		if (c)
-			c->marks |= CAP_SEND_FAILED;
-		return SEND_FAILED;
-	}
+	     trindle__pipe_dead((struct pipe *)c->obj)))
+		goto failed;
 	bool segment = c->obj->kind == OBJECT_SEGMENT;
 	bool adjacent = i + 1 < n && releases_previous(msgs, i + 1);
 	if (!adjacent && !st->planned) {
@@ -395,11 +424,14 @@ static enum send_result do_send(struct process *p, struct send_state *st,
 		if (needs_plan(msgs + i, n - i))
 			plan_moves(p, msgs, i, n);
 	}
-	bool move = segment && !(c->marks & CAP_SEND_FAILED) &&
+	bool move = movable(c) && !(c->marks & CAP_SEND_FAILED) &&
 		(adjacent || c->move_send == i + 1);
-	charge(p, c, move);
+	if ((move && !segment && move_refused(p, c, pipe)) ||
+	    !claim_cell(p, st, msgs, i, n, &pos))
+		goto failed;
+	struct object *carried = charge(p, c, move);
 	st->pending[st->npending++] = (struct pending_send){
-		pos, i, c->obj, segment && !move };
+		pos, i, carried, segment && !move };
 	if (st->npending == PENDING_MAX)
 		publish_pending(p, st);
 	if (move && adjacent) {
@@ -409,6 +441,10 @@ static enum send_result do_send(struct process *p, struct send_state *st,
 	if (move)
 		c->marks |= CAP_MOVED;
 	return SEND_DONE;
+failed:
+	if (c)
+		c->marks |= CAP_SEND_FAILED;
+	return SEND_FAILED;
 }
 
 static int reserve_status(struct process *p, size_t n)
@@ -471,14 +507,31 @@ static size_t handle_outgoing(struct process *p, trindle_message_t *msgs,
 	return failed;
 }
 
+/* A pipe's receive right arrives: p becomes its receiver, with SEND too.
+ * A SEND p held already merges into it (one capability, one hold). */
+static void adopt_receive(struct process *p, struct pipe *pipe)
+{
+	struct cap *c = trindle__cap_find(&p->caps, pipe);
+
+	trindle__pipe_set_receiver(pipe, &p->holder);
+	if (c) {
+		c->rights = TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE;
+		trindle__pipe_drop_holder(pipe, &p->holder);
+		return;
+	}
+	trindle__cap_insert(&p->caps, pipe, &pipe->obj,
+			TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE);
+}
+
 /* Turns a message's hold into the receiver's capability.  The caller has
  * reserved room in the capability table. */
 static void adopt(struct process *p, struct pipe *from, struct object *o,
 		trindle_message_t *msg)
 {
-	bool inserted;
+	bool inserted, receive;
 
 	msg->address = from;
+	o = trindle__msg_object(o, &receive);
 	if (o->kind == OBJECT_SEGMENT) {
 		struct segment *s = (struct segment *)o;
 		bool settle;
@@ -492,6 +545,10 @@ static void adopt(struct process *p, struct pipe *from, struct object *o,
 	}
 	struct pipe *pipe = (struct pipe *)o;
 	msg->content = pipe;
+	if (receive) {
+		adopt_receive(p, pipe);
+		return;
+	}
 	if (trindle__cap_find(&p->caps, pipe))
 		trindle__pipe_uncarry(pipe); /* held already: counts once */
 	else if (trindle__pipe_adopt(pipe, &p->holder))
@@ -600,6 +657,14 @@ static size_t deliver(struct process *p, trindle_message_t *msgs, size_t max)
 	return got;
 }
 
+/* Has a supervisor asked this worker to stop (launch.h)?  Its input pipe
+ * lives as long as it does, so the flag can always be read. */
+static bool stop_requested(struct process *p)
+{
+	return p->input && unlikely(atomic_load_explicit(
+			&p->input->stop_requested, memory_order_relaxed));
+}
+
 static bool anyone_could_send(struct process *p)
 {
 	for (size_t i = 0; i < p->nrequests; i++)
@@ -615,7 +680,7 @@ static bool sync_ready(void *arg)
 {
 	struct process *p = arg;
 
-	if (trindle__holder_has_notices(&p->holder))
+	if (trindle__holder_has_notices(&p->holder) || stop_requested(p))
 		return true;
 	for (size_t i = 0; i < p->nrequests; i++)
 		if (trindle__pipe_ready(p->requests[i]))
@@ -697,6 +762,10 @@ static size_t receive(struct process *p, trindle_mailbox_t *in,
 					end - start, 0, 0);
 		if (!ready)
 			break; /* timed out */
+		if (stop_requested(p)) {
+			hide_wait(p);
+			trindle_exit(NULL);
+		}
 		got = deliver(p, in->address, max);
 		if (deadline_ns > 0 && trindle__now_ns() >= deadline_ns)
 			break;
@@ -727,6 +796,8 @@ static int sync_impl(trindle_mailbox_t *out, trindle_mailbox_t *in,
 	struct process *p = trindle__current();
 	if (!p)
 		return trindle__fail(-ENOMEM);
+	if (stop_requested(p))
+		trindle_exit(NULL);
 	if (++p->epoch == 0)
 		p->epoch = 1;
 	p->nrequests = 0;

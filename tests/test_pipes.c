@@ -72,7 +72,7 @@ static void dropper_entry(trindle_pipe_t input)
 }
 
 /* Makes a pipe and moves it to reply: its creator lets go of it in the
- * same sync, so it dies on the way. */
+ * same sync, which hands its receive right over, queue and all. */
 static void mover_entry(trindle_pipe_t input)
 {
 	trindle_pipe_t reply = trindle_util_next_object(input);
@@ -451,7 +451,9 @@ static void test_pipe_send_to_dead_pipe_fails_without_send(void **state)
 	assert_int_equal(t_release(s), 0);
 }
 
-static void test_pipe_died_in_flight_gives_no_send(void **state)
+/* A creator's move of its pipe does not kill it: the receiver takes the
+ * receive right, and the pipe outlives the worker that made it. */
+static void test_pipe_moved_by_its_creator_lives_on(void **state)
 {
 	(void)state;
 	struct t_box b = { 0 };
@@ -462,11 +464,17 @@ static void test_pipe_died_in_flight_gives_no_send(void **state)
 	assert_non_null(q);
 	read_report(reply, &b, &v, 1);
 	assert_int_equal(v, 0);
-	assert_int_equal(trindle_access(q), 0);
-	unsigned char *s = t_segment(1, 1);
-	assert_int_equal(t_send(q, s), 1);
+	assert_int_equal(trindle_access(q),
+			TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE);
 	t_await_gone(w, reply, &b);
+	unsigned char *s = t_segment(1, 1);
+	assert_int_equal(t_send(q, s), 0);
+	trindle_message_t m;
+	assert_int_equal(t_recv(q, &m, 0), 1);
+	assert_ptr_equal(m.content, s);
 	assert_int_equal(t_release(s), 0);
+	assert_int_equal(t_release(q), 0);
+	assert_int_equal(trindle_access(q), 0);
 	assert_int_equal(t_release(reply), 0);
 }
 
@@ -487,7 +495,7 @@ int main(void)
 		T(test_pipe_death_notifies_other_holders_once),
 		T(test_pipe_sender_release_drops_only_its_send),
 		T(test_pipe_send_to_dead_pipe_fails_without_send),
-		T(test_pipe_died_in_flight_gives_no_send),
+		T(test_pipe_moved_by_its_creator_lives_on),
 	};
 	return cmocka_run_group_tests_name("pipes", tests, NULL, NULL);
 }

@@ -120,10 +120,10 @@ static void test_request_then_release_of_the_same_pipe(void **state)
 	assert_int_equal(trindle_access(p), 0);
 }
 
-/* The same with a message carrying the pipe queued in another pipe: the
- * carrier must not count as a possible sender of a pipe the call already
- * gave up (the call waited forever). */
-static void test_request_then_release_with_the_pipe_in_flight(void **state)
+/* The same with the pipe moved into another pipe in between: the request
+ * goes with the receive right, so the call neither waits on the pipe nor
+ * reads it after it left (it once waited out its whole timeout). */
+static void test_request_then_move_of_the_same_pipe(void **state)
 {
 	trindle_pipe_t p = t_pipe(2), q = t_pipe(2);
 	trindle_segment_t x = zeros(8);
@@ -137,13 +137,39 @@ static void test_request_then_release_with_the_pipe_in_flight(void **state)
 	assert_int_equal(o.count, 0);
 	assert_int_equal(in.count, 0);
 	assert_int_equal(trindle_access(p), 0);
-	/* q carries the dead pipe: delivered, but it gives no SEND. */
+	/* q carries the receive right back to its receiver. */
 	trindle_message_t m;
 	assert_int_equal(t_recv(q, &m, 0), 1);
 	assert_ptr_equal(m.content, p);
-	assert_int_equal(trindle_access(p), 0);
-	assert_int_equal(t_release(p), 1);
+	assert_int_equal(trindle_access(p),
+			TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE);
+	assert_int_equal(t_release(p), 0);
 	assert_int_equal(t_release(q), 0);
+}
+
+/* A pipe moved into a carrier that then dies dies with it: its queued
+ * contents are let go (here the last hold on a segment). */
+static void test_pipe_moved_into_a_dying_carrier_dies(void **state)
+{
+	trindle_pipe_t p = t_pipe(2), q = t_pipe(2);
+	trindle_segment_t x = zeros(8);
+	trindle_segment_t keep = zeros(8);
+	trindle_message_t out[5] = { { p, x }, { p, keep }, { NULL, x },
+				     { q, p }, { NULL, p } };
+	trindle_mailbox_t o = { 5, out };
+
+	assert_int_equal(trindle_sync(&o, NULL), 0);
+	assert_int_equal(o.count, 0);
+	assert_int_equal(trindle_access(keep), TRINDLE_ACCESS_READ);
+	assert_int_equal(t_release(q), 0);
+	/* Killing q killed p, which let go of its copy of keep. */
+	trindle_message_t m;
+	assert_int_equal(t_recv(NULL, &m, 0), 1);
+	assert_null(m.address);
+	assert_ptr_equal(m.content, keep);
+	assert_int_equal(trindle_access(keep),
+			TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE);
+	assert_int_equal(t_release(keep), 0);
 }
 
 /* Worker: ends with a new segment as its final object. */
@@ -363,7 +389,8 @@ int main(void)
 		cmocka_unit_test_setup(test_share_and_nonadjacent_move_in_one_outbox, t_drop_notices),
 		cmocka_unit_test_setup(test_two_sends_one_release_moves_only_the_last, t_drop_notices),
 		cmocka_unit_test_setup(test_request_then_release_of_the_same_pipe, t_drop_notices),
-		cmocka_unit_test_setup(test_request_then_release_with_the_pipe_in_flight, t_drop_notices),
+		cmocka_unit_test_setup(test_request_then_move_of_the_same_pipe, t_drop_notices),
+		cmocka_unit_test_setup(test_pipe_moved_into_a_dying_carrier_dies, t_drop_notices),
 		cmocka_unit_test_setup(test_completion_past_capacity_leaves_no_extra_room, t_drop_notices),
 		cmocka_unit_test_setup(test_release_of_a_dead_pipe_fails_and_the_notice_comes, t_drop_notices),
 		cmocka_unit_test_setup(test_worker_end_posts_notices_before_letting_go, t_drop_notices),

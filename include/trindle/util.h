@@ -7,13 +7,13 @@
  * object, hand one segment over, wait for one message.  Written out, each
  * is a message array, a mailbox and a check of out.count; this header
  * gives them names.  It also has a fixed-size outbox (a *batch*) to fill
- * message by message and hand to trindle_sync() in one go.
+ * message by message and hand to trindle_sync() in one go, and the loop
+ * of a pipeline stage that keeps every stage busy (trindle_util_stage()).
  *
  * Everything here is `static inline` and built only on the calls of
  * <trindle.h>: nothing is added to the library's ABI, and a program may
  * mix these helpers with trindle_sync() freely.  Names start with
- * trindle_util_; later helpers (a stage loop, for one) will keep that
- * prefix.
+ * trindle_util_.
  *
  * Conventions (the same as <trindle.h>):
  *  - Calls returning int return -1 and set errno on failure.
@@ -47,6 +47,8 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <threads.h>
+#include <time.h>
 #include <trindle.h>
 
 #ifdef __cplusplus
@@ -480,6 +482,243 @@ static inline int trindle_util_flush(trindle_util_batch_t *b,
 		trindle_mailbox_t *in)
 {
 	return trindle_util_flush_timeout(b, in, -1);
+}
+
+/* ---- stages ----------------------------------------------------------- */
+
+/** The most messages trindle_util_stage() takes in one sync. */
+#define TRINDLE_UTIL_STAGE_MAX 64
+
+/**
+ * A stage's work on one delivery (see trindle_util_stage()).
+ *
+ * in is what arrived: a message through the stage's input or a notice
+ * (tell them apart with trindle_util_kind()).  *out is what to move on to
+ * the next stage; on entry, a message's content, or NULL for a notice.
+ * arg is the one given to trindle_util_stage().  Returns 0 to go on,
+ * anything else to stop (see trindle_util_stage()).
+ */
+typedef int (*trindle_util_work_fn)(const trindle_message_t *in,
+		trindle_object_t *out, void *arg);
+
+/*
+ * Not part of the API: a stage's pause before it tries a full pipe again.
+ * The first 16 rounds yield the CPU (the stage after it, if it shares
+ * this CPU, then runs and makes room); later rounds sleep 1 us, doubling
+ * up to 128 us, so a stage that waits long costs little CPU and never
+ * oversleeps the room it waits for by much.
+ */
+static inline void trindle_util_priv_backoff(unsigned round)
+{
+	struct timespec ts = { 0, 0 };
+
+	if (round < 16) {
+		thrd_yield();
+		return;
+	}
+	ts.tv_nsec = 1000L << (round - 16 < 7 ? round - 16 : 7);
+	thrd_sleep(&ts, NULL);
+}
+
+/*
+ * Not part of the API.  m[0 .. n) are the moves to one pipe that a sync
+ * gave back as failed: sends, each followed by its release.  Keeps at the
+ * front, in order, the moves that failed for want of room, and returns
+ * how many messages they take.  The objects of the moves whose pipe can
+ * no longer be sent on are released (*gone = 1); a move of an object the
+ * caller does not hold is dropped (*bad = 1): nothing is held to lose.
+ */
+static inline size_t trindle_util_priv_sort_failed(trindle_message_t *m,
+		size_t n, int *gone, int *bad)
+{
+	trindle_message_t rel[TRINDLE_UTIL_STAGE_MAX];
+	trindle_mailbox_t out = { 0, rel };
+	size_t kept = 0;
+	int e;
+
+	for (size_t k = 0; k < n; k++) {
+		if (!m[k].address) {
+			/* A release: kept with its send, else that send
+			 * was dropped or turned into a release below. */
+			if (kept && m[kept - 1].address &&
+			    m[kept - 1].content == m[k].content)
+				m[kept++] = m[k];
+			continue;
+		}
+		e = trindle_util_error(&m[k]);
+		if (e == EAGAIN) {
+			m[kept++] = m[k];
+		} else if (e == EPIPE) {
+			*gone = 1;
+			rel[out.count].address = NULL;
+			rel[out.count++].content = m[k].content;
+		} else {
+			*bad = 1;
+		}
+	}
+	if (out.count)
+		trindle_sync(&out, NULL);
+	return kept;
+}
+
+/*
+ * Not part of the API: moves m[0 .. n) (send, release pairs) on, trying
+ * again after a pause while the pipe is full; tried says the first try
+ * was made already and m[0 .. n) is what failed.  Returns 0 once nothing
+ * is left to move, or -1 (ENOMEM) with the rest of m still held.
+ */
+static inline int trindle_util_priv_push(trindle_message_t *m, size_t n,
+		int tried, int *gone, int *bad)
+{
+	unsigned round = 0;
+
+	for (;;) {
+		if (!tried) {
+			trindle_mailbox_t out = { n, m };
+
+			if (trindle_sync(&out, NULL) != 0)
+				return -1;
+			n = out.count;
+		}
+		tried = 0;
+		n = trindle_util_priv_sort_failed(m, n, gone, bad);
+		if (n == 0)
+			return 0;
+		trindle_util_priv_backoff(round);
+		if (round < 64)
+			round++;
+	}
+}
+
+/**
+ * trindle_util_stage - the loop of a pipeline stage: take a few, work on
+ * them, move them on.
+ *
+ * Receives at most take messages per sync from input (a pipe the caller
+ * created), calls work on each delivery, and moves what work leaves in
+ * *out on to next; the moves of one take go out in the same sync that
+ * takes the next few.  Taking a few, not all that is queued, is what keeps
+ * every stage of a pipeline busy: a stage that takes everything holds it
+ * all while it works, so the stage after it runs dry and the one before it
+ * fills its queue and waits, and the stages end up taking turns (a
+ * convoy).  take must be 1 to TRINDLE_UTIL_STAGE_MAX; 2 to 8 suits most
+ * pipelines, and a queue (next's capacity) a few takes long.
+ *
+ * What work gets, and what becomes of it:
+ *  - a message { input, object }: the caller now holds object, and *out
+ *    starts as object.  Left so, object moves on (a stage that works in
+ *    place).  work may set *out to another object the caller holds (a new
+ *    segment with its result) or to NULL (nothing moves on); the object
+ *    received is then the caller's to keep or release: the loop releases
+ *    nothing on its own.
+ *  - a notice (trindle_sync() lists them): *out starts as NULL; work may
+ *    set it to an object to move on all the same.  A closure notice for
+ *    next ends the loop (see EPIPE below) once work has seen it.
+ * Every delivery goes to work once, in the order trindle_sync() delivered
+ * it, notices included: nothing is passed over.
+ *
+ * A full next: no call waits for room in a pipe, so the loop keeps what it
+ * could not move (and the take that came in the same sync) and tries
+ * again, taking nothing more (one sync per try, the moves in their
+ * original order), first yielding the CPU between tries, then
+ * sleeping 1 us, doubling up to 128 us, for as long as next lives.  The
+ * process does not wait in a sync meanwhile, so the stall report
+ * (TRINDLE_STALL_MS) does not count it as waiting.  The loop never waits
+ * on input while it holds something to move on (what would wake it may be
+ * just what it holds): a sync that moves things on does not wait, and the
+ * loop waits, without a time limit, only with empty hands.
+ *
+ * Returns, once everything work put in *out has moved on (or, when next
+ * died, was released):
+ *  - 0: input ran dry: nobody else holds SEND on it and nothing is queued;
+ *  - 1: work returned nonzero.  The loop takes no more, but the other
+ *    deliveries of the same take still go to work (so none is lost; work
+ *    may thus be called after it asked to stop).  What is queued on input
+ *    stays queued;
+ *  - -1 with errno:
+ *     EPIPE: next died, or the caller let go of it.  What work had put in
+ *       *out is released, as it would have been had it been queued in next
+ *       when next died.  What is queued on input stays queued; a closure
+ *       notice for next that work has not seen is left for a later sync.
+ *     EINVAL: input is not a live pipe the caller created, next is not a
+ *       pipe it may send on, take is 0 or over TRINDLE_UTIL_STAGE_MAX, or
+ *       work is NULL (nothing was done); or, in the loop, input stopped
+ *       being usable or work put in *out an object the caller does not
+ *       hold (that move is dropped; the loop ends after the current take,
+ *       moving the rest on).
+ *     ENOMEM: see trindle_sync(); what work put in *out and has not moved
+ *       on stays held by the caller (it is released when the process ends).
+ *
+ * A worker that is one stage, and ends once the stages before it have:
+ *
+ *	static int scramble(const trindle_message_t *in,
+ *			trindle_object_t *out, void *arg)
+ *	{
+ *		if (*out)
+ *			transform(*out, arg);   (in place; then it moves on)
+ *		return 0;
+ *	}
+ *	static void stage(trindle_pipe_t input)
+ *	{
+ *		trindle_pipe_t next = trindle_util_next_object(input);
+ *		trindle_util_stage(input, next, 4, scramble, NULL);
+ *	}
+ */
+static inline int trindle_util_stage(trindle_pipe_t input,
+		trindle_pipe_t next, size_t take, trindle_util_work_fn work,
+		void *arg)
+{
+	trindle_message_t out[2 * TRINDLE_UTIL_STAGE_MAX + 1];
+	trindle_message_t got[TRINDLE_UTIL_STAGE_MAX];
+	size_t moves = 0;       /* out[0 .. moves): send, release pairs */
+	int stop = 0, gone = 0, bad = 0;
+
+	if (!work || take == 0 || take > TRINDLE_UTIL_STAGE_MAX || !input ||
+	    !(trindle_access(input) & TRINDLE_ACCESS_RECEIVE) || !next ||
+	    !(trindle_access(next) & TRINDLE_ACCESS_SEND)) {
+		errno = EINVAL;
+		return -1;
+	}
+	while (!stop && !gone && !bad) {
+		trindle_mailbox_t o = { moves + 1, out };
+		trindle_mailbox_t in = { take, got };
+
+		out[moves].address = input;     /* the receive request, last */
+		out[moves].content = NULL;
+		if (trindle_sync_timeout(&o, &in, moves ? 0 : -1) != 0)
+			return -1;
+		if (o.count && !out[o.count - 1].content) {
+			bad = 1;        /* input is no longer ours to receive */
+			o.count--;
+		}
+		if (trindle_util_priv_push(out, o.count, 1, &gone, &bad) != 0)
+			return -1;
+		if (moves == 0 && in.count == 0 && !bad)
+			return 0;       /* it waited: nothing can arrive */
+		moves = 0;
+		for (size_t k = 0; k < in.count; k++) {
+			const trindle_message_t *m = &got[k];
+			trindle_object_t obj = trindle_util_kind(m) ==
+				TRINDLE_UTIL_MESSAGE ? m->content : NULL;
+
+			if (work(m, &obj, arg) != 0)
+				stop = 1;
+			if (m->address == next && !m->content)
+				gone = 1;
+			if (!obj)
+				continue;
+			out[moves].address = next;
+			out[moves++].content = obj;
+			out[moves].address = NULL;
+			out[moves++].content = obj;
+		}
+	}
+	if (trindle_util_priv_push(out, moves, 0, &gone, &bad) != 0)
+		return -1;
+	if (!bad && !gone)
+		return 1;
+	errno = bad ? EINVAL : EPIPE;
+	return -1;
 }
 
 #ifdef __cplusplus
