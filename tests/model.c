@@ -488,7 +488,10 @@ static void adopt(struct model *m, int proc, int pipe, int x, bool move,
 		 * its new receiver. */
 		p->hold[x] = true;
 		o->creator = proc;
-		o->last_served = 0;
+		if (m->known & M_KNOWN_MOVED_PIPE_KEEPS_STAMP)
+			o->stamp_unknown = true;
+		else
+			o->last_served = 0;
 		return;
 	}
 	if (!p->hold[x] && o->live)
@@ -524,8 +527,10 @@ static size_t receive(struct model *m, int proc, int *req, int nreq,
 			adopt(m, proc, pipe, ids[got], mv, &in[got]);
 			got++;
 		}
-		if (got)
+		if (got) {
 			m->o[pipe].last_served = ++p->clock;
+			m->o[pipe].stamp_unknown = false;
+		}
 		return got;
 	}
 	for (int i = 1; i < nreq; i++) {
@@ -548,6 +553,7 @@ static size_t receive(struct model *m, int proc, int *req, int nreq,
 			adopt(m, proc, pipe, ids[got], mv, &in[got]);
 			got++;
 			m->o[pipe].last_served = ++p->clock;
+			m->o[pipe].stamp_unknown = false;
 			progress = true;
 		}
 	}

@@ -63,6 +63,8 @@ struct m_obj {
 	bool qmove[M_QMAX]; /* that message carries the pipe's RECEIVE */
 	int qlen;
 	uint64_t last_served;
+	bool stamp_unknown; /* M_KNOWN_MOVED_PIPE_KEEPS_STAMP: received by a
+	                     * move, not served since by its receiver */
 };
 
 struct m_note {
@@ -116,6 +118,12 @@ enum {
 	 * receiver is a share then a release, which kills it (the message
 	 * carries a dead pipe); trindle_exit(X) gives SEND and X dies */
 	M_KNOWN_PIPE_MOVE_KILLS = 16,
+	/* a pipe received by a move keeps the fairness stamp its previous
+	 * receiver's clock gave it, so the new receiver serves it in an
+	 * order that depends on another process's count of serves (which
+	 * the model cannot know: the harness then never requests such a
+	 * pipe with others until it was served once) */
+	M_KNOWN_MOVED_PIPE_KEEPS_STAMP = 32,
 };
 
 /* One sync as the model sees it (input) and what it must do (output). */

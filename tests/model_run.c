@@ -699,6 +699,35 @@ static void put(struct m_sync *s, uintptr_t address, uintptr_t content)
 		s->out[s->nout++] = (struct m_msg){ address, content };
 }
 
+/* M_KNOWN_MOVED_PIPE_KEEPS_STAMP: a pipe whose fairness stamp the model
+ * cannot know is requested alone or not at all (the first request of the
+ * outbox stays). */
+static void unknown_stamps_alone(struct m_sync *s)
+{
+	size_t nreq = 0, nunknown = 0, k = 0;
+	bool first = true;
+
+	for (size_t i = 0; i < s->nout; i++) {
+		if (!s->out[i].address || s->out[i].content)
+			continue;
+		int id = m_find(&H.m, s->out[i].address);
+		nreq++;
+		nunknown += id >= 0 && H.m.o[id].stamp_unknown;
+	}
+	if (!nunknown || nreq < 2)
+		return;
+	for (size_t i = 0; i < s->nout; i++) {
+		int id = s->out[i].content ? -1 : m_find(&H.m, s->out[i].address);
+		bool req = s->out[i].address && !s->out[i].content;
+		if (id < 0 || !H.m.o[id].stamp_unknown ||
+		    (first && nunknown == nreq))
+			s->out[k++] = s->out[i];
+		if (req && id >= 0 && H.m.o[id].stamp_unknown)
+			first = false;
+	}
+	s->nout = k;
+}
+
 /* A random outbox of proc: sends, shares, moves (next to their release
  * and not), releases, requests, sends of pipes, double releases, things
  * not held, {NULL, NULL}. */
@@ -780,6 +809,7 @@ static void outbox(int proc, struct m_sync *s, size_t most)
 		if (s->out[i].address || !forbidden_release(proc, s->out, i))
 			s->out[k++] = s->out[i];
 	s->nout = k;
+	unknown_stamps_alone(s);
 }
 
 /* ---- steps ----------------------------------------------------------------- */
@@ -1117,6 +1147,7 @@ static bool step_end(int w, bool quiet)
 	if (!quiet)
 		outbox(w, &c.s, 6);
 	put(&c.s, input, 0); /* drain the input before ending */
+	unknown_stamps_alone(&c.s);
 	c.s.incap = M_INMAX;
 	c.end_how = quiet ? END_RETURN : (int)pick(4);
 	c.final = c.end_how == END_EXIT || c.end_how == END_ABORT ?
