@@ -224,6 +224,14 @@ static void kill_pipe(struct model *m, int actor, int id)
 			m->loose_now = true;
 	if (actor < 0)
 		m->loose_now = true;
+	/* Its holders' notices, then what it queued goes (pipes whose
+	 * RECEIVE it carried die after it).  A process in the middle of
+	 * moving it (its release still to come in the same sync) is letting
+	 * go already: no notice. */
+	for (int p = 0; p < M_PROCS; p++)
+		if (p != actor && m->p[p].alive && m->p[p].hold[id] &&
+		    !m->p[p].moving[id])
+			push_note(m, p, M_NOTE_DIED, id);
 	for (int k = 0; k < n; k++) {
 		o->qlen = n - k - 1;
 		memmove(o->q, o->q + 1, sizeof(int) * (size_t)o->qlen);
@@ -234,12 +242,6 @@ static void kill_pipe(struct model *m, int actor, int id)
 			kill_pipe(m, -1, q[k]);
 	}
 	o->qlen = 0;
-	/* A process in the middle of moving it (its release still to come
-	 * in the same sync) is letting go already: no notice. */
-	for (int p = 0; p < M_PROCS; p++)
-		if (p != actor && m->p[p].alive && m->p[p].hold[id] &&
-		    !m->p[p].moving[id])
-			push_note(m, p, M_NOTE_DIED, id);
 	m->loose_now = was_loose;
 }
 
@@ -448,12 +450,48 @@ static bool note_valid(struct model *m, int proc, const struct m_note *n,
 	return true;
 }
 
+/* Puts each run of loose closure notices of p in the order of
+ * m->prefer (those it names first, in its order; the others after). */
+static void prefer_order(struct model *m, struct m_proc *p)
+{
+	static struct m_note tmp[M_NOTES];
+	static bool used[M_NOTES];
+
+	for (int i = 0; i < p->nnotes;) {
+		int j = i, n = 0;
+		while (j < p->nnotes && p->notes[j].kind == M_NOTE_DIED &&
+		       p->notes[j].loose)
+			j++;
+		if (j - i < 2) {
+			i = j > i ? j : i + 1;
+			continue;
+		}
+		memset(used, 0, sizeof(used));
+		for (size_t d = 0; d < m->nprefer; d++)
+			for (int k = i; k < j; k++)
+				if (!used[k - i] &&
+				    m->o[p->notes[k].obj].addr == m->prefer[d]) {
+					tmp[n++] = p->notes[k];
+					used[k - i] = true;
+					break;
+				}
+		for (int k = i; k < j; k++)
+			if (!used[k - i])
+				tmp[n++] = p->notes[k];
+		memcpy(p->notes + i, tmp, sizeof(tmp[0]) * (size_t)n);
+		i = j;
+	}
+}
+
 size_t m_take_notices(struct model *m, int proc, struct m_msg *in, bool *loose,
 		      size_t cap)
 {
 	struct m_proc *p = &m->p[proc];
 	size_t got = 0;
 	int k = 0;
+
+	if (m->nprefer)
+		prefer_order(m, p);
 
 	while (got < cap && k < p->nnotes) {
 		struct m_note n = p->notes[k++];

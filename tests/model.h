@@ -93,6 +93,11 @@ struct model {
 	size_t page;
 	bool overflow;        /* ran out of room: the run stops being exact */
 	bool loose_now;       /* closure notices posted now are loose */
+	/* The order in which the library delivered closure notices (their
+	 * pipes' addresses): loose notices are taken in that order, where
+	 * the contract leaves it open.  Set by the harness, 0 for none. */
+	uintptr_t prefer[64];
+	size_t nprefer;
 	/* Known core bugs the model copies instead of flagging, so a run can
 	 * look past them (TRINDLE_MODEL_KNOWN=bits; see model_run.c). */
 	unsigned known;

@@ -384,6 +384,40 @@ static void test_move_carrier_death_kills(void **state)
 	assert_int_equal(t_release(reply), 0);
 }
 
+/* The carrier dies between a move's send and its release (X in flight
+ * in Y, Y released, then X released), while a worker holds SEND on X:
+ * the mover's hold on X ends exactly once, by its release succeeding or
+ * by X's closure notice, never neither (model seed 479, step 38: the
+ * release failed and no notice came).  The worker gets its notice once. */
+static void test_move_carrier_dies_before_release(void **state)
+{
+	(void)state;
+	struct t_box b = { 0 };
+	uintptr_t v[3];
+	trindle_pipe_t reply = t_pipe(8), x = t_pipe(2), y = t_pipe(2);
+	trindle_pipe_t s = t_start(sender_entry, reply);
+	assert_int_equal(t_send(s, x), 0);
+	t_nudge(s); /* it holds SEND on X now */
+	read_report(reply, &b, v, 3);
+	assert_int_equal(v[0], S);
+	trindle_message_t m[3] = { { y, x }, { NULL, y }, { NULL, x } };
+	trindle_mailbox_t o = { 3, m };
+	assert_int_equal(trindle_sync(&o, NULL), 0);
+	size_t released = o.count == 0;
+	assert_int_equal(trindle_access(x), 0);
+	assert_int_equal(trindle_access(y), 0);
+	trindle_message_t got[8];
+	size_t n = t_notices(got, 8), notes = 0;
+	for (size_t i = 0; i < n; i++)
+		notes += got[i].address == x && !got[i].content;
+	assert_int_equal(released + notes, 1);
+	end_token(s);
+	read_report(reply, &b, v, 3);
+	assert_int_equal(v[2], 1);
+	t_await_gone(s, reply, &b);
+	assert_int_equal(t_release(reply), 0);
+}
+
 /* A move of X through X fails: both messages come back, in order, and X
  * is as it was. */
 static void test_move_through_itself_fails(void **state)
@@ -680,6 +714,7 @@ int main(void)
 		T(test_move_receiver_release_kills),
 		T(test_move_receiver_end_kills),
 		T(test_move_carrier_death_kills),
+		T(test_move_carrier_dies_before_release),
 		T(test_move_through_itself_fails),
 		T(test_move_of_input_pipe_fails),
 		T(test_move_not_adjacent),
