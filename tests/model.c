@@ -224,6 +224,9 @@ static void kill_pipe(struct model *m, int actor, int id)
 			m->loose_now = true;
 	if (actor < 0)
 		m->loose_now = true;
+	for (int p = 0; p < M_PROCS; p++)
+		if (m->p[p].moving[id])
+			m->died_moving = true;
 	/* Its holders' notices, then what it queued goes (pipes whose
 	 * RECEIVE it carried die after it).  A process in the middle of
 	 * moving it (its release still to come in the same sync) is letting
@@ -799,6 +802,7 @@ void m_sync(struct model *m, struct m_sync *s)
 	int proc = s->proc;
 	bool status[M_OUTMAX];
 
+	m->died_moving = false;
 	s->rc = 0;
 	s->nfailed = 0;
 	s->ndelivered = 0;

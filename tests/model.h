@@ -93,6 +93,8 @@ struct model {
 	size_t page;
 	bool overflow;        /* ran out of room: the run stops being exact */
 	bool loose_now;       /* closure notices posted now are loose */
+	bool died_moving;     /* a pipe died between its move's send and its
+	                       * release (M_KNOWN_CARRIER_DIES_BEFORE_RELEASE) */
 	/* The order in which the library delivered closure notices (their
 	 * pipes' addresses): loose notices are taken in that order, where
 	 * the contract leaves it open.  Set by the harness, 0 for none. */
@@ -129,6 +131,13 @@ enum {
 	 * the model cannot know: the harness then never requests such a
 	 * pipe with others until it was served once) */
 	M_KNOWN_MOVED_PIPE_KEEPS_STAMP = 32,
+	/* a pipe moved (send, then its release later in the outbox) whose
+	 * carrier dies in between: the library frees it while the mover's
+	 * capability still names it (a use after free at the release, or
+	 * at a send through it), or, when others hold SEND on it, fails the
+	 * release and never gives the mover a notice (main 8888af7).  The
+	 * harness does not take such a step (model.died_moving). */
+	M_KNOWN_CARRIER_DIES_BEFORE_RELEASE = 64,
 };
 
 /* One sync as the model sees it (input) and what it must do (output). */

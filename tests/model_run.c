@@ -941,6 +941,11 @@ static bool step_sync(int proc)
 		say(" -- skipped: it would queue pipes in each other");
 		return true;
 	}
+	if (H.next.died_moving &&
+	    (H.m.known & M_KNOWN_CARRIER_DIES_BEFORE_RELEASE)) {
+		say(" -- skipped: known bug 64");
+		return true;
+	}
 	return run_sync(&c);
 }
 
@@ -1166,8 +1171,9 @@ static bool step_end(int w, bool quiet)
 	c.final = c.end_how == END_EXIT || c.end_how == END_ABORT ?
 		object(w, 0) : 0;
 	plan_sync(&c, w);
-	if (m_cycle(&H.next)) {
-		say(" -- would queue pipes in each other; only drains:\n         ");
+	if (m_cycle(&H.next) || (H.next.died_moving &&
+	    (H.m.known & M_KNOWN_CARRIER_DIES_BEFORE_RELEASE))) {
+		say(" -- would queue pipes in each other (or known bug 64); only drains:\n         ");
 		c.s.nout = 0;
 		put(&c.s, input, 0);
 		plan_sync(&c, w);

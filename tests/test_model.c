@@ -155,6 +155,7 @@ static void explain(uint64_t seed, unsigned long steps)
 		"a worker that let go of its out/err pipe forgets it even if it gets SEND on it again",
 		"a pipe's send and release by its receiver kills it (no pipe moves)",
 		"a pipe received by a move keeps its previous receiver's fairness stamp",
+		"a pipe whose carrier dies between its move's send and release is freed under the mover",
 	};
 	const char *was = getenv("TRINDLE_MODEL_KNOWN");
 	char bits[16];
