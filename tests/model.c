@@ -51,6 +51,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct m_stats m_stats;
+bool m_stats_on = true;
+#define COUNT(x) (m_stats.x += m_stats_on)
+
 void m_init(struct model *m, size_t page)
 {
 	memset(m, 0, sizeof(*m));
@@ -241,8 +245,10 @@ static void kill_pipe(struct model *m, int actor, int id)
 		memmove(o->qmove, o->qmove + 1, sizeof(bool) * (size_t)o->qlen);
 		if (m->o[q[k]].kind == M_SEG)
 			segment_lost_hold(m, q[k]);
-		else if (mv[k] && m->o[q[k]].live)
+		else if (mv[k] && m->o[q[k]].live) {
+			COUNT(carrier_kills);
 			kill_pipe(m, -1, q[k]);
+		}
 	}
 	o->qlen = 0;
 	m->loose_now = was_loose;
@@ -405,8 +411,10 @@ void m_end(struct model *m, int w, int f, bool to_err)
 			p->hold[f] = false;
 			m->o[f].notify = -1;
 		}
-		if (mv)
+		if (mv) {
 			p->hold[f] = false;
+			COUNT(exit_moves);
+		}
 	}
 	/* Then what it held goes: pipes it holds RECEIVE on die (their
 	 * closure notices go out at once, in an order left open), segments
@@ -414,8 +422,10 @@ void m_end(struct model *m, int w, int f, bool to_err)
 	m->loose_now = true;
 	for (int i = 0; i < m->nobj; i++)
 		if (p->hold[i] && m->o[i].kind == M_PIPE && i != p->input &&
-		    m->o[i].creator == w && m->o[i].live)
+		    m->o[i].creator == w && m->o[i].live) {
+			COUNT(end_kills);
 			release_hold(m, w, i);
+		}
 	m->loose_now = false;
 	for (int i = 0; i < m->nobj; i++)
 		if (p->hold[i] && m->o[i].kind == M_SEG)
@@ -525,6 +535,10 @@ static void adopt(struct model *m, int proc, int pipe, int x, bool move,
 		return;
 	}
 	if (move && o->live) {
+		if (proc)
+			COUNT(to_worker);
+		else
+			COUNT(to_root);
 		/* SEND|RECEIVE (a SEND it held counts once); never served by
 		 * its new receiver. */
 		p->hold[x] = true;
@@ -699,6 +713,10 @@ static bool do_send(struct model *m, const struct m_sync *s, size_t i,
 	 * (its identity, which dies with it): the send fails, and so does
 	 * its release. */
 	if (recv_move && (pipe == c || m->o[c].worker == proc)) {
+		if (pipe == c)
+			COUNT(self_fail);
+		else
+			COUNT(input_fail);
 		st->fail_send[c] = true;
 		return false;
 	}
@@ -721,6 +739,8 @@ static bool do_send(struct model *m, const struct m_sync *s, size_t i,
 	if (!enqueue(m, pipe, c, recv_move))
 		return false;
 	if (recv_move) {
+		COUNT(moves);
+		m_stats.moves_apart += m_stats_on && !adjacent;
 		/* RECEIVE goes with the message; a receive request for it
 		 * earlier in the sync goes with it. */
 		if (adjacent) {

@@ -217,6 +217,15 @@ uint64_t m_hash(const struct model *m, int id);
 uint64_t m_hash_bytes(const uint8_t *b, size_t n);
 void m_pattern(uint8_t *dst, uint32_t tag, size_t from, size_t n);
 
+/* How often the pipe-move rules came into play (for TRINDLE_MODEL_STATS:
+ * does the generator reach them?).  Counted across runs in one process. */
+struct m_stats {
+	unsigned long moves, moves_apart, to_root, to_worker, self_fail,
+		input_fail, carrier_kills, end_kills, exit_moves;
+};
+extern struct m_stats m_stats;
+extern bool m_stats_on; /* count (the harness plans with it off) */
+
 /* Holders of a segment: processes plus messages in flight. */
 int m_holders(const struct model *m, int id);
 /* Is proc a holder (in the counting sense) of id? */

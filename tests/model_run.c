@@ -111,6 +111,7 @@ static struct {
 static struct w_slot slots[M_PROCS];
 volatile unsigned long h_step_now;
 uint32_t h_drop_last;
+static unsigned long h_cycles;
 static _Atomic(trindle_pipe_t) hidden_k;
 
 /* ---- choices ------------------------------------------------------------- */
@@ -576,9 +577,10 @@ static bool learn(const struct m_sync *s, const struct x_rep *r)
 		uintptr_t a = (uintptr_t)r->in[i].content;
 		m_learn(&H.next, id, a);
 		for (int k = 0; k < nfaults; k++) {
-			struct fault_want *f = &faults[k];
-			if (f->id != id)
+			if (faults[k].id != id)
 				continue;
+			/* A copy: the slot takes the last entry's place. */
+			struct fault_want want = faults[k], *f = &want;
 			faults[k] = faults[--nfaults];
 			if (s->proc != 0 || !(trindle_access((void *)a) &
 					      TRINDLE_ACCESS_READ))
@@ -750,6 +752,8 @@ static void outbox(int proc, struct m_sync *s, size_t most)
 			 * through itself. */
 			x = own_pipe(proc);
 			y = r >= 115 ? x : object(proc, M_PIPE);
+			if (y == x && r < 115)
+				y = object(proc, M_PIPE); /* rather another */
 			put(s, y, x);
 			if (r < 108 || r == 115) {
 				put(s, 0, x);
@@ -855,17 +859,15 @@ static bool run_sync(struct x_cmd *c)
 	}
 	/* Where the contract leaves the order of closure notices open (pipes
 	 * dying together), the model takes them in the library's order. */
-	if (!c->s.in_null && !c->s.in_bad && r.rc == 0) {
-		H.next = H.m;
-		H.next.nprefer = 0;
-		for (size_t i = 0; i < r.incount && i < M_INMAX &&
-		     H.next.nprefer < 64; i++)
-			if (r.in[i].address && !r.in[i].content)
-				H.next.prefer[H.next.nprefer++] =
-					(uintptr_t)r.in[i].address;
-		m_sync(&H.next, &c->s);
-		H.next.nprefer = 0;
-	}
+	H.next = H.m;
+	H.next.nprefer = 0;
+	for (size_t i = 0; !c->s.in_null && !c->s.in_bad && r.rc == 0 &&
+	     i < r.incount && i < M_INMAX && H.next.nprefer < 64; i++)
+		if (r.in[i].address && !r.in[i].content)
+			H.next.prefer[H.next.nprefer++] = (uintptr_t)r.in[i].address;
+	m_stats_on = true; /* this is the sync that counts */
+	m_sync(&H.next, &c->s);
+	H.next.nprefer = 0;
 	ok = check_sync(c, &r, &c->s);
 	if (ok && !c->s.in_null && !c->s.in_bad)
 		ok = learn(&c->s, &r);
@@ -893,7 +895,9 @@ static void plan_sync(struct x_cmd *c, int proc)
 	struct m_sync *s = &c->s;
 	s->proc = proc;
 	H.next = H.m;
+	m_stats_on = false; /* counted when it runs (run_sync) */
 	m_sync(&H.next, s);
+	m_stats_on = true;
 	if (s->would_wait)
 		c->call = pick(2) ? CALL_T_ZERO : CALL_T_MS;
 	else
@@ -939,6 +943,7 @@ static bool step_sync(int proc)
 	 * (LeakSanitizer would see them): such a step is not taken. */
 	if (m_cycle(&H.next)) {
 		say(" -- skipped: it would queue pipes in each other");
+		h_cycles++;
 		return true;
 	}
 	if (H.next.died_moving &&
@@ -1170,10 +1175,19 @@ static bool step_end(int w, bool quiet)
 	c.end_how = quiet ? END_RETURN : (int)pick(4);
 	c.final = c.end_how == END_EXIT || c.end_how == END_ABORT ?
 		object(w, 0) : 0;
+	/* Now and then a pipe it receives from (not its input): a move by
+	 * trindle_exit()/trindle_abort(). */
+	if (c.final && pick(3) == 0) {
+		uintptr_t x = own_pipe(w);
+		int id = m_find(&H.m, x);
+		if (id >= 0 && H.m.o[id].worker != w)
+			c.final = x;
+	}
 	plan_sync(&c, w);
 	if (m_cycle(&H.next) || (H.next.died_moving &&
 	    (H.m.known & M_KNOWN_CARRIER_DIES_BEFORE_RELEASE))) {
 		say(" -- would queue pipes in each other (or known bug 64); only drains:\n         ");
+		h_cycles++;
 		c.s.nout = 0;
 		put(&c.s, input, 0);
 		plan_sync(&c, w);
@@ -1359,6 +1373,16 @@ unsigned long h_run(struct h_src *src, unsigned long steps, bool log)
 		return mismatch("could not release the hidden pipe"), H.step;
 	if (H.log && H.loglen && getenv("TRINDLE_MODEL_LOG"))
 		fprintf(stderr, "%s", H.logbuf);
+	if (getenv("TRINDLE_MODEL_STATS"))
+		fprintf(stderr, "pipe moves %lu (%lu apart from their release), "
+			"received by the root %lu, by workers %lu; failed: "
+			"through itself %lu, of an input %lu; killed by their "
+			"carrier %lu; by a worker's end (pipes it received or "
+			"made) %lu; moved by trindle_exit %lu; steps skipped "
+			"for a cycle %lu\n", m_stats.moves, m_stats.moves_apart,
+			m_stats.to_root, m_stats.to_worker, m_stats.self_fail,
+			m_stats.input_fail, m_stats.carrier_kills,
+			m_stats.end_kills, m_stats.exit_moves, h_cycles);
 	free(H.logbuf);
 	H.logbuf = NULL;
 	H.logcap = 0;
