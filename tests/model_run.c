@@ -1177,12 +1177,13 @@ static bool step_end(int w, bool quiet)
 		object(w, 0) : 0;
 	/* Now and then a pipe it receives from (not its input): a move by
 	 * trindle_exit()/trindle_abort(). */
-	if (c.final && pick(3) == 0) {
-		uintptr_t x = own_pipe(w);
-		int id = m_find(&H.m, x);
-		if (id >= 0 && H.m.o[id].worker != w)
-			c.final = x;
-	}
+	int mine[M_OBJS], nmine = 0;
+	for (int i = 0; i < H.m.nobj; i++)
+		if (H.m.o[i].kind == M_PIPE && H.m.o[i].live &&
+		    H.m.o[i].creator == w && H.m.o[i].worker != w)
+			mine[nmine++] = i;
+	if (c.final && nmine && pick(2) == 0)
+		c.final = H.m.o[mine[pick((uint32_t)nmine)]].addr;
 	plan_sync(&c, w);
 	if (m_cycle(&H.next) || (H.next.died_moving &&
 	    (H.m.known & M_KNOWN_CARRIER_DIES_BEFORE_RELEASE))) {
