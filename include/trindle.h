@@ -118,7 +118,7 @@ enum {
 	TRINDLE_ACCESS_WRITE = 2,    /* may write them (sole holder only) */
 	TRINDLE_ACCESS_EXECUTE = 4,  /* may run code in it */
 	TRINDLE_ACCESS_SEND = 8,     /* may send messages into the pipe */
-	TRINDLE_ACCESS_RECEIVE = 16, /* may receive from it (its creator only) */
+	TRINDLE_ACCESS_RECEIVE = 16, /* may receive from it (its receiver only) */
 };
 
 /** One source buffer of trindle_allocate(). */
@@ -188,7 +188,7 @@ typedef struct trindle_fault {
  * Returns a mask of TRINDLE_ACCESS_* bits:
  *  - a segment held alone: READ|WRITE; held by two or more holders (a
  *    message in flight counts as a holder): READ; extended: READ|EXECUTE;
- *  - a pipe: SEND, plus RECEIVE for its creator; 0 once the pipe is dead;
+ *  - a pipe: SEND, plus RECEIVE for its receiver; 0 once the pipe is dead;
  *  - any address inside the program's or a loaded library's code, or inside
  *    an extended segment the caller holds: READ|EXECUTE;
  *  - anything else (NULL, a pointer into the middle of a data segment, an
@@ -397,9 +397,25 @@ TRINDLE_PUBLIC trindle_segment_t trindle_allocate(size_t count,
 /**
  * trindle_pipe - make a pipe with room for queue_items messages.
  *
- * The caller is its creator and holds SEND|RECEIVE; nobody else can ever
- * receive from it.  Sending the pipe as a message's content gives the
- * receiver SEND.  When the creator releases it, the pipe dies: the objects
+ * The caller is its creator and its receiver, and holds SEND|RECEIVE;
+ * only the receiver can receive from it.  Sending the pipe as a message's
+ * content gives the receiver of that message SEND.
+ *
+ * The receive right moves: the receiver's send of the pipe followed by its
+ * release in the same trindle_sync() (a *move*, as for a segment) hands it
+ * to whoever takes that message, with the queue intact.  That process then
+ * holds SEND|RECEIVE and is the receiver in every sense (its release or
+ * its end kills the pipe); the other holders keep SEND and notice nothing,
+ * and their sends go on succeeding while the message is on its way, when
+ * nobody can receive from the pipe.  If the pipe carrying that message
+ * dies with it queued, the moved pipe dies too.  Two moves fail (the send
+ * and its release both, nothing changes): through the pipe itself, and of
+ * a worker's own input pipe, which dies with its worker.  Pipes moved into
+ * each other's queues in a cycle can never be received from again, and
+ * stay until the program ends.  A SEND holder's send and release pass its
+ * SEND on.
+ *
+ * When the receiver releases the pipe, the pipe dies: the objects
  * queued in it are released, and every other holder loses SEND at once and
  * receives, once, the notice { address = pipe, content = NULL }.  A dead
  * pipe is not a live object: a holder's release of it fails, and the
@@ -426,17 +442,19 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_pipe(size_t queue_items);
  *    WRITE on a segment it now shares by the time the call returns.  It
  *    fails if the pipe is full or dead or a right is missing.
  *  - { pipe, NULL }: a receive request: deliver, in this call, messages
- *    queued on pipe (the caller must be its creator).
+ *    queued on pipe (the caller must be its receiver).
  *  - { NULL, object }: release the caller's access to object.  The
- *    creator's release of a pipe kills it; a receive request for that pipe
- *    earlier in the same call is dropped with it (nothing is delivered
- *    from it, and the call does not wait on it).
+ *    receiver's release of a pipe kills it; a receive request for that
+ *    pipe earlier in the same call is dropped with it (nothing is delivered
+ *    from it, and the call does not wait on it), and so is one for a pipe
+ *    the call moves away.
  *  - { NULL, NULL }: not a message; it fails.
  *
  * A send followed in the same call by a release of the same object is a
  * *move*: the receiver ends up the sole holder, with WRITE, and no
- * protection change (no system call) happens.  The release need not come
- * right after the send; when a segment is sent more than once before its
+ * protection change (no system call) happens; for a pipe the caller
+ * receives on, the receive right goes (see trindle_pipe()).  The release
+ * need not come right after the send; when an object is sent more than once before its
  * first release, the last of those sends is the move and the others are
  * shares.  A send that no release of the same object follows is a share,
  * whatever else the outbox releases.  A move is all or nothing:
@@ -466,10 +484,8 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_pipe(size_t queue_items);
  * its holder more than one notice over time.  An extended segment gives
  * none (a notice promises WRITE).
  *
- * A creator's send of its own pipe followed by its release does not hand
- * the pipe over: the release kills it, and the message carries a dead
- * pipe.  When a send fails, every later release of the same object in the
- * same call fails too (segment or pipe), so a creator's release that fails
+ * When a send fails, every later release of the same object in the same
+ * call fails too (segment or pipe), so a receiver's release that fails
  * this way leaves the pipe alive, with its receive request.
  *
  * Blocking: the call waits only when in has room, out held at least one

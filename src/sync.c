@@ -159,20 +159,24 @@ static bool do_release(struct process *p, trindle_object_t content)
 
 	if (!c)
 		return false;
+	if (c->mark_epoch == p->epoch) {
+		if (c->marks & CAP_SEND_FAILED)
+			return false; /* a move is all or nothing */
+		if (c->marks & CAP_MOVED) {
+			/* The message took this hold over already (a pipe
+			 * may have died with it since: see charge()). */
+			struct object *o = c->obj;
+			trindle__cap_remove(&p->caps, c);
+			if (o->kind == OBJECT_PIPE)
+				trindle__pipe_unref((struct pipe *)o);
+			return true;
+		}
+	}
 	/* A dead pipe is not a live object: releasing it fails, and its
 	 * closure notice, still queued, ends the hold. */
 	if (c->obj->kind == OBJECT_PIPE &&
 	    trindle__pipe_dead((struct pipe *)c->obj))
 		return false;
-	if (c->mark_epoch == p->epoch) {
-		if (c->marks & CAP_SEND_FAILED)
-			return false; /* a move is all or nothing */
-		if (c->marks & CAP_MOVED) {
-			/* The message took this hold over already. */
-			trindle__cap_remove(&p->caps, c);
-			return true;
-		}
-	}
 	if (c->obj->kind == OBJECT_PIPE && (c->rights & TRINDLE_ACCESS_RECEIVE))
 		drop_request(p, (struct pipe *)c->obj); /* it dies now */
 	trindle__process_release_cap(p, c);
@@ -371,8 +375,11 @@ static struct object *charge(struct process *p, struct cap *c, bool move)
 		}
 		/* The receive right, with the receiver's reference: nobody
 		 * receives from it (not even a request of this sync) until
-		 * the message is taken. */
+		 * the message is taken.  Until the release that completes
+		 * the move, the capability keeps a reference of its own:
+		 * the carrier may die in between, and the pipe with it. */
 		drop_request(p, pipe);
+		trindle__pipe_ref(pipe);
 		trindle__pipe_set_receiver(pipe, NULL);
 		return trindle__pipe_receive_msg(pipe);
 	}
@@ -435,7 +442,10 @@ static enum send_result do_send(struct process *p, struct send_state *st,
 	if (st->npending == PENDING_MAX)
 		publish_pending(p, st);
 	if (move && adjacent) {
+		struct object *o = c->obj;
 		trindle__cap_remove(&p->caps, c);
+		if (o->kind == OBJECT_PIPE)
+			trindle__pipe_unref((struct pipe *)o); /* charge()'s */
 		return SEND_AND_RELEASE_DONE;
 	}
 	if (move)
@@ -513,6 +523,7 @@ static void adopt_receive(struct process *p, struct pipe *pipe)
 {
 	struct cap *c = trindle__cap_find(&p->caps, pipe);
 
+	pipe->last_served = 0; /* never served by this receiver */
 	trindle__pipe_set_receiver(pipe, &p->holder);
 	if (c) {
 		c->rights = TRINDLE_ACCESS_SEND | TRINDLE_ACCESS_RECEIVE;

@@ -69,6 +69,32 @@ static bool cores_are_busy(void)
 		atomic_load_explicit(&online_cpus, memory_order_relaxed);
 }
 
+/*
+ * Threads of other programs are invisible to that count, but they show
+ * when a spinning waiter loses its core: between two of its checks, a few
+ * microseconds apart, the clock jumps (a yield that let another thread run
+ * for its time slice, or a preemption).  Then the machine has more
+ * runnable threads than cores, and every microsecond spun is taken from
+ * one of them, maybe the very thread we wait for: the waiter sleeps at
+ * once, and so does every waiter for a while after (CONTENDED_HOLD_NS),
+ * when the next spin looks again.
+ */
+#define PREEMPTED_NS 50000
+#define CONTENDED_HOLD_NS 20000000
+static _Atomic int64_t contended_until;
+
+static bool machine_contended(int64_t now)
+{
+	return now < atomic_load_explicit(&contended_until,
+			memory_order_relaxed);
+}
+
+static void note_contention(int64_t now)
+{
+	atomic_store_explicit(&contended_until, now + CONTENDED_HOLD_NS,
+			memory_order_relaxed);
+}
+
 /* Busy-waits with pause for a few microseconds, then yields the core
  * between checks until until_ns: with more runnable threads than cores,
  * the thread we wait for may need this very core to make progress. */
@@ -76,17 +102,29 @@ static bool cores_are_busy(void)
 
 static bool spin(wait_ready_fn ready, void *arg, int64_t until_ns)
 {
-	int64_t start = trindle__now_ns();
+	int64_t start = trindle__now_ns(), last = start;
 
+	if (machine_contended(start))
+		return ready(arg);
 	for (unsigned i = 1;; i++) {
 		if (ready(arg))
 			return true;
 		if ((i & 63) == 0) {
 			int64_t now = trindle__now_ns();
+			if (now - last >= PREEMPTED_NS) {
+				note_contention(now);
+				return false;
+			}
+			last = now;
 			if (now >= until_ns || cores_are_busy())
 				return false;
 			if (now - start >= PAUSE_SPIN_NS) {
 				sched_yield();
+				last = trindle__now_ns();
+				if (last - now >= PREEMPTED_NS) {
+					note_contention(last);
+					return false;
+				}
 				continue;
 			}
 		}

@@ -172,6 +172,22 @@ static void test_pipe_moved_into_a_dying_carrier_dies(void **state)
 	assert_int_equal(t_release(keep), 0);
 }
 
+/* A pipe moved into a carrier that the same outbox kills before the
+ * move's release: the pipe dies with the carrier, and the release that
+ * completes the move still succeeds, once (it read the freed pipe). */
+static void test_carrier_killed_between_a_move_and_its_release(void **state)
+{
+	trindle_pipe_t p = t_pipe(2), q = t_pipe(2);
+	trindle_message_t out[3] = { { q, p }, { NULL, q }, { NULL, p } };
+	trindle_mailbox_t o = { 3, out };
+
+	assert_int_equal(trindle_sync(&o, NULL), 0);
+	assert_int_equal(o.count, 0);
+	assert_int_equal(trindle_access(p), 0);
+	assert_int_equal(trindle_access(q), 0);
+	assert_int_equal(t_release(p), 1);
+}
+
 /* Worker: ends with a new segment as its final object. */
 static void finish_with_a_segment(trindle_pipe_t input)
 {
@@ -391,6 +407,7 @@ int main(void)
 		cmocka_unit_test_setup(test_request_then_release_of_the_same_pipe, t_drop_notices),
 		cmocka_unit_test_setup(test_request_then_move_of_the_same_pipe, t_drop_notices),
 		cmocka_unit_test_setup(test_pipe_moved_into_a_dying_carrier_dies, t_drop_notices),
+		cmocka_unit_test_setup(test_carrier_killed_between_a_move_and_its_release, t_drop_notices),
 		cmocka_unit_test_setup(test_completion_past_capacity_leaves_no_extra_room, t_drop_notices),
 		cmocka_unit_test_setup(test_release_of_a_dead_pipe_fails_and_the_notice_comes, t_drop_notices),
 		cmocka_unit_test_setup(test_worker_end_posts_notices_before_letting_go, t_drop_notices),
