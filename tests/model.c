@@ -33,12 +33,14 @@
  *    at the room left (it fills no run, settles nothing);
  *  - between a move's send and its release (not adjacent), the mover no
  *    longer holds RECEIVE: a receive request there fails; a release that
- *    completes a move succeeds even if the carrier died meanwhile;
+ *    completes a move succeeds even if the carrier died meanwhile (the
+ *    move went through; the mover gets no closure notice: main caee84d);
  *  - a moved pipe counts as never served by its new receiver (fairness);
  *  - trindle_exit(X) with X the out pipe itself, held with RECEIVE: the
  *    move cannot be made, so X is released (it dies);
  *  - pipes that die together (a worker's end, or carried in a dying pipe)
- *    post their closure notices in an order left open (m_note.loose);
+ *    post their closure notices in an order left open (m_note.loose): the
+ *    harness has the model take them in the library's order;
  *  - an extended segment gives no sole-holder notice (a notice promises
  *    WRITE), and READ|EXECUTE covers its whole pages;
  *  - a worker's final object goes to out (err) only while the worker holds
