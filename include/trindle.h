@@ -408,9 +408,16 @@ TRINDLE_PUBLIC trindle_segment_t trindle_allocate(size_t count,
  * its end kills the pipe); the other holders keep SEND and notice nothing,
  * and their sends go on succeeding while the message is on its way, when
  * nobody can receive from the pipe.  If the pipe carrying that message
- * dies with it queued, the moved pipe dies too.  Two moves fail (the send
- * and its release both, nothing changes): through the pipe itself, and of
- * a worker's own input pipe, which dies with its worker.  Pipes moved into
+ * dies with it queued, the moved pipe dies too (and when that happens in
+ * the mover's own outbox, between the move's send and its release, the
+ * release still succeeds: the mover's hold ended with the move, so it gets
+ * no closure notice).  From the move's send on, a receive request for the
+ * pipe in the same call fails.  Two moves fail (the send and its release
+ * both, nothing changes, and the target is not taken for full): through
+ * the pipe itself, and of a worker's own input pipe, which dies with its
+ * worker.  A worker that ends with trindle_exit() or trindle_abort() of a
+ * pipe it receives on moves it to the out or err pipe's receiver, unless
+ * that pipe is the one it gives: then it dies as the worker ends.  Pipes moved into
  * each other's queues in a cycle can never be received from again, and
  * stay until the program ends.  A SEND holder's send and release pass its
  * SEND on.

@@ -50,6 +50,7 @@ void trindle__process_free(struct process *p)
 	p->root = false;
 	p->input = p->out = p->err = p->keeper = NULL;
 	p->entry = NULL;
+	p->cache.closed = false; /* a pooled process starts with an open cache */
 	p->final = NULL;
 	p->final_target = FINAL_NONE;
 	pthread_mutex_lock(&pool_lock);
@@ -460,6 +461,9 @@ void trindle__process_end(struct process *p, trindle_object_t final,
 	struct object *input = NULL;
 	uint8_t input_rights = 0;
 
+	/* Before its input pipe's death tells anyone that p ended, no slot p
+	 * destroyed may stay open. */
+	trindle__slot_cache_close(&p->cache);
 	if (final && (c = trindle__cap_find(&p->caps, final)) != NULL) {
 		struct pipe *to = completion_pipe(p, target);
 		if (to)
@@ -490,8 +494,6 @@ void trindle__process_end(struct process *p, trindle_object_t final,
 	}
 	release_all(p, false);
 	trindle__process_settle(p);
-	/* Slots p destroyed and kept open for itself close now. */
-	trindle__slot_cache_flush(&p->cache);
 	/* The out and err pipes' memory was kept from reuse while p could
 	 * deliver to them (see trindle__process_set_completion). */
 	if (p->out)

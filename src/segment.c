@@ -756,7 +756,8 @@ static bool cacheable_locked(const struct slot_cache *c, struct segment *s,
 {
 	size_t b = s->pages * trindle__page_size();
 
-	if (!c || strict_mode || c->count + *slots == SLOT_CACHE_SLOTS ||
+	if (!c || c->closed || strict_mode ||
+	    c->count + *slots == SLOT_CACHE_SLOTS ||
 	    c->bytes + *bytes + b > cache_limit())
 		return false;
 	if (atomic_load_explicit(&s->applied, memory_order_relaxed) !=
@@ -798,6 +799,12 @@ void trindle__slot_cache_flush(struct slot_cache *c)
 		close_and_recycle(c->slot[i]);
 	c->count = 0;
 	c->bytes = 0;
+}
+
+void trindle__slot_cache_close(struct slot_cache *c)
+{
+	trindle__slot_cache_flush(c);
+	c->closed = true;
 }
 
 static void settle_chunk(struct segment **v, size_t n,

@@ -88,10 +88,14 @@ struct slot_cache {
 	struct segment *slot[SLOT_CACHE_SLOTS]; /* oldest first */
 	size_t count;
 	size_t bytes;
+	bool closed;   /* its process is ending: it keeps nothing more */
 };
 
-/* Protects and recycles every slot of the cache (a process's end). */
+/* Protects and recycles every slot of the cache. */
 void trindle__slot_cache_flush(struct slot_cache *c);
+/* The same, for good: a process that ends closes its cache before anyone
+ * can learn of its end, and what it destroys after is not kept open. */
+void trindle__slot_cache_close(struct slot_cache *c);
 
 /* TRINDLE_DEBUG=strict: no cache; every destroyed segment faults. */
 void trindle__segment_set_strict(bool strict);

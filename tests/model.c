@@ -26,9 +26,21 @@
  *    that call fail, pipes included, not only the release of a move;
  *  - a creator's release that fails (a send of that pipe failed) leaves
  *    the pipe and its receive request alone;
- *  - sending a pipe and then releasing it as its creator is no move: the
- *    pipe dies and the message carries a dead pipe (the contract page's
- *    pipe move is not in trindle.h, nor in the library);
+ *  - a pipe moved by the process holding RECEIVE on it (the last send of
+ *    it before its first release; issue 14, SPEC-14 A) hands RECEIVE over
+ *    with the queue intact; a move through the pipe itself, or of a
+ *    worker's own input, fails (send and release) before the send looks
+ *    at the room left (it fills no run, settles nothing);
+ *  - between a move's send and its release (not adjacent), the mover no
+ *    longer holds RECEIVE: a receive request there fails; a release that
+ *    completes a move succeeds even if the carrier died meanwhile (the
+ *    move went through; the mover gets no closure notice: main caee84d);
+ *  - a moved pipe counts as never served by its new receiver (fairness);
+ *  - trindle_exit(X) with X the out pipe itself, held with RECEIVE: the
+ *    move cannot be made, so X is released (it dies);
+ *  - pipes that die together (a worker's end, or carried in a dying pipe)
+ *    post their closure notices in an order left open (m_note.loose): the
+ *    harness has the model take them in the library's order;
  *  - an extended segment gives no sole-holder notice (a notice promises
  *    WRITE), and READ|EXECUTE covers its whole pages;
  *  - a worker's final object goes to out (err) only while the worker holds
@@ -40,6 +52,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+struct m_stats m_stats;
+bool m_stats_on = true;
+#define COUNT(x) (m_stats.x += m_stats_on)
 
 void m_init(struct model *m, size_t page)
 {
@@ -156,7 +172,8 @@ static void push_note(struct model *m, int proc, int kind, int obj)
 		m->overflow = true;
 		return;
 	}
-	p->notes[p->nnotes++] = (struct m_note){ kind, obj };
+	p->notes[p->nnotes++] = (struct m_note){ kind, obj,
+		kind == M_NOTE_DIED && m->loose_now };
 }
 
 /* A hold on segment id went away (a release, or a dropped message). */
@@ -193,25 +210,50 @@ static void settle(struct model *m)
 	}
 }
 
-/* The creator (actor) releases pipe id: it dies. */
+/* Pipe id dies: its RECEIVE holder (actor) released it or ended, or
+ * (actor -1) the pipe carrying its RECEIVE died.  What it queued is
+ * released; a pipe whose RECEIVE it queued dies too. */
 static void kill_pipe(struct model *m, int actor, int id)
 {
 	struct m_obj *o = &m->o[id];
 	int q[M_QMAX], n = o->qlen;
+	bool mv[M_QMAX], was_loose = m->loose_now;
 
 	memcpy(q, o->q, sizeof(int) * (size_t)n);
+	memcpy(mv, o->qmove, sizeof(bool) * (size_t)n);
 	o->live = false;
-	m->p[actor].hold[id] = false;
+	o->creator = -1;
+	if (actor >= 0)
+		m->p[actor].hold[id] = false;
+	for (int k = 0; k < n; k++)
+		if (mv[k])
+			m->loose_now = true;
+	if (actor < 0)
+		m->loose_now = true;
+	for (int p = 0; p < M_PROCS; p++)
+		if (m->p[p].moving[id])
+			m->died_moving = true;
+	/* Its holders' notices, then what it queued goes (pipes whose
+	 * RECEIVE it carried die after it).  A process in the middle of
+	 * moving it (its release still to come in the same sync) is letting
+	 * go already: no notice. */
+	for (int p = 0; p < M_PROCS; p++)
+		if (p != actor && m->p[p].alive && m->p[p].hold[id] &&
+		    !m->p[p].moving[id])
+			push_note(m, p, M_NOTE_DIED, id);
 	for (int k = 0; k < n; k++) {
 		o->qlen = n - k - 1;
 		memmove(o->q, o->q + 1, sizeof(int) * (size_t)o->qlen);
+		memmove(o->qmove, o->qmove + 1, sizeof(bool) * (size_t)o->qlen);
 		if (m->o[q[k]].kind == M_SEG)
 			segment_lost_hold(m, q[k]);
+		else if (mv[k] && m->o[q[k]].live) {
+			COUNT(carrier_kills);
+			kill_pipe(m, -1, q[k]);
+		}
 	}
 	o->qlen = 0;
-	for (int p = 0; p < M_PROCS; p++)
-		if (p != actor && m->p[p].alive && m->p[p].hold[id])
-			push_note(m, p, M_NOTE_DIED, id);
+	m->loose_now = was_loose;
 }
 
 /* proc's hold on pipe id ended (a release, or its closure notice). */
@@ -241,24 +283,53 @@ static void release_hold(struct model *m, int proc, int id)
 		hold_ended(m, proc, id);
 }
 
-static bool enqueue(struct model *m, int pipe, int obj)
+/* Queues obj in pipe; move: the message carries obj's RECEIVE. */
+static bool enqueue(struct model *m, int pipe, int obj, bool move)
 {
 	struct m_obj *o = &m->o[pipe];
 	if (o->qlen == M_QMAX) {
 		m->overflow = true;
 		return false;
 	}
+	o->qmove[o->qlen] = move;
 	o->q[o->qlen++] = obj;
+	if (move)
+		m->o[obj].creator = -1;
 	return true;
 }
 
-static int dequeue(struct model *m, int pipe)
+static int dequeue(struct model *m, int pipe, bool *move)
 {
 	struct m_obj *o = &m->o[pipe];
 	int x = o->q[0];
+	*move = o->qmove[0];
 	o->qlen--;
 	memmove(o->q, o->q + 1, sizeof(int) * (size_t)o->qlen);
+	memmove(o->qmove, o->qmove + 1, sizeof(bool) * (size_t)o->qlen);
 	return x;
+}
+
+bool m_cycle(const struct model *m)
+{
+	int carrier[M_OBJS];
+
+	for (int i = 0; i < m->nobj; i++)
+		carrier[i] = -1;
+	for (int i = 0; i < m->nobj; i++) {
+		const struct m_obj *o = &m->o[i];
+		for (int k = 0; o->kind == M_PIPE && k < o->qlen; k++)
+			if (o->qmove[k])
+				carrier[o->q[k]] = i;
+	}
+	for (int x = 0; x < m->nobj; x++) {
+		int at = carrier[x];
+		for (int hops = 0; at >= 0 && hops < m->nobj; hops++) {
+			if (at == x)
+				return true;
+			at = carrier[at];
+		}
+	}
+	return false;
 }
 
 bool m_launch_ok(const struct model *m, int proc, uintptr_t out,
@@ -329,20 +400,35 @@ void m_end(struct model *m, int w, int f, bool to_err)
 			target = now;
 	}
 
-	/* The final object is moved to out or err, even past capacity. */
+	/* The final object is moved to out or err, even past capacity; a
+	 * pipe it holds RECEIVE on (not its input) goes with its RECEIVE,
+	 * unless that pipe is out (err) itself: then it is released. */
+	bool mv = !(m->known & M_KNOWN_PIPE_MOVE_KILLS) &&
+		f >= 0 && m->o[f].kind == M_PIPE && m->o[f].live &&
+		m->o[f].creator == w && f != p->input;
 	if (f >= 0 && p->hold[f] && target >= 0 && p->hold[target] &&
-	    m->o[target].live && enqueue(m, target, f)) {
+	    m->o[target].live && !(mv && f == target) &&
+	    enqueue(m, target, f, mv)) {
 		if (m->o[f].kind == M_SEG) {
 			p->hold[f] = false;
 			m->o[f].notify = -1;
 		}
+		if (mv) {
+			p->hold[f] = false;
+			COUNT(exit_moves);
+		}
 	}
-	/* Then what it held goes: pipes it made die (their closure notices go
-	 * out at once), segments are let go (notices when it settles)... */
+	/* Then what it held goes: pipes it holds RECEIVE on die (their
+	 * closure notices go out at once, in an order left open), segments
+	 * are let go (notices when it settles)... */
+	m->loose_now = true;
 	for (int i = 0; i < m->nobj; i++)
 		if (p->hold[i] && m->o[i].kind == M_PIPE && i != p->input &&
-		    m->o[i].creator == w && m->o[i].live)
+		    m->o[i].creator == w && m->o[i].live) {
+			COUNT(end_kills);
 			release_hold(m, w, i);
+		}
+	m->loose_now = false;
 	for (int i = 0; i < m->nobj; i++)
 		if (p->hold[i] && m->o[i].kind == M_SEG)
 			release_hold(m, w, i);
@@ -379,24 +465,66 @@ static bool note_valid(struct model *m, int proc, const struct m_note *n,
 	return true;
 }
 
-size_t m_take_notices(struct model *m, int proc, struct m_msg *in, size_t cap)
+/* Puts each run of loose closure notices of p in the order of
+ * m->prefer (those it names first, in its order; the others after). */
+static void prefer_order(struct model *m, struct m_proc *p)
+{
+	static struct m_note tmp[M_NOTES];
+	static bool used[M_NOTES];
+
+	for (int i = 0; i < p->nnotes;) {
+		int j = i, n = 0;
+		while (j < p->nnotes && p->notes[j].kind == M_NOTE_DIED &&
+		       p->notes[j].loose)
+			j++;
+		if (j - i < 2) {
+			i = j > i ? j : i + 1;
+			continue;
+		}
+		memset(used, 0, sizeof(used));
+		for (size_t d = 0; d < m->nprefer; d++)
+			for (int k = i; k < j; k++)
+				if (!used[k - i] &&
+				    m->o[p->notes[k].obj].addr == m->prefer[d]) {
+					tmp[n++] = p->notes[k];
+					used[k - i] = true;
+					break;
+				}
+		for (int k = i; k < j; k++)
+			if (!used[k - i])
+				tmp[n++] = p->notes[k];
+		memcpy(p->notes + i, tmp, sizeof(tmp[0]) * (size_t)n);
+		i = j;
+	}
+}
+
+size_t m_take_notices(struct model *m, int proc, struct m_msg *in, bool *loose,
+		      size_t cap)
 {
 	struct m_proc *p = &m->p[proc];
 	size_t got = 0;
 	int k = 0;
 
+	if (m->nprefer)
+		prefer_order(m, p);
+
 	while (got < cap && k < p->nnotes) {
 		struct m_note n = p->notes[k++];
-		if (note_valid(m, proc, &n, &in[got]))
-			got++;
+		if (!note_valid(m, proc, &n, &in[got]))
+			continue;
+		if (loose)
+			loose[got] = n.loose;
+		got++;
 	}
 	p->nnotes -= k;
 	memmove(p->notes, p->notes + k, sizeof(p->notes[0]) * (size_t)p->nnotes);
 	return got;
 }
 
-/* The receiver adopts object x that came through pipe. */
-static void adopt(struct model *m, int proc, int pipe, int x, struct m_msg *msg)
+/* The receiver adopts object x that came through pipe (move: with its
+ * RECEIVE). */
+static void adopt(struct model *m, int proc, int pipe, int x, bool move,
+		  struct m_msg *msg)
 {
 	struct m_proc *p = &m->p[proc];
 	struct m_obj *o = &m->o[x];
@@ -406,6 +534,21 @@ static void adopt(struct model *m, int proc, int pipe, int x, struct m_msg *msg)
 		/* Held already: it counts once, and no notice. */
 		p->hold[x] = true;
 		o->notify = -1;
+		return;
+	}
+	if (move && o->live) {
+		if (proc)
+			COUNT(to_worker);
+		else
+			COUNT(to_root);
+		/* SEND|RECEIVE (a SEND it held counts once); never served by
+		 * its new receiver. */
+		p->hold[x] = true;
+		o->creator = proc;
+		if (m->known & M_KNOWN_MOVED_PIPE_KEEPS_STAMP)
+			o->stamp_unknown = true;
+		else
+			o->last_served = 0;
 		return;
 	}
 	if (!p->hold[x] && o->live)
@@ -436,12 +579,15 @@ static size_t receive(struct model *m, int proc, int *req, int nreq,
 	if (nreq == 1) {
 		int pipe = req[0];
 		while (got < max && m->o[pipe].qlen) {
-			ids[got] = dequeue(m, pipe);
-			adopt(m, proc, pipe, ids[got], &in[got]);
+			bool mv;
+			ids[got] = dequeue(m, pipe, &mv);
+			adopt(m, proc, pipe, ids[got], mv, &in[got]);
 			got++;
 		}
-		if (got)
+		if (got) {
 			m->o[pipe].last_served = ++p->clock;
+			m->o[pipe].stamp_unknown = false;
+		}
 		return got;
 	}
 	for (int i = 1; i < nreq; i++) {
@@ -459,10 +605,12 @@ static size_t receive(struct model *m, int proc, int *req, int nreq,
 			int pipe = req[i];
 			if (!m->o[pipe].qlen)
 				continue;
-			ids[got] = dequeue(m, pipe);
-			adopt(m, proc, pipe, ids[got], &in[got]);
+			bool mv;
+			ids[got] = dequeue(m, pipe, &mv);
+			adopt(m, proc, pipe, ids[got], mv, &in[got]);
 			got++;
 			m->o[pipe].last_served = ++p->clock;
+			m->o[pipe].stamp_unknown = false;
 			progress = true;
 		}
 	}
@@ -489,7 +637,17 @@ static void end_run(struct model *m, struct out_state *st)
 	st->run = 0;
 }
 
-/* The last send before the first release of a segment moves it. */
+/* Does proc hold RECEIVE on live pipe id? */
+static bool receiver_of(const struct model *m, int proc, int id)
+{
+	if (m->known & M_KNOWN_PIPE_MOVE_KILLS)
+		return false;
+	return m->o[id].kind == M_PIPE && m->o[id].live &&
+		m->o[id].creator == proc && m->p[proc].hold[id];
+}
+
+/* The last send before the first release of a segment, or of a pipe the
+ * process holds RECEIVE on, moves it. */
 static void plan(const struct model *m, int proc, const struct m_sync *s,
 		 struct out_state *st)
 {
@@ -498,8 +656,8 @@ static void plan(const struct model *m, int proc, const struct m_sync *s,
 	for (size_t i = 0; i < s->nout; i++) {
 		const struct m_msg *g = &s->out[i];
 		int c = m_find(m, g->content);
-		if (g->address || c < 0 || m->o[c].kind != M_SEG ||
-		    !m->p[proc].hold[c])
+		if (g->address || c < 0 || !m->p[proc].hold[c] ||
+		    (m->o[c].kind != M_SEG && !receiver_of(m, proc, c)))
 			continue;
 		bool first = true;
 		for (size_t k = 0; k < i; k++)
@@ -514,54 +672,6 @@ static void plan(const struct model *m, int proc, const struct m_sync *s,
 			}
 		}
 	}
-}
-
-static bool do_send(struct model *m, const struct m_sync *s, size_t i,
-		    struct out_state *st, bool *took_next)
-{
-	int proc = s->proc;
-	struct m_proc *p = &m->p[proc];
-	const struct m_msg *g = &s->out[i];
-	int pipe = m_find(m, g->address), c = m_find(m, g->content);
-
-	if (g->address != st->run) {
-		end_run(m, st);
-		st->run = g->address;
-	}
-	if (c < 0 || !p->hold[c])
-		return false;
-	bool ok = pipe >= 0 && m->o[pipe].kind == M_PIPE && p->hold[pipe] &&
-		m->o[pipe].live &&
-		!(m->o[c].kind == M_PIPE && !m->o[c].live);
-	if (ok && st->full[pipe])
-		ok = false;
-	if (ok) {
-		st->entered = true;
-		if (m->o[pipe].qlen >= (int)m->o[pipe].cap) {
-			st->full[pipe] = true;
-			ok = false;
-		}
-	}
-	if (!ok) {
-		st->fail_send[c] = true;
-		return false;
-	}
-	if (!enqueue(m, pipe, c))
-		return false;
-	if (m->o[c].kind != M_SEG)
-		return true;
-	m->o[c].notify = -1;
-	bool adjacent = i + 1 < s->nout && !s->out[i + 1].address &&
-		s->out[i + 1].content == g->content;
-	if (st->fail_send[c] || (!adjacent && st->move_send[c] != (int)i))
-		return true; /* a share */
-	if (adjacent) {
-		p->hold[c] = false;
-		*took_next = true;
-	} else {
-		p->moving[c] = true;
-	}
-	return true;
 }
 
 static void drop_requests(const struct model *m, struct out_state *st,
@@ -582,6 +692,82 @@ static void drop_requests(const struct model *m, struct out_state *st,
 	st->nreq = k;
 }
 
+static bool do_send(struct model *m, const struct m_sync *s, size_t i,
+		    struct out_state *st, bool *took_next)
+{
+	int proc = s->proc;
+	struct m_proc *p = &m->p[proc];
+	const struct m_msg *g = &s->out[i];
+	int pipe = m_find(m, g->address), c = m_find(m, g->content);
+
+	if (g->address != st->run) {
+		end_run(m, st);
+		st->run = g->address;
+	}
+	if (c < 0 || !p->hold[c])
+		return false;
+	bool adjacent = i + 1 < s->nout && !s->out[i + 1].address &&
+		s->out[i + 1].content == g->content;
+	bool is_move = !st->fail_send[c] &&
+		(adjacent || st->move_send[c] == (int)i);
+	bool recv_move = is_move && receiver_of(m, proc, c);
+	/* A pipe cannot be moved through itself, nor a worker's own input
+	 * (its identity, which dies with it): the send fails, and so does
+	 * its release. */
+	if (recv_move && (pipe == c || m->o[c].worker == proc)) {
+		if (pipe == c)
+			COUNT(self_fail);
+		else
+			COUNT(input_fail);
+		st->fail_send[c] = true;
+		return false;
+	}
+	bool ok = pipe >= 0 && m->o[pipe].kind == M_PIPE && p->hold[pipe] &&
+		m->o[pipe].live &&
+		!(m->o[c].kind == M_PIPE && !m->o[c].live);
+	if (ok && st->full[pipe])
+		ok = false;
+	if (ok) {
+		st->entered = true;
+		if (m->o[pipe].qlen >= (int)m->o[pipe].cap) {
+			st->full[pipe] = true;
+			ok = false;
+		}
+	}
+	if (!ok) {
+		st->fail_send[c] = true;
+		return false;
+	}
+	if (!enqueue(m, pipe, c, recv_move))
+		return false;
+	if (recv_move) {
+		COUNT(moves);
+		m_stats.moves_apart += m_stats_on && !adjacent;
+		/* RECEIVE goes with the message; a receive request for it
+		 * earlier in the sync goes with it. */
+		if (adjacent) {
+			p->hold[c] = false;
+			drop_requests(m, st, c);
+			*took_next = true;
+		} else {
+			p->moving[c] = true;
+		}
+		return true;
+	}
+	if (m->o[c].kind != M_SEG)
+		return true;
+	m->o[c].notify = -1;
+	if (!is_move)
+		return true; /* a share */
+	if (adjacent) {
+		p->hold[c] = false;
+		*took_next = true;
+	} else {
+		p->moving[c] = true;
+	}
+	return true;
+}
+
 static bool do_release(struct model *m, int proc, uintptr_t addr,
 		       struct out_state *st)
 {
@@ -591,6 +777,15 @@ static bool do_release(struct model *m, int proc, uintptr_t addr,
 	if (c < 0 || !p->hold[c])
 		return false;
 	struct m_obj *o = &m->o[c];
+	/* The release that completes a move: even if the pipe that carries
+	 * it died since, the move's send went through. */
+	if (p->moving[c]) {
+		p->moving[c] = false;
+		p->hold[c] = false;
+		if (o->kind == M_PIPE)
+			drop_requests(m, st, c);
+		return true;
+	}
 	/* A dead pipe is not a live object: its closure notice ends the hold. */
 	if (o->kind == M_PIPE && !o->live)
 		return false;
@@ -598,11 +793,6 @@ static bool do_release(struct model *m, int proc, uintptr_t addr,
 		if (m->known & M_KNOWN_FAILED_RELEASE_DROPS_REQUEST)
 			drop_requests(m, st, c);
 		return false; /* a move is all or nothing */
-	}
-	if (p->moving[c]) {
-		p->moving[c] = false;
-		p->hold[c] = false;
-		return true;
 	}
 	if (o->kind == M_PIPE && o->creator == proc)
 		drop_requests(m, st, c); /* they die with the pipe */
@@ -634,6 +824,7 @@ void m_sync(struct model *m, struct m_sync *s)
 	int proc = s->proc;
 	bool status[M_OUTMAX];
 
+	m->died_moving = false;
 	s->rc = 0;
 	s->nfailed = 0;
 	s->ndelivered = 0;
@@ -672,7 +863,8 @@ void m_sync(struct model *m, struct m_sync *s)
 	size_t max = s->in_null ? 0 : s->incap;
 	if (!max)
 		return;
-	size_t got = m_take_notices(m, proc, s->in, max);
+	memset(s->in_loose, 0, sizeof(s->in_loose));
+	size_t got = m_take_notices(m, proc, s->in, s->in_loose, max);
 	for (size_t i = 0; i < got; i++)
 		s->in_obj[i] = -1;
 	if (got < max && st.nreq)

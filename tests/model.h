@@ -54,15 +54,25 @@ struct m_obj {
 	                   * settle of the acting process, or -1 */
 	/* pipe */
 	size_t cap;
-	int creator;      /* process, or -1 once dead */
+	int creator;      /* the process holding RECEIVE (its creator, or
+	                   * whoever received it by a move); -1 while its
+	                   * RECEIVE is in flight (a queued message with
+	                   * qmove set carries it) and once it is dead */
 	int worker;       /* the worker whose input it is, or -1 */
 	int q[M_QMAX];    /* queued contents (object ids), oldest first */
+	bool qmove[M_QMAX]; /* that message carries the pipe's RECEIVE */
 	int qlen;
 	uint64_t last_served;
+	bool stamp_unknown; /* M_KNOWN_MOVED_PIPE_KEEPS_STAMP: received by a
+	                     * move, not served since by its receiver */
 };
 
 struct m_note {
 	int kind, obj;
+	bool loose;       /* a closure notice whose order among its run of
+	                   * closure notices the contract leaves open (pipes
+	                   * dying together: at a worker's end, or with the
+	                   * pipe that carried their RECEIVE) */
 };
 
 struct m_proc {
@@ -82,6 +92,14 @@ struct model {
 	struct m_proc p[M_PROCS];
 	size_t page;
 	bool overflow;        /* ran out of room: the run stops being exact */
+	bool loose_now;       /* closure notices posted now are loose */
+	bool died_moving;     /* a pipe died between its move's send and its
+	                       * release (M_KNOWN_CARRIER_DIES_BEFORE_RELEASE) */
+	/* The order in which the library delivered closure notices (their
+	 * pipes' addresses): loose notices are taken in that order, where
+	 * the contract leaves it open.  Set by the harness, 0 for none. */
+	uintptr_t prefer[64];
+	size_t nprefer;
 	/* Known core bugs the model copies instead of flagging, so a run can
 	 * look past them (TRINDLE_MODEL_KNOWN=bits; see model_run.c). */
 	unsigned known;
@@ -103,6 +121,23 @@ enum {
 	 * for good: its completion is released even if it got SEND on the
 	 * pipe again (main b389744; trindle_exit() says "no longer holds") */
 	M_KNOWN_FORGETS_COMPLETION_PIPE = 8,
+	/* the library before issue 14 A: a pipe's send and release by its
+	 * receiver is a share then a release, which kills it (the message
+	 * carries a dead pipe); trindle_exit(X) gives SEND and X dies */
+	M_KNOWN_PIPE_MOVE_KILLS = 16,
+	/* a pipe received by a move keeps the fairness stamp its previous
+	 * receiver's clock gave it, so the new receiver serves it in an
+	 * order that depends on another process's count of serves (which
+	 * the model cannot know: the harness then never requests such a
+	 * pipe with others until it was served once) */
+	M_KNOWN_MOVED_PIPE_KEEPS_STAMP = 32,
+	/* a pipe moved (send, then its release later in the outbox) whose
+	 * carrier dies in between: the library frees it while the mover's
+	 * capability still names it (a use after free at the release, or
+	 * at a send through it), or, when others hold SEND on it, fails the
+	 * release and never gives the mover a notice (main 8888af7).  The
+	 * harness does not take such a step (model.died_moving). */
+	M_KNOWN_CARRIER_DIES_BEFORE_RELEASE = 64,
 };
 
 /* One sync as the model sees it (input) and what it must do (output). */
@@ -120,6 +155,7 @@ struct m_sync {
 	struct m_msg failed[M_OUTMAX];
 	size_t ndelivered;
 	struct m_msg in[M_INMAX];    /* content M_UNKNOWN: an opaque object */
+	bool in_loose[M_INMAX];      /* see m_note.loose */
 	int in_obj[M_INMAX];         /* the object each delivery carries */
 	bool would_wait;          /* a blocking call would block for ever */
 };
@@ -158,8 +194,15 @@ void m_learn(struct model *m, int id, uintptr_t addr);
 void m_sync(struct model *m, struct m_sync *s);
 
 /* Notices and messages a proc would get if it took its notices with an
- * inbox of capacity cap and no requests (used by the harness's waits). */
-size_t m_take_notices(struct model *m, int proc, struct m_msg *in, size_t cap);
+ * inbox of capacity cap and no requests (used by the harness's waits).
+ * loose (may be NULL) gets each notice's m_note.loose. */
+size_t m_take_notices(struct model *m, int proc, struct m_msg *in, bool *loose,
+		      size_t cap);
+
+/* Is some pipe's RECEIVE queued, through a chain of pipes whose RECEIVE
+ * is queued in the next, in itself?  Such pipes can never be received
+ * nor die: a leak by design (the harness never makes one). */
+bool m_cycle(const struct model *m);
 
 /* trindle_extend() by proc: 0, or -1 (EINVAL). */
 int m_extend(struct model *m, int proc, uintptr_t addr);
@@ -173,6 +216,15 @@ uint8_t m_byte(const struct m_obj *o, size_t i);
 uint64_t m_hash(const struct model *m, int id);
 uint64_t m_hash_bytes(const uint8_t *b, size_t n);
 void m_pattern(uint8_t *dst, uint32_t tag, size_t from, size_t n);
+
+/* How often the pipe-move rules came into play (for TRINDLE_MODEL_STATS:
+ * does the generator reach them?).  Counted across runs in one process. */
+struct m_stats {
+	unsigned long moves, moves_apart, to_root, to_worker, self_fail,
+		input_fail, carrier_kills, end_kills, exit_moves;
+};
+extern struct m_stats m_stats;
+extern bool m_stats_on; /* count (the harness plans with it off) */
 
 /* Holders of a segment: processes plus messages in flight. */
 int m_holders(const struct model *m, int id);

@@ -21,6 +21,9 @@
 /* Where choices come from: a PRNG, or bytes (0 once they run out). */
 struct h_src {
 	bool bytes;
+	bool legacy;   /* decode as before pipe moves (issue 14): for inputs
+	                * kept as regressions, so that they still make the
+	                * calls they were kept for */
 	uint64_t state;
 	const uint8_t *data;
 	size_t len, pos;
