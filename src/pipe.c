@@ -231,14 +231,6 @@ bool trindle__pipe_unclaim(struct pipe *p, size_t pos, size_t end)
 			memory_order_relaxed, memory_order_relaxed);
 }
 
-void trindle__pipe_publish(struct pipe *p, size_t pos, struct object *o)
-{
-	struct ring_cell *c = &p->cells[pos & p->mask];
-
-	atomic_store_explicit(&c->obj, o, memory_order_relaxed);
-	atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
-}
-
 void trindle__pipe_skip(struct pipe *p, size_t pos)
 {
 	atomic_fetch_add_explicit(&p->skipped, 1, memory_order_relaxed);

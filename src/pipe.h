@@ -124,7 +124,14 @@ int trindle__pipe_enter(struct pipe *p);
  * many, the first at *pos.  Every claimed cell must be published; an
  * empty one (o == NULL) is skipped by the receiver. */
 size_t trindle__pipe_claim(struct pipe *p, size_t want, size_t *pos);
-void trindle__pipe_publish(struct pipe *p, size_t pos, struct object *o);
+static inline void trindle__pipe_publish(struct pipe *p, size_t pos,
+		struct object *o)
+{
+	struct ring_cell *c = &p->cells[pos & p->mask];
+
+	atomic_store_explicit(&c->obj, o, memory_order_relaxed);
+	atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
+}
 /* Publishes the claimed cell at pos empty (its send failed). */
 void trindle__pipe_skip(struct pipe *p, size_t pos);
 /* Gives back the claimed cells [pos, end) if nobody claimed after them. */

@@ -470,36 +470,27 @@ failed:
 	return SEND_FAILED;
 }
 
-/* Pairs {pipe, x}, {NULL, x} from msgs[j] on, up to PENDING_MAX: the
- * cells a run of adjacent moves to pipe claims at once. */
-static size_t run_of_moves(const trindle_message_t *msgs, size_t j, size_t n,
-		trindle_pipe_t pipe)
+/* Cells for up to k moves of a run (entering the pipe first), at
+ * st->pos: how many, 0 when the pipe is dead or full (then noted, so
+ * later sends to it fail). */
+static size_t claim_moves(struct process *p, struct send_state *st, size_t k)
 {
-	size_t k = 0;
-
-	for (; j + 1 < n && k < PENDING_MAX; j += 2, k++)
-		if (msgs[j].address != pipe || !msgs[j].content ||
-		    msgs[j + 1].address || msgs[j + 1].content != msgs[j].content)
-			break;
-	return k;
-}
-
-/* Cells for the next k moves of a run (entering the pipe first): false
- * when the pipe is dead or full (then noted, so later sends to it fail). */
-static bool claim_moves(struct process *p, struct send_state *st, size_t k)
-{
-	if (!st->entered) {
-		if (trindle__pipe_enter(st->pipe) < 0)
-			return false;
-		st->entered = true;
+	if (st->pos == st->end) {
+		if (!st->entered) {
+			if (trindle__pipe_enter(st->pipe) < 0)
+				return 0;
+			st->entered = true;
+		}
+		if (trindle__pipe_dead(st->pipe))
+			return 0;
+		size_t got = trindle__pipe_claim(st->pipe, k, &st->pos);
+		st->end = st->pos + got;
+		if (!got) {
+			note_full(p, st);
+			return 0;
+		}
 	}
-	if (trindle__pipe_dead(st->pipe))
-		return false;
-	size_t got = trindle__pipe_claim(st->pipe, k, &st->pos);
-	st->end = st->pos + got;
-	if (!got)
-		note_full(p, st);
-	return got > 0;
+	return st->end - st->pos < k ? st->end - st->pos : k;
 }
 
 /*
@@ -508,45 +499,65 @@ static bool claim_moves(struct process *p, struct send_state *st, size_t k)
  * Such a move changes no protection and no hold count (the hold passes to
  * the message as it is), and nothing of this sync marked its capability
  * (a mark would mean an earlier send of it, whose outcome this one must
- * respect): so its capability is dropped and the segment published into
- * its claimed cell at once, without a pending entry (after settling what
- * earlier messages changed, as publish_pending does).  A receiver takes
- * cells in position order, so publishing a move before a pending share
- * claimed ahead of it keeps the sender's order.  Returns the messages
- * handled (two per move); at the first message that does not fit, the
- * general path (do_send) takes over, with any cells claimed and unused.
+ * respect).  So, up to PENDING_MAX at a time, the capabilities come off
+ * the table, one claim takes the cells, and the segments are published at
+ * once, without pending entries (after settling what earlier messages
+ * changed, as publish_pending does).  If the pipe turns out dead or full,
+ * the capabilities of the moves that got no cell go back as they were
+ * (a segment's has no rights or marks of its own), and the general path
+ * fails them.  A receiver takes cells in position order, so publishing a
+ * move before a pending share claimed ahead of it keeps the sender's
+ * order.  Returns the messages handled (two per move); at the first that
+ * does not fit, the general path (do_send) takes over, with any cells
+ * claimed and unused.
  */
 static size_t move_run(struct process *p, struct send_state *st,
 		const trindle_message_t *msgs, size_t i, size_t n)
 {
 	trindle_pipe_t address = msgs[i].address;
 	struct pipe *pipe = send_target(p, st, address);
-	size_t j = i, k;
+	struct object *objs[PENDING_MAX];
+	size_t j = i;
 
 	if (!pipe || st->full || unlikely(p->holder.tracing))
 		return 0;
-	/* What earlier messages changed (a release's pages and notices)
-	 * takes effect before these are published; the moves themselves
-	 * leave nothing to settle. */
 	trindle__process_settle(p);
-	while ((k = run_of_moves(msgs, j, n, address)) > 0) {
-		/* msgs[j .. j + 2k) are well-formed moves to pipe. */
-		for (; k > 0; k--, j += 2) {
+	for (;;) {
+		size_t k = 0, done = 0;
+		for (size_t e = j; k < PENDING_MAX && e + 1 < n; k++, e += 2) {
+			const trindle_message_t *m = &msgs[e];
+			if (m[0].address != address || m[1].address ||
+			    m[1].content != m[0].content)
+				break;
 			struct cap *c = trindle__cap_find(&p->caps,
-					msgs[j].content);
+					m[0].content);
 			if (!c || c->mark_epoch == p->epoch ||
 			    c->obj->kind != OBJECT_SEGMENT ||
 			    !trindle__segment_charge_move_fast(
 					(struct segment *)c->obj))
-				return j - i;
-			if (st->pos == st->end && !claim_moves(p, st, k))
-				return j - i;
-			struct object *o = c->obj;
+				break;
+			objs[k] = c->obj;
 			trindle__cap_remove(&p->caps, c);
-			trindle__pipe_publish(pipe, st->pos++, o);
 		}
+		while (done < k) {
+			size_t got = claim_moves(p, st, k - done);
+			if (!got)
+				break;
+			for (size_t e = 0; e < got; e++)
+				trindle__pipe_publish(pipe, st->pos++,
+						objs[done++]);
+		}
+		j += 2 * done;
+		if (done < k) {
+			for (; done < k; done++)
+				trindle__cap_insert(&p->caps,
+						((struct segment *)objs[done])->base,
+						objs[done], 0);
+			return j - i;
+		}
+		if (k < PENDING_MAX)
+			return j - i;
 	}
-	return j - i;
 }
 
 static int reserve_status(struct process *p, size_t n)

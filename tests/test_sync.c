@@ -800,6 +800,95 @@ static void test_sync_move_all_or_nothing_when_pipe_full(void **state)
 	assert_int_equal(t_release(p2), 0);
 }
 
+/* A run of moves that only partly fits: the first ones go (in order), the
+ * rest fail whole, each send with its release, and their segments stay
+ * the sender's, writable; passed again, they go.  (Sync handles a run of
+ * moves of solely held segments in batches: this checks what a batch that
+ * finds too few cells gives back.) */
+static void test_sync_run_of_moves_partly_fits(void **state)
+{
+	(void)state;
+	enum { N = 5, ROOM = 3 };
+	trindle_pipe_t p = trindle_pipe(ROOM);
+	trindle_segment_t seg[N];
+	trindle_message_t m[2 * N], got[N];
+
+	for (size_t k = 0; k < N; k++) {
+		seg[k] = t_labelled(10 + k);
+		m[2 * k] = (trindle_message_t){ p, seg[k] };
+		m[2 * k + 1] = (trindle_message_t){ NULL, seg[k] };
+	}
+	trindle_mailbox_t out = { 2 * N, m };
+	assert_int_equal(trindle_sync(&out, NULL), 0);
+	assert_int_equal(out.count, 2 * (N - ROOM));
+	for (size_t k = ROOM; k < N; k++) {
+		size_t f = 2 * (k - ROOM);
+		assert_ptr_equal(m[f].address, p);
+		assert_ptr_equal(m[f].content, seg[k]);
+		assert_null(m[f + 1].address);
+		assert_ptr_equal(m[f + 1].content, seg[k]);
+		assert_int_equal(trindle_access(seg[k]), RW);
+		assert_int_equal(t_label_of(seg[k]), 10 + k);
+	}
+	for (size_t k = 0; k < ROOM; k++)
+		assert_int_equal(trindle_access(seg[k]), 0);
+
+	/* t_expect_label checks each arrives writable, then releases it. */
+	assert_int_equal(receive_from(&p, 1, got, N), ROOM);
+	for (size_t k = 0; k < ROOM; k++)
+		t_expect_label(&got[k], p, 10 + k);
+	assert_int_equal(trindle_sync(&out, NULL), 0);
+	assert_int_equal(out.count, 0);
+	assert_int_equal(receive_from(&p, 1, got, N), N - ROOM);
+	for (size_t k = ROOM; k < N; k++)
+		t_expect_label(&got[k - ROOM], p, 10 + k);
+	assert_int_equal(t_release(p), 0);
+}
+
+/* In a run of moves to one pipe, one segment that is shared (held twice)
+ * and one moved twice: the shared one still moves (the sender's hold goes,
+ * the other stays, so it arrives read-only), the second move of the same
+ * segment fails (the first took it), and the order holds. */
+static void test_sync_run_of_moves_with_a_shared_segment(void **state)
+{
+	(void)state;
+	trindle_pipe_t p = trindle_pipe(8), keep = trindle_pipe(1);
+	trindle_segment_t a = t_labelled(1), b = t_labelled(2),
+		c = t_labelled(3);
+	trindle_message_t got[4];
+
+	/* b is shared: one hold of it waits in keep. */
+	trindle_message_t share[] = { { keep, b } };
+	trindle_mailbox_t so = { 1, share };
+	assert_int_equal(trindle_sync(&so, NULL), 0);
+	assert_int_equal(so.count, 0);
+
+	trindle_message_t m[] = { { p, a }, { NULL, a }, { p, b }, { NULL, b },
+		{ p, c }, { NULL, c }, { p, a }, { NULL, a } };
+	trindle_mailbox_t out = { 8, m };
+	assert_int_equal(trindle_sync(&out, NULL), 0);
+	assert_int_equal(out.count, 2);
+	assert_ptr_equal(m[0].address, p);
+	assert_ptr_equal(m[0].content, a);
+	assert_null(m[1].address);
+	assert_ptr_equal(m[1].content, a);
+	assert_int_equal(trindle_access(a), 0);
+	assert_int_equal(trindle_access(b), 0);
+	assert_int_equal(trindle_access(c), 0);
+
+	assert_int_equal(receive_from(&p, 1, got, 4), 3);
+	assert_ptr_equal(got[1].address, p);
+	assert_ptr_equal(got[1].content, b);
+	assert_int_equal(trindle_access(b), TRINDLE_ACCESS_READ);
+	assert_int_equal(t_label_of(b), 2);
+	t_expect_label(&got[0], p, 1);
+	t_expect_label(&got[2], p, 3);
+	assert_int_equal(t_release(keep), 0); /* its hold of b goes with it */
+	assert_int_equal(trindle_access(b), RW);
+	assert_int_equal(t_release(b), 0);
+	assert_int_equal(t_release(p), 0);
+}
+
 static void test_sync_move_all_or_nothing_when_pipe_dead(void **state)
 {
 	(void)state;
@@ -889,6 +978,8 @@ int main(void)
 		cmocka_unit_test(test_sync_move_all_or_nothing_when_pipe_full),
 		cmocka_unit_test(test_sync_failed_sends_to_a_full_pipe_keep_their_order),
 		cmocka_unit_test(test_sync_move_all_or_nothing_when_pipe_dead),
+		cmocka_unit_test(test_sync_run_of_moves_partly_fits),
+		cmocka_unit_test(test_sync_run_of_moves_with_a_shared_segment),
 		cmocka_unit_test(test_sync_sender_loses_write_when_sharing),
 		cmocka_unit_test(test_sync_in_flight_message_counts_as_holder),
 	};
