@@ -332,15 +332,18 @@ bool trindle__pipe_wait_room(struct pipe *p, int64_t timeout_ns)
 
 /* pos, when not NULL, gets each message's cell (SIZE_MAX for a completion
  * queued past the capacity): the trace's flow ids.  Inlined into both
- * callers, so the untraced pop does not even test it. */
+ * callers, so the untraced pop does not even test it.  The head advances
+ * in a register and is published once, at the end: until then senders see
+ * less room, never more. */
 static inline __attribute__((always_inline)) size_t pop(struct pipe *p,
 		struct object **objs, size_t *pos, size_t max)
 {
-	size_t n = 0, start = p->head;
+	size_t n = 0, start = p->head, head = start;
 
 	while (n < max) {
 		if (unlikely(atomic_load_explicit(&p->overflow_count,
 				memory_order_acquire))) {
+			p->head = head; /* pop_overflow compares tickets with it */
 			struct object *o = pop_overflow(p);
 			if (o) {
 				if (pos)
@@ -349,23 +352,24 @@ static inline __attribute__((always_inline)) size_t pop(struct pipe *p,
 				continue;
 			}
 		}
-		struct ring_cell *c = &p->cells[p->head & p->mask];
+		struct ring_cell *c = &p->cells[head & p->mask];
 		if (atomic_load_explicit(&c->seq, memory_order_acquire) !=
-				p->head + 1)
+				head + 1)
 			break;
 		struct object *o = atomic_load_explicit(&c->obj,
 				memory_order_relaxed);
 		if (o) { /* an empty cell is a claim its sender gave up */
 			if (pos)
-				pos[n] = p->head;
+				pos[n] = head;
 			objs[n++] = o;
 		}
-		p->head++;
-		atomic_store_explicit(&p->head_pub, p->head,
-				memory_order_release);
+		head++;
 	}
-	if (p->head != start) /* skip cells make room too */
+	p->head = head;
+	if (head != start) { /* skip cells make room too */
+		atomic_store_explicit(&p->head_pub, head, memory_order_release);
 		wake_room_waiters(p);
+	}
 	/* Only this thread writes it: a plain store, no locked instruction. */
 	if (n)
 		atomic_store_explicit(&p->received, atomic_load_explicit(
