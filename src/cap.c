@@ -6,6 +6,9 @@
 #include <stdlib.h>
 
 #define CAP_INITIAL 64
+/* Tombstones make a table grow up to this many slots (see
+ * trindle__cap_reserve); past it, only live entries do. */
+#define CAP_TOMBSTONE_ROOM 2048
 
 int trindle__cap_init(struct cap_table *t)
 {
@@ -14,21 +17,27 @@ int trindle__cap_init(struct cap_table *t)
 		return -ENOMEM;
 	t->capacity = CAP_INITIAL;
 	t->used = 0;
+	t->gone = 0;
 	return 0;
 }
 
-static int grow(struct cap_table *t, size_t new_capacity)
+/* Moves the live entries into a new array of new_capacity slots, leaving
+ * the tombstones behind. */
+static int rebuild(struct cap_table *t, size_t new_capacity)
 {
 	struct cap *old = t->slots;
 	size_t old_capacity = t->capacity;
-	struct cap *slots = calloc(new_capacity, sizeof(*slots));
+	struct cap *slots = malloc(new_capacity * sizeof(*slots));
 
 	if (!slots)
 		return -ENOMEM;
+	for (size_t i = 0; i < new_capacity; i++)
+		slots[i].key = CAP_EMPTY; /* all an empty slot needs */
 	t->slots = slots;
 	t->capacity = new_capacity;
+	t->gone = 0;
 	for (size_t i = 0; i < old_capacity; i++)
-		if (old[i].key != CAP_EMPTY)
+		if (trindle__cap_live(&old[i]))
 			*trindle__cap_probe(t, old[i].key) = old[i];
 	free(old);
 	return 0;
@@ -36,13 +45,20 @@ static int grow(struct cap_table *t, size_t new_capacity)
 
 int trindle__cap_reserve(struct cap_table *t, size_t n)
 {
-	/* Keep at most half the slots used so probes stay short. */
-	if ((t->used + n) * 2 <= t->capacity)
+	/* Keep at most half the slots taken (live or tombstones) so that
+	 * probes stay short.  A rebuild leaves at most a quarter taken, so
+	 * that the next one is at least a quarter of the slots' removals or
+	 * inserts away.  Tombstones mostly stand for names that come back
+	 * (segments circulating between processes): the table makes room
+	 * for them too, up to CAP_TOMBSTONE_ROOM slots, or it would be
+	 * rebuilt again and again, each time before they return. */
+	if ((t->used + t->gone + n) * 2 <= t->capacity)
 		return 0;
-	size_t want = t->capacity;
-	while ((t->used + n) * 2 > want)
+	size_t live = t->used + n, want = t->capacity;
+	while (live * 4 > want ||
+	       ((live + t->gone) * 4 > want && want < CAP_TOMBSTONE_ROOM))
 		want *= 2;
-	return grow(t, want);
+	return rebuild(t, want);
 }
 
 struct cap *trindle__cap_insert(struct cap_table *t, const void *key,

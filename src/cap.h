@@ -5,9 +5,15 @@
  * Maps an object's name (its address) to the object and the process's
  * rights on it.  Only the owning process's thread reads or changes its
  * table (a launcher fills a new worker's table before the worker starts),
- * so the table has no lock.  Open addressing with linear probing and
- * backward-shift deletion: an entry pointer stays valid until the next
- * insert or removal.
+ * so the table has no lock.  Open addressing with linear probing.  A
+ * removal leaves a tombstone: the slot keeps its key, with no object, so
+ * removing costs a store, and when the same name is inserted again (a
+ * segment that comes back, a recycled address) it takes its old slot.
+ * trindle__cap_reserve() sweeps the tombstones out when they and the live
+ * entries would fill more than half the slots.  An entry pointer stays
+ * valid until the next trindle__cap_reserve() or trindle__cap_insert()
+ * (which reserves): removals and trindle__cap_find_or_insert() move no
+ * other entry.
  */
 #ifndef TRINDLE_CAP_H
 #define TRINDLE_CAP_H
@@ -29,7 +35,7 @@ enum cap_mark {
 
 struct cap {
 	uintptr_t key;       /* the object's name; 0: an empty slot */
-	struct object *obj;
+	struct object *obj;  /* NULL: a tombstone (see above) */
 	uint8_t rights;      /* pipes: SEND, or SEND|RECEIVE for the creator */
 	uint8_t marks;       /* enum cap_mark, valid for mark_epoch */
 	uint32_t mark_epoch;
@@ -40,6 +46,7 @@ struct cap_table {
 	struct cap *slots;
 	size_t capacity; /* a power of two */
 	size_t used;     /* live entries */
+	size_t gone;     /* tombstones */
 };
 
 int trindle__cap_init(struct cap_table *t);
@@ -61,8 +68,16 @@ static inline size_t trindle__cap_hash(uintptr_t key, size_t mask)
 	return (size_t)(h >> 20) & mask;
 }
 
-/* The slot holding k, or the empty slot where it would go (the table is
- * never more than half full, so there is one). */
+/* Does slot c hold a live entry?  (An empty slot's other fields are
+ * undefined.) */
+static inline bool trindle__cap_live(const struct cap *c)
+{
+	return c->key != CAP_EMPTY && c->obj;
+}
+
+/* The slot holding k (live or a tombstone), or the empty slot where it
+ * would go (live entries and tombstones never fill more than half the
+ * table, so there is one). */
 static inline struct cap *trindle__cap_probe(const struct cap_table *t,
 		uintptr_t k)
 {
@@ -83,13 +98,15 @@ static inline struct cap *trindle__cap_find(const struct cap_table *t,
 	if (k == CAP_EMPTY)
 		return NULL;
 	struct cap *c = trindle__cap_probe(t, k);
-	return c->key == k ? c : NULL;
+	return c->key == k && c->obj ? c : NULL;
 }
 
-/* Fills the empty slot c with a new entry for k, no marks. */
+/* Fills c, an empty slot or k's tombstone, with a new entry for k, no
+ * marks. */
 static inline struct cap *trindle__cap_fill(struct cap_table *t,
 		struct cap *c, uintptr_t k, struct object *obj, uint8_t rights)
 {
+	t->gone -= c->key != CAP_EMPTY;
 	*c = (struct cap){ .key = k, .obj = obj, .rights = rights };
 	t->used++;
 	return c;
@@ -104,32 +121,18 @@ static inline struct cap *trindle__cap_find_or_insert(struct cap_table *t,
 	uintptr_t k = (uintptr_t)key;
 	struct cap *c = trindle__cap_probe(t, k);
 
-	*inserted = c->key != k;
+	*inserted = c->key != k || !c->obj;
 	if (!*inserted)
 		return c;
 	return trindle__cap_fill(t, c, k, obj, rights);
 }
 
-/* Backward-shift deletion: later entries of the probe chain move into the
- * hole (each only towards its home slot), so no tombstones pile up under
- * churn. */
+/* Leaves a tombstone: no other entry moves. */
 static inline void trindle__cap_remove(struct cap_table *t, struct cap *c)
 {
-	size_t mask = t->capacity - 1;
-	size_t i = (size_t)(c - t->slots);
-
-	for (size_t j = (i + 1) & mask; t->slots[j].key != CAP_EMPTY;
-			j = (j + 1) & mask) {
-		/* Is the hole i on the path from j's home slot to j? */
-		size_t home = trindle__cap_hash(t->slots[j].key, mask);
-		if (((i - home) & mask) < ((j - home) & mask)) {
-			t->slots[i] = t->slots[j];
-			i = j;
-		}
-	}
-	t->slots[i].key = CAP_EMPTY;
-	t->slots[i].obj = NULL;
+	c->obj = NULL;
 	t->used--;
+	t->gone++;
 }
 
 #endif

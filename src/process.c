@@ -437,15 +437,17 @@ static bool is_send_hold(const struct cap *c)
 }
 
 /* Releases every capability (but SEND holds on others' pipes, if asked to
- * keep them).  Removal shifts entries backwards, rarely across the array's
- * end: sweep down again until a sweep finds nothing to release. */
+ * keep them).  Sweeps again until a sweep finds nothing to release, in
+ * case a release moves entries (none does today: removals leave
+ * tombstones). */
 static void release_all(struct process *p, bool keep_send_holds)
 {
 	for (bool again = true; again;) {
 		again = false;
 		for (size_t i = p->caps.capacity; i-- > 0;) {
 			struct cap *c = &p->caps.slots[i];
-			if (!c->key || (keep_send_holds && is_send_hold(c)))
+			if (!trindle__cap_live(c) ||
+			    (keep_send_holds && is_send_hold(c)))
 				continue;
 			trindle__process_release_cap(p, c);
 			again = true;

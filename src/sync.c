@@ -504,7 +504,7 @@ static size_t claim_moves(struct process *p, struct send_state *st, size_t k)
  * once, without pending entries (after settling what earlier messages
  * changed, as publish_pending does).  If the pipe turns out dead or full,
  * the capabilities of the moves that got no cell go back as they were
- * (a segment's has no rights or marks of its own), and the general path
+ * (a segment's has no rights, and had no marks), and the general path
  * fails them.  A receiver takes cells in position order, so publishing a
  * move before a pending share claimed ahead of it keeps the sender's
  * order.  Returns the messages handled (two per move); at the first that
@@ -549,10 +549,12 @@ static size_t move_run(struct process *p, struct send_state *st,
 		}
 		j += 2 * done;
 		if (done < k) {
-			for (; done < k; done++)
-				trindle__cap_insert(&p->caps,
+			/* Each takes its own tombstone again: nothing is
+			 * allocated, nothing can fail. */
+			for (bool ins; done < k; done++)
+				trindle__cap_find_or_insert(&p->caps,
 						((struct segment *)objs[done])->base,
-						objs[done], 0);
+						objs[done], 0, &ins);
 			return j - i;
 		}
 		if (k < PENDING_MAX)

@@ -889,6 +889,57 @@ static void test_sync_run_of_moves_with_a_shared_segment(void **state)
 	assert_int_equal(t_release(p), 0);
 }
 
+/* Many names coming and going in one process (the capability table's
+ * churn: segments moved away and back, released, pipes made and let go):
+ * every name held answers with its rights, every name let go with 0. */
+static void test_sync_many_names_come_and_go(void **state)
+{
+	(void)state;
+	enum { N = 200, ROUNDS = 30, PIPES = 40 };
+	trindle_pipe_t p = trindle_pipe(N);
+	trindle_segment_t seg[N], kept[ROUNDS];
+	trindle_pipe_t pipes[PIPES];
+	trindle_message_t m[2 * N], got[N];
+
+	for (size_t r = 0; r < ROUNDS; r++) {
+		for (size_t k = 0; k < N; k++) {
+			seg[k] = t_labelled(r * N + k);
+			m[2 * k] = (trindle_message_t){ p, seg[k] };
+			m[2 * k + 1] = (trindle_message_t){ NULL, seg[k] };
+		}
+		for (size_t k = 0; k < PIPES; k++)
+			assert_non_null(pipes[k] = trindle_pipe(1));
+		trindle_mailbox_t out = { 2 * N, m };
+		assert_int_equal(trindle_sync(&out, NULL), 0);
+		assert_int_equal(out.count, 0);
+		for (size_t k = 0; k < N; k++)
+			assert_int_equal(trindle_access(seg[k]), 0);
+		assert_int_equal(receive_from(&p, 1, got, N), N);
+		for (size_t k = 0; k < N; k++) {
+			assert_ptr_equal(got[k].content, seg[k]);
+			assert_int_equal(trindle_access(seg[k]), RW);
+			assert_int_equal(t_label_of(seg[k]), r * N + k);
+		}
+		/* Keep one segment per round; let go of the rest and of the
+		 * pipes. */
+		kept[r] = seg[r % N];
+		for (size_t k = 0; k < N; k++)
+			if (k != r % N)
+				assert_int_equal(t_release(seg[k]), 0);
+		for (size_t k = 0; k < PIPES; k++) {
+			assert_int_equal(t_release(pipes[k]), 0);
+			assert_int_equal(trindle_access(pipes[k]), 0);
+		}
+		for (size_t q = 0; q <= r; q++) {
+			assert_int_equal(trindle_access(kept[q]), RW);
+			assert_int_equal(t_label_of(kept[q]), q * N + q % N);
+		}
+	}
+	for (size_t q = 0; q < ROUNDS; q++)
+		assert_int_equal(t_release(kept[q]), 0);
+	assert_int_equal(t_release(p), 0);
+}
+
 static void test_sync_move_all_or_nothing_when_pipe_dead(void **state)
 {
 	(void)state;
@@ -980,6 +1031,7 @@ int main(void)
 		cmocka_unit_test(test_sync_move_all_or_nothing_when_pipe_dead),
 		cmocka_unit_test(test_sync_run_of_moves_partly_fits),
 		cmocka_unit_test(test_sync_run_of_moves_with_a_shared_segment),
+		cmocka_unit_test(test_sync_many_names_come_and_go),
 		cmocka_unit_test(test_sync_sender_loses_write_when_sharing),
 		cmocka_unit_test(test_sync_in_flight_message_counts_as_holder),
 	};
