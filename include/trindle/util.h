@@ -406,13 +406,25 @@ static inline int trindle_util_add_send(trindle_util_batch_t *b,
 static inline int trindle_util_add_move(trindle_util_batch_t *b,
 		trindle_pipe_t pipe, trindle_object_t object)
 {
+	trindle_message_t *m;
+
 	if (!pipe || !object) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (trindle_util_priv_add(b, 2, pipe, object) != 0)
+	if (b->capacity - b->count < 2) {
+		errno = ENOBUFS;
 		return -1;
-	return trindle_util_priv_add(b, 1, NULL, object);
+	}
+	/* Both messages at once: a loop that queues moves pays one room
+	 * check and one count update per move. */
+	m = b->message + b->count;
+	m[0].address = pipe;
+	m[0].content = object;
+	m[1].address = NULL;
+	m[1].content = object;
+	b->count += 2;
+	return 0;
 }
 
 /**
