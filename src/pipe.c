@@ -339,6 +339,9 @@ static inline __attribute__((always_inline)) size_t pop(struct pipe *p,
 		struct object **objs, size_t *pos, size_t max)
 {
 	size_t n = 0, start = p->head, head = start;
+	/* Fixed for the pipe's life: read once, not after every acquire. */
+	struct ring_cell *cells = p->cells;
+	size_t mask = p->mask;
 
 	while (n < max) {
 		if (unlikely(atomic_load_explicit(&p->overflow_count,
@@ -352,7 +355,7 @@ static inline __attribute__((always_inline)) size_t pop(struct pipe *p,
 				continue;
 			}
 		}
-		struct ring_cell *c = &p->cells[head & p->mask];
+		struct ring_cell *c = &cells[head & mask];
 		if (atomic_load_explicit(&c->seq, memory_order_acquire) !=
 				head + 1)
 			break;

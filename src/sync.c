@@ -519,7 +519,11 @@ static size_t move_run(struct process *p, struct send_state *st,
 	struct object *objs[PENDING_MAX];
 	size_t j = i;
 
-	if (!pipe || st->full || unlikely(p->holder.tracing))
+	/* The in-flight debug mode protects moved segments: the general path
+	 * (trindle__segment_charge_move_fast() says so per segment; the flag
+	 * is set once, at start, so asking once per run is the same). */
+	if (!pipe || st->full || unlikely(p->holder.tracing) ||
+	    unlikely(trindle__segment_debug_in_flight()))
 		return 0;
 	trindle__process_settle(p);
 	for (;;) {
@@ -533,9 +537,10 @@ static size_t move_run(struct process *p, struct send_state *st,
 					m[0].content);
 			if (!c || c->mark_epoch == p->epoch ||
 			    c->obj->kind != OBJECT_SEGMENT ||
-			    !trindle__segment_charge_move_fast(
-					(struct segment *)c->obj))
-				break;
+			    atomic_load_explicit(&((struct segment *)
+					c->obj)->holds,
+					memory_order_acquire) != 1)
+				break; /* not charge_move_fast() */
 			objs[k] = c->obj;
 			trindle__cap_remove(&p->caps, c);
 		}
