@@ -132,6 +132,20 @@ static inline void trindle__pipe_publish(struct pipe *p, size_t pos,
 	atomic_store_explicit(&c->obj, o, memory_order_relaxed);
 	atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
 }
+/* Publishes objs[0 .. n) into the claimed cells pos, pos + 1, ... */
+static inline void trindle__pipe_publish_many(struct pipe *p, size_t pos,
+		struct object *const *objs, size_t n)
+{
+	struct ring_cell *cells = p->cells; /* fixed for the pipe's life */
+	size_t mask = p->mask;
+
+	for (size_t i = 0; i < n; i++) {
+		struct ring_cell *c = &cells[(pos + i) & mask];
+		atomic_store_explicit(&c->obj, objs[i], memory_order_relaxed);
+		atomic_store_explicit(&c->seq, pos + i + 1,
+				memory_order_release);
+	}
+}
 /* Publishes the claimed cell at pos empty (its send failed). */
 void trindle__pipe_skip(struct pipe *p, size_t pos);
 /* Gives back the claimed cells [pos, end) if nobody claimed after them. */

@@ -526,31 +526,35 @@ static size_t move_run(struct process *p, struct send_state *st,
 	    unlikely(trindle__segment_debug_in_flight()))
 		return 0;
 	trindle__process_settle(p);
+	uint32_t epoch = p->epoch;
 	for (;;) {
-		size_t k = 0, done = 0;
-		for (size_t e = j; k < PENDING_MAX && e + 1 < n; k++, e += 2) {
+		size_t k = 0, done = 0, e = j;
+		size_t last = j + 2 * PENDING_MAX < n - 1 ? j + 2 * PENDING_MAX :
+			n - 1; /* pairs msgs[e], msgs[e + 1] for e < last */
+		for (; e < last; e += 2) {
 			const trindle_message_t *m = &msgs[e];
 			if (m[0].address != address || m[1].address ||
 			    m[1].content != m[0].content)
 				break;
 			struct cap *c = trindle__cap_find(&p->caps,
 					m[0].content);
-			if (!c || c->mark_epoch == p->epoch ||
+			if (!c || c->mark_epoch == epoch ||
 			    c->obj->kind != OBJECT_SEGMENT ||
 			    atomic_load_explicit(&((struct segment *)
 					c->obj)->holds,
 					memory_order_acquire) != 1)
 				break; /* not charge_move_fast() */
-			objs[k] = c->obj;
+			objs[k++] = c->obj;
 			trindle__cap_remove(&p->caps, c);
 		}
 		while (done < k) {
 			size_t got = claim_moves(p, st, k - done);
 			if (!got)
 				break;
-			for (size_t e = 0; e < got; e++)
-				trindle__pipe_publish(pipe, st->pos++,
-						objs[done++]);
+			trindle__pipe_publish_many(pipe, st->pos, objs + done,
+					got);
+			st->pos += got;
+			done += got;
 		}
 		j += 2 * done;
 		if (done < k) {
