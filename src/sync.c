@@ -501,8 +501,9 @@ static size_t claim_moves(struct process *p, struct send_state *st, size_t k)
  * (a mark would mean an earlier send of it, whose outcome this one must
  * respect).  So, up to PENDING_MAX at a time, the capabilities come off
  * the table, one claim takes the cells, and the segments are published at
- * once, without pending entries (after settling what earlier messages
- * changed, as publish_pending does).  If the pipe turns out dead or full,
+ * once, without pending entries (only when nothing earlier waits to be
+ * settled: publish_pending settles before it publishes).  If the pipe
+ * turns out dead or full,
  * the capabilities of the moves that got no cell go back as they were
  * (a segment's has no rights, and had no marks), and the general path
  * fails them.  A receiver takes cells in position order, so publishing a
@@ -525,7 +526,12 @@ static size_t move_run(struct process *p, struct send_state *st,
 	if (!pipe || st->full || unlikely(p->holder.tracing) ||
 	    unlikely(trindle__segment_debug_in_flight()))
 		return 0;
-	trindle__process_settle(p);
+	/* Pages or notices still to settle (an earlier release, a share
+	 * pending in this run): the general path publishes this run after
+	 * one settle of all of it, as the notices' order expects (trindle.h:
+	 * those of one settle go in address order). */
+	if (p->ndirty)
+		return 0;
 	uint32_t epoch = p->epoch;
 	for (;;) {
 		size_t k = 0, done = 0, e = j;

@@ -398,6 +398,62 @@ static void test_measure_while_cells_are_refilled(void **state)
 	assert_int_equal(t_release(p), 0);
 }
 
+/* The worker of test_notices_of_one_settle_in_address_order: takes its
+ * reply pipe and two segments, then in one sync releases the one at the
+ * higher address, tries to move a pipe of its own through itself (which
+ * fails, send and release), and releases the other. */
+static void release_around_a_refused_move(trindle_pipe_t input)
+{
+	trindle_object_t reply = trindle_util_next_object(input);
+	trindle_object_t a = trindle_util_next_object(input);
+	trindle_object_t b = trindle_util_next_object(input);
+	trindle_pipe_t y = trindle_pipe(1);
+
+	if (!reply || !a || !b || !y)
+		trindle_abort(NULL);
+	trindle_message_t m[4] = { { NULL, a > b ? a : b }, { y, y },
+		{ NULL, y }, { NULL, a > b ? b : a } };
+	trindle_mailbox_t o = { 4, m };
+	if (trindle_sync(&o, NULL) != 0 || o.count != 2)
+		trindle_abort(NULL);
+	trindle_exit(NULL);
+}
+
+/* Sole-holder notices that one settle posts go in address order, and a
+ * send and release that move nothing (a pipe's move through itself,
+ * refused) settle nothing in between: the notices of the releases before
+ * and after them come from the one settle at the end of the outbox.
+ * (Model tester seed 2423, step 19: the move fast path settled before
+ * looking at the pair, so the notice of the first release came first.) */
+static void test_notices_of_one_settle_in_address_order(void **state)
+{
+	(void)state;
+	trindle_segment_t a = zeros(16), b = zeros(16);
+	trindle_segment_t lo = a < b ? a : b, hi = a < b ? b : a;
+	trindle_pipe_t reply = t_pipe(8);
+	trindle_pipe_t w = t_start(release_around_a_refused_move, reply);
+	struct t_box box = { .notes = 0 };
+
+	assert_int_equal(t_send(w, a), 0);
+	assert_int_equal(t_send(w, b), 0);
+	t_await_gone(w, reply, &box);
+	size_t at_lo = box.notes, at_hi = box.notes;
+	for (size_t i = 0; i < box.notes; i++) {
+		if (!box.note[i].address && box.note[i].content == lo)
+			at_lo = i;
+		if (!box.note[i].address && box.note[i].content == hi)
+			at_hi = i;
+	}
+	assert_true(at_lo < box.notes);
+	assert_true(at_hi < box.notes);
+	assert_true(at_lo < at_hi);
+	assert_int_equal(trindle_access(lo), RW);
+	assert_int_equal(trindle_access(hi), RW);
+	assert_int_equal(t_release(lo), 0);
+	assert_int_equal(t_release(hi), 0);
+	assert_int_equal(t_release(reply), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,6 +470,7 @@ int main(void)
 		cmocka_unit_test_setup(test_sync_timeout_max_does_not_overflow, t_drop_notices),
 		cmocka_unit_test_setup(test_failed_release_keeps_the_request, t_drop_notices),
 		cmocka_unit_test_setup(test_measure_while_cells_are_refilled, t_drop_notices),
+		cmocka_unit_test_setup(test_notices_of_one_settle_in_address_order, t_drop_notices),
 	};
 	return cmocka_run_group_tests_name("regress", tests, NULL, NULL);
 }
