@@ -503,14 +503,13 @@ static size_t claim_moves(struct process *p, struct send_state *st, size_t k)
  * the table, one claim takes the cells, and the segments are published at
  * once, without pending entries (only when nothing earlier waits to be
  * settled: publish_pending settles before it publishes).  If the pipe
- * turns out dead or full,
- * the capabilities of the moves that got no cell go back as they were
- * (a segment's has no rights, and had no marks), and the general path
- * fails them.  A receiver takes cells in position order, so publishing a
- * move before a pending share claimed ahead of it keeps the sender's
- * order.  Returns the messages handled (two per move); at the first that
- * does not fit, the general path (do_send) takes over, with any cells
- * claimed and unused.
+ * turns out dead or full, the capabilities of the moves that got no cell
+ * go back as they were (a segment's has no rights, and had no marks), and
+ * the general path fails them.  A receiver takes cells in position order,
+ * so publishing a move before a send claimed ahead of it keeps the
+ * sender's order.  Returns the messages handled (two per move); at the
+ * first that does not fit, the general path (do_send) takes over, with
+ * any cells claimed and unused.
  */
 static size_t move_run(struct process *p, struct send_state *st,
 		const trindle_message_t *msgs, size_t i, size_t n)
