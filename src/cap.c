@@ -21,6 +21,22 @@ int trindle__cap_init(struct cap_table *t)
 	return 0;
 }
 
+void trindle__cap_reset(struct cap_table *t)
+{
+	if (t->capacity > CAP_INITIAL) {
+		struct cap *slots = calloc(CAP_INITIAL, sizeof(*slots));
+		if (slots) {
+			free(t->slots);
+			t->slots = slots;
+			t->capacity = CAP_INITIAL;
+		}
+	}
+	for (size_t i = 0; i < t->capacity; i++)
+		t->slots[i].key = CAP_EMPTY;
+	t->used = 0;
+	t->gone = 0;
+}
+
 /* Moves the live entries into a new array of new_capacity slots, leaving
  * the tombstones behind. */
 static int rebuild(struct cap_table *t, size_t new_capacity)

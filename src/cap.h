@@ -53,6 +53,10 @@ int trindle__cap_init(struct cap_table *t);
 /* Inserts a new entry (the key must not be present); NULL when out of memory. */
 struct cap *trindle__cap_insert(struct cap_table *t, const void *key,
 		struct object *obj, uint8_t rights);
+/* Empties a table with no live entry, back to its first size when it
+ * grew (a pooled process's next incarnation starts small: what its last
+ * one left, tombstones and all, would cost it at every end and rebuild). */
+void trindle__cap_reset(struct cap_table *t);
 /* Makes room so that n more inserts cannot fail: 0 or -ENOMEM. */
 int trindle__cap_reserve(struct cap_table *t, size_t n);
 

@@ -51,6 +51,7 @@ void trindle__process_free(struct process *p)
 	p->input = p->out = p->err = p->keeper = NULL;
 	p->entry = NULL;
 	p->cache.closed = false; /* a pooled process starts with an open cache */
+	trindle__cap_reset(&p->caps);
 	p->final = NULL;
 	p->final_target = FINAL_NONE;
 	pthread_mutex_lock(&pool_lock);

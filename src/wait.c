@@ -77,9 +77,12 @@ static bool cores_are_busy(void)
  * runnable threads than cores, and every microsecond spun is taken from
  * one of them, maybe the very thread we wait for: the waiter sleeps at
  * once, and so does every waiter for a while after (CONTENDED_HOLD_NS),
- * when the next spin looks again.
+ * when the next spin looks again.  The jump that counts is longer than
+ * an interrupt or a hypervisor's pause (which a quiet machine has too,
+ * and which would stop spinning where it pays) and shorter than a time
+ * slice.
  */
-#define PREEMPTED_NS 50000
+#define PREEMPTED_NS 200000
 #define CONTENDED_HOLD_NS 20000000
 static _Atomic int64_t contended_until;
 
