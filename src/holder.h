@@ -54,8 +54,6 @@ struct holder {
 	_Atomic uint32_t track;       /* its track in the trace (trace.h):
 	                               * a worker's input pipe serial; 0 until
 	                               * a root's first traced sync */
-	bool tracing;                 /* owner only: this sync is traced */
-	uint32_t traced_sends;        /* owner only: sends this sync */
 	_Atomic(void *) wait_on[HOLDER_WAIT_SHOWN];
 };
 

@@ -54,6 +54,8 @@ struct process {
 	bool *status;                /* outcome of each outgoing message */
 	size_t status_capacity;
 	uint32_t epoch;
+	bool tracing;                /* this sync is traced */
+	uint32_t traced_sends;       /* ... and the sends it made */
 	uint64_t serve_clock;
 	int64_t spin_ns;             /* adaptive spin budget of sync waits */
 

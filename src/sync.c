@@ -262,7 +262,7 @@ static void trace_published(struct process *p, struct send_state *st,
 				0);
 		sent++;
 	}
-	p->holder.traced_sends += (uint32_t)sent;
+	p->traced_sends += (uint32_t)sent;
 	trindle__trace_event(p->holder.track, TRACE_DEPTH, now, 0,
 			st->pipe->serial, trindle__pipe_measure(st->pipe));
 }
@@ -272,13 +272,13 @@ static void publish_pending(struct process *p, struct send_state *st)
 	int64_t now = 0;
 
 	trindle__process_settle(p);
-	if (unlikely(p->holder.tracing))
+	if (unlikely(p->tracing))
 		now = trindle__now_ns();
 	for (size_t i = 0; i < st->npending; i++) {
 		struct pending_send *e = &st->pending[i];
 		trindle__pipe_publish(st->pipe, e->pos, checked(p, st, e));
 	}
-	if (unlikely(p->holder.tracing))
+	if (unlikely(p->tracing))
 		trace_published(p, st, now);
 	st->npending = 0;
 }
@@ -522,7 +522,7 @@ static size_t move_run(struct process *p, struct send_state *st,
 	/* The in-flight debug mode protects moved segments: the general path
 	 * (trindle__segment_charge_move_fast() says so per segment; the flag
 	 * is set once, at start, so asking once per run is the same). */
-	if (!pipe || st->full || unlikely(p->holder.tracing) ||
+	if (!pipe || st->full || unlikely(p->tracing) ||
 	    unlikely(trindle__segment_debug_in_flight()))
 		return 0;
 	/* Pages or notices still to settle (an earlier release, a share
@@ -714,7 +714,7 @@ static size_t take(struct process *p, struct pipe *pipe,
 {
 	size_t pos[64];
 
-	if (likely(!p->holder.tracing))
+	if (likely(!p->tracing))
 		return trindle__pipe_pop(pipe, objs, max);
 	size_t n = trindle__pipe_pop_traced(pipe, objs, pos,
 			max < 64 ? max : 64);
@@ -894,7 +894,7 @@ static size_t receive(struct process *p, trindle_mailbox_t *in,
 				deadline_ns, p->spin_ns, &slept);
 		int64_t end = trindle__now_ns();
 		adapt_spin(p, slept, end - start);
-		if (unlikely(p->holder.tracing))
+		if (unlikely(p->tracing))
 			trindle__trace_event(p->holder.track, TRACE_WAIT, start,
 					end - start, 0, 0);
 		if (!ready)
@@ -920,7 +920,7 @@ static size_t receive(struct process *p, trindle_mailbox_t *in,
 static int64_t trace_begin(struct process *p)
 {
 	trindle__trace_track(&p->holder);
-	p->holder.traced_sends = 0;
+	p->traced_sends = 0;
 	return trindle__now_ns();
 }
 
@@ -941,8 +941,8 @@ static int sync_impl(trindle_mailbox_t *out, trindle_mailbox_t *in,
 	/* The one test of the trace a sync makes when tracing is off (the
 	 * sends and takes below test the field, which is in cache). */
 	int64_t t0 = 0;
-	p->holder.tracing = trindle__trace_on();
-	if (unlikely(p->holder.tracing))
+	p->tracing = trindle__trace_on();
+	if (unlikely(p->tracing))
 		t0 = trace_begin(p);
 	if (out && out->count && reserve_status(p, out->count) < 0)
 		return trindle__fail(-ENOMEM);
@@ -954,9 +954,9 @@ static int sync_impl(trindle_mailbox_t *out, trindle_mailbox_t *in,
 	p->nrequests = 0;
 	if (in)
 		in->count = got;
-	if (unlikely(p->holder.tracing))
+	if (unlikely(p->tracing))
 		trindle__trace_event(p->holder.track, TRACE_SYNC, t0,
-				trindle__now_ns() - t0, p->holder.traced_sends,
+				trindle__now_ns() - t0, p->traced_sends,
 				got);
 	return 0;
 }
