@@ -547,6 +547,26 @@ TRINDLE_PUBLIC int trindle_sync_timeout(trindle_mailbox_t *out,
 		trindle_mailbox_t *in, int64_t timeout_ns);
 
 /**
+ * trindle_wait_room - wait until pipe has room for a message.
+ *
+ * A send to a full pipe fails (trindle_sync()); a sender with nothing
+ * better to do can then wait here, instead of retrying in a loop, until
+ * the pipe's receiver takes a message, and send again.  Returns at once
+ * when fewer than the pipe's capacity messages are queued (completions
+ * past the capacity count).  Room is not reserved: another sender may take
+ * it first, and then the send fails again.  The wait lasts at most
+ * timeout_ns nanoseconds (0: only look; negative: no limit).  It is not a
+ * sync: it delivers nothing, notices do not end it, and a worker waiting
+ * here shows as running to trindle_inquire() and the stall report.
+ *
+ * Returns 0 when the pipe has room, or -1 with errno:
+ *  - EINVAL: the caller holds no SEND on pipe (or pipe is not a pipe);
+ *  - EPIPE: the pipe is dead (its closure notice is on its way);
+ *  - ETIMEDOUT: the time ran out with the pipe still full.
+ */
+TRINDLE_PUBLIC int trindle_wait_room(trindle_pipe_t pipe, int64_t timeout_ns);
+
+/**
  * trindle_launch - start a worker process running entry(input).
  *
  * The worker runs on a thread of its own (finished worker threads are

@@ -303,8 +303,7 @@ static void wake_room_waiters(struct pipe *p)
 	trindle__futex_wake_all(&p->room_seq);
 }
 
-/* Are fewer than capacity messages queued (completions included)? */
-static bool has_room(struct pipe *p)
+bool trindle__pipe_has_room(struct pipe *p)
 {
 	size_t tail = atomic_load_explicit(&p->tail, memory_order_relaxed);
 	size_t head = atomic_load_explicit(&p->head_pub, memory_order_acquire);
@@ -324,7 +323,7 @@ bool trindle__pipe_wait_room(struct pipe *p, int64_t timeout_ns)
 
 	atomic_fetch_add_explicit(&p->room_waiters, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);
-	if (!has_room(p) && !trindle__pipe_dead(p))
+	if (!trindle__pipe_has_room(p) && !trindle__pipe_dead(p))
 		woken = trindle__futex_wait(&p->room_seq, seq, timeout_ns);
 	atomic_fetch_sub_explicit(&p->room_waiters, 1, memory_order_relaxed);
 	return woken;

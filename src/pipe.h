@@ -207,6 +207,9 @@ void trindle__pipe_get_name(struct pipe *p, char out[TRINDLE_NAME_MAX]);
  * timeout_ns passes (negative: no limit); it may return early, so the
  * caller retries its send.  Returns false on timeout. */
 bool trindle__pipe_wait_room(struct pipe *p, int64_t timeout_ns);
+/* Are fewer than capacity messages queued (completions included)?  May
+ * say yes on a stale reading: the caller's send then tells. */
+bool trindle__pipe_has_room(struct pipe *p);
 static inline bool trindle__pipe_dead(struct pipe *p)
 {
 	return atomic_load_explicit(&p->dead, memory_order_acquire);

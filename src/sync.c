@@ -966,15 +966,41 @@ TRINDLE_PUBLIC int trindle_sync(trindle_mailbox_t *out, trindle_mailbox_t *in)
 	return sync_impl(out, in, -1);
 }
 
+/* The deadline of a wait of timeout_ns (0: none; negative: no limit,
+ * as is a deadline past what the clock can say). */
+static int64_t deadline_of(int64_t timeout_ns)
+{
+	if (timeout_ns == 0)
+		return 0;
+	if (timeout_ns < 0)
+		return -1;
+	int64_t now = trindle__now_ns();
+	return now > INT64_MAX - timeout_ns ? -1 : now + timeout_ns;
+}
+
 TRINDLE_PUBLIC int trindle_sync_timeout(trindle_mailbox_t *out,
 		trindle_mailbox_t *in, int64_t timeout_ns)
 {
-	int64_t deadline = -1;
+	return sync_impl(out, in, deadline_of(timeout_ns));
+}
 
-	if (timeout_ns == 0)
-		deadline = 0;
-	else if (timeout_ns > 0)
-		deadline = trindle__now_ns() > INT64_MAX - timeout_ns ?
-			-1 : trindle__now_ns() + timeout_ns; /* saturates */
-	return sync_impl(out, in, deadline);
+TRINDLE_PUBLIC int trindle_wait_room(trindle_pipe_t pipe, int64_t timeout_ns)
+{
+	struct process *p = trindle__current();
+	if (!p)
+		return trindle__fail(-ENOMEM);
+	struct pipe *q = trindle__process_send_pipe(p, pipe);
+	if (!q)
+		return trindle__fail(-EINVAL);
+	int64_t deadline = deadline_of(timeout_ns);
+	for (;;) {
+		if (trindle__pipe_dead(q))
+			return trindle__fail(-EPIPE);
+		if (trindle__pipe_has_room(q))
+			return 0;
+		int64_t left = deadline < 0 ? -1 : deadline - trindle__now_ns();
+		if (deadline >= 0 && left <= 0)
+			return trindle__fail(-ETIMEDOUT);
+		trindle__pipe_wait_room(q, left);
+	}
 }

@@ -107,6 +107,8 @@ _Static_assert(HAS_TYPE(&trindle_sync,
 _Static_assert(HAS_TYPE(&trindle_sync_timeout,
 			int (*)(trindle_mailbox_t *, trindle_mailbox_t *, int64_t)),
 	       "sync_timeout");
+_Static_assert(HAS_TYPE(&trindle_wait_room, int (*)(trindle_pipe_t, int64_t)),
+	       "wait_room");
 _Static_assert(HAS_TYPE(&trindle_launch,
 			trindle_pipe_t (*)(trindle_entrypoint_t, size_t,
 					   trindle_pipe_t, trindle_pipe_t)),

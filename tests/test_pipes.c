@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum {
 	RW = TRINDLE_ACCESS_READ | TRINDLE_ACCESS_WRITE,
@@ -478,6 +479,107 @@ static void test_pipe_moved_by_its_creator_lives_on(void **state)
 	assert_int_equal(t_release(reply), 0);
 }
 
+/* Sleeps 50 ms, then takes two messages from its input, releasing them. */
+static void slow_taker_entry(trindle_pipe_t input)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	for (int i = 0; i < 2; i++)
+		t_w_release(trindle_util_next_object(input));
+}
+
+static void quick_exit_entry(trindle_pipe_t input)
+{
+	(void)input;
+}
+
+static void test_wait_room_returns_at_once_with_room(void **state)
+{
+	(void)state;
+	trindle_pipe_t p = t_pipe(2);
+	int64_t start = t_now_ns();
+	assert_int_equal(trindle_wait_room(p, -1), 0);
+	assert_true(t_now_ns() - start < 1000LL * 1000 * 1000);
+	assert_int_equal(t_release(p), 0);
+}
+
+static void test_wait_room_times_out_on_a_full_pipe(void **state)
+{
+	(void)state;
+	trindle_pipe_t p = t_pipe(1);
+	unsigned char *s = t_segment(1, 1);
+	assert_int_equal(t_send(p, s), 0);
+	int64_t start = t_now_ns();
+	errno = 0;
+	assert_int_equal(trindle_wait_room(p, 20 * 1000 * 1000), -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_true(t_now_ns() - start >= 20 * 1000 * 1000);
+	errno = 0;
+	assert_int_equal(trindle_wait_room(p, 0), -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_int_equal(t_release(p), 0);
+	assert_int_equal(t_release(s), 0);
+}
+
+/* The receiver takes a message: a sender waiting for room goes on, and
+ * its next send fits. */
+static void test_wait_room_wakes_when_the_receiver_takes(void **state)
+{
+	(void)state;
+	trindle_pipe_t w = trindle_launch(slow_taker_entry, 1, NULL, NULL);
+	assert_non_null(w);
+	unsigned char *a = t_segment(1, 1), *b = t_segment(1, 2);
+	assert_int_equal(t_move(w, a), 0);
+	assert_int_equal(t_send(w, b), 1); /* full */
+	int64_t start = t_now_ns();
+	assert_int_equal(trindle_wait_room(w, 5LL * 1000 * 1000 * 1000), 0);
+	assert_true(t_now_ns() - start < 4LL * 1000 * 1000 * 1000);
+	assert_int_equal(t_move(w, b), 0);
+	/* The worker takes b and ends: its input's closure notice comes. */
+	trindle_message_t m = { 0 };
+	start = t_now_ns();
+	while (t_notices(&m, 1) == 0) {
+		assert_true(t_now_ns() - start < 5LL * 1000 * 1000 * 1000);
+		sched_yield();
+	}
+	assert_ptr_equal(m.address, w);
+	assert_null(m.content);
+}
+
+static void test_wait_room_on_a_dead_pipe_fails_epipe(void **state)
+{
+	(void)state;
+	trindle_pipe_t w = trindle_launch(quick_exit_entry, 1, NULL, NULL);
+	assert_non_null(w);
+	int64_t start = t_now_ns();
+	while (trindle_access(w) != 0) {
+		assert_true(t_now_ns() - start < 5LL * 1000 * 1000 * 1000);
+		sched_yield();
+	}
+	errno = 0;
+	assert_int_equal(trindle_wait_room(w, -1), -1);
+	assert_int_equal(errno, EPIPE);
+	trindle_message_t m;
+	assert_int_equal(t_notices(&m, 1), 1); /* its closure notice */
+	assert_ptr_equal(m.address, w);
+	errno = 0;
+	assert_int_equal(trindle_wait_room(w, -1), -1); /* no longer held */
+	assert_int_equal(errno, EINVAL);
+}
+
+static void test_wait_room_needs_send(void **state)
+{
+	(void)state;
+	unsigned char *s = t_segment(1, 1);
+	errno = 0;
+	assert_int_equal(trindle_wait_room(NULL, 0), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(trindle_wait_room(s, 0), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(t_release(s), 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, t_drop_notices)
@@ -496,6 +598,11 @@ int main(void)
 		T(test_pipe_sender_release_drops_only_its_send),
 		T(test_pipe_send_to_dead_pipe_fails_without_send),
 		T(test_pipe_moved_by_its_creator_lives_on),
+		T(test_wait_room_returns_at_once_with_room),
+		T(test_wait_room_times_out_on_a_full_pipe),
+		T(test_wait_room_wakes_when_the_receiver_takes),
+		T(test_wait_room_on_a_dead_pipe_fails_epipe),
+		T(test_wait_room_needs_send),
 	};
 	return cmocka_run_group_tests_name("pipes", tests, NULL, NULL);
 }
