@@ -47,8 +47,6 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <threads.h>
-#include <time.h>
 #include <trindle.h>
 
 #ifdef __cplusplus
@@ -514,25 +512,6 @@ typedef int (*trindle_util_work_fn)(const trindle_message_t *in,
 		trindle_object_t *out, void *arg);
 
 /*
- * Not part of the API: a stage's pause before it tries a full pipe again.
- * The first 16 rounds yield the CPU (the stage after it, if it shares
- * this CPU, then runs and makes room); later rounds sleep 1 us, doubling
- * up to 128 us, so a stage that waits long costs little CPU and never
- * oversleeps the room it waits for by much.
- */
-static inline void trindle_util_priv_backoff(unsigned round)
-{
-	struct timespec ts = { 0, 0 };
-
-	if (round < 16) {
-		thrd_yield();
-		return;
-	}
-	ts.tv_nsec = 1000L << (round - 16 < 7 ? round - 16 : 7);
-	thrd_sleep(&ts, NULL);
-}
-
-/*
  * Not part of the API.  m[0 .. n) are the moves to one pipe that a sync
  * gave back as failed: sends, each followed by its release.  Keeps at the
  * front, in order, the moves that failed for want of room, and returns
@@ -574,16 +553,14 @@ static inline size_t trindle_util_priv_sort_failed(trindle_message_t *m,
 }
 
 /*
- * Not part of the API: moves m[0 .. n) (send, release pairs) on, trying
- * again after a pause while the pipe is full; tried says the first try
- * was made already and m[0 .. n) is what failed.  Returns 0 once nothing
- * is left to move, or -1 (ENOMEM) with the rest of m still held.
+ * Not part of the API: moves m[0 .. n) (send, release pairs) on, waiting
+ * for room while the pipe is full; tried says the first try was made
+ * already and m[0 .. n) is what failed.  Returns 0 once nothing is left
+ * to move, or -1 (ENOMEM) with the rest of m still held.
  */
 static inline int trindle_util_priv_push(trindle_message_t *m, size_t n,
 		int tried, int *gone, int *bad)
 {
-	unsigned round = 0;
-
 	for (;;) {
 		if (!tried) {
 			trindle_mailbox_t out = { n, m };
@@ -596,9 +573,9 @@ static inline int trindle_util_priv_push(trindle_message_t *m, size_t n,
 		n = trindle_util_priv_sort_failed(m, n, gone, bad);
 		if (n == 0)
 			return 0;
-		trindle_util_priv_backoff(round);
-		if (round < 64)
-			round++;
+		/* A pipe that died meanwhile fails the next try, which
+		 * releases what was for it. */
+		(void)trindle_wait_room(m[0].address, -1);
 	}
 }
 
@@ -629,13 +606,12 @@ static inline int trindle_util_priv_push(trindle_message_t *m, size_t n,
  * Every delivery goes to work once, in the order trindle_sync() delivered
  * it, notices included: nothing is passed over.
  *
- * A full next: no call waits for room in a pipe, so the loop keeps what it
- * could not move (and the take that came in the same sync) and tries
- * again, taking nothing more (one sync per try, the moves in their
- * original order), first yielding the CPU between tries, then
- * sleeping 1 us, doubling up to 128 us, for as long as next lives.  The
- * process does not wait in a sync meanwhile, so the stall report
- * (TRINDLE_STALL_MS) does not count it as waiting.  The loop never waits
+ * A full next: the loop keeps what it could not move (and the take that
+ * came in the same sync), waits for room with trindle_wait_room() and
+ * tries again, taking nothing more (the moves in their original order),
+ * for as long as next lives.  The process does not wait in a sync
+ * meanwhile, so the stall report (TRINDLE_STALL_MS) does not count it as
+ * waiting.  The loop never waits
  * on input while it holds something to move on (what would wake it may be
  * just what it holds): a sync that moves things on does not wait, and the
  * loop waits, without a time limit, only with empty hands.
