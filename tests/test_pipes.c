@@ -479,10 +479,10 @@ static void test_pipe_moved_by_its_creator_lives_on(void **state)
 	assert_int_equal(t_release(reply), 0);
 }
 
-/* Sleeps 50 ms, then takes two messages from its input, releasing them. */
+/* Sleeps 200 ms, then takes two messages from its input, releasing them. */
 static void slow_taker_entry(trindle_pipe_t input)
 {
-	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	struct timespec ts = { 0, 200 * 1000 * 1000 };
 	nanosleep(&ts, NULL);
 	for (int i = 0; i < 2; i++)
 		t_w_release(trindle_util_next_object(input));
@@ -536,7 +536,7 @@ static void await_end(trindle_pipe_t w)
 }
 
 /* The receiver takes a message: a sender waiting for room goes on, and
- * its next send fits.  The worker waits 50 ms before it takes anything;
+ * its next send fits.  The worker waits 200 ms before it takes anything;
  * if this thread was held up longer than that before it found the pipe
  * full, that round proves nothing and a new one starts. */
 static void test_wait_room_wakes_when_the_receiver_takes(void **state)
