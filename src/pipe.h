@@ -124,14 +124,6 @@ int trindle__pipe_enter(struct pipe *p);
  * many, the first at *pos.  Every claimed cell must be published; an
  * empty one (o == NULL) is skipped by the receiver. */
 size_t trindle__pipe_claim(struct pipe *p, size_t want, size_t *pos);
-static inline void trindle__pipe_publish(struct pipe *p, size_t pos,
-		struct object *o)
-{
-	struct ring_cell *c = &p->cells[pos & p->mask];
-
-	atomic_store_explicit(&c->obj, o, memory_order_relaxed);
-	atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
-}
 /* Publishes objs[0 .. n) into the claimed cells pos, pos + 1, ... */
 static inline void trindle__pipe_publish_many(struct pipe *p, size_t pos,
 		struct object *const *objs, size_t n)
@@ -145,6 +137,11 @@ static inline void trindle__pipe_publish_many(struct pipe *p, size_t pos,
 		atomic_store_explicit(&c->seq, pos + i + 1,
 				memory_order_release);
 	}
+}
+static inline void trindle__pipe_publish(struct pipe *p, size_t pos,
+		struct object *o)
+{
+	trindle__pipe_publish_many(p, pos, &o, 1);
 }
 /* Publishes the claimed cell at pos empty (its send failed). */
 void trindle__pipe_skip(struct pipe *p, size_t pos);

@@ -353,25 +353,33 @@ static size_t run_of_sends(const trindle_message_t *msgs, size_t i, size_t n)
 }
 
 /* A cell for one message: enters the pipe and claims cells as needed. */
-static bool claim_cell(struct process *p, struct send_state *st,
-		const trindle_message_t *msgs, size_t i, size_t n, size_t *pos)
+/* Cells claimed and unused at st->pos, or, when none are left, up to want
+ * more (entering the pipe first); false when the pipe is dead or full
+ * (then noted, so later sends to it fail). */
+static bool have_cells(struct process *p, struct send_state *st, size_t want)
 {
-	if (st->full)
-		return false;
+	if (st->pos < st->end)
+		return true;
 	if (!st->entered) {
 		if (trindle__pipe_enter(st->pipe) < 0)
 			return false;
 		st->entered = true;
 	}
-	if (st->pos == st->end) {
-		size_t got = trindle__pipe_claim(st->pipe,
-				run_of_sends(msgs, i, n), &st->pos);
-		st->end = st->pos + got;
-		if (!got) {
-			note_full(p, st);
-			return false;
-		}
+	size_t got = trindle__pipe_claim(st->pipe, want, &st->pos);
+	st->end = st->pos + got;
+	if (!got) {
+		note_full(p, st);
+		return false;
 	}
+	return true;
+}
+
+static bool claim_cell(struct process *p, struct send_state *st,
+		const trindle_message_t *msgs, size_t i, size_t n, size_t *pos)
+{
+	if (st->full || (st->pos == st->end &&
+			 !have_cells(p, st, run_of_sends(msgs, i, n))))
+		return false;
 	*pos = st->pos++;
 	return true;
 }
@@ -475,21 +483,9 @@ failed:
  * later sends to it fail). */
 static size_t claim_moves(struct process *p, struct send_state *st, size_t k)
 {
-	if (st->pos == st->end) {
-		if (!st->entered) {
-			if (trindle__pipe_enter(st->pipe) < 0)
-				return 0;
-			st->entered = true;
-		}
-		if (trindle__pipe_dead(st->pipe))
-			return 0;
-		size_t got = trindle__pipe_claim(st->pipe, k, &st->pos);
-		st->end = st->pos + got;
-		if (!got) {
-			note_full(p, st);
-			return 0;
-		}
-	}
+	if (st->pos == st->end && (trindle__pipe_dead(st->pipe) ||
+			!have_cells(p, st, k)))
+		return 0;
 	return st->end - st->pos < k ? st->end - st->pos : k;
 }
 
@@ -538,8 +534,8 @@ static size_t move_run(struct process *p, struct send_state *st,
 			n - 1; /* pairs msgs[e], msgs[e + 1] for e < last */
 		for (; e < last; e += 2) {
 			const trindle_message_t *m = &msgs[e];
-			if (m[0].address != address || m[1].address ||
-			    m[1].content != m[0].content)
+			if (m[0].address != address ||
+			    !releases_previous(msgs, e + 1))
 				break;
 			struct cap *c = trindle__cap_find(&p->caps,
 					m[0].content);
@@ -609,8 +605,7 @@ static size_t handle_outgoing(struct process *p, trindle_message_t *msgs,
 		trindle_message_t m = msgs[i];
 		bool ok;
 		if (m.address && m.content) {
-			if (i + 1 < n && !msgs[i + 1].address &&
-			    msgs[i + 1].content == m.content) {
+			if (i + 1 < n && releases_previous(msgs, i + 1)) {
 				size_t k = move_run(p, &st, msgs, i, n);
 				if (k) {
 					i += k - 1;
