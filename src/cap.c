@@ -21,22 +21,6 @@ int trindle__cap_init(struct cap_table *t)
 	return 0;
 }
 
-void trindle__cap_reset(struct cap_table *t)
-{
-	if (t->capacity > CAP_INITIAL) {
-		struct cap *slots = calloc(CAP_INITIAL, sizeof(*slots));
-		if (slots) {
-			free(t->slots);
-			t->slots = slots;
-			t->capacity = CAP_INITIAL;
-		}
-	}
-	for (size_t i = 0; i < t->capacity; i++)
-		t->slots[i].key = CAP_EMPTY;
-	t->used = 0;
-	t->gone = 0;
-}
-
 /* Moves the live entries into a new array of new_capacity slots, leaving
  * the tombstones behind. */
 static int rebuild(struct cap_table *t, size_t new_capacity)
@@ -57,6 +41,18 @@ static int rebuild(struct cap_table *t, size_t new_capacity)
 			*trindle__cap_probe(t, old[i].key) = old[i];
 	free(old);
 	return 0;
+}
+
+void trindle__cap_reset(struct cap_table *t)
+{
+	/* No live entry is left: a table that grew is rebuilt at its first
+	 * size, one that did not is cleared in place (tombstones and all). */
+	if (t->capacity > CAP_INITIAL && rebuild(t, CAP_INITIAL) == 0)
+		return;
+	for (size_t i = 0; i < t->capacity; i++)
+		t->slots[i].key = CAP_EMPTY;
+	t->used = 0;
+	t->gone = 0;
 }
 
 int trindle__cap_reserve(struct cap_table *t, size_t n)

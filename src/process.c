@@ -339,6 +339,15 @@ void trindle__process_release_cap(struct process *p, struct cap *c)
 	release_object(p, o, rights);
 }
 
+/* Queues pipe's receive right on target, which the caller entered (and
+ * now leaves); the receiver's reference goes with the message. */
+static void queue_receive_right(struct pipe *pipe, struct pipe *target)
+{
+	trindle__pipe_set_receiver(pipe, NULL);
+	trindle__pipe_force(target, trindle__pipe_receive_msg(pipe));
+	trindle__pipe_leave(target);
+}
+
 bool trindle__process_move_receive(struct process *p, struct pipe *pipe,
 		struct pipe *target, bool keep_send)
 {
@@ -356,10 +365,7 @@ bool trindle__process_move_receive(struct process *p, struct pipe *pipe,
 	} else {
 		trindle__cap_remove(&p->caps, c);
 	}
-	/* The receiver's reference goes with the message. */
-	trindle__pipe_set_receiver(pipe, NULL);
-	trindle__pipe_force(target, trindle__pipe_receive_msg(pipe));
-	trindle__pipe_leave(target);
+	queue_receive_right(pipe, target);
 	return true;
 }
 
@@ -415,9 +421,7 @@ static bool hand_input_to_keeper(struct process *p, struct pipe *input)
 {
 	if (trindle__pipe_enter(p->keeper) < 0)
 		return false;
-	trindle__pipe_set_receiver(input, NULL);
-	trindle__pipe_force(p->keeper, trindle__pipe_receive_msg(input));
-	trindle__pipe_leave(p->keeper);
+	queue_receive_right(input, p->keeper);
 	return true;
 }
 
@@ -438,21 +442,15 @@ static bool is_send_hold(const struct cap *c)
 }
 
 /* Releases every capability (but SEND holds on others' pipes, if asked to
- * keep them).  Sweeps again until a sweep finds nothing to release, in
- * case a release moves entries (none does today: removals leave
- * tombstones). */
+ * keep them).  One sweep sees every entry: a removal leaves a tombstone
+ * and moves no other entry, and releasing inserts none (cap.h). */
 static void release_all(struct process *p, bool keep_send_holds)
 {
-	for (bool again = true; again;) {
-		again = false;
-		for (size_t i = p->caps.capacity; i-- > 0;) {
-			struct cap *c = &p->caps.slots[i];
-			if (!trindle__cap_live(c) ||
-			    (keep_send_holds && is_send_hold(c)))
-				continue;
+	for (size_t i = 0; i < p->caps.capacity; i++) {
+		struct cap *c = &p->caps.slots[i];
+		if (trindle__cap_live(c) &&
+		    !(keep_send_holds && is_send_hold(c)))
 			trindle__process_release_cap(p, c);
-			again = true;
-		}
 	}
 }
 
