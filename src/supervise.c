@@ -30,7 +30,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cap.h"
 #include "code.h"
@@ -41,6 +40,7 @@
 #include "trindle.h"
 #include "trindle/supervise.h"
 #include "trindle/util.h"
+#include "wait.h"
 
 #define MAX_DEPTH 8
 #define MAX_LEAVES 4096
@@ -220,14 +220,6 @@ struct sup {
 	trindle_segment_t backlog[MAX_BACKLOG];
 	size_t nbacklog;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- reports ------------------------------------------------------------ */
 
@@ -593,7 +585,7 @@ static bool within_intensity(struct sup *s)
 {
 	if (!s->spec->period_ms)
 		return true;
-	int64_t now = now_ms();
+	int64_t now = trindle__now_ns() / 1000000; /* ms */
 	s->stamps[s->stamp_next] = now;
 	s->stamp_next = (s->stamp_next + 1) % s->nstamps;
 	/* The oldest of the last max_restarts + 1 restarts, this one
