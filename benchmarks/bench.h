@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <trindle.h>
 
+#include "bq.h"
 #include "stats.h"
 
 /* How many items move per lock (pthreads) or per sync (libtrindle). */
@@ -68,6 +69,14 @@ typedef struct bench_scenario {
 	/* A process spinning on one core (bench_spinner_start) for the whole
 	 * scenario, warm-up included, so both sides run under the same load. */
 	bool contended;
+	/* The twin is run with both ways of waiting (bq.h: BQ_SLEEP and
+	 * BQ_SPIN) in the same alternation, and libtrindle is compared with
+	 * the faster; false: the textbook BQ_SLEEP twin only. */
+	bool both_twins;
+	/* The target is the issue's figure against the textbook twin (one
+	 * lock per item, sleeping at once), and is checked against that
+	 * twin; otherwise it is checked against the faster twin. */
+	bool target_vs_textbook;
 } bench_scenario_t;
 
 typedef stats_t bench_stats_t;
@@ -79,6 +88,11 @@ typedef struct bench_result {
 	int reps;
 	bench_stats_t trindle, pthreads;
 	double ratio;        /* > 1: libtrindle is better */
+	/* both_twins: each way of waiting on its own ([BQ_SLEEP], [BQ_SPIN]);
+	 * pthreads is a copy of the faster, named by twin_wait. */
+	bench_stats_t twin[2];
+	enum bq_wait twin_wait;
+	double target_ratio; /* the ratio the target is checked against */
 	bool has_peer;
 	bench_stats_t peer;
 	double peer_ratio;   /* libtrindle against the peer, same convention */
@@ -185,7 +199,6 @@ uint64_t bench_size(const bench_opts_t *opts, uint64_t full, uint64_t quick);
 /* A well-mixed 64-bit value from x (splitmix64's finaliser). */
 uint64_t bench_mix(uint64_t x);
 
-#include "bq.h"
 #include "bt.h"
 
 

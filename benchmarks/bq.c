@@ -11,11 +11,14 @@
 
 /* ---- the pthreads bounded queue ---------------------------------------- */
 
+enum bq_wait bq_wait_style = BQ_SLEEP;
+
 void bq_init(bq_t *q, size_t capacity)
 {
 	memset(q, 0, sizeof *q);
 	q->items = bench_block(capacity * sizeof *q->items);
 	q->capacity = capacity;
+	q->wait = bq_wait_style;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->not_empty, NULL);
 	pthread_cond_init(&q->not_full, NULL);
@@ -29,11 +32,17 @@ void bq_destroy(bq_t *q)
 	free(q->items);
 }
 
-/* Callers hold q->lock. */
+/* Callers hold q->lock.  The count is stored atomically because a
+ * spinning waiter reads it without the lock. */
+static void set_count(bq_t *q, size_t count)
+{
+	__atomic_store_n(&q->count, count, __ATOMIC_RELAXED);
+}
+
 static void put(bq_t *q, void *item)
 {
 	q->items[(q->head + q->count) % q->capacity] = item;
-	q->count++;
+	set_count(q, q->count + 1);
 }
 
 static void *take(bq_t *q)
@@ -41,13 +50,46 @@ static void *take(bq_t *q)
 	void *item = q->items[q->head];
 
 	q->head = (q->head + 1) % q->capacity;
-	q->count--;
+	set_count(q, q->count - 1);
 	return item;
+}
+
+static inline void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/*
+ * BQ_SPIN's first phase: called holding q->lock while the count is
+ * `stuck` (full, or 0); lets go of the lock, watches the count for up to
+ * BQ_SPIN_NS and takes the lock back.  The caller re-checks the count
+ * under the lock and sleeps if it is still stuck.
+ */
+static void spin_while_stuck(bq_t *q, size_t stuck)
+{
+	double end;
+
+	if (q->wait != BQ_SPIN)
+		return;
+	pthread_mutex_unlock(&q->lock);
+	end = bench_now() + BQ_SPIN_NS * 1e-9;
+	do {
+		for (int i = 0; i < 16; i++)
+			relax();
+	} while (__atomic_load_n(&q->count, __ATOMIC_RELAXED) == stuck &&
+		 bench_now() < end);
+	pthread_mutex_lock(&q->lock);
 }
 
 /* Waits, holding q->lock, until the queue has room / an item. */
 static void wait_room(bq_t *q)
 {
+	if (q->count == q->capacity)
+		spin_while_stuck(q, q->capacity);
 	while (q->count == q->capacity) {
 		q->pushers++;
 		pthread_cond_wait(&q->not_full, &q->lock);
@@ -57,6 +99,8 @@ static void wait_room(bq_t *q)
 
 static void wait_item(bq_t *q)
 {
+	if (q->count == 0)
+		spin_while_stuck(q, 0);
 	while (q->count == 0) {
 		q->poppers++;
 		pthread_cond_wait(&q->not_empty, &q->lock);

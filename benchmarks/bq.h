@@ -19,14 +19,37 @@
  * a wasted call, and a wake-up is the expensive part of a hand-off.
  * Waking happens after the lock is dropped, so the woken thread does not
  * at once block on the mutex its waker still holds.
+ *
+ * Two ways to wait, chosen per queue when it is made (bq_wait_style):
+ *   BQ_SLEEP  the textbook: a waiter goes straight to pthread_cond_wait;
+ *   BQ_SPIN   spin, then sleep: a waiter first lets go of the lock and
+ *             watches the count for up to BQ_SPIN_NS, about what one
+ *             wake-up of a sleeping thread on the other core costs (the
+ *             classic bound: spinning longer than a wake-up costs cannot
+ *             pay).  It wins when both threads have a core of their own,
+ *             and loses when they share one: then the spinner only takes
+ *             time from the thread it waits for.
+ * The runner measures the batched twins both ways and compares
+ * libtrindle with the faster, so the twin is the strongest of the two
+ * whatever the machine's load (bench.h, bench_scenario_t.both_twins).
  */
+enum bq_wait { BQ_SLEEP, BQ_SPIN };
+#define BQ_SPIN_NS 20000
+
 typedef struct bq {
 	pthread_mutex_t lock;
 	pthread_cond_t not_empty, not_full;
 	void **items;
-	size_t capacity, head, count;
+	size_t capacity, head;
+	size_t count;                /* written under the lock; read without
+	                              * it (relaxed) only by a spinning waiter */
 	unsigned poppers, pushers;   /* threads asleep for items, for room */
+	enum bq_wait wait;
 } bq_t;
+
+/* How queues made from now on wait (BQ_SLEEP at start); the runner sets
+ * it around each run of a twin, before the twin makes its queues. */
+extern enum bq_wait bq_wait_style;
 
 /* Exits when memory runs out, like bench_block(). */
 void bq_init(bq_t *q, size_t capacity);
