@@ -98,10 +98,18 @@ static void note_contention(int64_t now)
 			memory_order_relaxed);
 }
 
-/* Busy-waits with pause for a few microseconds, then yields the core
- * between checks until until_ns: with more runnable threads than cores,
- * the thread we wait for may need this very core to make progress. */
-#define PAUSE_SPIN_NS 5000
+/*
+ * Busy-waits with pause until the first clock check (64 checks of ready,
+ * a microsecond or two), then yields the core at every check until
+ * until_ns.  A yield with nobody else to run returns at once, so on a
+ * core of its own the waiter loses little by it.  But the thread we wait
+ * for may share this core with us: the scheduler wakes threads on their
+ * waker's core, and two threads that keep running in turns look too
+ * recently used to move, so they can stay together for long.  Then every
+ * hand-off between them costs one pause phase of the waiter, and that
+ * phase is kept short.
+ */
+#define PAUSE_SPIN_NS 1000
 
 static bool spin(wait_ready_fn ready, void *arg, int64_t until_ns)
 {
