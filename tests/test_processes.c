@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -940,8 +941,70 @@ static int child_exit_during_worker(void)
 	trindle_exit(NULL);
 }
 
+/* This process's threads now, counted in /proc/self/task. */
+static unsigned long task_count(void)
+{
+	unsigned long n = 0;
+	DIR *d = opendir("/proc/self/task");
+
+	if (!d)
+		return 0;
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void returns_at_once(trindle_pipe_t input)
+{
+	(void)input;
+}
+
+/* Launches a worker, then waits for its input's closure notice. */
+static int launch_and_await_end(trindle_pipe_t done)
+{
+	trindle_pipe_t input = trindle_launch(returns_at_once, 1, done, NULL);
+	trindle_message_t ask = { done, NULL }, m[2];
+
+	if (!input)
+		return -1;
+	for (;;) {
+		trindle_mailbox_t out = { 1, &ask }, in = { 2, m };
+		if (trindle_sync(&out, &in) != 0)
+			return -1;
+		if (in.count == 1 && m[0].address == input && !m[0].content)
+			break;
+		if (in.count)
+			return -1; /* nothing else may arrive */
+	}
+	trindle_message_t rel = { NULL, input };
+	trindle_mailbox_t out = { 1, &rel };
+	return trindle_sync(&out, NULL);
+}
+
+/* Launches one worker at a time, each after the last one's end; prints
+ * the thread count after the first and after the last.  Exit status 0
+ * when it did not grow. */
+static int child_launch_one_at_a_time(void)
+{
+	trindle_pipe_t done = trindle_pipe(1);
+	unsigned long first = 0;
+
+	for (unsigned long i = 0; i < 300 * t_scale(); i++) {
+		if (!done || launch_and_await_end(done) != 0)
+			return 2;
+		if (i == 0)
+			first = task_count();
+	}
+	unsigned long last = task_count();
+	printf("threads %lu %lu\n", first, last);
+	return last == first ? 0 : 1;
+}
+
 static int child_main(const char *scenario)
 {
+	if (strcmp(scenario, "launch-one-at-a-time") == 0)
+		return child_launch_one_at_a_time();
 	if (strcmp(scenario, "exit-after-workers") == 0)
 		return child_exit_after_workers();
 	if (strcmp(scenario, "exit-during-worker") == 0)
@@ -992,6 +1055,27 @@ static int run_child(const char *scenario, char *buf, size_t cap)
 		fail_msg("the program (%s) did not end; it wrote: %s", scenario, buf);
 	}
 	return status;
+}
+
+/*
+ * A launcher told of a worker's end (its input pipe's closure notice) may
+ * launch again before that worker's thread is back in the pool: the
+ * notice goes out while the thread still finishes the process.  The
+ * launch must then wait for that thread rather than start a new one, or a
+ * program that launches one worker at a time grows a thread per race
+ * (each costs tens of microseconds to start, and the pool's idle threads
+ * then spin on cores the workers need).  In a fresh process, where the
+ * pool has no thread to spare.
+ */
+static void test_launch_right_after_an_end_reuses_the_ending_thread(
+		void **state)
+{
+	(void)state;
+	char buf[256];
+	int status = run_child("launch-one-at-a-time", buf, sizeof buf);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) != 0)
+		fail_msg("child: status %d, %s", WEXITSTATUS(status), buf);
 }
 
 static void test_main_exit_after_workers_ended_ends_program(void **state)
@@ -1047,6 +1131,7 @@ int main(int argc, char **argv)
 		T(test_root_exit_in_pthread_ends_thread_and_releases),
 		T(test_root_thread_that_returns_releases_what_it_held),
 		T(test_launch_out_of_memory_fails_cleanly_or_succeeds_fully),
+		T(test_launch_right_after_an_end_reuses_the_ending_thread),
 		T(test_main_exit_after_workers_ended_ends_program),
 		T(test_main_exit_while_worker_runs_ends_program_after_it),
 	};
