@@ -18,6 +18,7 @@
  * knows a job is coming.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -35,6 +36,9 @@
 
 /* An idle worker spins this long for the next launch before sleeping. */
 #define IDLE_SPIN_NS 50000
+/* A launch waits at most this long for a thread that is finishing a
+ * process, before it starts a new thread instead. */
+#define ENDING_WAIT_NS 1000000
 
 enum jump_reason {
 	JUMP_NONE = 0,
@@ -56,6 +60,11 @@ struct worker {
 static TRINDLE_TLS struct worker *tls_worker;
 static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct worker *idle_workers;
+/* Threads between the start of their process's end and their return to
+ * the idle list.  The process's input pipe dies (its launcher is told)
+ * inside that window, so a launcher may want the thread back before it
+ * is there (see ending_worker). */
+static atomic_uint ending_workers;
 
 /* Ends the worker process p running on this thread: back to its base. */
 static TRINDLE_NORETURN void worker_finish(struct process *p,
@@ -83,9 +92,11 @@ static trindle_object_t make_fault_report(struct worker *w, struct process *p)
 }
 
 /* Says how the worker ends on its input pipe (trindle_inquire), before
- * the pipe dies; not when the worker let go of it (then it may be gone). */
+ * the pipe dies; not when the worker let go of it (then it may be gone).
+ * From here until it is idle again, the thread counts as ending. */
 static void note_end(struct process *p, int how)
 {
+	atomic_fetch_add_explicit(&ending_workers, 1, memory_order_relaxed);
 	if (trindle__trace_on())
 		trindle__trace_event(p->holder.track, TRACE_END,
 				trindle__now_ns(), 0, 0, (uint64_t)how);
@@ -185,9 +196,12 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		run_process(w, p);
-		/* Idle before the count drops: whoever brings it to zero then
-		 * finds this thread on the list. */
+		/* Idle before the counts drop: whoever brings the process
+		 * count to zero, or waits for an ending thread, then finds
+		 * this thread on the list. */
 		push_idle(w);
+		atomic_fetch_sub_explicit(&ending_workers, 1,
+				memory_order_release);
 		trindle__runtime_process_ended();
 	}
 	trindle__wait_thread_ended();
@@ -218,10 +232,36 @@ static struct worker *idle_worker(void)
 	return w;
 }
 
+/*
+ * No thread is idle, but one may be finishing a process: a launcher told
+ * of that process's end often launches again before the thread is back.
+ * Its end is short and waits for nobody, so the launch waits for it
+ * (yielding, as it may share our core) rather than start a thread, which
+ * costs more than the wait and would stay in the pool, an idle thread
+ * spinning on a core the workers need.  NULL: none is ending, or it took
+ * too long.
+ */
+static struct worker *ending_worker(void)
+{
+	int64_t give_up = trindle__now_ns() + ENDING_WAIT_NS;
+	struct worker *w;
+
+	while (!(w = idle_worker())) {
+		if (!atomic_load_explicit(&ending_workers,
+				memory_order_acquire) ||
+		    trindle__now_ns() > give_up)
+			return NULL;
+		sched_yield();
+	}
+	return w;
+}
+
 /* A worker thread with no job yet: an idle one, or a new one. */
 static int get_worker(struct worker **out)
 {
 	struct worker *w = idle_worker();
+	if (!w)
+		w = ending_worker();
 	if (w) {
 		*out = w;
 		return 0;
