@@ -52,6 +52,7 @@ struct worker {
 	sigjmp_buf base;
 	volatile sig_atomic_t running;    /* inside run_process */
 	trindle_fault_t fault;
+	sigset_t mask;                    /* the thread's signal mask at start */
 	void *signal_stack;
 	struct worker *next_idle;
 	bool idle;                        /* on the idle list (under idle_lock) */
@@ -105,10 +106,22 @@ static void note_end(struct process *p, int how)
 				memory_order_release);
 }
 
+/*
+ * The base frame saves no signal mask (that would be a system call per
+ * launch); a jump back restores the thread's mask from its start instead:
+ * a fault jumps out of the signal handler with the signal still blocked,
+ * and a process that blocked signals and then exited must not pass that
+ * on to the next process on this thread.
+ */
+static void restore_signal_mask(struct worker *w)
+{
+	pthread_sigmask(SIG_SETMASK, &w->mask, NULL);
+}
+
 static void run_process(struct worker *w, struct process *p)
 {
 	trindle__set_current(p);
-	switch (sigsetjmp(w->base, 1)) {
+	switch (sigsetjmp(w->base, 0)) {
 	case JUMP_NONE:
 		w->running = 1;
 		trindle__fault_arm(&w->base, JUMP_FAULT, &w->fault);
@@ -119,11 +132,13 @@ static void run_process(struct worker *w, struct process *p)
 		trindle__process_end(p, NULL, FINAL_OUT);
 		break;
 	case JUMP_EXIT:
+		restore_signal_mask(w);
 		note_end(p, p->final_target == FINAL_ERR ? TRINDLE_END_ABORT :
 				TRINDLE_END_EXIT);
 		trindle__process_end(p, p->final, p->final_target);
 		break;
 	default: /* the fault handler disarmed the recovery point */
+		restore_signal_mask(w);
 		w->running = 0;
 		note_end(p, TRINDLE_END_FAULT);
 		if (trindle__trace_on()) {
@@ -183,6 +198,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 
 	tls_worker = w;
+	pthread_sigmask(SIG_SETMASK, NULL, &w->mask);
 	w->signal_stack = trindle__runtime_signal_stack();
 	trindle__wait_thread_started();
 	for (;;) {

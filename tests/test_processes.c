@@ -155,6 +155,22 @@ static void plus_one_worker(trindle_pipe_t input)
 	trindle_exit(s);
 }
 
+/* Writes into the segment it receives whether SIGUSR2 is blocked on its
+ * thread, then blocks it and exits with the segment. */
+static void blocks_a_signal_and_exits(trindle_pipe_t input)
+{
+	trindle_segment_t s = trindle_util_next_object(input);
+	sigset_t now, usr2;
+
+	pthread_sigmask(SIG_SETMASK, NULL, &now);
+	if (s && (trindle_access(s) & TRINDLE_ACCESS_WRITE))
+		*(unsigned long *)s = (unsigned long)sigismember(&now, SIGUSR2);
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &usr2, NULL);
+	trindle_exit(s);
+}
+
 /* ---- test side helpers ---- */
 
 /* Receive on pipe until no one else can send on it; store the messages
@@ -512,6 +528,24 @@ static void test_worker_threads_reused_many_short_workers_all_run(void **state)
 		assert_int_equal(t_move(input, t_labelled(i)), 0);
 		assert_int_equal(t_await_end(input, outp, keep, 2), 1);
 		t_expect_label(&keep[0], outp, i + 1);
+	}
+	assert_int_equal(t_release(outp), 0);
+}
+
+/* Worker threads are pooled: a signal mask one process set before it
+ * exited does not carry over to the next process on the same thread. */
+static void test_next_worker_on_a_thread_starts_with_its_mask(void **state)
+{
+	(void)state;
+	trindle_pipe_t outp = t_pipe(1);
+	for (unsigned long i = 0; i < 50; i++) {
+		trindle_message_t keep[2];
+		trindle_pipe_t input = trindle_launch(blocks_a_signal_and_exits,
+				1, outp, NULL);
+		assert_non_null(input);
+		assert_int_equal(t_move(input, t_labelled(i + 100)), 0);
+		assert_int_equal(t_await_end(input, outp, keep, 2), 1);
+		t_expect_label(&keep[0], outp, 0); /* SIGUSR2 not blocked */
 	}
 	assert_int_equal(t_release(outp), 0);
 }
@@ -1125,6 +1159,7 @@ int main(int argc, char **argv)
 		T(test_worker_keeps_send_on_err_after_launcher_releases_it),
 		T(test_workers_launch_workers),
 		T(test_worker_threads_reused_many_short_workers_all_run),
+		T(test_next_worker_on_a_thread_starts_with_its_mask),
 		T(test_many_workers_at_once_all_run),
 		T(test_launch_entry_in_extended_segment_runs),
 		T(test_launch_entry_outside_executable_memory_is_einval),
