@@ -17,8 +17,8 @@
  *   "pipeline-stage-small": the same with every stage's queue 4 long on
  *   both sides: what short queues cost (stages run dry and are woken more
  *   often).  A full next stays rare here, as the stages are balanced;
- *   when it happens libtrindle's stage tries again after a pause (no call
- *   waits for room), the twin's waits on its condition variable.
+ *   when it happens libtrindle's stage waits in trindle_wait_room(),
+ *   the twin's on its condition variable.
  * libtrindle: each stage is a worker moving chunks to the next stage's
  * input pipe.  pthreads: 4 threads and 5 bounded queues, popping the same
  * way and pushing what was popped in one lock.  The source and the sink
