@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * launch.h - launching with options the public call does not offer, and
- * stopping a worker: what a supervisor (supervise.c) needs to restart a
+ * stopping a worker: what a supervisor (supervise_*.c) needs to restart a
  * child on the same input pipe, so that its senders never notice.
  */
 #ifndef TRINDLE_LAUNCH_H

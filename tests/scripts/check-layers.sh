@@ -30,7 +30,9 @@ LEVELS = [
     ("base", "cap code wait holder version trace die"),
     ("objects", "segment pipe"),
     ("processes", "fault runtime process stall graph"),
-    ("calls", "object_calls sync launch devices inspect supervise"),
+    ("calls", "object_calls sync launch devices inspect supervise "
+              "supervise_tree supervise_report supervise_watch "
+              "supervise_start supervise_loop"),
     ("devices", "io_device io_engine io_sink io_source"),
 ]
 TOP = {"supervise"}
