@@ -77,10 +77,10 @@ bool trindle__sup_on_watch(struct sup *s, struct child *k, trindle_object_t o)
 }
 
 /*
- * One sync: receives on the watch pipes of the children in state want
- * (CHILD_RUNNING: those running or stopping, and the input pipe too) and
- * stores up to cap messages in in[].  Returns how many; -1 when nothing
- * was requested or nothing can come any more.
+ * One sync: receives on the supervisor's input pipe if with_input, and on
+ * the watch pipes of its stopping children, and of its running ones too
+ * unless only_stopping; stores up to cap messages in in[].  Returns how
+ * many; -1 when nothing was requested or nothing can come any more.
  */
 long trindle__sup_wait(struct sup *s, bool with_input, bool only_stopping,
 		trindle_message_t *in, size_t cap)
