@@ -152,6 +152,65 @@ static void advance_finish(bool progress)
 		B.state = DONE;
 }
 
+/* One pass over the local side, the MPI side, credits, heartbeats and
+ * finishing; then the frames built go out.  Returns whether anything
+ * moved. */
+static bool pass(void)
+{
+	B.now = now_ns();
+	bool progress = trindle__mpi_local_sync();
+	progress |= trindle__mpi_take_local();
+	progress |= trindle__mpi_retire_sends();
+	progress |= trindle__mpi_take_frames();
+	progress |= trindle__mpi_finish_payloads();
+	progress |= trindle__mpi_grant_credits();
+	trindle__mpi_ask_credits();
+	trindle__mpi_heartbeats();
+	advance_finish(progress);
+	for (int p = 0; p < B.size; p++)
+		trindle__mpi_send_frame(p);
+	trindle__mpi_flush_reports();
+	return progress;
+}
+
+/* Passes until finished; idle passes yield, then wait, longer each time. */
+static void run_passes(void)
+{
+	int idle = 0;
+	int64_t sleep_ns = 16000;
+	while (B.state != DONE) {
+		if (pass()) {
+			idle = 0;
+			sleep_ns = 16000;
+		} else if (++idle < IDLE_SPINS) {
+			sched_yield();
+		} else {
+			trindle__mpi_idle_wait(sleep_ns);
+			if (sleep_ns < IDLE_MAX_NS)
+				sleep_ns *= 2;
+		}
+	}
+}
+
+/* Frees the comm thread's memory (its objects are released by then). */
+static void free_state(void)
+{
+	for (int r = 0; r < B.size; r++)
+		free(B.peers[r].frame);
+	free(B.peers);
+	free(B.ex);
+	free(B.im);
+	free(B.hellos);
+	free(B.sreq);
+	free(B.sinfo);
+	free(B.drain);
+	free(B.grave);
+	free(B.scratch);
+	free(B.tried);
+	free(B.idx);
+	free(B.st);
+}
+
 static void shut_down(void)
 {
 	for (size_t i = 0; i < B.nsend; i++) {
@@ -185,20 +244,7 @@ static void shut_down(void)
 	trindle__mpi_flush_reports();
 	for (size_t i = 0; i < B.nreports; i++)
 		trindle__mpi_release_now(B.reports[i]);
-	for (int r = 0; r < B.size; r++)
-		free(B.peers[r].frame);
-	free(B.peers);
-	free(B.ex);
-	free(B.im);
-	free(B.hellos);
-	free(B.sreq);
-	free(B.sinfo);
-	free(B.drain);
-	free(B.grave);
-	free(B.scratch);
-	free(B.tried);
-	free(B.idx);
-	free(B.st);
+	free_state();
 }
 
 void trindle__mpi_comm_main(trindle_pipe_t input)
@@ -219,33 +265,7 @@ void trindle__mpi_comm_main(trindle_pipe_t input)
 		return;
 	}
 
-	int idle = 0;
-	int64_t sleep_ns = 16000;
-	while (B.state != DONE) {
-		B.now = now_ns();
-		bool progress = trindle__mpi_local_sync();
-		progress |= trindle__mpi_take_local();
-		progress |= trindle__mpi_retire_sends();
-		progress |= trindle__mpi_take_frames();
-		progress |= trindle__mpi_finish_payloads();
-		progress |= trindle__mpi_grant_credits();
-		trindle__mpi_ask_credits();
-		trindle__mpi_heartbeats();
-		advance_finish(progress);
-		for (int p = 0; p < B.size; p++)
-			trindle__mpi_send_frame(p);
-		trindle__mpi_flush_reports();
-		if (progress) {
-			idle = 0;
-			sleep_ns = 16000;
-		} else if (++idle < IDLE_SPINS) {
-			sched_yield();
-		} else {
-			trindle__mpi_idle_wait(sleep_ns);
-			if (sleep_ns < IDLE_MAX_NS)
-				sleep_ns *= 2;
-		}
-	}
+	run_passes();
 	struct mpi_handoff *fa = B.finish_answer;
 	int undelivered = B.undelivered, rank = B.rank, size = B.size;
 	shut_down();

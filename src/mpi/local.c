@@ -54,11 +54,12 @@ static void dispatch(const trindle_message_t *m)
 	trindle__mpi_release_later(m->content);
 }
 
-/* Moves held messages into their exported pipes, flushes releases, and
- * takes control requests and notices.  Returns whether anything moved. */
-bool trindle__mpi_local_sync(void)
+/* Puts into B.out, from each export's head, the held messages whose
+ * payload is in: a send and a release each (a message lost in transit,
+ * with no segment, needs neither).  B.tried[k] counts the entries of
+ * export k looked at.  Returns how many messages it put. */
+static size_t queue_deliveries(void)
 {
-	bool any = false;
 	size_t n = 0;
 	trindle_message_t *out = B.out;
 	if (B.ntried < B.nex) {
@@ -83,24 +84,23 @@ bool trindle__mpi_local_sync(void)
 		}
 		B.tried[k] = t;
 	}
-	for (size_t i = 0; i < B.nrel; i++)
-		out[n++] = (trindle_message_t){ NULL, B.rel[i] };
-	B.nrel = 0;
-	out[n++] = (trindle_message_t){ B.input, NULL };
-	trindle_message_t in[32];
-	trindle_mailbox_t o = { n, out }, i = { 32, in };
-	trindle_sync_timeout(&o, &i, 0);
-	/* The sends to one pipe that went through are a prefix of them (a
-	 * send after a failed one to the same pipe fails too): pop that many
-	 * from the head, with the entries lost in transit (no segment) among
-	 * them. */
+	return n;
+}
+
+/* The sends to one pipe that went through are a prefix of them (a send
+ * after a failed one to the same pipe fails too): pop that many from the
+ * head, with the entries lost in transit (no segment) among them.  o is
+ * what the sync left unsent. */
+static bool pop_delivered(const trindle_mailbox_t *o)
+{
+	bool any = false;
 	for (size_t k = 0; k < B.nex; k++) {
 		struct export *e = &B.ex[k];
 		size_t sent = 0, failed = 0;
 		for (size_t j = 0; j < B.tried[k]; j++)
 			sent += held_at(e, j)->seg != NULL;
-		for (size_t f = 0; f < o.count; f++)
-			failed += o.address[f].address == e->pipe;
+		for (size_t f = 0; f < o->count; f++)
+			failed += o->address[f].address == e->pipe;
 		sent -= failed < sent ? failed : sent;
 		for (size_t j = 0; j < B.tried[k]; j++) {
 			struct held *h = held_at(e, 0);
@@ -112,6 +112,23 @@ bool trindle__mpi_local_sync(void)
 			any = true;
 		}
 	}
+	return any;
+}
+
+/* Moves held messages into their exported pipes, flushes releases, and
+ * takes control requests and notices.  Returns whether anything moved. */
+bool trindle__mpi_local_sync(void)
+{
+	size_t n = queue_deliveries();
+	trindle_message_t *out = B.out;
+	for (size_t i = 0; i < B.nrel; i++)
+		out[n++] = (trindle_message_t){ NULL, B.rel[i] };
+	B.nrel = 0;
+	out[n++] = (trindle_message_t){ B.input, NULL };
+	trindle_message_t in[32];
+	trindle_mailbox_t o = { n, out }, i = { 32, in };
+	trindle_sync_timeout(&o, &i, 0);
+	bool any = pop_delivered(&o);
 	for (size_t k = 0; k < i.count; k++)
 		dispatch(&in[k]);
 	return any || i.count;

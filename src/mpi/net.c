@@ -24,6 +24,40 @@ static void mpi_error_text(int rc, char *buf, size_t size)
 	snprintf(buf, size, "%.*s", len, s);
 }
 
+/* A payload the lost rank will never send: the receive is cancelled, and
+ * the segment kept until MPI is done (it may not be cancellable). */
+static void bury(MPI_Request *req, trindle_segment_t seg)
+{
+	MPI_Cancel(req);
+	MPI_Request_free(req);
+	B.grave = realloc(B.grave, (B.ngrave + 1) * sizeof *B.grave);
+	if (!B.grave)
+		abort();
+	B.grave[B.ngrave++] = seg;
+}
+
+static void bury_payloads_of(int rank)
+{
+	for (size_t k = 0; k < B.nex; k++) {
+		struct export *e = &B.ex[k];
+		for (size_t i = 0; i < e->qlen; i++) {
+			struct held *h = held_at(e, i);
+			if (h->rank == rank && h->req != MPI_REQUEST_NULL) {
+				bury(&h->req, h->seg);
+				h->seg = NULL; /* delivered as nothing */
+			}
+		}
+	}
+	for (size_t i = 0; i < B.ndrain;) {
+		if (B.drain[i].rank == rank) {
+			bury(&B.drain[i].req, B.drain[i].seg);
+			B.drain[i] = B.drain[--B.ndrain];
+		} else {
+			i++;
+		}
+	}
+}
+
 static void peer_lost(int rank, int error, int mpi_rc, const char *why)
 {
 	struct peer *p = &B.peers[rank];
@@ -44,38 +78,7 @@ static void peer_lost(int rank, int error, int mpi_rc, const char *why)
 	p->len = 0;
 	trindle__mpi_close_imports_of(rank);
 	trindle__mpi_forget_importers_of(rank);
-	/* Payloads the lost rank will never send: the receive is cancelled,
-	 * and the segment kept until MPI is done (it may not be cancellable). */
-	for (size_t k = 0; k < B.nex; k++) {
-		struct export *e = &B.ex[k];
-		for (size_t i = 0; i < e->qlen; i++) {
-			struct held *h = held_at(e, i);
-			if (h->rank == rank && h->req != MPI_REQUEST_NULL) {
-				MPI_Cancel(&h->req);
-				MPI_Request_free(&h->req);
-				B.grave = realloc(B.grave, (B.ngrave + 1) *
-						  sizeof *B.grave);
-				if (!B.grave)
-					abort();
-				B.grave[B.ngrave++] = h->seg;
-				h->seg = NULL; /* delivered as nothing */
-			}
-		}
-	}
-	for (size_t i = 0; i < B.ndrain;) {
-		if (B.drain[i].rank == rank) {
-			MPI_Cancel(&B.drain[i].req);
-			MPI_Request_free(&B.drain[i].req);
-			B.grave = realloc(B.grave, (B.ngrave + 1) *
-					  sizeof *B.grave);
-			if (!B.grave)
-				abort();
-			B.grave[B.ngrave++] = B.drain[i].seg;
-			B.drain[i] = B.drain[--B.ndrain];
-		} else {
-			i++;
-		}
-	}
+	bury_payloads_of(rank);
 }
 
 bool trindle__mpi_retire_sends(void)

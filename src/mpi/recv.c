@@ -177,6 +177,40 @@ static void on_hello(int src, const struct rec *r)
 	}
 }
 
+static void on_demand(int src, const struct rec *r)
+{
+	struct export *e = trindle__mpi_find_export(r->tag);
+	struct importer *imp = e ? find_importer(e, src, r->id) : NULL;
+	if (imp) {
+		if (r->n > imp->wanted)
+			imp->wanted = r->n;
+		return;
+	}
+	for (size_t i = 0; i < B.nhellos; i++)
+		if (B.hellos[i].rank == src && B.hellos[i].id == r->id &&
+		    r->n > B.hellos[i].wanted)
+			B.hellos[i].wanted = r->n;
+}
+
+/* A GRANT or CLOSED from the rank an import of ours sends to. */
+static void on_import_rec(int src, const struct rec *r)
+{
+	struct import *im = trindle__mpi_find_import(r->id);
+	if (!im || im->rank != src)
+		return;
+	if (r->op == OP_GRANT)
+		im->credit += (size_t)r->n;
+	else
+		trindle__mpi_import_close(im);
+}
+
+static void on_fin(int src)
+{
+	B.peers[src].fin_in = true;
+	trindle__mpi_close_imports_of(src);
+	trindle__mpi_forget_importers_of(src);
+}
+
 void trindle__mpi_parse_frame(int src, const unsigned char *buf, size_t n)
 {
 	size_t at = 0;
@@ -196,39 +230,15 @@ void trindle__mpi_parse_frame(int src, const unsigned char *buf, size_t n)
 		case OP_HELLO:
 			on_hello(src, &r);
 			break;
-		case OP_DEMAND: {
-			struct export *e = trindle__mpi_find_export(r.tag);
-			struct importer *imp = e ? find_importer(e, src, r.id)
-						 : NULL;
-			if (imp) {
-				if (r.n > imp->wanted)
-					imp->wanted = r.n;
-				break;
-			}
-			for (size_t i = 0; i < B.nhellos; i++)
-				if (B.hellos[i].rank == src &&
-				    B.hellos[i].id == r.id &&
-				    r.n > B.hellos[i].wanted)
-					B.hellos[i].wanted = r.n;
+		case OP_DEMAND:
+			on_demand(src, &r);
 			break;
-		}
-		case OP_GRANT: {
-			struct import *im = trindle__mpi_find_import(r.id);
-			if (im && im->rank == src) {
-				im->credit += (size_t)r.n;
-			}
+		case OP_GRANT:
+		case OP_CLOSED:
+			on_import_rec(src, &r);
 			break;
-		}
-		case OP_CLOSED: {
-			struct import *im = trindle__mpi_find_import(r.id);
-			if (im && im->rank == src)
-				trindle__mpi_import_close(im);
-			break;
-		}
 		case OP_FIN:
-			B.peers[src].fin_in = true;
-			trindle__mpi_close_imports_of(src);
-			trindle__mpi_forget_importers_of(src);
+			on_fin(src);
 			break;
 		default: /* OP_BEAT: hearing from src was the point */
 			break;

@@ -43,13 +43,8 @@ void trindle__mpi_release_later(trindle_object_t obj)
 {
 	if (!obj)
 		return;
-	if (B.nrel == REL_MAX) {
-		trindle_message_t m[REL_MAX];
-		for (size_t i = 0; i < B.nrel; i++)
-			m[i] = (trindle_message_t){ NULL, B.rel[i] };
-		sync_out(m, B.nrel);
-		B.nrel = 0;
-	}
+	if (B.nrel == REL_MAX)
+		trindle__mpi_release_pending();
 	B.rel[B.nrel++] = obj;
 }
 
