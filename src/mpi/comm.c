@@ -31,6 +31,9 @@
 
 #include "comm.h"
 
+/* The bridge's one state (state.c). */
+static struct bridge *const bridge = &trindle__mpi_state;
+
 static int start_mpi(const struct mpi_ctl *c)
 {
 	int inited = 0, level = 0;
@@ -43,32 +46,32 @@ static int start_mpi(const struct mpi_ctl *c)
 		if (MPI_Init_thread(c->argc, c->argv, MPI_THREAD_FUNNELED,
 				    &level) != MPI_SUCCESS)
 			return EIO;
-		B.owns_mpi = true;
+		bridge->owns_mpi = true;
 		if (level < MPI_THREAD_FUNNELED) {
 			MPI_Finalize();
 			return ENOTSUP;
 		}
 	}
-	if (MPI_Comm_dup(MPI_COMM_WORLD, &B.comm) != MPI_SUCCESS)
+	if (MPI_Comm_dup(MPI_COMM_WORLD, &bridge->comm) != MPI_SUCCESS)
 		return EIO;
-	MPI_Comm_set_errhandler(B.comm, MPI_ERRORS_RETURN);
-	MPI_Comm_rank(B.comm, &B.rank);
-	MPI_Comm_size(B.comm, &B.size);
+	MPI_Comm_set_errhandler(bridge->comm, MPI_ERRORS_RETURN);
+	MPI_Comm_rank(bridge->comm, &bridge->rank);
+	MPI_Comm_size(bridge->comm, &bridge->size);
 	uint64_t ms = c->timeout_ms;
 	const char *env = getenv("TRINDLE_MPI_TIMEOUT_MS");
 	if (!ms && env && atoi(env) > 0)
 		ms = (uint64_t)atoi(env);
 	if (!ms)
 		ms = TRINDLE_MPI_TIMEOUT_DEFAULT;
-	B.timeout = (int64_t)ms * 1000000;
-	B.beat = B.timeout / 4;
-	B.peers = calloc((size_t)B.size, sizeof *B.peers);
-	B.scratch = malloc(FRAME_BYTES);
-	if (!B.peers || !B.scratch)
+	bridge->timeout = (int64_t)ms * 1000000;
+	bridge->beat = bridge->timeout / 4;
+	bridge->peers = calloc((size_t)bridge->size, sizeof *bridge->peers);
+	bridge->scratch = malloc(FRAME_BYTES);
+	if (!bridge->peers || !bridge->scratch)
 		return ENOMEM;
-	B.now = now_ns();
-	for (int r = 0; r < B.size; r++)
-		B.peers[r].heard = B.peers[r].spoke = B.now;
+	bridge->now = now_ns();
+	for (int r = 0; r < bridge->size; r++)
+		bridge->peers[r].heard = bridge->peers[r].spoke = bridge->now;
 	return 0;
 }
 
@@ -78,8 +81,8 @@ static int start_mpi(const struct mpi_ctl *c)
 static bool imports_drained(void)
 {
 	bool all = true;
-	for (size_t i = 0; i < B.nim; i++) {
-		struct import *im = &B.im[i];
+	for (size_t i = 0; i < bridge->nim; i++) {
+		struct import *im = &bridge->im[i];
 		if (im->flushed)
 			continue;
 		all = false;
@@ -107,49 +110,49 @@ static bool imports_drained(void)
 static void send_fins(void)
 {
 	size_t left = 0;
-	for (size_t i = 0; i < B.nim; i++)
-		if (!B.im[i].flushed)
-			left += trindle_measure(B.im[i].local) +
-				trindle_measure(B.im[i].user) +
-				(B.im[i].pending != NULL);
+	for (size_t i = 0; i < bridge->nim; i++)
+		if (!bridge->im[i].flushed)
+			left += trindle_measure(bridge->im[i].local) +
+				trindle_measure(bridge->im[i].user) +
+				(bridge->im[i].pending != NULL);
 	if (left) {
-		B.undelivered = 1;
-		trindle__mpi_report(B.rank, ECANCELED, 0, "trindle: mpi: "
+		bridge->undelivered = 1;
+		trindle__mpi_report(bridge->rank, ECANCELED, 0, "trindle: mpi: "
 			"finishing: %zu messages on rank %d were not delivered "
-			"(no credit for %lld ms); released", left, B.rank,
-			(long long)(B.timeout / 1000000));
+			"(no credit for %lld ms); released", left, bridge->rank,
+			(long long)(bridge->timeout / 1000000));
 	}
-	while (B.nim)
-		trindle__mpi_import_close(&B.im[0]);
-	while (B.nex)
-		trindle__mpi_export_close(&B.ex[0], true);
-	for (int r = 0; r < B.size; r++)
-		if (!B.peers[r].lost)
+	while (bridge->nim)
+		trindle__mpi_import_close(&bridge->im[0]);
+	while (bridge->nex)
+		trindle__mpi_export_close(&bridge->ex[0], true);
+	for (int r = 0; r < bridge->size; r++)
+		if (!bridge->peers[r].lost)
 			trindle__mpi_put_rec(r, OP_FIN, 0, 0, 0);
-	B.state = FIN_SENT;
+	bridge->state = FIN_SENT;
 }
 
 static bool all_done(void)
 {
-	for (int r = 0; r < B.size; r++)
-		if (!B.peers[r].lost && !B.peers[r].fin_in)
+	for (int r = 0; r < bridge->size; r++)
+		if (!bridge->peers[r].lost && !bridge->peers[r].fin_in)
 			return false;
-	for (size_t i = 0; i < B.nsend; i++)
-		if (!B.peers[B.sinfo[i].rank].lost)
+	for (size_t i = 0; i < bridge->nsend; i++)
+		if (!bridge->peers[bridge->sinfo[i].rank].lost)
 			return false;
-	return B.ndrain == 0;
+	return bridge->ndrain == 0;
 }
 
 static void advance_finish(bool progress)
 {
-	if (B.state == FLUSHING) {
+	if (bridge->state == FLUSHING) {
 		if (progress)
-			B.flush_deadline = B.now + B.timeout;
-		if (imports_drained() || B.now > B.flush_deadline)
+			bridge->flush_deadline = bridge->now + bridge->timeout;
+		if (imports_drained() || bridge->now > bridge->flush_deadline)
 			send_fins();
 	}
-	if (B.state == FIN_SENT && all_done())
-		B.state = DONE;
+	if (bridge->state == FIN_SENT && all_done())
+		bridge->state = DONE;
 }
 
 /* One pass over the local side, the MPI side, credits, heartbeats and
@@ -157,7 +160,7 @@ static void advance_finish(bool progress)
  * moved. */
 static bool pass(void)
 {
-	B.now = now_ns();
+	bridge->now = now_ns();
 	bool progress = trindle__mpi_local_sync();
 	progress |= trindle__mpi_take_local();
 	progress |= trindle__mpi_retire_sends();
@@ -167,7 +170,7 @@ static bool pass(void)
 	trindle__mpi_ask_credits();
 	trindle__mpi_heartbeats();
 	advance_finish(progress);
-	for (int p = 0; p < B.size; p++)
+	for (int p = 0; p < bridge->size; p++)
 		trindle__mpi_send_frame(p);
 	trindle__mpi_flush_reports();
 	return progress;
@@ -178,7 +181,7 @@ static void run_passes(void)
 {
 	int idle = 0;
 	int64_t sleep_ns = 16000;
-	while (B.state != DONE) {
+	while (bridge->state != DONE) {
 		if (pass()) {
 			idle = 0;
 			sleep_ns = 16000;
@@ -195,83 +198,84 @@ static void run_passes(void)
 /* Frees the comm thread's memory (its objects are released by then). */
 static void free_state(void)
 {
-	for (int r = 0; r < B.size; r++)
-		free(B.peers[r].frame);
-	free(B.peers);
-	free(B.ex);
-	free(B.im);
-	free(B.hellos);
-	free(B.sreq);
-	free(B.sinfo);
-	free(B.drain);
-	free(B.grave);
-	free(B.scratch);
-	free(B.tried);
-	free(B.idx);
-	free(B.st);
+	for (int r = 0; r < bridge->size; r++)
+		free(bridge->peers[r].frame);
+	free(bridge->peers);
+	free(bridge->ex);
+	free(bridge->im);
+	free(bridge->hellos);
+	free(bridge->sreq);
+	free(bridge->sinfo);
+	free(bridge->drain);
+	free(bridge->grave);
+	free(bridge->scratch);
+	free(bridge->tried);
+	free(bridge->idx);
+	free(bridge->st);
 }
 
 static void shut_down(void)
 {
-	for (size_t i = 0; i < B.nsend; i++) {
+	for (size_t i = 0; i < bridge->nsend; i++) {
 		/* Sends to lost ranks never complete: cancel and keep their
 		 * memory until MPI has gone. */
-		MPI_Cancel(&B.sreq[i]);
-		MPI_Request_free(&B.sreq[i]);
+		MPI_Cancel(&bridge->sreq[i]);
+		MPI_Request_free(&bridge->sreq[i]);
 	}
 	bool lost = false;
-	for (int r = 0; r < B.size; r++)
-		lost |= B.peers[r].lost;
+	for (int r = 0; r < bridge->size; r++)
+		lost |= bridge->peers[r].lost;
 	if (!lost)
-		MPI_Comm_free(&B.comm);
+		MPI_Comm_free(&bridge->comm);
 	/* After a rank was lost, Open MPI 4.1's MPI_Finalize waits for it in
 	 * a collective step of its runtime and sometimes ends the process
 	 * from there (about one run in ten here, under mpirun
 	 * --enable-recovery): a survivor then leaves MPI unfinalised, which
 	 * --enable-recovery accepts, rather than risk being killed. */
-	if (B.owns_mpi && !lost)
+	if (bridge->owns_mpi && !lost)
 		MPI_Finalize();
 	/* What MPI might still write into or read from (sends to, receives
 	 * from a lost rank) is let go only once MPI has finalised; without
 	 * that, it stays until the process ends. */
-	for (size_t i = 0; i < B.nsend && !lost; i++) {
-		trindle__mpi_release_later(B.sinfo[i].seg);
-		free(B.sinfo[i].buf);
+	for (size_t i = 0; i < bridge->nsend && !lost; i++) {
+		trindle__mpi_release_later(bridge->sinfo[i].seg);
+		free(bridge->sinfo[i].buf);
 	}
-	for (size_t i = 0; i < B.ngrave && !lost; i++)
-		trindle__mpi_release_later(B.grave[i]);
+	for (size_t i = 0; i < bridge->ngrave && !lost; i++)
+		trindle__mpi_release_later(bridge->grave[i]);
 	trindle__mpi_release_pending();
 	trindle__mpi_flush_reports();
-	for (size_t i = 0; i < B.nreports; i++)
-		trindle__mpi_release_now(B.reports[i]);
+	for (size_t i = 0; i < bridge->nreports; i++)
+		trindle__mpi_release_now(bridge->reports[i]);
 	free_state();
 }
 
 void trindle__mpi_comm_main(trindle_pipe_t input)
 {
-	memset(&B, 0, sizeof B);
-	B.input = input;
+	memset(bridge, 0, sizeof *bridge);
+	bridge->input = input;
 	/* The worker holds SEND on the err pipe given at launch, but cannot
 	 * tell which pipe that is: the start request brings it again. */
-	struct mpi_ctl *c = trindle__mpi_take_start(&B.err);
+	struct mpi_ctl *c = trindle__mpi_take_start(&bridge->err);
 	if (!c)
 		return;
 	int error = c->op == CTL_START ? start_mpi(c) : EINVAL;
-	trindle__mpi_answer(c->answer, error, B.rank, B.size);
+	trindle__mpi_answer(c->answer, error, bridge->rank, bridge->size);
 	trindle__mpi_release_now(c);
 	if (error) {
-		if (B.err)
-			trindle__mpi_release_now(B.err);
+		if (bridge->err)
+			trindle__mpi_release_now(bridge->err);
 		return;
 	}
 
 	run_passes();
-	struct mpi_handoff *fa = B.finish_answer;
-	int undelivered = B.undelivered, rank = B.rank, size = B.size;
+	struct mpi_handoff *fa = bridge->finish_answer;
+	int undelivered = bridge->undelivered, rank = bridge->rank;
+	int size = bridge->size;
 	shut_down();
 	/* The caller may return (and the program end) once answered: the
 	 * comm thread has nothing left to do but end. */
 	trindle__mpi_answer(fa, undelivered ? ECANCELED : 0, rank, size);
-	if (B.err)
-		trindle__mpi_release_now(B.err);
+	if (bridge->err)
+		trindle__mpi_release_now(bridge->err);
 }

@@ -14,7 +14,7 @@
  *   recv.c   exports: messages from other ranks, and the credits granted
  *   send.c   imports: messages to other ranks, and the credits asked for
  *   wire.c   frames of records, and the send requests in flight
- *   state.c  the state B, batched releases, reports to the err pipe
+ *   state.c  the state, batched releases, reports to the err pipe
  */
 #ifndef TRINDLE_MPI_COMM_H
 #define TRINDLE_MPI_COMM_H
@@ -133,11 +133,9 @@ struct bridge {
 	int64_t now;
 };
 
-/* The comm thread's one state (state.c).  B is short for it in every part;
- * include this header after the system headers, so that the name B cannot
- * reach them. */
+/* The comm thread's one state (state.c); each part names it through a
+ * file-scope pointer, bridge. */
 extern struct bridge trindle__mpi_state;
-#define B trindle__mpi_state
 
 static inline int64_t now_ns(void)
 {

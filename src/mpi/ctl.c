@@ -10,31 +10,34 @@
 
 #include "comm.h"
 
+/* The bridge's one state (state.c). */
+static struct bridge *const bridge = &trindle__mpi_state;
+
 static int do_export(const struct mpi_ctl *c, trindle_pipe_t pipe)
 {
-	if (B.state != RUNNING)
+	if (bridge->state != RUNNING)
 		return ESHUTDOWN;
 	if (!pipe || !(trindle_access(pipe) & TRINDLE_ACCESS_SEND) ||
 	    !c->capacity)
 		return EINVAL;
 	if (trindle__mpi_find_export(c->tag))
 		return EEXIST;
-	B.ex = realloc(B.ex, (B.nex + 1) * sizeof *B.ex);
+	bridge->ex = realloc(bridge->ex, (bridge->nex + 1) * sizeof *bridge->ex);
 	struct held *q = malloc(c->capacity * sizeof *q);
-	if (!B.ex || !q) {
+	if (!bridge->ex || !q) {
 		free(q);
 		return ENOMEM;
 	}
-	struct export *e = &B.ex[B.nex++];
+	struct export *e = &bridge->ex[bridge->nex++];
 	*e = (struct export){ .tag = c->tag, .pipe = pipe,
 			      .capacity = c->capacity, .q = q,
 			      .qcap = c->capacity };
-	for (size_t i = 0; i < B.nhellos;) {
-		if (B.hellos[i].tag == c->tag) {
-			trindle__mpi_add_importer(e, B.hellos[i].rank,
-						  B.hellos[i].id);
-			e->imp[e->nimp - 1].wanted = B.hellos[i].wanted;
-			B.hellos[i] = B.hellos[--B.nhellos];
+	for (size_t i = 0; i < bridge->nhellos;) {
+		if (bridge->hellos[i].tag == c->tag) {
+			trindle__mpi_add_importer(e, bridge->hellos[i].rank,
+						  bridge->hellos[i].id);
+			e->imp[e->nimp - 1].wanted = bridge->hellos[i].wanted;
+			bridge->hellos[i] = bridge->hellos[--bridge->nhellos];
 		} else {
 			i++;
 		}
@@ -45,11 +48,11 @@ static int do_export(const struct mpi_ctl *c, trindle_pipe_t pipe)
 /* The proxy's input pipe `user` came with the request: X goes to it. */
 static int do_import(const struct mpi_ctl *c, trindle_pipe_t user)
 {
-	if (B.state != RUNNING)
+	if (bridge->state != RUNNING)
 		return ESHUTDOWN;
-	if (!user || c->rank < 0 || c->rank >= B.size || !c->capacity)
+	if (!user || c->rank < 0 || c->rank >= bridge->size || !c->capacity)
 		return EINVAL;
-	if (B.peers[c->rank].lost || B.peers[c->rank].fin_in)
+	if (bridge->peers[c->rank].lost || bridge->peers[c->rank].fin_in)
 		return ECONNREFUSED; /* its pipe would die at once */
 	trindle_pipe_t x = trindle_pipe(c->capacity);
 	if (!x)
@@ -61,11 +64,11 @@ static int do_import(const struct mpi_ctl *c, trindle_pipe_t user)
 		trindle__mpi_release_later(x);
 		return ESHUTDOWN;
 	}
-	B.im = realloc(B.im, (B.nim + 1) * sizeof *B.im);
-	if (!B.im)
+	bridge->im = realloc(bridge->im, (bridge->nim + 1) * sizeof *bridge->im);
+	if (!bridge->im)
 		abort();
-	uint32_t id = B.next_id++;
-	B.im[B.nim++] = (struct import){ .id = id, .tag = c->tag,
+	uint32_t id = bridge->next_id++;
+	bridge->im[bridge->nim++] = (struct import){ .id = id, .tag = c->tag,
 					 .rank = c->rank, .local = x,
 					 .user = user };
 	trindle__mpi_put_rec(c->rank, OP_HELLO, c->tag, id, 0);
@@ -87,10 +90,10 @@ static void handle_ctl(struct mpi_ctl *c, trindle_pipe_t arg)
 			trindle__mpi_release_later(arg);
 		break;
 	case CTL_FINISH:
-		if (B.state == RUNNING) {
-			B.state = FLUSHING;
-			B.finish_answer = c->answer;
-			B.flush_deadline = B.now + B.timeout;
+		if (bridge->state == RUNNING) {
+			bridge->state = FLUSHING;
+			bridge->finish_answer = c->answer;
+			bridge->flush_deadline = bridge->now + bridge->timeout;
 			return;
 		}
 		error = ESHUTDOWN;
@@ -101,7 +104,7 @@ static void handle_ctl(struct mpi_ctl *c, trindle_pipe_t arg)
 		error = EINVAL;
 		break;
 	}
-	trindle__mpi_answer(c->answer, error, B.rank, B.size);
+	trindle__mpi_answer(c->answer, error, bridge->rank, bridge->size);
 }
 
 static bool is_ctl(trindle_object_t obj)
@@ -119,13 +122,13 @@ static bool is_ctl(trindle_object_t obj)
 static bool collect_ctl(trindle_object_t obj, trindle_pipe_t *arg)
 {
 	*arg = NULL;
-	if (!B.ctl) {
+	if (!bridge->ctl) {
 		if (!is_ctl(obj)) {
 			trindle__mpi_release_later(obj);
 			return false;
 		}
-		B.ctl = obj;
-		return B.ctl->pipes == 0;
+		bridge->ctl = obj;
+		return bridge->ctl->pipes == 0;
 	}
 	if (!(trindle_access(obj) & TRINDLE_ACCESS_SEND)) {
 		/* not a pipe: the caller broke the form */
@@ -141,8 +144,8 @@ void trindle__mpi_take_ctl_part(trindle_object_t obj)
 	trindle_pipe_t arg;
 	if (!collect_ctl(obj, &arg))
 		return;
-	struct mpi_ctl *c = B.ctl;
-	B.ctl = NULL;
+	struct mpi_ctl *c = bridge->ctl;
+	bridge->ctl = NULL;
 	handle_ctl(c, arg);
 	trindle__mpi_release_later(c);
 }
@@ -152,16 +155,16 @@ void trindle__mpi_take_ctl_part(trindle_object_t obj)
 struct mpi_ctl *trindle__mpi_take_start(trindle_pipe_t *err)
 {
 	for (;;) {
-		trindle_message_t req = { B.input, NULL }, in[1];
+		trindle_message_t req = { bridge->input, NULL }, in[1];
 		trindle_mailbox_t o = { 1, &req }, m = { 1, in };
 		if (trindle_sync(&o, &m) < 0 || m.count == 0)
 			return NULL;
-		if (in[0].address != B.input || !in[0].content)
+		if (in[0].address != bridge->input || !in[0].content)
 			continue;
 		if (!collect_ctl(in[0].content, err))
 			continue;
-		struct mpi_ctl *c = B.ctl;
-		B.ctl = NULL;
+		struct mpi_ctl *c = bridge->ctl;
+		bridge->ctl = NULL;
 		return c;
 	}
 }

@@ -11,6 +11,9 @@
 
 #include "comm.h"
 
+/* The bridge's one state (state.c). */
+static struct bridge *const bridge = &trindle__mpi_state;
+
 static void dispatch(const trindle_message_t *m)
 {
 	if (!m->address) {
@@ -19,23 +22,23 @@ static void dispatch(const trindle_message_t *m)
 		return;
 	}
 	if (!m->content) { /* a pipe we send on died */
-		if (m->address == B.err) {
-			B.err = NULL;
+		if (m->address == bridge->err) {
+			bridge->err = NULL;
 			return;
 		}
-		for (size_t k = 0; k < B.nex;)
-			if (B.ex[k].pipe == m->address)
-				trindle__mpi_export_close(&B.ex[k], false);
+		for (size_t k = 0; k < bridge->nex;)
+			if (bridge->ex[k].pipe == m->address)
+				trindle__mpi_export_close(&bridge->ex[k], false);
 			else
 				k++;
 		return;
 	}
-	if (m->address == B.input) {
+	if (m->address == bridge->input) {
 		trindle__mpi_take_ctl_part(m->content);
 		return;
 	}
-	for (size_t i = 0; i < B.nim; i++) {
-		struct import *im = &B.im[i];
+	for (size_t i = 0; i < bridge->nim; i++) {
+		struct import *im = &bridge->im[i];
 		if (im->local != m->address)
 			continue;
 		if (m->content == im->marker) {
@@ -54,23 +57,23 @@ static void dispatch(const trindle_message_t *m)
 	trindle__mpi_release_later(m->content);
 }
 
-/* Puts into B.out, from each export's head, the held messages whose
+/* Puts into bridge->out, from each export's head, the held messages whose
  * payload is in: a send and a release each (a message lost in transit,
- * with no segment, needs neither).  B.tried[k] counts the entries of
+ * with no segment, needs neither).  bridge->tried[k] counts the entries of
  * export k looked at.  Returns how many messages it put. */
 static size_t queue_deliveries(void)
 {
 	size_t n = 0;
-	trindle_message_t *out = B.out;
-	if (B.ntried < B.nex) {
-		free(B.tried);
-		B.ntried = B.nex * 2;
-		B.tried = malloc(B.ntried * sizeof *B.tried);
-		if (!B.tried)
+	trindle_message_t *out = bridge->out;
+	if (bridge->ntried < bridge->nex) {
+		free(bridge->tried);
+		bridge->ntried = bridge->nex * 2;
+		bridge->tried = malloc(bridge->ntried * sizeof *bridge->tried);
+		if (!bridge->tried)
 			abort();
 	}
-	for (size_t k = 0; k < B.nex; k++) {
-		struct export *e = &B.ex[k];
+	for (size_t k = 0; k < bridge->nex; k++) {
+		struct export *e = &bridge->ex[k];
 		size_t t = 0;
 		while (t < e->qlen && n + 2 <= 2 * BATCH) {
 			struct held *h = held_at(e, t);
@@ -82,7 +85,7 @@ static size_t queue_deliveries(void)
 			}
 			t++;
 		}
-		B.tried[k] = t;
+		bridge->tried[k] = t;
 	}
 	return n;
 }
@@ -94,15 +97,15 @@ static size_t queue_deliveries(void)
 static bool pop_delivered(const trindle_mailbox_t *o)
 {
 	bool any = false;
-	for (size_t k = 0; k < B.nex; k++) {
-		struct export *e = &B.ex[k];
+	for (size_t k = 0; k < bridge->nex; k++) {
+		struct export *e = &bridge->ex[k];
 		size_t sent = 0, failed = 0;
-		for (size_t j = 0; j < B.tried[k]; j++)
+		for (size_t j = 0; j < bridge->tried[k]; j++)
 			sent += held_at(e, j)->seg != NULL;
 		for (size_t f = 0; f < o->count; f++)
 			failed += o->address[f].address == e->pipe;
 		sent -= failed < sent ? failed : sent;
-		for (size_t j = 0; j < B.tried[k]; j++) {
+		for (size_t j = 0; j < bridge->tried[k]; j++) {
 			struct held *h = held_at(e, 0);
 			if (h->seg && !sent)
 				break;
@@ -120,11 +123,11 @@ static bool pop_delivered(const trindle_mailbox_t *o)
 bool trindle__mpi_local_sync(void)
 {
 	size_t n = queue_deliveries();
-	trindle_message_t *out = B.out;
-	for (size_t i = 0; i < B.nrel; i++)
-		out[n++] = (trindle_message_t){ NULL, B.rel[i] };
-	B.nrel = 0;
-	out[n++] = (trindle_message_t){ B.input, NULL };
+	trindle_message_t *out = bridge->out;
+	for (size_t i = 0; i < bridge->nrel; i++)
+		out[n++] = (trindle_message_t){ NULL, bridge->rel[i] };
+	bridge->nrel = 0;
+	out[n++] = (trindle_message_t){ bridge->input, NULL };
 	trindle_message_t in[32];
 	trindle_mailbox_t o = { n, out }, i = { 32, in };
 	trindle_sync_timeout(&o, &i, 0);
@@ -137,8 +140,8 @@ bool trindle__mpi_local_sync(void)
 bool trindle__mpi_take_local(void)
 {
 	bool any = false;
-	for (size_t i = 0; i < B.nim; i++) {
-		struct import *im = &B.im[i];
+	for (size_t i = 0; i < bridge->nim; i++) {
+		struct import *im = &bridge->im[i];
 		if (im->pending && im->credit) {
 			trindle_object_t o = im->pending;
 			im->pending = NULL;
@@ -148,7 +151,7 @@ bool trindle__mpi_take_local(void)
 		/* Without credits nothing is taken, except, while flushing, one
 		 * message: it may be the marker that ends the flush. */
 		size_t want = im->credit < 32 ? im->credit : 32;
-		if (!want && B.state == FLUSHING && !im->pending && !im->flushed)
+		if (!want && bridge->state == FLUSHING && !im->pending && !im->flushed)
 			want = 1;
 		if (!want)
 			continue;
@@ -168,11 +171,13 @@ void trindle__mpi_idle_wait(int64_t ns)
 {
 	trindle_message_t out[1 + 64], in[1];
 	size_t n = 0;
-	out[n++] = (trindle_message_t){ B.input, NULL };
-	for (size_t i = 0; i < B.nim && n < 65; i++)
-		if (B.im[i].credit || (B.state == FLUSHING && !B.im[i].pending &&
-				       !B.im[i].flushed))
-			out[n++] = (trindle_message_t){ B.im[i].local, NULL };
+	out[n++] = (trindle_message_t){ bridge->input, NULL };
+	for (size_t i = 0; i < bridge->nim && n < 65; i++) {
+		struct import *im = &bridge->im[i];
+		if (im->credit || (bridge->state == FLUSHING &&
+				!im->pending && !im->flushed))
+			out[n++] = (trindle_message_t){ im->local, NULL };
+	}
 	trindle_mailbox_t o = { n, out }, m = { 1, in };
 	int64_t t0 = now_ns();
 	trindle_sync_timeout(&o, &m, ns);

@@ -15,6 +15,9 @@
 
 #include "comm.h"
 
+/* The bridge's one state (state.c). */
+static struct bridge *const bridge = &trindle__mpi_state;
+
 static void mpi_error_text(int rc, char *buf, size_t size)
 {
 	char s[MPI_MAX_ERROR_STRING];
@@ -30,16 +33,17 @@ static void bury(MPI_Request *req, trindle_segment_t seg)
 {
 	MPI_Cancel(req);
 	MPI_Request_free(req);
-	B.grave = realloc(B.grave, (B.ngrave + 1) * sizeof *B.grave);
-	if (!B.grave)
+	bridge->grave = realloc(bridge->grave,
+			(bridge->ngrave + 1) * sizeof *bridge->grave);
+	if (!bridge->grave)
 		abort();
-	B.grave[B.ngrave++] = seg;
+	bridge->grave[bridge->ngrave++] = seg;
 }
 
 static void bury_payloads_of(int rank)
 {
-	for (size_t k = 0; k < B.nex; k++) {
-		struct export *e = &B.ex[k];
+	for (size_t k = 0; k < bridge->nex; k++) {
+		struct export *e = &bridge->ex[k];
 		for (size_t i = 0; i < e->qlen; i++) {
 			struct held *h = held_at(e, i);
 			if (h->rank == rank && h->req != MPI_REQUEST_NULL) {
@@ -48,10 +52,10 @@ static void bury_payloads_of(int rank)
 			}
 		}
 	}
-	for (size_t i = 0; i < B.ndrain;) {
-		if (B.drain[i].rank == rank) {
-			bury(&B.drain[i].req, B.drain[i].seg);
-			B.drain[i] = B.drain[--B.ndrain];
+	for (size_t i = 0; i < bridge->ndrain;) {
+		if (bridge->drain[i].rank == rank) {
+			bury(&bridge->drain[i].req, bridge->drain[i].seg);
+			bridge->drain[i] = bridge->drain[--bridge->ndrain];
 		} else {
 			i++;
 		}
@@ -60,8 +64,8 @@ static void bury_payloads_of(int rank)
 
 static void peer_lost(int rank, int error, int mpi_rc, const char *why)
 {
-	struct peer *p = &B.peers[rank];
-	if (p->lost || rank == B.rank)
+	struct peer *p = &bridge->peers[rank];
+	if (p->lost || rank == bridge->rank)
 		return;
 	char text[MPI_MAX_ERROR_STRING + 8] = "no MPI error";
 	if (mpi_rc != MPI_SUCCESS)
@@ -83,25 +87,25 @@ static void peer_lost(int rank, int error, int mpi_rc, const char *why)
 
 bool trindle__mpi_retire_sends(void)
 {
-	if (!B.nsend)
+	if (!bridge->nsend)
 		return false;
 	int count = 0;
-	if (B.nidx < B.nsend) {
-		free(B.idx);
-		free(B.st);
-		B.nidx = B.capsend;
-		B.idx = malloc(B.nidx * sizeof *B.idx);
-		B.st = malloc(B.nidx * sizeof *B.st);
-		if (!B.idx || !B.st)
+	if (bridge->nidx < bridge->nsend) {
+		free(bridge->idx);
+		free(bridge->st);
+		bridge->nidx = bridge->capsend;
+		bridge->idx = malloc(bridge->nidx * sizeof *bridge->idx);
+		bridge->st = malloc(bridge->nidx * sizeof *bridge->st);
+		if (!bridge->idx || !bridge->st)
 			abort();
 	}
-	int *idx = B.idx;
-	MPI_Status *st = B.st;
-	int rc = MPI_Testsome((int)B.nsend, B.sreq, &count, idx, st);
+	int *idx = bridge->idx;
+	MPI_Status *st = bridge->st;
+	int rc = MPI_Testsome((int)bridge->nsend, bridge->sreq, &count, idx, st);
 	if (rc != MPI_SUCCESS && rc != MPI_ERR_IN_STATUS)
 		count = 0;
 	for (int k = 0; k < count && count != MPI_UNDEFINED; k++) {
-		struct sendreq *s = &B.sinfo[idx[k]];
+		struct sendreq *s = &bridge->sinfo[idx[k]];
 		if (rc == MPI_ERR_IN_STATUS && st[k].MPI_ERROR != MPI_SUCCESS)
 			peer_lost(s->rank, EPIPE, st[k].MPI_ERROR,
 				  "a send to it failed");
@@ -114,13 +118,13 @@ bool trindle__mpi_retire_sends(void)
 	if (count <= 0 || count == MPI_UNDEFINED)
 		return false;
 	size_t kept = 0;
-	for (size_t i = 0; i < B.nsend; i++) {
-		if (B.sinfo[i].rank < 0)
+	for (size_t i = 0; i < bridge->nsend; i++) {
+		if (bridge->sinfo[i].rank < 0)
 			continue;
-		B.sreq[kept] = B.sreq[i];
-		B.sinfo[kept++] = B.sinfo[i];
+		bridge->sreq[kept] = bridge->sreq[i];
+		bridge->sinfo[kept++] = bridge->sinfo[i];
 	}
-	B.nsend = kept;
+	bridge->nsend = kept;
 	return true;
 }
 
@@ -131,19 +135,19 @@ bool trindle__mpi_take_frames(void)
 		int flag = 0, count = 0;
 		MPI_Message msg;
 		MPI_Status st;
-		if (MPI_Improbe(MPI_ANY_SOURCE, TAG_FRAME, B.comm, &flag, &msg,
+		if (MPI_Improbe(MPI_ANY_SOURCE, TAG_FRAME, bridge->comm, &flag, &msg,
 				&st) != MPI_SUCCESS || !flag)
 			break;
 		MPI_Get_count(&st, MPI_BYTE, &count);
 		if (count < 0 || count > FRAME_BYTES)
 			count = FRAME_BYTES;
-		MPI_Mrecv(B.scratch, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+		MPI_Mrecv(bridge->scratch, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
 		int src = st.MPI_SOURCE;
 		any = true;
-		if (src < 0 || src >= B.size || B.peers[src].lost)
+		if (src < 0 || src >= bridge->size || bridge->peers[src].lost)
 			continue;
-		B.peers[src].heard = B.now;
-		trindle__mpi_parse_frame(src, B.scratch, (size_t)count);
+		bridge->peers[src].heard = bridge->now;
+		trindle__mpi_parse_frame(src, bridge->scratch, (size_t)count);
 	}
 	return any;
 }
@@ -151,19 +155,19 @@ bool trindle__mpi_take_frames(void)
 bool trindle__mpi_finish_payloads(void)
 {
 	bool any = false;
-	for (size_t i = 0; i < B.ndrain;) {
+	for (size_t i = 0; i < bridge->ndrain;) {
 		int done = 0;
-		MPI_Test(&B.drain[i].req, &done, MPI_STATUS_IGNORE);
+		MPI_Test(&bridge->drain[i].req, &done, MPI_STATUS_IGNORE);
 		if (done) {
-			trindle__mpi_release_later(B.drain[i].seg);
-			B.drain[i] = B.drain[--B.ndrain];
+			trindle__mpi_release_later(bridge->drain[i].seg);
+			bridge->drain[i] = bridge->drain[--bridge->ndrain];
 			any = true;
 		} else {
 			i++;
 		}
 	}
-	for (size_t k = 0; k < B.nex; k++) {
-		struct export *e = &B.ex[k];
+	for (size_t k = 0; k < bridge->nex; k++) {
+		struct export *e = &bridge->ex[k];
 		for (size_t i = 0; i < e->qlen; i++) {
 			struct held *h = held_at(e, i);
 			if (h->req == MPI_REQUEST_NULL)
@@ -180,13 +184,13 @@ bool trindle__mpi_finish_payloads(void)
 
 void trindle__mpi_heartbeats(void)
 {
-	for (int r = 0; r < B.size; r++) {
-		struct peer *p = &B.peers[r];
-		if (r == B.rank || p->lost)
+	for (int r = 0; r < bridge->size; r++) {
+		struct peer *p = &bridge->peers[r];
+		if (r == bridge->rank || p->lost)
 			continue;
-		if (!p->fin_in && B.now - p->heard > B.timeout)
+		if (!p->fin_in && bridge->now - p->heard > bridge->timeout)
 			peer_lost(r, ETIMEDOUT, MPI_SUCCESS, "silent too long");
-		else if (!p->fin_in && B.now - p->spoke > B.beat && !p->len)
+		else if (!p->fin_in && bridge->now - p->spoke > bridge->beat && !p->len)
 			trindle__mpi_put_rec(r, OP_BEAT, 0, 0, 0);
 	}
 }

@@ -20,11 +20,14 @@
 
 #include "comm.h"
 
+/* The bridge's one state (state.c). */
+static struct bridge *const bridge = &trindle__mpi_state;
+
 struct export *trindle__mpi_find_export(uint32_t tag)
 {
-	for (size_t i = 0; i < B.nex; i++)
-		if (B.ex[i].tag == tag)
-			return &B.ex[i];
+	for (size_t i = 0; i < bridge->nex; i++)
+		if (bridge->ex[i].tag == tag)
+			return &bridge->ex[i];
 	return NULL;
 }
 
@@ -58,10 +61,11 @@ static void hold(struct export *e, struct held h)
 static void drop_held(struct held *h)
 {
 	if (h->req != MPI_REQUEST_NULL) {
-		B.drain = realloc(B.drain, (B.ndrain + 1) * sizeof *B.drain);
-		if (!B.drain)
+		bridge->drain = realloc(bridge->drain,
+				(bridge->ndrain + 1) * sizeof *bridge->drain);
+		if (!bridge->drain)
 			abort();
-		B.drain[B.ndrain++] = *h;
+		bridge->drain[bridge->ndrain++] = *h;
 	} else {
 		trindle__mpi_release_later(h->seg);
 	}
@@ -79,10 +83,10 @@ void trindle__mpi_add_importer(struct export *e, int rank, uint32_t id)
  * a pipe that another export, or the err pipe, still uses is kept. */
 bool trindle__mpi_pipe_in_use(trindle_pipe_t p, const struct export *except)
 {
-	if (p == B.err)
+	if (p == bridge->err)
 		return true;
-	for (size_t k = 0; k < B.nex; k++)
-		if (&B.ex[k] != except && B.ex[k].pipe == p)
+	for (size_t k = 0; k < bridge->nex; k++)
+		if (&bridge->ex[k] != except && bridge->ex[k].pipe == p)
 			return true;
 	return false;
 }
@@ -100,13 +104,13 @@ void trindle__mpi_export_close(struct export *e, bool pipe_alive)
 	free(e->q);
 	if (pipe_alive && !trindle__mpi_pipe_in_use(e->pipe, e))
 		trindle__mpi_release_later(e->pipe);
-	*e = B.ex[--B.nex];
+	*e = bridge->ex[--bridge->nex];
 }
 
 void trindle__mpi_forget_importers_of(int rank)
 {
-	for (size_t k = 0; k < B.nex; k++) {
-		struct export *e = &B.ex[k];
+	for (size_t k = 0; k < bridge->nex; k++) {
+		struct export *e = &bridge->ex[k];
 		for (size_t i = 0; i < e->nimp;) {
 			if (e->imp[i].rank == rank) {
 				e->outstanding -= e->imp[i].outstanding;
@@ -116,9 +120,9 @@ void trindle__mpi_forget_importers_of(int rank)
 			}
 		}
 	}
-	for (size_t i = 0; i < B.nhellos;)
-		if (B.hellos[i].rank == rank)
-			B.hellos[i] = B.hellos[--B.nhellos];
+	for (size_t i = 0; i < bridge->nhellos;)
+		if (bridge->hellos[i].rank == rank)
+			bridge->hellos[i] = bridge->hellos[--bridge->nhellos];
 		else
 			i++;
 }
@@ -139,7 +143,7 @@ static void on_data(int src, const struct rec *r, const unsigned char *body)
 		void *into = h.seg ? h.seg : malloc(len ? len : 1);
 		if (!into)
 			abort();
-		MPI_Irecv(into, (int)len, MPI_BYTE, src, TAG_PAYLOAD, B.comm,
+		MPI_Irecv(into, (int)len, MPI_BYTE, src, TAG_PAYLOAD, bridge->comm,
 			  &h.req);
 		if (!h.seg) {
 			MPI_Wait(&h.req, MPI_STATUS_IGNORE);
@@ -165,15 +169,15 @@ static void on_hello(int src, const struct rec *r)
 	struct export *e = trindle__mpi_find_export(r->tag);
 	if (e) {
 		trindle__mpi_add_importer(e, src, r->id);
-	} else if (B.state >= FIN_SENT) {
+	} else if (bridge->state >= FIN_SENT) {
 		/* Our FIN, already sent, closes every import of ours: nothing
 		 * goes to src after it (src may be finalising). */
 	} else {
-		B.hellos = realloc(B.hellos, (B.nhellos + 1) *
-				   sizeof *B.hellos);
-		if (!B.hellos)
+		bridge->hellos = realloc(bridge->hellos, (bridge->nhellos + 1) *
+				   sizeof *bridge->hellos);
+		if (!bridge->hellos)
 			abort();
-		B.hellos[B.nhellos++] = (struct hello){ src, r->tag, r->id, 0 };
+		bridge->hellos[bridge->nhellos++] = (struct hello){ src, r->tag, r->id, 0 };
 	}
 }
 
@@ -186,10 +190,10 @@ static void on_demand(int src, const struct rec *r)
 			imp->wanted = r->n;
 		return;
 	}
-	for (size_t i = 0; i < B.nhellos; i++)
-		if (B.hellos[i].rank == src && B.hellos[i].id == r->id &&
-		    r->n > B.hellos[i].wanted)
-			B.hellos[i].wanted = r->n;
+	for (size_t i = 0; i < bridge->nhellos; i++)
+		if (bridge->hellos[i].rank == src && bridge->hellos[i].id == r->id &&
+		    r->n > bridge->hellos[i].wanted)
+			bridge->hellos[i].wanted = r->n;
 }
 
 /* A GRANT or CLOSED from the rank an import of ours sends to. */
@@ -206,7 +210,7 @@ static void on_import_rec(int src, const struct rec *r)
 
 static void on_fin(int src)
 {
-	B.peers[src].fin_in = true;
+	bridge->peers[src].fin_in = true;
 	trindle__mpi_close_imports_of(src);
 	trindle__mpi_forget_importers_of(src);
 }
@@ -255,8 +259,8 @@ static size_t want_of(const struct importer *imp)
 bool trindle__mpi_grant_credits(void)
 {
 	bool any = false;
-	for (size_t k = 0; k < B.nex; k++) {
-		struct export *e = &B.ex[k];
+	for (size_t k = 0; k < bridge->nex; k++) {
+		struct export *e = &bridge->ex[k];
 		size_t wanting = 0;
 		for (size_t i = 0; i < e->nimp; i++)
 			wanting += want_of(&e->imp[i]) > 0;

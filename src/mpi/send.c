@@ -11,11 +11,14 @@
 
 #include "comm.h"
 
+/* The bridge's one state (state.c). */
+static struct bridge *const bridge = &trindle__mpi_state;
+
 struct import *trindle__mpi_find_import(uint32_t id)
 {
-	for (size_t i = 0; i < B.nim; i++)
-		if (B.im[i].id == id)
-			return &B.im[i];
+	for (size_t i = 0; i < bridge->nim; i++)
+		if (bridge->im[i].id == id)
+			return &bridge->im[i];
 	return NULL;
 }
 
@@ -28,14 +31,14 @@ void trindle__mpi_import_close(struct import *im)
 	trindle__mpi_release_later(im->pending);
 	if (im->marker && !im->flushed)
 		trindle__mpi_release_later(im->marker);
-	*im = B.im[--B.nim];
+	*im = bridge->im[--bridge->nim];
 }
 
 void trindle__mpi_close_imports_of(int rank)
 {
-	for (size_t i = 0; i < B.nim;)
-		if (B.im[i].rank == rank)
-			trindle__mpi_import_close(&B.im[i]);
+	for (size_t i = 0; i < bridge->nim;)
+		if (bridge->im[i].rank == rank)
+			trindle__mpi_import_close(&bridge->im[i]);
 		else
 			i++;
 }
@@ -77,21 +80,21 @@ void trindle__mpi_forward(struct import *im, trindle_object_t obj)
 		return;
 	}
 	int rc = MPI_Isend(obj, (int)len, MPI_BYTE, im->rank, TAG_PAYLOAD,
-			   B.comm, trindle__mpi_add_send());
+			   bridge->comm, trindle__mpi_add_send());
 	if (rc != MPI_SUCCESS) {
 		trindle__mpi_release_later(obj);
 		return;
 	}
 	/* The segment stays held until MPI has read it. */
-	B.sinfo[B.nsend++] = (struct sendreq){ obj, NULL, im->rank };
+	bridge->sinfo[bridge->nsend++] = (struct sendreq){ obj, NULL, im->rank };
 }
 
 /* An importer asks for credits for what waits in its pipe beyond the
  * credits it holds, as a running total of all it ever wanted. */
 void trindle__mpi_ask_credits(void)
 {
-	for (size_t i = 0; i < B.nim; i++) {
-		struct import *im = &B.im[i];
+	for (size_t i = 0; i < bridge->nim; i++) {
+		struct import *im = &bridge->im[i];
 		size_t queued = trindle_measure(im->local) +
 				trindle_measure(im->user) + (im->pending != NULL);
 		uint64_t total = im->taken + queued;

@@ -12,6 +12,7 @@
 #include "comm.h"
 
 struct bridge trindle__mpi_state;
+static struct bridge *const bridge = &trindle__mpi_state;
 
 static void sync_out(trindle_message_t *m, size_t n)
 {
@@ -28,12 +29,12 @@ void trindle__mpi_release_now(trindle_object_t obj)
 /* Releases everything batched so far, now. */
 void trindle__mpi_release_pending(void)
 {
-	while (B.nrel) {
+	while (bridge->nrel) {
 		trindle_message_t m[REL_MAX];
-		size_t n = B.nrel;
+		size_t n = bridge->nrel;
 		for (size_t i = 0; i < n; i++)
-			m[i] = (trindle_message_t){ NULL, B.rel[i] };
-		B.nrel = 0;
+			m[i] = (trindle_message_t){ NULL, bridge->rel[i] };
+		bridge->nrel = 0;
 		sync_out(m, n);
 	}
 }
@@ -43,27 +44,27 @@ void trindle__mpi_release_later(trindle_object_t obj)
 {
 	if (!obj)
 		return;
-	if (B.nrel == REL_MAX)
+	if (bridge->nrel == REL_MAX)
 		trindle__mpi_release_pending();
-	B.rel[B.nrel++] = obj;
+	bridge->rel[bridge->nrel++] = obj;
 }
 
 void trindle__mpi_flush_reports(void)
 {
 	size_t kept = 0;
-	for (size_t i = 0; i < B.nreports; i++) {
-		trindle_segment_t s = B.reports[i];
-		trindle_message_t m[2] = { { B.err, s }, { NULL, s } };
+	for (size_t i = 0; i < bridge->nreports; i++) {
+		trindle_segment_t s = bridge->reports[i];
+		trindle_message_t m[2] = { { bridge->err, s }, { NULL, s } };
 		trindle_mailbox_t out = { 2, m };
-		if (B.err)
+		if (bridge->err)
 			trindle_sync(&out, NULL);
-		if (!B.err || (out.count &&
-		    !(trindle_access(B.err) & TRINDLE_ACCESS_SEND)))
+		if (!bridge->err || (out.count &&
+		    !(trindle_access(bridge->err) & TRINDLE_ACCESS_SEND)))
 			trindle__mpi_release_now(s); /* no err pipe, or dead */
 		else if (out.count)
-			B.reports[kept++] = s; /* full: again next pass */
+			bridge->reports[kept++] = s; /* full: again next pass */
 	}
-	B.nreports = kept;
+	bridge->nreports = kept;
 }
 
 void trindle__mpi_report(int rank, int error, int mpi_error,
@@ -76,7 +77,8 @@ void trindle__mpi_report(int rank, int error, int mpi_error,
 	va_end(ap);
 	size_t len = n < 0 ? 0 : (size_t)n >= sizeof msg ? sizeof msg - 1
 							  : (size_t)n;
-	if (!B.err || B.nreports == sizeof B.reports / sizeof B.reports[0])
+	if (!bridge->err || bridge->nreports ==
+	    sizeof bridge->reports / sizeof bridge->reports[0])
 		return;
 	trindle_mpi_report_t head = { TRINDLE_MPI_REPORT_MAGIC, rank, error,
 				      mpi_error, { 0 } };
@@ -86,5 +88,5 @@ void trindle__mpi_report(int rank, int error, int mpi_error,
 	trindle_segment_t s = trindle_allocate(1,
 			&(trindle_buffer_t){ sizeof head, &head });
 	if (s)
-		B.reports[B.nreports++] = s;
+		bridge->reports[bridge->nreports++] = s;
 }

@@ -21,32 +21,35 @@
 
 #include "comm.h"
 
+/* The bridge's one state (state.c). */
+static struct bridge *const bridge = &trindle__mpi_state;
+
 /* Room for one more send request; the arrays grow together. */
 MPI_Request *trindle__mpi_add_send(void)
 {
-	if (B.nsend == B.capsend) {
-		size_t n = B.capsend ? B.capsend * 2 : 64;
-		B.sreq = realloc(B.sreq, n * sizeof *B.sreq);
-		B.sinfo = realloc(B.sinfo, n * sizeof *B.sinfo);
-		if (!B.sreq || !B.sinfo)
+	if (bridge->nsend == bridge->capsend) {
+		size_t n = bridge->capsend ? bridge->capsend * 2 : 64;
+		bridge->sreq = realloc(bridge->sreq, n * sizeof *bridge->sreq);
+		bridge->sinfo = realloc(bridge->sinfo, n * sizeof *bridge->sinfo);
+		if (!bridge->sreq || !bridge->sinfo)
 			abort();
-		B.capsend = n;
+		bridge->capsend = n;
 	}
-	return &B.sreq[B.nsend];
+	return &bridge->sreq[bridge->nsend];
 }
 
 void trindle__mpi_send_frame(int rank)
 {
-	struct peer *p = &B.peers[rank];
+	struct peer *p = &bridge->peers[rank];
 	if (!p->len)
 		return;
 	int rc = MPI_Isend(p->frame, (int)p->len, MPI_BYTE, rank, TAG_FRAME,
-			   B.comm, trindle__mpi_add_send());
+			   bridge->comm, trindle__mpi_add_send());
 	if (rc != MPI_SUCCESS) {
 		free(p->frame);
 	} else {
-		B.sinfo[B.nsend++] = (struct sendreq){ NULL, p->frame, rank };
-		p->spoke = B.now;
+		bridge->sinfo[bridge->nsend++] = (struct sendreq){ NULL, p->frame, rank };
+		p->spoke = bridge->now;
 	}
 	p->frame = NULL;
 	p->len = 0;
@@ -56,7 +59,7 @@ void trindle__mpi_send_frame(int rank)
  * rank is lost (the record is dropped: nobody would read it). */
 unsigned char *trindle__mpi_frame_room(int rank, size_t bytes)
 {
-	struct peer *p = &B.peers[rank];
+	struct peer *p = &bridge->peers[rank];
 	if (p->lost)
 		return NULL;
 	if (p->frame && p->len + bytes > FRAME_BYTES)
