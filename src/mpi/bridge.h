@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bridge.h - what the public calls (api.c), the comm thread (comm.c) and
- * the import proxies (proxy.c) share.
+ * bridge.h - what the public calls (api.c), the comm thread (comm.c and
+ * the parts comm.h lists) and the import proxies (proxy.c) share.
  *
  * No call ever receives on its caller's behalf: trindle_sync() delivers a
  * process's notices before anything else, so a receive inside a library
@@ -74,7 +74,7 @@ struct mpi_proxy_params {
 void trindle__mpi_comm_main(trindle_pipe_t input);
 /* An import proxy's entry point (proxy.c). */
 void trindle__mpi_proxy_main(trindle_pipe_t input);
-/* Fills h and wakes its waiter (comm.c, proxy.c). */
+/* Fills h and wakes its waiter (comm.c, ctl.c, proxy.c). */
 void trindle__mpi_answer(struct mpi_handoff *h, int error, int rank,
 			 int size);
 
