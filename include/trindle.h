@@ -342,7 +342,9 @@ TRINDLE_PUBLIC int trindle_name(trindle_pipe_t pipe, const char *name);
  *
  * Starting again starts a new trace (the events so far are forgotten),
  * possibly into another file.  TRINDLE_TRACE=FILE in the environment
- * starts tracing when the library starts.
+ * starts tracing when the library starts, with rings of
+ * TRINDLE_TRACE_EVENTS=N events per thread if that is set (1 to 2^24;
+ * any other value is reported on stderr and the default used).
  *
  * Cost: with tracing off, a sync tests one flag, and its sends and
  * receives test a field of their own process once per pipe they touch;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* runtime.c - lazy start of the library and root-thread bookkeeping. */
+#include <errno.h>
 #include "runtime.h"
 
 #include <pthread.h>
@@ -53,6 +54,30 @@ static int dump_signal(const char *name)
 	return sig;
 }
 
+/* TRINDLE_TRACE_EVENTS=N: events per thread's ring in the trace that
+ * TRINDLE_TRACE starts, 1 to 2^24; 0 (the default) when unset, empty or
+ * not such a count (then one line on stderr says so). */
+#define TRACE_EVENTS_MAX ((size_t)1 << 24)
+
+static size_t trace_events(const char *text)
+{
+	char *end;
+	unsigned long long n;
+
+	if (!text || !*text)
+		return 0;
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (text[0] >= '0' && text[0] <= '9' && !*end && !errno &&
+	    n >= 1 && n <= TRACE_EVENTS_MAX)
+		return (size_t)n;
+	static const char msg[] = "trindle: TRINDLE_TRACE_EVENTS is not a "
+		"count from 1 to 16777216; the default is used\n";
+	ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)w;
+	return 0;
+}
+
 static void start(void)
 {
 	const char *debug = getenv("TRINDLE_DEBUG");
@@ -73,7 +98,8 @@ static void start(void)
 	 * (and when a fault report is made). */
 	const char *trace = getenv("TRINDLE_TRACE");
 	if (trace && *trace)
-		(void)trindle__trace_start(trace, 0);
+		(void)trindle__trace_start(trace,
+				trace_events(getenv("TRINDLE_TRACE_EVENTS")));
 	/* TRINDLE_GRAPH=FILE: the process-and-pipe graph, at the end. */
 	const char *graph = getenv("TRINDLE_GRAPH");
 	if (graph && *graph)

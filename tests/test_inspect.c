@@ -11,6 +11,7 @@
 #include <trindle/io.h>
 
 #include <errno.h>
+#include <sys/wait.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -417,6 +418,96 @@ static void test_trace_flight_recorder(void **state)
 	unlink(path);
 }
 
+/* The child of the tests below: tracing was started by the environment;
+ * the same 100 rounds as test_trace_flight_recorder, then the program
+ * ends, which writes the trace. */
+static int child_traced_rounds(void)
+{
+	trindle_pipe_t pipe = t_pipe(4);
+	trindle_segment_t seg = t_segment(100, 3);
+	trindle_message_t m;
+
+	for (int i = 0; i < 100; i++) {
+		if (t_move(pipe, seg) != 0 || t_recv(pipe, &m, 0) != 1 ||
+		    m.content != seg)
+			return 2;
+	}
+	return 0;
+}
+
+static const char *g_self;
+
+/* Runs child_traced_rounds in a fresh copy of this program with
+ * TRINDLE_TRACE=path and TRINDLE_TRACE_EVENTS=events (unset if NULL);
+ * returns its exit status, its standard error in err. */
+static int run_traced_child(const char *path, const char *events,
+		char *err, size_t cap)
+{
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		setenv("TRINDLE_TRACE", path, 1);
+		if (events)
+			setenv("TRINDLE_TRACE_EVENTS", events, 1);
+		else
+			unsetenv("TRINDLE_TRACE_EVENTS");
+		execl(g_self, g_self, "--child-traced-rounds", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	size_t len = 0;
+	ssize_t got;
+	while ((got = read(fds[0], err + len, cap - 1 - len)) > 0)
+		len += (size_t)got;
+	err[len] = '\0';
+	close(fds[0]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* TRINDLE_TRACE=FILE traces the whole program, into rings of the default
+ * size unless TRINDLE_TRACE_EVENTS=N says otherwise; a value that is not
+ * a count from 1 to 2^24 is reported on stderr and the default used. */
+static void test_trace_from_the_environment(void **state)
+{
+	(void)state;
+	char path[256], err[1024];
+	trace_path(path, sizeof(path), "env");
+
+	/* The default ring keeps all 600 events. */
+	assert_int_equal(run_traced_child(path, NULL, err, sizeof err), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(check_trace(path,
+			"--dropped 0 --syncs 200 --flows 100 --names main"), 0);
+	unlink(path);
+
+	/* A ring of 64: what test_trace_flight_recorder keeps. */
+	assert_int_equal(run_traced_child(path, "64", err, sizeof err), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(check_trace(path,
+			"--dropped 536 --syncs 22 --flows 10 --names main"), 0);
+	unlink(path);
+
+	static const char *const bad[] = { "0", "-5", "64k", "", "x",
+		"16777217", "99999999999999999999999" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(run_traced_child(path, bad[i], err,
+				sizeof err), 0);
+		if (*bad[i]) /* empty: unset, as for every variable */
+			assert_non_null(strstr(err, "TRINDLE_TRACE_EVENTS"));
+		assert_int_equal(check_trace(path, "--dropped 0 --syncs 200"),
+				0);
+		unlink(path);
+	}
+}
+
 /* Passes on every message that comes in to the pipe it got first; an
  * empty segment (t_nudge) is passed on last. */
 static void relay(trindle_pipe_t input)
@@ -483,7 +574,7 @@ static void test_trace_of_a_pipeline(void **state)
 	unlink(path);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_a_full_pipe, t_drop_notices),
@@ -501,6 +592,11 @@ int main(void)
 		cmocka_unit_test_setup(test_trace_flight_recorder,
 				t_drop_notices),
 		cmocka_unit_test_setup(test_trace_of_a_pipeline, t_drop_notices),
+		cmocka_unit_test_setup(test_trace_from_the_environment,
+				t_drop_notices),
 	};
+	if (argc == 2 && strcmp(argv[1], "--child-traced-rounds") == 0)
+		return child_traced_rounds();
+	g_self = argv[0];
 	return cmocka_run_group_tests_name("inspect", tests, NULL, NULL);
 }
