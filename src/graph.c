@@ -3,7 +3,8 @@
  * graph.c - the process-and-pipe graph in Graphviz dot (see graph.h).
  *
  * Processes are boxes, named after their input pipe (a root: "main" or
- * "root"), with their state at the end; each pipe is an edge from each
+ * "root"), with their state when the graph is written (at the end, or on
+ * the dump signal); each pipe is an edge from each
  * process that ever held SEND on it (besides its creator) to its
  * receiver, labelled with its capacity, the messages it passed and its
  * high-water mark (the pipe's, on each of its edges); a pipe that was
@@ -14,6 +15,7 @@
 #include "graph.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,8 @@
 #include "trace.h"
 
 static char *graph_path;
+/* Writes of graph_path: at exit, and on the dump signal (monitor thread). */
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct node {
 	uint32_t track;
@@ -158,9 +162,19 @@ int trindle__graph_write(const char *path)
 	return fclose(f) == 0 ? 0 : -errno;
 }
 
+int trindle__graph_write_started(void)
+{
+	if (!graph_path)
+		return 0;
+	pthread_mutex_lock(&write_lock);
+	int err = trindle__graph_write(graph_path);
+	pthread_mutex_unlock(&write_lock);
+	return err;
+}
+
 static void write_at_exit(void)
 {
-	(void)trindle__graph_write(graph_path);
+	(void)trindle__graph_write_started();
 }
 
 void trindle__graph_start(const char *path)

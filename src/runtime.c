@@ -78,6 +78,15 @@ static size_t trace_events(const char *text)
 	return 0;
 }
 
+/* After a dump's report (TRINDLE_DUMP_SIGNAL), in the monitor thread:
+ * the graph and the trace as they stand, where those are on. */
+static void write_views(void)
+{
+	(void)trindle__graph_write_started();
+	if (trindle__trace_on())
+		(void)trindle__trace_write();
+}
+
 static void start(void)
 {
 	const char *debug = getenv("TRINDLE_DEBUG");
@@ -112,7 +121,7 @@ static void start(void)
 	int dump = dump_signal(getenv("TRINDLE_DUMP_SIGNAL"));
 	if (stall_ms > 0 || dump > 0)
 		trindle__stall_start(stall_ms > 0 ? stall_ms : 0, dump,
-				trindle__runtime_live_count);
+				trindle__runtime_live_count, write_views);
 	start_error = trindle__fault_install();
 }
 

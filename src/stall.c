@@ -22,6 +22,7 @@
 static int64_t stall_ns;          /* 0: no stall reports, dumps only */
 static sem_t dump_sem;            /* posted by the dump signal's handler */
 static size_t (*live_processes)(void);
+static void (*after_dump)(void);
 
 struct waiter {
 	struct holder *h;
@@ -235,8 +236,11 @@ static void *monitor(void *arg)
 		size_t live = live_processes();
 		trindle__holder_each(scan_one, &s);
 		int64_t now = trindle__now_ns();
-		if (dump)
+		if (dump) {
 			report(&s, now, "trindle: dump:", live ? live : 1);
+			if (after_dump)
+				after_dump();
+		}
 		if (!stall_ns)
 			continue;
 		bool stalled = live && s.n == live && now - s.newest >= stall_ns;
@@ -265,13 +269,14 @@ static void on_dump_signal(int sig)
 }
 
 void trindle__stall_start(long ms, int dump_signal,
-		size_t (*live_count)(void))
+		size_t (*live_count)(void), void (*dump_hook)(void))
 {
 	pthread_t t;
 	pthread_attr_t attr;
 
 	stall_ns = (int64_t)ms * 1000000;
 	live_processes = live_count;
+	after_dump = dump_hook;
 	if (sem_init(&dump_sem, 0, 0) != 0)
 		return;
 	if (dump_signal > 0) {

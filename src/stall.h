@@ -17,10 +17,11 @@
 #define TRINDLE_STALL_H
 
 /* Starts the monitor thread (the runtime does, once); live_count says
- * how many processes are alive (passed in: the runtime calls down into
- * this module, never the other way). */
+ * how many processes are alive, and after_dump (may be NULL) runs in the
+ * monitor thread after each dump's report (both passed in: the runtime
+ * calls down into this module, never the other way). */
 #include <stddef.h>
 void trindle__stall_start(long ms, int dump_signal,
-		size_t (*live_count)(void));
+		size_t (*live_count)(void), void (*after_dump)(void));
 
 #endif

@@ -11,6 +11,7 @@
 #include <trindle/util.h>
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,8 +163,42 @@ static void sleeper(trindle_pipe_t input)
 				t_w_release(got[i].content);
 }
 
+/* Where TRINDLE_GRAPH and TRINDLE_TRACE point (set in main). */
+static char g_graph[256], g_trace[256];
+
+/* Waits (up to T_WAIT_LIMIT_NS) until the file at path holds text. */
+static bool file_shows(const char *path, const char *text)
+{
+	int64_t limit = t_now_ns() + T_WAIT_LIMIT_NS;
+	static char buf[1 << 16];
+
+	for (;;) {
+		FILE *f = fopen(path, "r");
+		size_t n = 0;
+		if (f) {
+			n = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+		}
+		buf[n] = '\0';
+		if (strstr(buf, text))
+			return true;
+		if (t_now_ns() >= limit)
+			return false;
+		struct timespec ts = { 0, 10000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void remove_views(void)
+{
+	unlink(g_graph);
+	unlink(g_trace);
+}
+
 /* TRINDLE_DUMP_SIGNAL=SIGUSR1: the signal prints the report at once,
- * stall or not, with the processes that wait then. */
+ * stall or not, with the processes that wait then; then the graph
+ * (TRINDLE_GRAPH) and the trace (TRINDLE_TRACE) are written as they
+ * stand. */
 static void test_the_dump_signal(void **state)
 {
 	(void)state;
@@ -191,6 +226,11 @@ static void test_the_dump_signal(void **state)
 		seen[n < sizeof(seen) ? n : 0] = '\0';
 	}
 	capture_end();
+	/* After the report, the graph and the trace as they stand: the
+	 * sleeper waiting (at exit it would have ended), its launch. */
+	assert_true(file_shows(g_graph, "digraph trindle"));
+	assert_true(file_shows(g_graph, "\"sleeper\\nwaiting\""));
+	assert_true(file_shows(g_trace, "\"launch sleeper\""));
 	/* main, the sleeper (and maybe the slow worker, ending). */
 	assert_non_null(strstr(captured, "trindle: dump: "));
 	assert_non_null(strstr(captured, " process(es) alive, 1 of them "
@@ -208,6 +248,16 @@ int main(void)
 	snprintf(ms, sizeof(ms), "%d", STALL_MS);
 	setenv("TRINDLE_STALL_MS", ms, 1); /* read when the library starts */
 	setenv("TRINDLE_DUMP_SIGNAL", "SIGUSR1", 1);
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	snprintf(g_graph, sizeof(g_graph), "%s/trindle-stall-%d.dot", tmp,
+			(int)getpid());
+	snprintf(g_trace, sizeof(g_trace), "%s/trindle-stall-%d.json", tmp,
+			(int)getpid());
+	setenv("TRINDLE_GRAPH", g_graph, 1);
+	setenv("TRINDLE_TRACE", g_trace, 1);
+	/* Registered before the library starts, so it runs after the
+	 * library's own writes at exit. */
+	atexit(remove_views);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_a_wait_cycle_is_reported,
 				t_drop_notices),
