@@ -73,9 +73,10 @@ static const struct category {
 };
 
 /*
- * Set before the stages start and only read by them afterwards: how they
- * find each other.  trindle_supervise() fills mailbox[] (parse, weigh,
- * total: the spec's order) before any child runs.
+ * Set before the stages start and only read by them afterwards.
+ * trindle_supervise() fills mailbox[] (parse, weigh, total: the spec's
+ * order) before any child runs; the program's own side sends through it,
+ * while the stages find each other by name (trindle_supervise_mailbox()).
  */
 static struct {
 	trindle_pipe_t mailbox[3];
@@ -102,7 +103,9 @@ static int parse(const trindle_message_t *in, trindle_object_t *out, void *arg)
 
 static void parse_stage(trindle_pipe_t input)
 {
-	if (trindle_util_stage(input, tree.mailbox[1], 8, parse, NULL) < 0)
+	trindle_pipe_t next = trindle_supervise_mailbox("weigh");
+
+	if (!next || trindle_util_stage(input, next, 8, parse, NULL) < 0)
 		trindle_abort(NULL);
 }
 
@@ -140,7 +143,9 @@ static int weigh(const trindle_message_t *in, trindle_object_t *out, void *arg)
  * so the stage that may crash holds as little as it can. */
 static void weigh_stage(trindle_pipe_t input)
 {
-	if (trindle_util_stage(input, tree.mailbox[2], 1, weigh, NULL) < 0)
+	trindle_pipe_t next = trindle_supervise_mailbox("total");
+
+	if (!next || trindle_util_stage(input, next, 1, weigh, NULL) < 0)
 		trindle_abort(NULL);
 }
 

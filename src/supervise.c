@@ -138,3 +138,13 @@ TRINDLE_PUBLIC int trindle_supervise_stop(trindle_pipe_t supervisor)
 	}
 	return 0;
 }
+
+TRINDLE_PUBLIC trindle_pipe_t trindle_supervise_mailbox(const char *name)
+{
+	int err;
+
+	if (!name)
+		return trindle__fail_ptr(-EINVAL);
+	struct pipe *m = trindle__sup_mailbox_named(name, &err);
+	return m ? (trindle_pipe_t)m : trindle__fail_ptr(err);
+}

@@ -146,6 +146,10 @@ void trindle__sup_tree_set_mailboxes(struct tree *t,
 
 /* The entrypoint of every worker of a tree (runs in the child). */
 void trindle__sup_child_main(trindle_pipe_t input);
+/* The mailbox named name in the tree the calling process is a worker of
+ * (trindle_supervise_mailbox()); NULL with -EPERM (not a worker of a
+ * tree) or -ENOENT (no such worker) in *err. */
+struct pipe *trindle__sup_mailbox_named(const char *name, int *err);
 
 trindle_segment_t trindle__sup_command_new(int kind, const struct sup *s,
 		const trindle_supervisor_spec_t *spec, size_t first_leaf,

@@ -9,6 +9,7 @@
  * cap, process, pipe and code internals and the public API, none of the
  * other supervise*.c files.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,31 @@ void trindle__sup_child_main(trindle_pipe_t input)
 	if (!entry)
 		trindle_abort(NULL); /* no memory for its holds: a failure */
 	entry(input);
+}
+
+struct pipe *trindle__sup_mailbox_named(const char *name, int *err)
+{
+	struct process *p = trindle__current();
+	struct pipe *own = p ? p->input : NULL, *found = NULL;
+
+	*err = -EPERM;
+	pthread_mutex_lock(&registry_lock);
+	for (struct tree *t = registry; own && t && *err == -EPERM;
+	     t = t->next) {
+		size_t i;
+		for (i = 0; i < t->nleaves; i++)
+			if (t->leaves[i].mailbox == own)
+				break;
+		if (i == t->nleaves)
+			continue; /* not this tree's worker */
+		*err = -ENOENT;
+		for (i = 0; i < t->nleaves && !found; i++)
+			if (t->leaves[i].name &&
+			    strcmp(t->leaves[i].name, name) == 0)
+				found = t->leaves[i].mailbox;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return found;
 }
 
 /* ---- commands ---------------------------------------------------------- */

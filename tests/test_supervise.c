@@ -14,6 +14,7 @@
 #undef NDEBUG
 #include "helpers.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -32,8 +33,9 @@ enum {
 	CMD_PING,         /* answer PONG */
 };
 
-/* What a child sends to out: kind << 16 | its index in g_mb. */
-enum { TOKEN_START = 1, TOKEN_PONG = 2 };
+/* What a child sends to out: kind << 16 | its index in g_mb (for
+ * TOKEN_FOUND, the bits of finder's lookups that came out right). */
+enum { TOKEN_START = 1, TOKEN_PONG = 2, TOKEN_FOUND = 3 };
 #define TOKEN(kind, id) ((unsigned long)(kind) << 16 | (unsigned long)(id))
 
 /* Written before the tree starts (g_out) or by trindle_supervise() before
@@ -510,6 +512,85 @@ static void test_queued_messages_reach_the_next_incarnation(void **state)
 	stop_tree(&t, "relays", 1);
 }
 
+/* ---- mailboxes by name ---- */
+
+/* Looks its tree's mailboxes up by name, says which lookups came out
+ * right (TOKEN_FOUND), pings the answerer through what it found, then
+ * obeys its mailbox like kid. */
+static void finder(trindle_pipe_t input)
+{
+	unsigned long bits = 0;
+
+	bits |= trindle_supervise_mailbox("answerer") == g_mb[1] ? 1 : 0;
+	bits |= trindle_supervise_mailbox("deep") == g_mb[2] ? 2 : 0;
+	bits |= trindle_supervise_mailbox("finder") == input ? 4 : 0;
+	errno = 0;
+	bits |= !trindle_supervise_mailbox("inner") && errno == ENOENT ? 8 : 0;
+	errno = 0;
+	bits |= !trindle_supervise_mailbox("nobody") && errno == ENOENT ? 16
+		: 0;
+	errno = 0;
+	bits |= !trindle_supervise_mailbox(NULL) && errno == EINVAL ? 32 : 0;
+	trindle_segment_t ping = t_label(CMD_PING);
+	if (ping && t_w_move(trindle_supervise_mailbox("answerer"), ping))
+		t_w_release(ping);
+	send_token(TOKEN_FOUND, bits);
+	kid(input);
+}
+
+/* A worker finds any mailbox of its tree by its child's name, a nested
+ * supervisor's workers included (a supervisor has no mailbox); outside a
+ * tree there is none to find. */
+static void test_a_child_finds_mailboxes_by_name(void **state)
+{
+	static const trindle_child_spec_t inner_kids[] = {
+		{ "deep", kid, 16, TRINDLE_RESTART_ALWAYS, NULL },
+	};
+	static const trindle_supervisor_spec_t inner = { "inner",
+		TRINDLE_ONE_FOR_ONE, 10, 60000, 1, inner_kids };
+	static const trindle_child_spec_t kids[] = {
+		{ "finder", finder, 16, TRINDLE_RESTART_ALWAYS, NULL },
+		{ "answerer", kid, 16, TRINDLE_RESTART_ALWAYS, NULL },
+		{ "inner", NULL, 0, TRINDLE_RESTART_ALWAYS, &inner },
+	};
+	trindle_supervisor_spec_t spec = { "top", TRINDLE_ONE_FOR_ONE, 10,
+		60000, 3, kids };
+
+	errno = 0;
+	assert_null(trindle_supervise_mailbox("finder")); /* not a worker */
+	assert_int_equal(errno, EPERM);
+
+	struct tree_pipes t = start_tree(&spec, 3);
+	unsigned found = 0, pongs = 0, starts = 0;
+	/* finder's result, the answerer's PONG, and each worker's START. */
+	for (int i = 0; i < 5; i++) {
+		trindle_object_t o = next_on(g_out, T_WAIT_LIMIT_NS);
+		assert_non_null(o);
+		unsigned long token = t_label_of(o);
+		assert_int_equal(t_release(o), 0);
+		if (token >> 16 == TOKEN_FOUND) {
+			assert_int_equal(token & 0xffff, 63);
+			found++;
+		}
+		pongs += token == TOKEN(TOKEN_PONG, 1);
+		starts += token >> 16 == TOKEN_START;
+	}
+	assert_int_equal(found, 1);
+	assert_int_equal(pongs, 1);
+	assert_int_equal(starts, 3);
+	/* Stopped: top reports finder, answerer and inner; inner deep. */
+	assert_int_equal(trindle_supervise_stop(t.sup), 0);
+	for (int i = 0; i < 4; i++) {
+		trindle_object_t o = next_on(t.reports, T_WAIT_LIMIT_NS);
+		assert_non_null(o);
+		const trindle_supervisor_report_t *r = o;
+		assert_false(r->restarted);
+		assert_false(r->gave_up);
+		assert_int_equal(t_release(o), 0);
+	}
+	end_tree(&t);
+}
+
 /* ---- errors ---- */
 
 static void test_bad_specs_are_einval(void **state)
@@ -579,6 +660,7 @@ int main(void)
 		cmocka_unit_test_setup(test_restart_policies, t_drop_notices),
 		cmocka_unit_test_setup(test_intensity_escalates_through_two_levels, t_drop_notices),
 		cmocka_unit_test_setup(test_queued_messages_reach_the_next_incarnation, t_drop_notices),
+		cmocka_unit_test_setup(test_a_child_finds_mailboxes_by_name, t_drop_notices),
 		cmocka_unit_test_setup(test_bad_specs_are_einval, t_drop_notices),
 	};
 	return cmocka_run_group_tests_name("supervise", tests, NULL, NULL);

@@ -102,8 +102,8 @@ typedef struct trindle_supervisor_report {
  * takes no slot: its children stand in its place), before any child
  * runs; then starts the supervisor, a worker, which starts its children
  * in spec order.  Every child of the tree holds SEND on every mailbox of
- * the tree (mailboxes[] is how a child learns the others' names) and on
- * out, which is every child's out pipe.  A child's err pipe is its
+ * the tree (it finds them by name with trindle_supervise_mailbox()) and
+ * on out, which is every child's out pipe.  A child's err pipe is its
  * supervisor's: a fault or trindle_abort() of a child is seen by it.
  *
  * When a child ends, its supervisor decides by the child's restart policy:
@@ -187,6 +187,28 @@ TRINDLE_PUBLIC trindle_pipe_t trindle_supervise(
  *  - ENOMEM: no memory for the request.
  */
 TRINDLE_PUBLIC int trindle_supervise_stop(trindle_pipe_t supervisor);
+
+/**
+ * trindle_supervise_mailbox - a mailbox of the caller's tree, by name.
+ *
+ * Called by a worker of a supervisor tree (a child started by a
+ * supervisor, at any depth): returns the mailbox of the worker whose
+ * child spec is named name, anywhere in the same tree (nested
+ * supervisors' workers included; the first in trindle_supervise()'s
+ * mailboxes[] order when names repeat).  The caller holds SEND on it, as
+ * on every mailbox of its tree, unless it let go of it.  The mailbox
+ * stays the same across restarts, so a child may look its peers up once.
+ * This is how a child learns where to send without globals:
+ * trindle_supervise()'s mailboxes[] is the caller's copy.
+ *
+ * Returns the mailbox, or NULL with errno:
+ *  - EINVAL: name is NULL;
+ *  - EPERM: the caller is not a worker of a supervisor tree;
+ *  - ENOENT: no worker of its tree has that name (a nested supervisor's
+ *    own name included: a supervisor has no mailbox).
+ * Appeared in: libtrindle 0.1.
+ */
+TRINDLE_PUBLIC trindle_pipe_t trindle_supervise_mailbox(const char *name);
 
 #ifdef __cplusplus
 }
