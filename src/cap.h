@@ -45,8 +45,12 @@ struct cap {
 struct cap_table {
 	struct cap *slots;
 	size_t capacity; /* a power of two */
+	size_t mask;     /* capacity - 1, kept so that a probe need not
+	                  * compute it */
 	size_t used;     /* live entries */
-	size_t gone;     /* tombstones */
+	size_t taken;    /* slots with a key: live entries and tombstones
+	                  * (one counter, so that a removal, which turns a
+	                  * live entry into a tombstone, leaves it alone) */
 };
 
 int trindle__cap_init(struct cap_table *t);
@@ -85,7 +89,7 @@ static inline bool trindle__cap_live(const struct cap *c)
 static inline struct cap *trindle__cap_probe(const struct cap_table *t,
 		uintptr_t k)
 {
-	size_t mask = t->capacity - 1;
+	size_t mask = t->mask;
 
 	for (size_t i = trindle__cap_hash(k, mask);; i = (i + 1) & mask) {
 		struct cap *c = &t->slots[i];
@@ -106,11 +110,10 @@ static inline struct cap *trindle__cap_find(const struct cap_table *t,
 }
 
 /* Fills c, an empty slot or k's tombstone, with a new entry for k, no
- * marks. */
+ * marks.  The caller counts an empty slot in t->taken. */
 static inline struct cap *trindle__cap_fill(struct cap_table *t,
 		struct cap *c, uintptr_t k, struct object *obj, uint8_t rights)
 {
-	t->gone -= c->key != CAP_EMPTY;
 	*c = (struct cap){ .key = k, .obj = obj, .rights = rights };
 	t->used++;
 	return c;
@@ -125,9 +128,16 @@ static inline struct cap *trindle__cap_find_or_insert(struct cap_table *t,
 	uintptr_t k = (uintptr_t)key;
 	struct cap *c = trindle__cap_probe(t, k);
 
-	*inserted = c->key != k || !c->obj;
-	if (!*inserted)
-		return c;
+	if (c->key == k) {
+		/* Live, or k's own tombstone (a segment coming back): the
+		 * slot is taken already either way. */
+		*inserted = !c->obj;
+		if (c->obj)
+			return c;
+	} else {
+		*inserted = true;
+		t->taken++;
+	}
 	return trindle__cap_fill(t, c, k, obj, rights);
 }
 
@@ -136,7 +146,6 @@ static inline void trindle__cap_remove(struct cap_table *t, struct cap *c)
 {
 	c->obj = NULL;
 	t->used--;
-	t->gone++;
 }
 
 #endif
