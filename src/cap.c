@@ -19,6 +19,7 @@ int trindle__cap_init(struct cap_table *t)
 	t->mask = CAP_INITIAL - 1;
 	t->used = 0;
 	t->taken = 0;
+	t->recent_next = t->nrecent = 0;
 	return 0;
 }
 
@@ -40,13 +41,27 @@ static int rebuild(struct cap_table *t, size_t new_capacity)
 	t->taken = t->used;
 	for (size_t i = 0; i < old_capacity; i++)
 		if (trindle__cap_live(&old[i]))
-			*trindle__cap_probe(t, old[i].key) = old[i];
+			*trindle__cap_slot(t, old[i].key) = old[i];
 	free(old);
 	return 0;
 }
 
+void trindle__cap_settle_recent(struct cap_table *t)
+{
+	for (size_t i = t->recent_next; i < t->nrecent; i++) {
+		uintptr_t k = t->recent[i].key;
+		struct cap *c = trindle__cap_slot(t, k);
+
+		/* Never a live entry for k: it was received alone. */
+		t->taken += c->key == CAP_EMPTY;
+		trindle__cap_fill(t, c, k, t->recent[i].obj, 0);
+	}
+	t->recent_next = t->nrecent = 0;
+}
+
 void trindle__cap_reset(struct cap_table *t)
 {
+	t->recent_next = t->nrecent = 0; /* none: they are live entries */
 	/* No live entry is left: a table that grew is rebuilt at its first
 	 * size, one that did not is cleared in place (tombstones and all). */
 	if (t->capacity > CAP_INITIAL && rebuild(t, CAP_INITIAL) == 0)
@@ -59,6 +74,7 @@ void trindle__cap_reset(struct cap_table *t)
 
 int trindle__cap_reserve(struct cap_table *t, size_t n)
 {
+	trindle__cap_settle(t); /* their room was reserved: now it is used */
 	/* Keep at most half the slots taken (live or tombstones) so that
 	 * probes stay short.  A rebuild leaves at most a quarter taken, so
 	 * that the next one is at least a quarter of the slots' removals or
