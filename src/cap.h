@@ -14,6 +14,19 @@
  * valid until the next trindle__cap_reserve() or trindle__cap_insert()
  * (which reserves): removals and trindle__cap_find_or_insert() move no
  * other entry.
+ *
+ * Recent receipts.  A segment a sync receives as its only holder (no
+ * other process or message holds it, so the table has no live entry for
+ * it) is not put in the table at once: it is queued in t->recent, in the
+ * order received.  A run of moves that sends them on in that order or
+ * the reverse (a relay, a stack of free buffers) takes them from either
+ * end of the queue, never touching the slots.  Anything else that reads
+ * or changes the table first moves the queued receipts into it
+ * (trindle__cap_settle): every lookup but that fast path, and
+ * trindle__cap_find_pipe() (pipes are never queued), sees them as
+ * ordinary entries.  Room for them in the slots
+ * was reserved before they were received, and nothing inserts before
+ * they are settled, so settling them cannot fail and moves no entry.
  */
 #ifndef TRINDLE_CAP_H
 #define TRINDLE_CAP_H
@@ -42,11 +55,28 @@ struct cap {
 	size_t move_send;    /* outbox index of the send that moves it */
 };
 
+/* A queued receipt (see the top): a segment's name and object. */
+struct cap_recent {
+	uintptr_t key;
+	struct object *obj;
+};
+
+/* At most one receive batch is queued: receiving reserves room first,
+ * which settles what the previous batch left. */
+#define CAP_RECENT_MAX 64
+
 struct cap_table {
 	struct cap *slots;
 	size_t capacity; /* a power of two */
+	size_t mask;     /* capacity - 1, kept so that a probe need not
+	                  * compute it */
 	size_t used;     /* live entries */
-	size_t gone;     /* tombstones */
+	size_t taken;    /* slots with a key: live entries and tombstones
+	                  * (one counter, so that a removal, which turns a
+	                  * live entry into a tombstone, leaves it alone) */
+	size_t recent_next; /* recent[recent_next .. nrecent) are queued */
+	size_t nrecent;     /* 0: nothing queued (then recent_next is 0) */
+	struct cap_recent recent[CAP_RECENT_MAX];
 };
 
 int trindle__cap_init(struct cap_table *t);
@@ -81,11 +111,12 @@ static inline bool trindle__cap_live(const struct cap *c)
 
 /* The slot holding k (live or a tombstone), or the empty slot where it
  * would go (live entries and tombstones never fill more than half the
- * table, so there is one). */
-static inline struct cap *trindle__cap_probe(const struct cap_table *t,
+ * table, so there is one).  Sees only the slots: not for use before the
+ * queued receipts are settled. */
+static inline struct cap *trindle__cap_slot(const struct cap_table *t,
 		uintptr_t k)
 {
-	size_t mask = t->capacity - 1;
+	size_t mask = t->mask;
 
 	for (size_t i = trindle__cap_hash(k, mask);; i = (i + 1) & mask) {
 		struct cap *c = &t->slots[i];
@@ -94,7 +125,35 @@ static inline struct cap *trindle__cap_probe(const struct cap_table *t,
 	}
 }
 
-static inline struct cap *trindle__cap_find(const struct cap_table *t,
+void trindle__cap_settle_recent(struct cap_table *t);
+
+/* Moves the queued receipts into the slots; every access to the table
+ * but the move path's use of t->recent starts with it. */
+static inline void trindle__cap_settle(struct cap_table *t)
+{
+	if (t->nrecent)
+		trindle__cap_settle_recent(t);
+}
+
+/* trindle__cap_slot() after settling the queued receipts. */
+static inline struct cap *trindle__cap_probe(struct cap_table *t,
+		uintptr_t k)
+{
+	trindle__cap_settle(t);
+	return trindle__cap_slot(t, k);
+}
+
+/* Queues the receipt of a segment p holds alone now, and had no entry
+ * for (see the top): the caller reserved room for it. */
+static inline void trindle__cap_add_recent(struct cap_table *t,
+		uintptr_t k, struct object *obj)
+{
+	if (t->nrecent == CAP_RECENT_MAX)
+		trindle__cap_settle_recent(t);
+	t->recent[t->nrecent++] = (struct cap_recent){ k, obj };
+}
+
+static inline struct cap *trindle__cap_find(struct cap_table *t,
 		const void *key)
 {
 	uintptr_t k = (uintptr_t)key;
@@ -105,12 +164,25 @@ static inline struct cap *trindle__cap_find(const struct cap_table *t,
 	return c->key == k && c->obj ? c : NULL;
 }
 
+/* The live entry for key if it names a pipe, else NULL.  Only segments
+ * are ever queued as receipts, so this needs no settling (and leaves
+ * them queued for the move path). */
+static inline struct cap *trindle__cap_find_pipe(const struct cap_table *t,
+		const void *key)
+{
+	uintptr_t k = (uintptr_t)key;
+
+	if (k == CAP_EMPTY)
+		return NULL;
+	struct cap *c = trindle__cap_slot(t, k);
+	return c->key == k && c->obj && c->obj->kind == OBJECT_PIPE ? c : NULL;
+}
+
 /* Fills c, an empty slot or k's tombstone, with a new entry for k, no
- * marks. */
+ * marks.  The caller counts an empty slot in t->taken. */
 static inline struct cap *trindle__cap_fill(struct cap_table *t,
 		struct cap *c, uintptr_t k, struct object *obj, uint8_t rights)
 {
-	t->gone -= c->key != CAP_EMPTY;
 	*c = (struct cap){ .key = k, .obj = obj, .rights = rights };
 	t->used++;
 	return c;
@@ -125,9 +197,16 @@ static inline struct cap *trindle__cap_find_or_insert(struct cap_table *t,
 	uintptr_t k = (uintptr_t)key;
 	struct cap *c = trindle__cap_probe(t, k);
 
-	*inserted = c->key != k || !c->obj;
-	if (!*inserted)
-		return c;
+	if (c->key == k) {
+		/* Live, or k's own tombstone (a segment coming back): the
+		 * slot is taken already either way. */
+		*inserted = !c->obj;
+		if (c->obj)
+			return c;
+	} else {
+		*inserted = true;
+		t->taken++;
+	}
 	return trindle__cap_fill(t, c, k, obj, rights);
 }
 
@@ -136,7 +215,6 @@ static inline void trindle__cap_remove(struct cap_table *t, struct cap *c)
 {
 	c->obj = NULL;
 	t->used--;
-	t->gone++;
 }
 
 #endif

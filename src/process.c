@@ -446,6 +446,7 @@ static bool is_send_hold(const struct cap *c)
  * and moves no other entry, and releasing inserts none (cap.h). */
 static void release_all(struct process *p, bool keep_send_holds)
 {
+	trindle__cap_settle(&p->caps); /* the sweep sees only the slots */
 	for (size_t i = 0; i < p->caps.capacity; i++) {
 		struct cap *c = &p->caps.slots[i];
 		if (trindle__cap_live(c) &&

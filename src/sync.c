@@ -120,10 +120,9 @@ static bool add_request(struct process *p, struct pipe *pipe)
 
 static bool do_request(struct process *p, trindle_pipe_t address)
 {
-	struct cap *c = trindle__cap_find(&p->caps, address);
+	struct cap *c = trindle__cap_find_pipe(&p->caps, address);
 
-	if (!c || c->obj->kind != OBJECT_PIPE ||
-	    !(c->rights & TRINDLE_ACCESS_RECEIVE))
+	if (!c || !(c->rights & TRINDLE_ACCESS_RECEIVE))
 		return false;
 	fresh_marks(p, c);
 	if (c->marks & CAP_MOVED)
@@ -313,11 +312,10 @@ static struct pipe *send_target(struct process *p, struct send_state *st,
 	if (address == st->address && st->address)
 		return st->pipe;
 	forget_pipe(p, st);
-	struct cap *pc = trindle__cap_find(&p->caps, address);
+	struct cap *pc = trindle__cap_find_pipe(&p->caps, address);
 	st->address = address;
 	st->full = false;
-	if (pc && pc->obj->kind == OBJECT_PIPE &&
-	    (pc->rights & TRINDLE_ACCESS_SEND)) {
+	if (pc && (pc->rights & TRINDLE_ACCESS_SEND)) {
 		st->pipe = (struct pipe *)pc->obj;
 		st->full = pc->mark_epoch == p->epoch && (pc->marks & CAP_FULL);
 	}
@@ -496,7 +494,8 @@ static size_t claim_moves(struct process *p, struct send_state *st, size_t k)
  * the message as it is), and nothing of this sync marked its capability
  * (a mark would mean an earlier send of it, whose outcome this one must
  * respect).  So, up to PENDING_MAX at a time, the capabilities come off
- * the table, one claim takes the cells, and the segments are published at
+ * the table (or off its queue of recent receipts, cap.h), one claim
+ * takes the cells, and the segments are published at
  * once, without pending entries (only when nothing earlier waits to be
  * settled: publish_pending settles before it publishes).  If the pipe
  * turns out dead or full, the capabilities of the moves that got no cell
@@ -528,26 +527,68 @@ static size_t move_run(struct process *p, struct send_state *st,
 	if (p->ndirty)
 		return 0;
 	uint32_t epoch = p->epoch;
+	struct cap_table *t = &p->caps;
 	for (;;) {
 		size_t k = 0, done = 0, e = j;
 		size_t last = j + 2 * PENDING_MAX < n - 1 ? j + 2 * PENDING_MAX :
 			n - 1; /* pairs msgs[e], msgs[e + 1] for e < last */
+		/* The queued receipts' cursor, kept in t after the loop
+		 * (and before a probe, which may settle them). */
+		size_t r = t->recent_next, nr = t->nrecent;
 		for (; e < last; e += 2) {
 			const trindle_message_t *m = &msgs[e];
-			if (m[0].address != address ||
-			    !releases_previous(msgs, e + 1))
+			/* releases_previous(msgs, e + 1), knowing that
+			 * m[0].address, equal to address, is not NULL. */
+			const void *content = m[1].content;
+			if (m[0].address != address || m[1].address ||
+			    !content || m[0].content != content)
 				break;
-			struct cap *c = trindle__cap_find(&p->caps,
-					m[0].content);
-			if (!c || c->mark_epoch == epoch ||
+			/* The first or the last queued receipt (sent on in
+			 * the order received, or the reverse: a relay, a
+			 * stack of free buffers): a segment, never marked
+			 * (marking looks it up, which settles the queue),
+			 * that leaves without ever having had an entry. */
+			struct cap_recent *q = NULL;
+			if (r < nr) {
+				if (t->recent[r].key == (uintptr_t)content)
+					q = &t->recent[r];
+				else if (t->recent[nr - 1].key ==
+						(uintptr_t)content)
+					q = &t->recent[nr - 1];
+			}
+			if (q) {
+				if (atomic_load_explicit(&((struct segment *)
+						q->obj)->holds,
+						memory_order_acquire) != 1)
+					break;
+				objs[k++] = q->obj;
+				if (q == &t->recent[r])
+					r++;
+				else
+					nr--;
+				continue;
+			}
+			/* What the probe may settle: */
+			t->recent_next = r;
+			t->nrecent = nr;
+			struct cap *c = trindle__cap_probe(t,
+					(uintptr_t)content);
+			r = t->recent_next;
+			nr = t->nrecent;
+			if (c->key != (uintptr_t)content || !c->obj ||
+			    c->mark_epoch == epoch ||
 			    c->obj->kind != OBJECT_SEGMENT ||
 			    atomic_load_explicit(&((struct segment *)
 					c->obj)->holds,
 					memory_order_acquire) != 1)
 				break; /* not charge_move_fast() */
 			objs[k++] = c->obj;
-			trindle__cap_remove(&p->caps, c);
+			trindle__cap_remove(t, c);
 		}
+		t->recent_next = r;
+		t->nrecent = nr;
+		if (r == nr)
+			t->recent_next = t->nrecent = 0;
 		while (done < k) {
 			size_t got = claim_moves(p, st, k - done);
 			if (!got)
@@ -559,8 +600,10 @@ static size_t move_run(struct process *p, struct send_state *st,
 		}
 		j += 2 * done;
 		if (done < k) {
-			/* Each takes its own tombstone again: nothing is
-			 * allocated, nothing can fail. */
+			/* Each takes its own tombstone again, or, taken
+			 * from the queued receipts, the room reserved for
+			 * it when it came: nothing is allocated, nothing
+			 * can fail. */
 			for (bool ins; done < k; done++)
 				trindle__cap_find_or_insert(&p->caps,
 						((struct segment *)objs[done])->base,
@@ -667,9 +710,19 @@ static void adopt(struct process *p, struct pipe *from, struct object *o,
 	if (o->kind == OBJECT_SEGMENT) {
 		struct segment *s = (struct segment *)o;
 		bool settle;
-		trindle__cap_find_or_insert(&p->caps, s->base, o, 0, &inserted);
-		if (!trindle__segment_receive_fast(s, !inserted, &settle))
-			settle = trindle__segment_receive(s, &p->holder, !inserted);
+		if (trindle__segment_receive_fast(s, false, &settle)) {
+			/* The message was its only holder, so p has no
+			 * entry for it: queued, for a move to take on
+			 * (cap.h, recent receipts). */
+			trindle__cap_add_recent(&p->caps, (uintptr_t)s->base, o);
+		} else {
+			trindle__cap_find_or_insert(&p->caps, s->base, o, 0,
+					&inserted);
+			if (!trindle__segment_receive_fast(s, !inserted,
+					&settle))
+				settle = trindle__segment_receive(s,
+						&p->holder, !inserted);
+		}
 		if (settle)
 			trindle__process_mark_dirty(p, s); /* maybe alone now */
 		msg->content = s->base;

@@ -845,6 +845,102 @@ static void test_sync_run_of_moves_partly_fits(void **state)
 	assert_int_equal(t_release(p), 0);
 }
 
+/* Moves seg[order[0..n)] to p in one sync; returns how many failed. */
+static size_t move_in_order(trindle_pipe_t p, trindle_segment_t *seg,
+		const size_t *order, size_t n, trindle_message_t *m)
+{
+	for (size_t k = 0; k < n; k++) {
+		m[2 * k] = (trindle_message_t){ p, seg[order[k]] };
+		m[2 * k + 1] = (trindle_message_t){ NULL, seg[order[k]] };
+	}
+	trindle_mailbox_t out = { 2 * n, m };
+	assert_int_equal(trindle_sync(&out, NULL), 0);
+	return out.count;
+}
+
+/* Receives n from p and checks they are seg[order[0..n)].  No other call
+ * on them: the next move finds them as they were received. */
+static void expect_back(trindle_pipe_t p, trindle_segment_t *seg,
+		const size_t *order, size_t n)
+{
+	trindle_message_t got[8];
+
+	assert_true(n <= 8);
+	assert_int_equal(receive_from(&p, 1, got, n), n);
+	for (size_t k = 0; k < n; k++) {
+		assert_ptr_equal(got[k].address, p);
+		assert_ptr_equal(got[k].content, seg[order[k]]);
+	}
+}
+
+/* Segments received as their only holder are taken straight on by a run
+ * of moves in the order received or the reverse, and looked up like any
+ * other held object otherwise (cap.h, recent receipts): moves in those
+ * orders, from both ends, in a shuffled one, twice in one sync, after a
+ * lookup, and a run that only partly fits, all keep the move rules. */
+static void test_sync_received_segments_moved_on_in_any_order(void **state)
+{
+	(void)state;
+	enum { N = 6 };
+	static const size_t fwd[N] = { 0, 1, 2, 3, 4, 5 };
+	static const size_t rev[N] = { 5, 4, 3, 2, 1, 0 };
+	static const size_t mix[N] = { 2, 0, 5, 1, 4, 3 };
+	static const size_t ends[N] = { 3, 2, 0, 4, 1, 5 };
+	static const size_t twice[2] = { 0, 0 };
+	trindle_pipe_t p = trindle_pipe(N), q = trindle_pipe(3);
+	trindle_segment_t seg[N];
+	trindle_message_t m[2 * N];
+
+	for (size_t k = 0; k < N; k++)
+		seg[k] = t_labelled(30 + k);
+	assert_int_equal(move_in_order(p, seg, fwd, N, m), 0);
+	expect_back(p, seg, fwd, N);
+	/* In order, reversed, shuffled, from both ends (3 was received
+	 * first, 2 last, then 0 first, ...): each arrives as moved. */
+	assert_int_equal(move_in_order(p, seg, fwd, N, m), 0);
+	expect_back(p, seg, fwd, N);
+	assert_int_equal(move_in_order(p, seg, rev, N, m), 0);
+	expect_back(p, seg, rev, N);
+	assert_int_equal(move_in_order(p, seg, mix, N, m), 0);
+	expect_back(p, seg, mix, N);
+	assert_int_equal(move_in_order(p, seg, ends, N, m), 0);
+	for (size_t k = 0; k < N; k++)
+		assert_int_equal(trindle_access(seg[k]), 0);
+	expect_back(p, seg, ends, N);
+	/* Moved twice in one sync: the second move fails, the first went. */
+	assert_int_equal(move_in_order(p, seg, twice, 2, m), 2);
+	assert_ptr_equal(m[0].content, seg[0]);
+	assert_int_equal(trindle_access(seg[0]), 0);
+	expect_back(p, seg, twice, 1);
+	/* Looked up between receipt and move: held, writable, and the
+	 * label each carried all along. */
+	for (size_t k = 0; k < N; k++) {
+		assert_int_equal(trindle_access(seg[k]), RW);
+		assert_int_equal(t_label_of(seg[k]), 30 + k);
+	}
+	assert_int_equal(move_in_order(p, seg, fwd, N, m), 0);
+	expect_back(p, seg, fwd, N);
+	/* Into q, room for 3: the first 3 go, the rest stay held. */
+	assert_int_equal(move_in_order(q, seg, rev, N, m), 2 * (N - 3));
+	for (size_t k = 0; k < 3; k++)
+		assert_int_equal(trindle_access(seg[k]), RW);
+	for (size_t k = 3; k < N; k++)
+		assert_int_equal(trindle_access(seg[k]), 0);
+	expect_back(q, seg, rev, 3);
+	/* ... and go once there is room, in the order passed again. */
+	trindle_mailbox_t again = { 2 * (N - 3), m };
+	assert_int_equal(trindle_sync(&again, NULL), 0);
+	assert_int_equal(again.count, 0);
+	expect_back(q, seg, rev + 3, N - 3);
+	/* Released straight after receipt. */
+	for (size_t k = 0; k < N; k++)
+		assert_int_equal(t_release(seg[k]), 0);
+	for (size_t k = 0; k < N; k++)
+		assert_int_equal(trindle_access(seg[k]), 0);
+	assert_int_equal(t_release(p), 0);
+	assert_int_equal(t_release(q), 0);
+}
+
 /* In a run of moves to one pipe, one segment that is shared (held twice)
  * and one moved twice: the shared one still moves (the sender's hold goes,
  * the other stays, so it arrives read-only), the second move of the same
@@ -1030,6 +1126,7 @@ int main(void)
 		cmocka_unit_test(test_sync_failed_sends_to_a_full_pipe_keep_their_order),
 		cmocka_unit_test(test_sync_move_all_or_nothing_when_pipe_dead),
 		cmocka_unit_test(test_sync_run_of_moves_partly_fits),
+		cmocka_unit_test(test_sync_received_segments_moved_on_in_any_order),
 		cmocka_unit_test(test_sync_run_of_moves_with_a_shared_segment),
 		cmocka_unit_test(test_sync_many_names_come_and_go),
 		cmocka_unit_test(test_sync_sender_loses_write_when_sharing),
