@@ -53,6 +53,8 @@ struct worker {
 	volatile sig_atomic_t running;    /* inside run_process */
 	trindle_fault_t fault;
 	sigset_t mask;                    /* the thread's signal mask at start */
+	cpu_set_t cpus;                   /* its CPUs, once it has started */
+	bool placed;                      /* started away from its creator */
 	void *signal_stack;
 	struct worker *next_idle;
 	bool idle;                        /* on the idle list (under idle_lock) */
@@ -198,6 +200,8 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 
 	tls_worker = w;
+	if (w->placed)
+		pthread_setaffinity_np(pthread_self(), sizeof(w->cpus), &w->cpus);
 	pthread_sigmask(SIG_SETMASK, NULL, &w->mask);
 	w->signal_stack = trindle__runtime_signal_stack();
 	trindle__wait_thread_started();
@@ -272,6 +276,30 @@ static struct worker *ending_worker(void)
 	return w;
 }
 
+/*
+ * A new thread starts on a CPU other than its creator's, then gets back
+ * all the CPUs its creator may use.  Left alone, the scheduler starts it
+ * on its creator's CPU, the other CPU being idle, and there the two
+ * threads stay: each hand-off between the launcher and its worker then
+ * waits for the other to yield the core, and the threads run in turns
+ * for as long as they keep handing off.  Nothing changes when the
+ * creator may use one CPU only.
+ */
+static void place_away(struct worker *w, pthread_attr_t *attr)
+{
+	cpu_set_t away;
+	int cpu = sched_getcpu();
+
+	if (cpu < 0 || sched_getaffinity(0, sizeof(w->cpus), &w->cpus) != 0)
+		return;
+	away = w->cpus;
+	CPU_CLR(cpu, &away);
+	if (CPU_COUNT(&away) == 0)
+		return;
+	w->placed = pthread_attr_setaffinity_np(attr, sizeof(away),
+			&away) == 0;
+}
+
 /* A worker thread with no job yet: an idle one, or a new one. */
 static int get_worker(struct worker **out)
 {
@@ -289,6 +317,7 @@ static int get_worker(struct worker **out)
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	place_away(w, &attr);
 	pthread_t thread; /* detached: never joined, so not kept */
 	int err = pthread_create(&thread, &attr, worker_main, w);
 	pthread_attr_destroy(&attr);

@@ -171,6 +171,23 @@ static void blocks_a_signal_and_exits(trindle_pipe_t input)
 	trindle_exit(s);
 }
 
+/* The CPUs the test thread may use, read before it launches
+ * reports_its_cpus (which only reads them). */
+static cpu_set_t g_launcher_cpus;
+
+/* Writes into the segment it receives whether it may use the same CPUs
+ * as the thread that launched it. */
+static void reports_its_cpus(trindle_pipe_t input)
+{
+	trindle_segment_t s = trindle_util_next_object(input);
+	cpu_set_t mine;
+
+	if (s && (trindle_access(s) & TRINDLE_ACCESS_WRITE))
+		*(unsigned long *)s = sched_getaffinity(0, sizeof mine,
+				&mine) == 0 && CPU_EQUAL(&mine, &g_launcher_cpus);
+	trindle_exit(s);
+}
+
 /* ---- test side helpers ---- */
 
 /* Receive on pipe until no one else can send on it; store the messages
@@ -547,6 +564,34 @@ static void test_next_worker_on_a_thread_starts_with_its_mask(void **state)
 		assert_int_equal(t_await_end(input, outp, keep, 2), 1);
 		t_expect_label(&keep[0], outp, 0); /* SIGUSR2 not blocked */
 	}
+	assert_int_equal(t_release(outp), 0);
+}
+
+/* A new worker thread starts away from its launcher's CPU (launch.c,
+ * place_away), then gets all of its launcher's CPUs back: a worker is
+ * never left pinned.  Many at once, so that new threads are made. */
+static void test_workers_may_use_all_their_launchers_cpus(void **state)
+{
+	(void)state;
+	enum { N = 16 };
+	trindle_pipe_t outp = t_pipe(N);
+	trindle_message_t keep[N];
+
+	assert_int_equal(sched_getaffinity(0, sizeof g_launcher_cpus,
+			&g_launcher_cpus), 0);
+	for (unsigned long i = 0; i < N; i++) {
+		trindle_pipe_t input = trindle_launch(reports_its_cpus, 1,
+				outp, NULL);
+		assert_non_null(input);
+		assert_int_equal(t_move(input, t_labelled(i + 7)), 0);
+		/* As in test_many_workers_at_once_all_run: a release that
+		 * fails found the worker ended already. */
+		if (t_release(input) != 0)
+			assert_int_equal(trindle_access(input), 0);
+	}
+	assert_int_equal(drain_until_alone(outp, keep, N), N);
+	for (size_t i = 0; i < N; i++)
+		t_expect_label(&keep[i], outp, 1);
 	assert_int_equal(t_release(outp), 0);
 }
 
@@ -1160,6 +1205,7 @@ int main(int argc, char **argv)
 		T(test_workers_launch_workers),
 		T(test_worker_threads_reused_many_short_workers_all_run),
 		T(test_next_worker_on_a_thread_starts_with_its_mask),
+		T(test_workers_may_use_all_their_launchers_cpus),
 		T(test_many_workers_at_once_all_run),
 		T(test_launch_entry_in_extended_segment_runs),
 		T(test_launch_entry_outside_executable_memory_is_einval),
