@@ -38,7 +38,7 @@
 #define IDLE_SPIN_NS 50000
 /* A launch waits at most this long for a thread that is finishing a
  * process, before it starts a new thread instead. */
-#define ENDING_WAIT_NS 1000000
+#define ENDING_WAIT_NS 10000000
 
 enum jump_reason {
 	JUMP_NONE = 0,
@@ -267,9 +267,13 @@ static struct worker *ending_worker(void)
 	struct worker *w;
 
 	while (!(w = idle_worker())) {
+		/* A thread that was ending between the look at the list
+		 * and this load is on the list now (it is put there before
+		 * the count drops): one more look. */
 		if (!atomic_load_explicit(&ending_workers,
-				memory_order_acquire) ||
-		    trindle__now_ns() > give_up)
+				memory_order_acquire))
+			return idle_worker();
+		if (trindle__now_ns() > give_up)
 			return NULL;
 		sched_yield();
 	}
