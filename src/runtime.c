@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* runtime.c - lazy start of the library and root-thread bookkeeping. */
-#include <errno.h>
 #include "runtime.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
