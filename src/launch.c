@@ -264,20 +264,19 @@ static struct worker *idle_worker(void)
 static struct worker *ending_worker(void)
 {
 	int64_t give_up = trindle__now_ns() + ENDING_WAIT_NS;
-	struct worker *w;
 
-	while (!(w = idle_worker())) {
-		/* A thread that was ending between the look at the list
-		 * and this load is on the list now (it is put there before
-		 * the count drops): one more look. */
-		if (!atomic_load_explicit(&ending_workers,
-				memory_order_acquire))
-			return idle_worker();
-		if (trindle__now_ns() > give_up)
-			return NULL;
+	for (;;) {
+		/* The count is read before the list is looked at: a thread
+		 * puts itself on the list before it stops counting, so a
+		 * look after a count of zero finds every thread that was
+		 * ending. */
+		bool ending = atomic_load_explicit(&ending_workers,
+				memory_order_acquire) != 0;
+		struct worker *w = idle_worker();
+		if (w || !ending || trindle__now_ns() > give_up)
+			return w;
 		sched_yield();
 	}
-	return w;
 }
 
 /*
