@@ -157,26 +157,31 @@ void trindle__sup_tree_set_mailboxes(struct tree *t,
 
 /* ---- the children's entrypoint ----------------------------------------- */
 
+/* The tree one of whose workers has mailbox as its mailbox, with that
+ * worker's index in *leaf; NULL if no tree has it.  registry_lock held. */
+static struct tree *tree_of(const void *mailbox, size_t *leaf)
+{
+	for (struct tree *t = registry; t; t = t->next)
+		for (size_t i = 0; i < t->nleaves; i++)
+			if (t->leaves[i].mailbox == mailbox) {
+				*leaf = i;
+				return t;
+			}
+	return NULL;
+}
+
 /* Runs in the child: takes SEND on every mailbox of its tree, then runs
  * the child's entry.  The tree outlives every child (see struct tree). */
 void trindle__sup_child_main(trindle_pipe_t input)
 {
 	struct process *p = trindle__current();
 	trindle_entrypoint_t entry = NULL;
+	size_t i;
 
 	pthread_mutex_lock(&registry_lock);
-	for (struct tree *t = registry; t && !entry; t = t->next) {
-		size_t i;
-		for (i = 0; i < t->nleaves; i++)
-			if (t->leaves[i].mailbox == input)
-				break;
-		if (i == t->nleaves)
-			continue;
+	struct tree *t = tree_of(input, &i);
+	if (t && p && trindle__process_reserve_caps(p, t->nleaves) == 0) {
 		entry = t->leaves[i].entry;
-		if (!p || trindle__process_reserve_caps(p, t->nleaves) < 0) {
-			entry = NULL;
-			break;
-		}
 		for (size_t j = 0; j < t->nleaves; j++) {
 			struct pipe *m = t->leaves[j].mailbox;
 			if (trindle__cap_find(&p->caps, m) ||
@@ -188,7 +193,7 @@ void trindle__sup_child_main(trindle_pipe_t input)
 	}
 	pthread_mutex_unlock(&registry_lock);
 	if (!entry)
-		trindle_abort(NULL); /* no memory for its holds: a failure */
+		trindle_abort(NULL); /* no tree, or no memory for its holds */
 	entry(input);
 }
 
@@ -196,23 +201,14 @@ struct pipe *trindle__sup_mailbox_named(const char *name, int *err)
 {
 	struct process *p = trindle__current();
 	struct pipe *own = p ? p->input : NULL, *found = NULL;
+	size_t i;
 
-	*err = -EPERM;
 	pthread_mutex_lock(&registry_lock);
-	for (struct tree *t = registry; own && t && *err == -EPERM;
-	     t = t->next) {
-		size_t i;
-		for (i = 0; i < t->nleaves; i++)
-			if (t->leaves[i].mailbox == own)
-				break;
-		if (i == t->nleaves)
-			continue; /* not this tree's worker */
-		*err = -ENOENT;
-		for (i = 0; i < t->nleaves && !found; i++)
-			if (t->leaves[i].name &&
-			    strcmp(t->leaves[i].name, name) == 0)
-				found = t->leaves[i].mailbox;
-	}
+	struct tree *t = own ? tree_of(own, &i) : NULL;
+	*err = t ? -ENOENT : -EPERM; /* not a worker of any tree */
+	for (i = 0; t && i < t->nleaves && !found; i++)
+		if (t->leaves[i].name && strcmp(t->leaves[i].name, name) == 0)
+			found = t->leaves[i].mailbox;
 	pthread_mutex_unlock(&registry_lock);
 	return found;
 }
