@@ -537,11 +537,9 @@ static size_t move_run(struct process *p, struct send_state *st,
 		size_t r = t->recent_next, nr = t->nrecent;
 		for (; e < last; e += 2) {
 			const trindle_message_t *m = &msgs[e];
-			/* releases_previous(msgs, e + 1), knowing that
-			 * m[0].address, equal to address, is not NULL. */
-			const void *content = m[1].content;
-			if (m[0].address != address || m[1].address ||
-			    !content || m[0].content != content)
+			const void *content = m[0].content;
+			if (m[0].address != address ||
+			    !releases_previous(msgs, e + 1))
 				break;
 			/* The first or the last queued receipt (sent on in
 			 * the order received, or the reverse: a relay, a
