@@ -36,15 +36,17 @@ static void nap(void)
 }
 
 /* Inquires about input until its worker is in state (or the limit); an
- * ended worker's input pipe dies just after it says how it ended: wait
- * for that too. */
+ * ended worker's input pipe dies just after it says how it ended, and its
+ * holders are told just after that (senders drops to 0): wait for both,
+ * as fields read in between need not agree (trindle_inquire()). */
 static trindle_record_t await_state(trindle_pipe_t input, int state)
 {
 	int64_t limit = t_now_ns() + T_WAIT_LIMIT_NS;
 	trindle_record_t r = inquire_one(input);
 
 	while ((r.worker.state != state || (state == TRINDLE_WORKER_ENDED &&
-			!r.pipe.dead)) && t_now_ns() < limit) {
+			(!r.pipe.dead || r.pipe.senders))) &&
+	       t_now_ns() < limit) {
 		nap();
 		r = inquire_one(input);
 	}
