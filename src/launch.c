@@ -55,6 +55,8 @@ struct worker {
 	sigset_t mask;                    /* the thread's signal mask at start */
 	cpu_set_t cpus;                   /* its CPUs, once it has started */
 	bool placed;                      /* started away from its creator */
+	pthread_t thread;                 /* set by the thread itself */
+	atomic_bool narrowed;             /* woken away from its launcher */
 	void *signal_stack;
 	struct worker *next_idle;
 	bool idle;                        /* on the idle list (under idle_lock) */
@@ -200,6 +202,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 
 	tls_worker = w;
+	w->thread = pthread_self();
 	if (w->placed)
 		pthread_setaffinity_np(pthread_self(), sizeof(w->cpus), &w->cpus);
 	pthread_sigmask(SIG_SETMASK, NULL, &w->mask);
@@ -210,6 +213,10 @@ static void *worker_main(void *arg)
 				NULL);
 		struct process *p = atomic_exchange_explicit(&w->job, NULL,
 				memory_order_acquire);
+		if (atomic_exchange_explicit(&w->narrowed, false,
+				memory_order_relaxed))
+			pthread_setaffinity_np(w->thread, sizeof(w->cpus),
+					&w->cpus);
 		if (!p) {
 			if (retire(w))
 				break;
@@ -332,8 +339,37 @@ static int get_worker(struct worker **out)
 	return 0;
 }
 
+/*
+ * A sleeping thread is woken on its waker's CPU more often than not, even
+ * with the other CPU idle, and a thread that has just run there stays:
+ * the launcher and its worker then take turns on one core (place_away()
+ * says why that costs).  So before waking a sleeping worker, its launcher
+ * takes its own CPU out of the worker's CPUs; the worker takes all of
+ * them back as soon as it is awake, before it runs the process.  But
+ * when no CPU is idle (another program keeps the other one busy), the
+ * worker is better off sharing its launcher's core than another
+ * program's, and it is woken as it would be.  Only a launch that wakes a
+ * sleeping thread pays for the check and the two calls, and such a
+ * wake-up costs more than they do.
+ */
+static void wake_away(struct worker *w)
+{
+	cpu_set_t away = w->cpus;
+	int cpu = sched_getcpu();
+
+	if (!w->placed || cpu < 0 || !trindle__machine_has_idle_cpu())
+		return;
+	CPU_CLR(cpu, &away);
+	if (CPU_COUNT(&away) == 0)
+		return;
+	atomic_store_explicit(&w->narrowed, true, memory_order_relaxed);
+	pthread_setaffinity_np(w->thread, sizeof(away), &away);
+}
+
 static void hand_job(struct worker *w, struct process *p)
 {
+	if (atomic_load_explicit(&w->word, memory_order_relaxed))
+		wake_away(w);
 	atomic_store_explicit(&w->job, p, memory_order_release);
 	trindle__wake_word(&w->word);
 }
