@@ -55,7 +55,7 @@ struct worker {
 	sigset_t mask;                    /* the thread's signal mask at start */
 	cpu_set_t cpus;                   /* its CPUs, once it has started */
 	bool placed;                      /* started away from its creator */
-	pthread_t thread;                 /* set by the thread itself */
+	pthread_t thread;                 /* set by its creator */
 	atomic_bool narrowed;             /* woken away from its launcher */
 	void *signal_stack;
 	struct worker *next_idle;
@@ -202,7 +202,6 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 
 	tls_worker = w;
-	w->thread = pthread_self();
 	if (w->placed)
 		pthread_setaffinity_np(pthread_self(), sizeof(w->cpus), &w->cpus);
 	pthread_sigmask(SIG_SETMASK, NULL, &w->mask);
@@ -215,7 +214,7 @@ static void *worker_main(void *arg)
 				memory_order_acquire);
 		if (atomic_exchange_explicit(&w->narrowed, false,
 				memory_order_relaxed))
-			pthread_setaffinity_np(w->thread, sizeof(w->cpus),
+			pthread_setaffinity_np(pthread_self(), sizeof(w->cpus),
 					&w->cpus);
 		if (!p) {
 			if (retire(w))
@@ -328,8 +327,12 @@ static int get_worker(struct worker **out)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	place_away(w, &attr);
-	pthread_t thread; /* detached: never joined, so not kept */
-	int err = pthread_create(&thread, &attr, worker_main, w);
+	/* Detached: never joined.  Kept for wake_away(), which reads it
+	 * after this thread hands w its first job, or after w's thread put
+	 * itself on the idle list: either way after this store.  (The thread
+	 * cannot store it itself: it may fall asleep before its first job,
+	 * and be woken away by this very thread, unsynchronised.) */
+	int err = pthread_create(&w->thread, &attr, worker_main, w);
 	pthread_attr_destroy(&attr);
 	if (err) {
 		free(w);
