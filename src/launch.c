@@ -56,7 +56,8 @@ struct worker {
 	cpu_set_t cpus;                   /* its CPUs, once it has started */
 	bool placed;                      /* started away from its creator */
 	pthread_t thread;                 /* set by its creator */
-	atomic_bool narrowed;             /* woken away from its launcher */
+	atomic_bool narrowed;             /* sent away from its launcher */
+	int cpu;                          /* where it last went idle, or -1 */
 	void *signal_stack;
 	struct worker *next_idle;
 	bool idle;                        /* on the idle list (under idle_lock) */
@@ -222,6 +223,7 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		run_process(w, p);
+		w->cpu = sched_getcpu();
 		/* Idle before the counts drop: whoever brings the process
 		 * count to zero, or waits for an ending thread, then finds
 		 * this thread on the list. */
@@ -322,12 +324,13 @@ static int get_worker(struct worker **out)
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
+	w->cpu = -1;
 	trindle__runtime_on_all_ended(wake_idle);
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	place_away(w, &attr);
-	/* Detached: never joined.  Kept for wake_away(), which reads it
+	/* Detached: never joined.  Kept for send_away(), which reads it
 	 * after this thread hands w its first job, or after w's thread put
 	 * itself on the idle list: either way after this store.  (The thread
 	 * cannot store it itself: it may fall asleep before its first job,
@@ -343,27 +346,30 @@ static int get_worker(struct worker **out)
 }
 
 /*
- * A sleeping thread is woken on its waker's CPU more often than not, even
- * with the other CPU idle, and a thread that has just run there stays:
- * the launcher and its worker then take turns on one core (place_away()
- * says why that costs).  So before waking a sleeping worker, its launcher
- * takes its own CPU out of the worker's CPUs; the worker takes all of
- * them back as soon as it is awake, before it runs the process.  But
- * when no CPU is idle (another program keeps the other one busy), the
- * worker is better off sharing its launcher's core than another
- * program's, and it is woken as it would be.  Only a launch that wakes a
- * sleeping thread pays for the check and the two calls, and such a
- * wake-up costs more than they do.
+ * A launcher and the worker it hands a job to should not share a core
+ * while another one is free: they hand work to each other, and on one
+ * core each hand-off waits for the other to yield it (see place_away()).
+ * The scheduler tends to put them together all the same: it wakes a
+ * sleeping thread on its waker's CPU more often than not, and an idle
+ * thread that spins where its launcher runs stays there, since both have
+ * always just run.  So when the worker sleeps, or went idle on the
+ * launcher's CPU, the launcher takes its own CPU out of the worker's CPUs
+ * (which moves a thread that is not running at once); the worker takes
+ * them all back before it runs the process.  Not when another program
+ * keeps the other CPUs busy, or the library's threads fill them already:
+ * then the worker is better off sharing its launcher's core, and the
+ * scheduler places it as it would.  Only such a launch pays for the check
+ * and the two calls, and it would otherwise pay a slow wake-up or a whole
+ * run of slow hand-offs.
  */
-static void wake_away(struct worker *w)
+static void send_away(struct worker *w, int cpu, bool asleep)
 {
 	cpu_set_t away = w->cpus;
-	int cpu = sched_getcpu();
 
-	if (!w->placed || cpu < 0 || !trindle__machine_has_idle_cpu())
+	if (!w->placed)
 		return;
 	CPU_CLR(cpu, &away);
-	if (CPU_COUNT(&away) == 0)
+	if (CPU_COUNT(&away) == 0 || !trindle__cpus_to_spare(asleep))
 		return;
 	atomic_store_explicit(&w->narrowed, true, memory_order_relaxed);
 	pthread_setaffinity_np(w->thread, sizeof(away), &away);
@@ -371,8 +377,11 @@ static void wake_away(struct worker *w)
 
 static void hand_job(struct worker *w, struct process *p)
 {
-	if (atomic_load_explicit(&w->word, memory_order_relaxed))
-		wake_away(w);
+	bool asleep = atomic_load_explicit(&w->word, memory_order_relaxed);
+	int cpu = sched_getcpu();
+
+	if (cpu >= 0 && (asleep || w->cpu == cpu))
+		send_away(w, cpu, asleep);
 	atomic_store_explicit(&w->job, p, memory_order_release);
 	trindle__wake_word(&w->word);
 }

@@ -22,6 +22,21 @@ int64_t trindle__now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * Spinning only pays while the thread we wait for has a core to run on.
+ * The library counts the threads of its processes that are running (not
+ * waiting here); a waiter that sees as many others running as there are
+ * cores sleeps at once, as a condition variable would, instead of taking
+ * a core from a thread with work to do.
+ */
+static atomic_int running_threads;
+/* The threads of processes, and how many of them sleep in futex_sleep():
+ * the rest are awake (running, spinning, or ready to run). */
+static atomic_int started_threads, asleep_threads;
+/* 0 until the first thread starts; threads starting together may each
+ * count the cores and store the same number, hence an atomic. */
+static atomic_int online_cpus;
+
 /* Sleeps while *word == expected, at most timeout_ns (negative: no
  * limit).  Returns false if the time ran out. */
 static bool futex_sleep(atomic_uint *word, unsigned expected,
@@ -34,22 +49,13 @@ static bool futex_sleep(atomic_uint *word, unsigned expected,
 		ts.tv_nsec = timeout_ns % 1000000000;
 		tsp = &ts;
 	}
+	atomic_fetch_add_explicit(&asleep_threads, 1, memory_order_relaxed);
 	long rc = syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, tsp,
 			  NULL, 0);
-	return rc == 0 || errno != ETIMEDOUT;
+	int err = errno;
+	atomic_fetch_sub_explicit(&asleep_threads, 1, memory_order_relaxed);
+	return rc == 0 || err != ETIMEDOUT;
 }
-
-/*
- * Spinning only pays while the thread we wait for has a core to run on.
- * The library counts the threads of its processes that are running (not
- * waiting here); a waiter that sees as many others running as there are
- * cores sleeps at once, as a condition variable would, instead of taking
- * a core from a thread with work to do.
- */
-static atomic_int running_threads;
-/* 0 until the first thread starts; threads starting together may each
- * count the cores and store the same number, hence an atomic. */
-static atomic_int online_cpus;
 
 void trindle__wait_thread_started(void)
 {
@@ -59,11 +65,13 @@ void trindle__wait_thread_started(void)
 				memory_order_relaxed);
 	}
 	atomic_fetch_add_explicit(&running_threads, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&started_threads, 1, memory_order_relaxed);
 }
 
 void trindle__wait_thread_ended(void)
 {
 	atomic_fetch_sub_explicit(&running_threads, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&started_threads, 1, memory_order_relaxed);
 }
 
 static bool cores_are_busy(void)
@@ -72,23 +80,21 @@ static bool cores_are_busy(void)
 		atomic_load_explicit(&online_cpus, memory_order_relaxed);
 }
 
-/*
- * Opened and closed at each call, which happens only when a sleeping
- * thread is about to be woken: a descriptor kept open could be closed or
- * reused behind the library's back by a program that closes what it does
- * not know.  The file reads "1.00 0.50 0.20 2/131 4242": load averages,
- * then running/total.
- */
-bool trindle__machine_has_idle_cpu(void)
+/* The kernel's count of threads running or ready to run, of every
+ * program, from the fourth field of /proc/loadavg ("0.50 0.20 0.10
+ * 2/131 4242"), or -1.  Opened and closed at each call (a descriptor kept
+ * open could be closed or reused behind the library's back by a program
+ * that closes what it does not know): callers are rare. */
+static long machine_runnable(void)
 {
 	char buf[128];
 	int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
+		return -1;
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return false;
+		return -1;
 	buf[n] = '\0';
 	const char *p = buf;
 	for (int field = 0; field < 3 && p; field++) {
@@ -96,13 +102,22 @@ bool trindle__machine_has_idle_cpu(void)
 		p = p ? p + 1 : NULL;
 	}
 	if (!p)
-		return false;
+		return -1;
 	char *end;
 	long running = strtol(p, &end, 10);
-	if (end == p || *end != '/')
+	return end != p && *end == '/' ? running : -1;
+}
+
+bool trindle__cpus_to_spare(int waking)
+{
+	int awake = atomic_load_explicit(&started_threads,
+			memory_order_relaxed) -
+		atomic_load_explicit(&asleep_threads, memory_order_relaxed);
+	if (awake + waking > atomic_load_explicit(&online_cpus,
+			memory_order_relaxed))
 		return false;
-	return running < atomic_load_explicit(&online_cpus,
-			memory_order_relaxed);
+	long runnable = machine_runnable();
+	return runnable >= 0 && runnable <= awake;
 }
 
 /*

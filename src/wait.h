@@ -35,12 +35,13 @@ void trindle__wait_thread_started(void);
 void trindle__wait_thread_ended(void);
 
 /*
- * Is some CPU of the machine idle right now?  The kernel's count of
- * threads running or ready to run, of every program (the fourth field of
- * /proc/loadavg), is below the number of online CPUs; the caller counts
- * itself.  False when the count cannot be read.
+ * May the library spread its threads over more CPUs?  True when no thread
+ * of another program runs or waits for a CPU (the kernel's count of
+ * runnable threads is no more than the library's threads that are not
+ * asleep) and the library's awake threads, with `waking` more about to
+ * wake, are no more than the CPUs.  Reads a file: for rare callers.
  */
-bool trindle__machine_has_idle_cpu(void);
+bool trindle__cpus_to_spare(int waking);
 
 /* Sleeps while *word == expected, at most timeout_ns (negative: no
  * limit), not counted as running meanwhile.  Returns false on timeout. */

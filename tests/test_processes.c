@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +175,8 @@ static void blocks_a_signal_and_exits(trindle_pipe_t input)
 /* The CPUs the test thread may use, read before it launches
  * reports_its_cpus (which only reads them). */
 static cpu_set_t g_launcher_cpus;
+/* The CPU reports_its_cpus() ran on last. */
+static atomic_int g_last_cpu = -1;
 
 /* Writes into the segment it receives whether it may use the same CPUs
  * as the thread that launched it. */
@@ -185,6 +188,7 @@ static void reports_its_cpus(trindle_pipe_t input)
 	if (s && (trindle_access(s) & TRINDLE_ACCESS_WRITE))
 		*(unsigned long *)s = sched_getaffinity(0, sizeof mine,
 				&mine) == 0 && CPU_EQUAL(&mine, &g_launcher_cpus);
+	atomic_store(&g_last_cpu, sched_getcpu());
 	trindle_exit(s);
 }
 
@@ -597,7 +601,7 @@ static void test_workers_may_use_all_their_launchers_cpus(void **state)
 
 /* A launch that wakes a sleeping pool thread first takes the launcher's
  * CPU out of the thread's CPUs when another CPU is idle (launch.c,
- * wake_away); the worker has them all back before its entry runs.  Each
+ * send_away); the worker has them all back before its entry runs.  Each
  * round lets the pool's thread fall asleep first (it spins for well under
  * the pause) and on a quiet machine takes that path. */
 static void test_a_worker_woken_from_sleep_may_use_all_its_launchers_cpus(
@@ -618,6 +622,43 @@ static void test_a_worker_woken_from_sleep_may_use_all_its_launchers_cpus(
 		assert_int_equal(t_move(input, t_labelled(i + 7)), 0);
 		assert_int_equal(t_await_end(input, outp, keep, 2), 1);
 		t_expect_label(&keep[0], outp, 1);
+	}
+	assert_int_equal(t_release(outp), 0);
+}
+
+/* The same for launches back to back, each to the thread that just went
+ * idle: one that went idle on the launcher's CPU is sent away too
+ * (send_away), and must have every CPU back before its entry runs.  The
+ * launcher is pinned for a moment to the CPU its last worker went idle on
+ * (the worker tells it), which is the case that path is for. */
+static void test_workers_launched_back_to_back_may_use_all_the_cpus(
+		void **state)
+{
+	(void)state;
+	trindle_pipe_t outp = t_pipe(1);
+	cpu_set_t one;
+
+	assert_int_equal(sched_getaffinity(0, sizeof g_launcher_cpus,
+			&g_launcher_cpus), 0);
+	for (unsigned long i = 0; i < 40; i++) {
+		trindle_message_t keep[2];
+		trindle_pipe_t input = trindle_launch(reports_its_cpus, 1,
+				outp, NULL);
+		assert_non_null(input);
+		assert_int_equal(t_move(input, t_labelled(i + 7)), 0);
+		assert_int_equal(t_await_end(input, outp, keep, 2), 1);
+		t_expect_label(&keep[0], outp, 1);
+		/* Next round: launch from the CPU the worker ended on (a
+		 * move there and every CPU back at once). */
+		int last = atomic_load(&g_last_cpu);
+		CPU_ZERO(&one);
+		if (last >= 0)
+			CPU_SET(last, &one);
+		if (last >= 0 && CPU_ISSET(last, &g_launcher_cpus) &&
+		    sched_setaffinity(0, sizeof one, &one) == 0)
+			assert_int_equal(sched_setaffinity(0,
+					sizeof g_launcher_cpus,
+					&g_launcher_cpus), 0);
 	}
 	assert_int_equal(t_release(outp), 0);
 }
@@ -1234,6 +1275,7 @@ int main(int argc, char **argv)
 		T(test_next_worker_on_a_thread_starts_with_its_mask),
 		T(test_workers_may_use_all_their_launchers_cpus),
 		T(test_a_worker_woken_from_sleep_may_use_all_its_launchers_cpus),
+		T(test_workers_launched_back_to_back_may_use_all_the_cpus),
 		T(test_many_workers_at_once_all_run),
 		T(test_launch_entry_in_extended_segment_runs),
 		T(test_launch_entry_outside_executable_memory_is_einval),
