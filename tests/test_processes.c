@@ -599,6 +599,19 @@ static void test_workers_may_use_all_their_launchers_cpus(void **state)
 	assert_int_equal(t_release(outp), 0);
 }
 
+/* Launches reports_its_cpus() with out pipe outp, waits for its end, and
+ * checks that it could use all of g_launcher_cpus. */
+static void expect_all_cpus_in_a_worker(trindle_pipe_t outp, unsigned long i)
+{
+	trindle_message_t keep[2];
+	trindle_pipe_t input = trindle_launch(reports_its_cpus, 1, outp, NULL);
+
+	assert_non_null(input);
+	assert_int_equal(t_move(input, t_labelled(i + 7)), 0);
+	assert_int_equal(t_await_end(input, outp, keep, 2), 1);
+	t_expect_label(&keep[0], outp, 1);
+}
+
 /* A launch that wakes a sleeping pool thread first takes the launcher's
  * CPU out of the thread's CPUs when another CPU is idle (launch.c,
  * send_away); the worker has them all back before its entry runs.  Each
@@ -614,14 +627,8 @@ static void test_a_worker_woken_from_sleep_may_use_all_its_launchers_cpus(
 	assert_int_equal(sched_getaffinity(0, sizeof g_launcher_cpus,
 			&g_launcher_cpus), 0);
 	for (unsigned long i = 0; i < 10; i++) {
-		trindle_message_t keep[2];
 		nanosleep(&pause, NULL);
-		trindle_pipe_t input = trindle_launch(reports_its_cpus, 1,
-				outp, NULL);
-		assert_non_null(input);
-		assert_int_equal(t_move(input, t_labelled(i + 7)), 0);
-		assert_int_equal(t_await_end(input, outp, keep, 2), 1);
-		t_expect_label(&keep[0], outp, 1);
+		expect_all_cpus_in_a_worker(outp, i);
 	}
 	assert_int_equal(t_release(outp), 0);
 }
@@ -641,13 +648,7 @@ static void test_workers_launched_back_to_back_may_use_all_the_cpus(
 	assert_int_equal(sched_getaffinity(0, sizeof g_launcher_cpus,
 			&g_launcher_cpus), 0);
 	for (unsigned long i = 0; i < 40; i++) {
-		trindle_message_t keep[2];
-		trindle_pipe_t input = trindle_launch(reports_its_cpus, 1,
-				outp, NULL);
-		assert_non_null(input);
-		assert_int_equal(t_move(input, t_labelled(i + 7)), 0);
-		assert_int_equal(t_await_end(input, outp, keep, 2), 1);
-		t_expect_label(&keep[0], outp, 1);
+		expect_all_cpus_in_a_worker(outp, i);
 		/* Next round: launch from the CPU the worker ended on (a
 		 * move there and every CPU back at once). */
 		int last = atomic_load(&g_last_cpu);
