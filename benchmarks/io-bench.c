@@ -699,11 +699,12 @@ static int build_corpus(const char *dir, const char *path, size_t bytes)
 		return -1;
 	}
 	if (passes > 1)
-		printf("input: the %zu text files under %s (%.1f MiB) in name order, "
-		       "repeated to the size\n", files, dir, (double)text / (1 << 20));
+		printf("input: the %zu text file%s under %s (%.1f MiB) in name order, "
+		       "repeated to the size\n", files, files == 1 ? "" : "s", dir,
+		       (double)text / (1 << 20));
 	else
-		printf("input: the first %zu text files under %s in name order, cut "
-		       "at the size\n", files, dir);
+		printf("input: the first %zu text file%s under %s in name order, cut "
+		       "at the size\n", files, files == 1 ? "" : "s", dir);
 	return 0;
 }
 
@@ -982,8 +983,7 @@ static int bench_tool(const struct config *c, int t)
  * and the target for trindle's time as a fraction of GNU's.  grep's is
  * issue 12's (GNU's speed or better); wc's and sort's hold what the tools
  * did on the default input when the lines were added, with some room for
- * a shared host's noise (benchmarks/RESULTS.md has the figures).  sort's
- * ratio depends on the CPUs free: GNU sort's threads need both.
+ * a shared host's noise (benchmarks/RESULTS.md has the figures).
  */
 static const struct gnu_peer {
 	const char *name;
