@@ -269,123 +269,20 @@ int bt_relay_setup(trindle_pipe_t worker, uint64_t count, uint64_t arg,
 	return bt_setup(worker, &cfg, sizeof cfg, &next, 1);
 }
 
-void bt_relay(trindle_pipe_t input, bt_relay_fn fn, bool pass_on)
-{
-	bt_relay_take(input, fn, pass_on, BENCH_BATCH);
-}
 
-void bt_relay_take(trindle_pipe_t input, bt_relay_fn fn, bool pass_on,
-		size_t take)
-{
-	bt_result_t res = { 0 };
-	bt_relay_cfg_t cfg;
-	trindle_pipe_t next;
-	bt_out_t out;
-	uint64_t seen = 0;
-	bt_in_t in;
-
-	bt_out_init(&out);
-	if (bt_start(input, &cfg, sizeof cfg, &next, 1) != 0)
-		trindle_abort(NULL);
-	while (seen < cfg.count) {
-		bt_recv(&out, input);
-		if (bt_sync_max(&out, &in, take, -1) != 0)
-			trindle_abort(NULL);
-		for (size_t k = 0; k < in.count; k++) {
-			trindle_message_t *m = &in.msg[k];
-
-			if (m->address != input || !m->content)
-				continue;       /* a notice */
-			fn(&res, m->content, cfg.arg);
-			seen++;
-			if (pass_on)
-				bt_move(&out, next, m->content);
-			else
-				bt_release(&out, m->content);
-		}
-	}
-	if (bt_flush(&out) != 0)
-		trindle_abort(NULL);
-	bt_finish(&res);
-}
 
 /* ---- feeding relays ------------------------------------------------------ */
 
-/* Stamps and queues up free segments, up to one batch of them. */
-static void feed_fill(bt_feed_t *f, bt_out_t *out)
+int bt_take_other(const trindle_message_t *m, bt_out_t *out, void *group)
 {
-	/* A move takes two messages, a send one. */
-	size_t room = f->keep ? BENCH_BATCH : 2 * BENCH_BATCH;
-
-	while (out->b.count < room && f->nfree > 0 && f->sent < f->total) {
-		trindle_segment_t seg = f->pool[--f->nfree];
-
-		f->stamp(seg, f->sent++, f->arg);
-		if (f->keep)
-			bt_send(out, f->to, seg);
-		else
-			bt_move(out, f->to, seg);
-	}
-}
-
-int bt_feed_run(bt_feed_t *f, bt_take_fn handle, void *ctx)
-{
-	bt_out_t out;
-	bt_in_t in;
-
-	bt_out_init(&out);
-	while (f->returned < f->total) {
-		bool more;
-
-		feed_fill(f, &out);
-		more = f->nfree > 0 && f->sent < f->total;
-		bt_recv(&out, f->back);
-		/* While free segments remain, only look for returns. */
-		if (bt_sync(&out, &in, more ? 0 : -1) != 0)
-			return -1;
-		for (size_t k = 0; k < in.count; k++)
-			if (handle(f, &in.msg[k], &out, ctx) != 0)
-				return -1;
-	}
-	return bt_flush(&out);
-}
-
-void bt_feed_return(bt_feed_t *f, trindle_segment_t seg)
-{
-	f->pool[f->nfree++] = seg;
-	f->returned++;
-}
-
-int bt_take_back(bt_feed_t *f, const trindle_message_t *m, bt_out_t *out,
-		void *group)
-{
-	if (m->address == f->back && m->content) {
-		bt_feed_return(f, m->content);
-		return 0;
-	}
 	return bt_group_note(group, m, out) ? 0
 		: bench_fail("trindle", "stray message");
 }
 
-int bt_feed_one(bt_feed_t *f, bt_group_t *g, trindle_entrypoint_t entry,
-		size_t queue_count, bt_take_fn handle, const char *name,
-		bench_sample_t *s)
-{
-	double t0;
 
-	f->to = bt_group_launch(g, entry, queue_count);
-	if (!f->to || bt_relay_setup(f->to, f->total, 0, f->back) != 0)
-		return -1;
-	t0 = bench_now();
-	if (bt_feed_run(f, handle, g) != 0)
-		return -1;
-	s->seconds = bench_now() - t0;
-	s->ops = f->total;
-	if (bt_group_verify(g, name, f->total) != 0)
-		return -1;
-	s->check = g->sum.check;
-	return 0;
-}
+
+
+
 
 int bt_feed_root(bt_feed_t *f, size_t npool, size_t bytes, size_t back_items,
 		size_t workers, bt_feed_body_fn body, bench_sample_t *s)

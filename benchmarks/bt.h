@@ -15,6 +15,15 @@
 /* ---- libtrindle helpers ----------------------------------------------- */
 
 /*
+ * The loops that run once per message (a relay's, a feed's) are defined
+ * here and always inlined, so that the work and take functions a scenario
+ * passes in become direct, inlinable calls: the twins' loops call their
+ * work directly too, and a call through a pointer per message would charge
+ * the harness's cost to libtrindle.
+ */
+#define BT_LOOP static inline __attribute__((always_inline))
+
+/*
  * An outgoing batch (<trindle/util.h>'s) with its storage: room for
  * BENCH_BATCH moves (a send plus a release each) and a few receive
  * requests.  Set up with bt_out_init(); b.count is how many are queued.
@@ -168,14 +177,50 @@ int bt_relay_setup(trindle_pipe_t worker, uint64_t count, uint64_t arg,
  * per sync and calls fn on each segment; then moves it on to `next` if
  * pass_on, else releases it (share keeps `next` only so the root's sync
  * can wait while the worker lives).  After cfg.count segments it ends
- * with its result; on any failure it aborts.
+ * with its result; on any failure it aborts.  bt_relay_take() receives at
+ * most `take` (<= BENCH_BATCH) segments per sync: a stage that takes only a
+ * few of what is queued before moving them on.
  */
-TRINDLE_NORETURN void bt_relay(trindle_pipe_t input, bt_relay_fn fn,
-		bool pass_on);
-/* bt_relay, receiving at most `take` (<= BENCH_BATCH) segments per sync:
- * a stage that takes only a few of what is queued before moving them on. */
-TRINDLE_NORETURN void bt_relay_take(trindle_pipe_t input, bt_relay_fn fn,
-		bool pass_on, size_t take);
+BT_LOOP TRINDLE_NORETURN void bt_relay_take(trindle_pipe_t input,
+		bt_relay_fn fn, bool pass_on, size_t take)
+{
+	bt_result_t res = { 0 };
+	bt_relay_cfg_t cfg;
+	trindle_pipe_t next;
+	bt_out_t out;
+	uint64_t seen = 0;
+	bt_in_t in;
+
+	bt_out_init(&out);
+	if (bt_start(input, &cfg, sizeof cfg, &next, 1) != 0)
+		trindle_abort(NULL);
+	while (seen < cfg.count) {
+		bt_recv(&out, input);
+		if (bt_sync_max(&out, &in, take, -1) != 0)
+			trindle_abort(NULL);
+		for (size_t k = 0; k < in.count; k++) {
+			trindle_message_t *m = &in.msg[k];
+
+			if (m->address != input || !m->content)
+				continue;       /* a notice */
+			fn(&res, m->content, cfg.arg);
+			seen++;
+			if (pass_on)
+				bt_move(&out, next, m->content);
+			else
+				bt_release(&out, m->content);
+		}
+	}
+	if (bt_flush(&out) != 0)
+		trindle_abort(NULL);
+	bt_finish(&res);
+}
+
+BT_LOOP TRINDLE_NORETURN void bt_relay(trindle_pipe_t input, bt_relay_fn fn,
+		bool pass_on)
+{
+	bt_relay_take(input, fn, pass_on, BENCH_BATCH);
+}
 
 /* ---- feeding relays ------------------------------------------------------ */
 
@@ -203,28 +248,99 @@ typedef struct bt_feed {
 typedef int (*bt_take_fn)(bt_feed_t *f, const trindle_message_t *m,
 		bt_out_t *out, void *ctx);
 
+/* Stamps and queues up free segments, up to one batch of them. */
+BT_LOOP void bt_feed_fill(bt_feed_t *f, bt_out_t *out)
+{
+	/* A move takes two messages, a send one. */
+	size_t room = f->keep ? BENCH_BATCH : 2 * BENCH_BATCH;
+
+	while (out->b.count < room && f->nfree > 0 && f->sent < f->total) {
+		trindle_segment_t seg = f->pool[--f->nfree];
+
+		f->stamp(seg, f->sent++, f->arg);
+		if (f->keep)
+			bt_send(out, f->to, seg);
+		else
+			bt_move(out, f->to, seg);
+	}
+}
+
 /*
  * Runs the feed until all f->total segments have come back: each sync
  * carries up to a batch of freshly stamped segments and a receive on
  * f->back, and waits only when no segment can be sent; every delivery goes
  * to handle.  Returns 0, or -1 on failure.
  */
-int bt_feed_run(bt_feed_t *f, bt_take_fn handle, void *ctx);
+BT_LOOP int bt_feed_run(bt_feed_t *f, bt_take_fn handle, void *ctx)
+{
+	bt_out_t out;
+	bt_in_t in;
+
+	bt_out_init(&out);
+	while (f->returned < f->total) {
+		bool more;
+
+		bt_feed_fill(f, &out);
+		more = f->nfree > 0 && f->sent < f->total;
+		bt_recv(&out, f->back);
+		/* While free segments remain, only look for returns. */
+		if (bt_sync(&out, &in, more ? 0 : -1) != 0)
+			return -1;
+		for (size_t k = 0; k < in.count; k++)
+			if (handle(f, &in.msg[k], &out, ctx) != 0)
+				return -1;
+	}
+	return bt_flush(&out);
+}
+
 /* Takes a segment back for reuse. */
-void bt_feed_return(bt_feed_t *f, trindle_segment_t seg);
+static inline void bt_feed_return(bt_feed_t *f, trindle_segment_t seg)
+{
+	f->pool[f->nfree++] = seg;
+	f->returned++;
+}
+
+/* A delivery that is not a returning segment must be the group's; else it
+ * is reported as stray (-1). */
+int bt_take_other(const trindle_message_t *m, bt_out_t *out, void *group);
+
 /* A bt_take_fn for roots: a segment on f->back came back; any other
  * delivery must belong to the bt_group_t ctx. */
-int bt_take_back(bt_feed_t *f, const trindle_message_t *m, bt_out_t *out,
-		void *group);
+static inline int bt_take_back(bt_feed_t *f, const trindle_message_t *m,
+		bt_out_t *out, void *group)
+{
+	if (m->address == f->back && m->content) {
+		bt_feed_return(f, m->content);
+		return 0;
+	}
+	return bt_take_other(m, out, group);
+}
+
 /*
  * Times a feed into one relay worker: launches entry in g with a
  * queue_count input pipe, hands it f->total and f->back, times
  * bt_feed_run(f, handle, g), then checks the worker's result.  Fills s; the
  * digest is the worker's.  Returns 0, or -1 after reporting as name.
  */
-int bt_feed_one(bt_feed_t *f, bt_group_t *g, trindle_entrypoint_t entry,
-		size_t queue_count, bt_take_fn handle, const char *name,
-		bench_sample_t *s);
+BT_LOOP int bt_feed_one(bt_feed_t *f, bt_group_t *g,
+		trindle_entrypoint_t entry, size_t queue_count, bt_take_fn handle,
+		const char *name, bench_sample_t *s)
+{
+	double t0;
+
+	f->to = bt_group_launch(g, entry, queue_count);
+	if (!f->to || bt_relay_setup(f->to, f->total, 0, f->back) != 0)
+		return -1;
+	t0 = bench_now();
+	if (bt_feed_run(f, handle, g) != 0)
+		return -1;
+	s->seconds = bench_now() - t0;
+	s->ops = f->total;
+	if (bt_group_verify(g, name, f->total) != 0)
+		return -1;
+	s->check = g->sum.check;
+	return 0;
+}
 
 /* What a root does with its feed once it is set up: launch its workers in
  * g, time the feed, fill s.  Returns 0, or -1 after reporting. */

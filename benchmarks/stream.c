@@ -9,7 +9,7 @@
  * pthreads, "stream": the same through two bounded queues, one lock per
  * item.  pthreads, "stream-batched": the same queues, up to 64 items
  * pushed per lock and everything queued popped per lock.
- * (The libtrindle loops are bench.c's bt_feed_run and bt_relay.)
+ * (The libtrindle loops are bt.h's bt_feed_run and bt_relay, inlined here.)
  *
  * The producer stamps every block with its sequence number at both ends;
  * the consumer checks the stamp and the order and adds the numbers up, so

@@ -572,7 +572,10 @@ TRINDLE_PUBLIC int trindle_wait_room(trindle_pipe_t pipe, int64_t timeout_ns);
  * trindle_launch - start a worker process running entry(input).
  *
  * The worker runs on a thread of its own (finished worker threads are
- * reused).  Its input pipe, with room for queue_count messages, is created
+ * reused).  Each worker starts with the signal mask its thread started
+ * with; other thread attributes a worker changes (CPU affinity, priority,
+ * name) may carry over to a later worker on the same thread, so a worker
+ * that changes them should restore them before it ends.  Its input pipe, with room for queue_count messages, is created
  * for it: the worker holds SEND|RECEIVE on it, the caller gets SEND, and
  * the return value is that pipe.  out and err may be NULL or pipes the
  * caller holds SEND on; the worker gets SEND on them of its own.

@@ -55,6 +55,8 @@ struct worker {
 	sigset_t mask;                    /* the thread's signal mask at start */
 	cpu_set_t cpus;                   /* its CPUs, once it has started */
 	bool placed;                      /* started away from its creator */
+	pthread_t thread;                 /* set by its creator */
+	atomic_bool narrowed;             /* woken away from its launcher */
 	void *signal_stack;
 	struct worker *next_idle;
 	bool idle;                        /* on the idle list (under idle_lock) */
@@ -210,6 +212,10 @@ static void *worker_main(void *arg)
 				NULL);
 		struct process *p = atomic_exchange_explicit(&w->job, NULL,
 				memory_order_acquire);
+		if (atomic_exchange_explicit(&w->narrowed, false,
+				memory_order_relaxed))
+			pthread_setaffinity_np(pthread_self(), sizeof(w->cpus),
+					&w->cpus);
 		if (!p) {
 			if (retire(w))
 				break;
@@ -321,8 +327,12 @@ static int get_worker(struct worker **out)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	place_away(w, &attr);
-	pthread_t thread; /* detached: never joined, so not kept */
-	int err = pthread_create(&thread, &attr, worker_main, w);
+	/* Detached: never joined.  Kept for wake_away(), which reads it
+	 * after this thread hands w its first job, or after w's thread put
+	 * itself on the idle list: either way after this store.  (The thread
+	 * cannot store it itself: it may fall asleep before its first job,
+	 * and be woken away by this very thread, unsynchronised.) */
+	int err = pthread_create(&w->thread, &attr, worker_main, w);
 	pthread_attr_destroy(&attr);
 	if (err) {
 		free(w);
@@ -332,8 +342,37 @@ static int get_worker(struct worker **out)
 	return 0;
 }
 
+/*
+ * A sleeping thread is woken on its waker's CPU more often than not, even
+ * with the other CPU idle, and a thread that has just run there stays:
+ * the launcher and its worker then take turns on one core (place_away()
+ * says why that costs).  So before waking a sleeping worker, its launcher
+ * takes its own CPU out of the worker's CPUs; the worker takes all of
+ * them back as soon as it is awake, before it runs the process.  But
+ * when no CPU is idle (another program keeps the other one busy), the
+ * worker is better off sharing its launcher's core than another
+ * program's, and it is woken as it would be.  Only a launch that wakes a
+ * sleeping thread pays for the check and the two calls, and such a
+ * wake-up costs more than they do.
+ */
+static void wake_away(struct worker *w)
+{
+	cpu_set_t away = w->cpus;
+	int cpu = sched_getcpu();
+
+	if (!w->placed || cpu < 0 || !trindle__machine_has_idle_cpu())
+		return;
+	CPU_CLR(cpu, &away);
+	if (CPU_COUNT(&away) == 0)
+		return;
+	atomic_store_explicit(&w->narrowed, true, memory_order_relaxed);
+	pthread_setaffinity_np(w->thread, sizeof(away), &away);
+}
+
 static void hand_job(struct worker *w, struct process *p)
 {
+	if (atomic_load_explicit(&w->word, memory_order_relaxed))
+		wake_away(w);
 	atomic_store_explicit(&w->job, p, memory_order_release);
 	trindle__wake_word(&w->word);
 }

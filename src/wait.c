@@ -3,11 +3,14 @@
 #include "wait.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "compiler.h"
@@ -67,6 +70,39 @@ static bool cores_are_busy(void)
 {
 	return atomic_load_explicit(&running_threads, memory_order_relaxed) >=
 		atomic_load_explicit(&online_cpus, memory_order_relaxed);
+}
+
+/*
+ * Opened and closed at each call, which happens only when a sleeping
+ * thread is about to be woken: a descriptor kept open could be closed or
+ * reused behind the library's back by a program that closes what it does
+ * not know.  The file reads "1.00 0.50 0.20 2/131 4242": load averages,
+ * then running/total.
+ */
+bool trindle__machine_has_idle_cpu(void)
+{
+	char buf[128];
+	int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	const char *p = buf;
+	for (int field = 0; field < 3 && p; field++) {
+		p = strchr(p, ' ');
+		p = p ? p + 1 : NULL;
+	}
+	if (!p)
+		return false;
+	char *end;
+	long running = strtol(p, &end, 10);
+	if (end == p || *end != '/')
+		return false;
+	return running < atomic_load_explicit(&online_cpus,
+			memory_order_relaxed);
 }
 
 /*

@@ -34,6 +34,14 @@ bool trindle__wait_word(atomic_uint *word, wait_ready_fn ready, void *arg,
 void trindle__wait_thread_started(void);
 void trindle__wait_thread_ended(void);
 
+/*
+ * Is some CPU of the machine idle right now?  The kernel's count of
+ * threads running or ready to run, of every program (the fourth field of
+ * /proc/loadavg), is below the number of online CPUs; the caller counts
+ * itself.  False when the count cannot be read.
+ */
+bool trindle__machine_has_idle_cpu(void);
+
 /* Sleeps while *word == expected, at most timeout_ns (negative: no
  * limit), not counted as running meanwhile.  Returns false on timeout. */
 bool trindle__futex_wait(atomic_uint *word, unsigned expected,

@@ -595,6 +595,33 @@ static void test_workers_may_use_all_their_launchers_cpus(void **state)
 	assert_int_equal(t_release(outp), 0);
 }
 
+/* A launch that wakes a sleeping pool thread first takes the launcher's
+ * CPU out of the thread's CPUs when another CPU is idle (launch.c,
+ * wake_away); the worker has them all back before its entry runs.  Each
+ * round lets the pool's thread fall asleep first (it spins for well under
+ * the pause) and on a quiet machine takes that path. */
+static void test_a_worker_woken_from_sleep_may_use_all_its_launchers_cpus(
+		void **state)
+{
+	(void)state;
+	trindle_pipe_t outp = t_pipe(1);
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+
+	assert_int_equal(sched_getaffinity(0, sizeof g_launcher_cpus,
+			&g_launcher_cpus), 0);
+	for (unsigned long i = 0; i < 10; i++) {
+		trindle_message_t keep[2];
+		nanosleep(&pause, NULL);
+		trindle_pipe_t input = trindle_launch(reports_its_cpus, 1,
+				outp, NULL);
+		assert_non_null(input);
+		assert_int_equal(t_move(input, t_labelled(i + 7)), 0);
+		assert_int_equal(t_await_end(input, outp, keep, 2), 1);
+		t_expect_label(&keep[0], outp, 1);
+	}
+	assert_int_equal(t_release(outp), 0);
+}
+
 static void test_many_workers_at_once_all_run(void **state)
 {
 	(void)state;
@@ -1206,6 +1233,7 @@ int main(int argc, char **argv)
 		T(test_worker_threads_reused_many_short_workers_all_run),
 		T(test_next_worker_on_a_thread_starts_with_its_mask),
 		T(test_workers_may_use_all_their_launchers_cpus),
+		T(test_a_worker_woken_from_sleep_may_use_all_its_launchers_cpus),
 		T(test_many_workers_at_once_all_run),
 		T(test_launch_entry_in_extended_segment_runs),
 		T(test_launch_entry_outside_executable_memory_is_einval),
