@@ -1367,8 +1367,10 @@ int main(int argc, char **argv)
 	       "%d runs each%s\n", c.mib, c.file, c.jobs, c.chunk >> 10, c.runs,
 	       c.twins ? ", the source 3 times as many" : "");
 	fflush(stdout);
-	if (make_input(&c) != 0)
+	if (make_input(&c) != 0) {
+		unlink(c.file); /* what was written of it, if anything */
 		return 2;
+	}
 	fflush(stdout);
 	warm(c.file);
 	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
