@@ -49,10 +49,143 @@ static int line_cmp(const struct line *a, const struct line *b)
 #define SORT_LINES_HOT
 #endif
 
-SORT_LINES_HOT
-static int qsort_cmp(const void *a, const void *b)
+/* The 8 bytes of p from depth on, big-endian, zero-padded. */
+static uint64_t key_at(const struct line *l, size_t depth)
 {
-	return line_cmp(a, b);
+	return depth < l->n ? key_of(l->p + depth, l->n - depth) : 0;
+}
+
+/* line_cmp() for lines that agree on their first depth bytes. */
+static int line_cmp_from(const struct line *a, const struct line *b,
+		size_t depth)
+{
+	size_t n = a->n < b->n ? a->n : b->n;
+	int r = n > depth ? memcmp(a->p + depth, b->p + depth, n - depth) : 0;
+	if (r)
+		return r;
+	return (a->n > b->n) - (a->n < b->n);
+}
+
+static void insertion_sort_from(struct line *v, size_t n, size_t depth)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct line x = v[i];
+		size_t j = i;
+		while (j > 0 && line_cmp_from(&x, &v[j - 1], depth) < 0) {
+			v[j] = v[j - 1];
+			j--;
+		}
+		v[j] = x;
+	}
+}
+
+/* Sorts v[0 .. n) by key, least significant byte first, through tmp (room
+ * for n); a byte that every key shares costs no pass. */
+static void radix_sort_keys(struct line *v, struct line *tmp, size_t n)
+{
+	size_t count[8][256] = { { 0 } };
+
+	for (size_t i = 0; i < n; i++)
+		for (int b = 0; b < 8; b++)
+			count[b][v[i].key >> (8 * b) & 0xff]++;
+	for (int b = 0; b < 8; b++) {
+		size_t at = 0, *c = count[b];
+		if (c[v[0].key >> (8 * b) & 0xff] == n)
+			continue;
+		for (int d = 0; d < 256; d++) {
+			size_t k = c[d];
+			c[d] = at;
+			at += k;
+		}
+		for (size_t i = 0; i < n; i++)
+			tmp[c[v[i].key >> (8 * b) & 0xff]++] = v[i];
+		memcpy(v, tmp, n * sizeof *v);
+	}
+}
+
+/* qsort_r()'s comparison for sort_lines_from(); arg points to depth. */
+static int line_cmp_from_r(const void *a, const void *b, void *arg)
+{
+	return line_cmp_from(a, b, *(const size_t *)arg);
+}
+
+/* Puts the lines of v[0 .. n) that end within bytes depth .. depth + 8
+ * first, in order (shortest first: in a run of equal keys each is a prefix
+ * of every longer one, whose bytes there are the key's zero padding), and
+ * gives the others their key at depth + 8.  Returns how many ended. */
+static size_t settle_ended(struct line *v, size_t n, size_t depth)
+{
+	size_t ended = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		if (v[k].n <= depth + 8) {
+			struct line t = v[ended];
+			v[ended++] = v[k];
+			v[k] = t;
+		}
+	}
+	insertion_sort_from(v, ended, depth);
+	for (size_t k = ended; k < n; k++)
+		v[k].key = key_at(&v[k], depth + 8);
+	return ended;
+}
+
+/* How deep runs of equal keys are sorted by keys of their own; deeper
+ * ones (lines sharing long prefixes) go to qsort_r(), which needs no
+ * stack for them. */
+#define SORT_LINES_LEVELS 16
+
+/*
+ * Sorts v[0 .. n), lines that agree on their first depth bytes, with
+ * v[i].key holding their bytes depth .. depth + 8: by key (radix), then
+ * each run of equal keys on its next 8 bytes, and so on.  level counts the
+ * runs sorted on their own so far.
+ */
+static void sort_lines_from(struct line *v, struct line *tmp, size_t n,
+		size_t depth, int level)
+{
+	for (;;) {
+		if (n < 32) {
+			insertion_sort_from(v, n, depth);
+			return;
+		}
+		if (level > SORT_LINES_LEVELS) {
+			qsort_r(v, n, sizeof *v, line_cmp_from_r, &depth);
+			return;
+		}
+		radix_sort_keys(v, tmp, n);
+		if (v[0].key != v[n - 1].key)
+			break;
+		/* One key for all: on to the next 8 bytes, in this call. */
+		size_t ended = settle_ended(v, n, depth);
+		v += ended;
+		n -= ended;
+		depth += 8;
+	}
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && v[j].key == v[i].key; j++)
+			;
+		if (j - i < 2)
+			continue;
+		size_t ended = settle_ended(v + i, j - i, depth);
+		sort_lines_from(v + i + ended, tmp, j - i - ended, depth + 8,
+				level + 1);
+	}
+}
+
+/* Sorts v[0 .. n) (as split() made them) in line order, as line_cmp()
+ * says; their keys change.  Returns 0 when out of memory, with v
+ * unchanged. */
+SORT_LINES_HOT
+static int sort_lines(struct line *v, size_t n)
+{
+	struct line *tmp = n > 1 ? malloc(n * sizeof *tmp) : NULL;
+	if (n > 1 && !tmp)
+		return 0;
+	if (n > 1)
+		sort_lines_from(v, tmp, n, 0, 0);
+	free(tmp);
+	return 1;
 }
 
 /* Splits [p, p + n) into lines (a missing final newline is fine): a

@@ -51,8 +51,7 @@ static trindle_segment_t sort_chunk(trindle_segment_t chunk,
 	const char *p = chunk;
 	struct line *v = split(p, n, &count);
 	char *run = NULL;
-	if (v) {
-		qsort(v, count, sizeof *v, qsort_cmp);
+	if (v && sort_lines(v, count)) {
 		size_t size = n + (p[n - 1] != '\n');
 		run = trindle_allocate(1, &(trindle_buffer_t){ size, NULL });
 	}
