@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../sort-lines.h"
 
@@ -106,6 +107,30 @@ int main(void)
 		for (size_t i = 0; buf && i < len; i++)
 			buf[i] = i % 5001 == 5000 ? '\n' : 'x';
 		failed |= !buf || check("500 equal long lines", buf, len);
+		cases++;
+		free(buf);
+	}
+	/* Lines that differ only by trailing NUL bytes share their key and
+	 * all end within it: one run, ordered by length alone.  Interleaved
+	 * lengths must not make that ordering quadratic (300,000 lines: well
+	 * under a second when linear, minutes when quadratic). */
+	{
+		size_t count = 300000, len = 0;
+		char *buf = malloc(count * 3);
+		for (size_t i = 0; buf && i < count; i++) {
+			for (size_t k = 0; k < i % 3; k++)
+				buf[len++] = '\0';
+			buf[len++] = '\n';
+		}
+		clock_t start = clock();
+		failed |= !buf || check("300,000 lines of 0 to 2 NULs", buf,
+				len);
+		double cpu = (double)(clock() - start) / CLOCKS_PER_SEC;
+		if (cpu > 10) {
+			fprintf(stderr, "300,000 lines of 0 to 2 NULs took "
+					"%.1f s of CPU\n", cpu);
+			failed = 1;
+		}
 		cases++;
 		free(buf);
 	}
