@@ -109,22 +109,37 @@ static int line_cmp_from_r(const void *a, const void *b, void *arg)
 	return line_cmp_from(a, b, *(const size_t *)arg);
 }
 
-/* Puts the lines of v[0 .. n) that end within bytes depth .. depth + 8
- * first, in order (shortest first: in a run of equal keys each is a prefix
- * of every longer one, whose bytes there are the key's zero padding), and
- * gives the others their key at depth + 8.  Returns how many ended. */
-static size_t settle_ended(struct line *v, size_t n, size_t depth)
+/* Moves the lines of v[from .. n) of length len (or at most len, when
+ * at_most) to v[from ..); returns the index past them. */
+static size_t partition_lines(struct line *v, size_t from, size_t n,
+		size_t len, int at_most)
 {
-	size_t ended = 0;
-
-	for (size_t k = 0; k < n; k++) {
-		if (v[k].n <= depth + 8) {
-			struct line t = v[ended];
-			v[ended++] = v[k];
+	for (size_t k = from; k < n; k++) {
+		if (at_most ? v[k].n <= len : v[k].n == len) {
+			struct line t = v[from];
+			v[from++] = v[k];
 			v[k] = t;
 		}
 	}
-	insertion_sort_from(v, ended, depth);
+	return from;
+}
+
+/* Puts the lines of v[0 .. n) that end within bytes depth .. depth + 8
+ * first, in order, and gives the others their key at depth + 8.  Returns
+ * how many ended.  In a run of equal keys each line that ends there is a
+ * prefix of every longer one (whose bytes there are the key's zero
+ * padding), and two of one length are equal: their order is by length
+ * alone, one partition per length (never a comparison sort, which would
+ * be quadratic on many lines of interleaved lengths, such as lines of
+ * NUL bytes).  Every line is at least depth long: shorter ones ended at
+ * an earlier depth. */
+static size_t settle_ended(struct line *v, size_t n, size_t depth)
+{
+	size_t ended = partition_lines(v, 0, n, depth + 8, 1);
+
+	for (size_t len = depth, done = 0; len < depth + 8 && done < ended;
+	     len++)
+		done = partition_lines(v, done, ended, len, 0);
 	for (size_t k = ended; k < n; k++)
 		v[k].key = key_at(&v[k], depth + 8);
 	return ended;
