@@ -213,15 +213,20 @@ static void *worker_main(void *arg)
 				NULL);
 		struct process *p = atomic_exchange_explicit(&w->job, NULL,
 				memory_order_acquire);
-		if (atomic_exchange_explicit(&w->narrowed, false,
-				memory_order_relaxed))
-			pthread_setaffinity_np(pthread_self(), sizeof(w->cpus),
-					&w->cpus);
 		if (!p) {
 			if (retire(w))
 				break;
 			continue;
 		}
+		/* Only with a job in hand: its launcher narrowed this thread
+		 * (and set the flag) before it handed over the job, so both
+		 * are done.  Without one (woken because no process was alive)
+		 * a launcher may be between the flag and the narrowing: a
+		 * restore then would come first, and the flag be gone. */
+		if (atomic_exchange_explicit(&w->narrowed, false,
+				memory_order_relaxed))
+			pthread_setaffinity_np(pthread_self(), sizeof(w->cpus),
+					&w->cpus);
 		run_process(w, p);
 		w->cpu = sched_getcpu();
 		/* Idle before the counts drop: whoever brings the process
