@@ -269,8 +269,6 @@ int bt_relay_setup(trindle_pipe_t worker, uint64_t count, uint64_t arg,
 	return bt_setup(worker, &cfg, sizeof cfg, &next, 1);
 }
 
-
-
 /* ---- feeding relays ------------------------------------------------------ */
 
 int bt_take_other(const trindle_message_t *m, bt_out_t *out, void *group)
@@ -278,11 +276,6 @@ int bt_take_other(const trindle_message_t *m, bt_out_t *out, void *group)
 	return bt_group_note(group, m, out) ? 0
 		: bench_fail("trindle", "stray message");
 }
-
-
-
-
-
 
 int bt_feed_root(bt_feed_t *f, size_t npool, size_t bytes, size_t back_items,
 		size_t workers, bt_feed_body_fn body, bench_sample_t *s)
