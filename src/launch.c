@@ -374,7 +374,8 @@ static void send_away(struct worker *w, int cpu, bool asleep)
 	if (!w->placed)
 		return;
 	CPU_CLR(cpu, &away);
-	if (CPU_COUNT(&away) == 0 || !trindle__cpus_to_spare(asleep))
+	if (CPU_COUNT(&away) == 0 ||
+	    !trindle__cpus_to_spare(asleep, CPU_COUNT(&w->cpus)))
 		return;
 	atomic_store_explicit(&w->narrowed, true, memory_order_relaxed);
 	pthread_setaffinity_np(w->thread, sizeof(away), &away);

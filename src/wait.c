@@ -108,15 +108,16 @@ static long machine_runnable(void)
 	return end != p && *end == '/' ? running : -1;
 }
 
-bool trindle__cpus_to_spare(int waking)
+bool trindle__cpus_to_spare(int waking, int cpus)
 {
 	int awake = atomic_load_explicit(&started_threads,
 			memory_order_relaxed) -
 		atomic_load_explicit(&asleep_threads, memory_order_relaxed);
-	if (awake + waking > atomic_load_explicit(&online_cpus,
-			memory_order_relaxed))
+	if (awake + waking > cpus)
 		return false;
+	int saved = errno; /* a launch that succeeds leaves errno alone */
 	long runnable = machine_runnable();
+	errno = saved;
 	return runnable >= 0 && runnable <= awake;
 }
 

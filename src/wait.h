@@ -39,9 +39,10 @@ void trindle__wait_thread_ended(void);
  * of another program runs or waits for a CPU (the kernel's count of
  * runnable threads is no more than the library's threads that are not
  * asleep) and the library's awake threads, with `waking` more about to
- * wake, are no more than the CPUs.  Reads a file: for rare callers.
+ * wake, are no more than `cpus`, the CPUs the caller may use.  Reads a
+ * file: for rare callers.
  */
-bool trindle__cpus_to_spare(int waking);
+bool trindle__cpus_to_spare(int waking, int cpus);
 
 /* Sleeps while *word == expected, at most timeout_ns (negative: no
  * limit), not counted as running meanwhile.  Returns false on timeout. */
