@@ -80,7 +80,10 @@ static void insertion_sort_from(struct line *v, size_t n, size_t depth)
 }
 
 /* Sorts v[0 .. n) by key, least significant byte first, through tmp (room
- * for n); a byte that every key shares costs no pass. */
+ * for n); a byte that every key shares costs no pass.  Never inlined: its
+ * 16 KiB of counts would then sit in every level of sort_lines_from()'s
+ * recursion. */
+__attribute__((noinline))
 static void radix_sort_keys(struct line *v, struct line *tmp, size_t n)
 {
 	size_t count[8][256] = { { 0 } };
