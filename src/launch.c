@@ -53,10 +53,10 @@ struct worker {
 	volatile sig_atomic_t running;    /* inside run_process */
 	trindle_fault_t fault;
 	sigset_t mask;                    /* the thread's signal mask at start */
-	cpu_set_t cpus;                   /* its CPUs, once it has started */
+	cpu_set_t cpus;                   /* its creator's CPUs, when placed */
 	bool placed;                      /* started away from its creator */
 	pthread_t thread;                 /* set by its creator */
-	atomic_bool narrowed;             /* sent away from its launcher */
+	atomic_bool narrowed;             /* away: takes cpus back with a job */
 	int cpu;                          /* where it last went idle, or -1 */
 	void *signal_stack;
 	struct worker *next_idle;
@@ -203,8 +203,6 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 
 	tls_worker = w;
-	if (w->placed)
-		pthread_setaffinity_np(pthread_self(), sizeof(w->cpus), &w->cpus);
 	pthread_sigmask(SIG_SETMASK, NULL, &w->mask);
 	w->signal_stack = trindle__runtime_signal_stack();
 	trindle__wait_thread_started();
@@ -222,7 +220,9 @@ static void *worker_main(void *arg)
 		 * (and set the flag) before it handed over the job, so both
 		 * are done.  Without one (woken because no process was alive)
 		 * a launcher may be between the flag and the narrowing: a
-		 * restore then would come first, and the flag be gone. */
+		 * restore then would come first, and the flag be gone.  A new
+		 * thread, started narrowed (place_away), takes its CPUs back
+		 * here too, with its first job. */
 		if (atomic_exchange_explicit(&w->narrowed, false,
 				memory_order_relaxed))
 			pthread_setaffinity_np(pthread_self(), sizeof(w->cpus),
@@ -301,19 +301,25 @@ static struct worker *ending_worker(void)
  * for as long as they keep handing off.  Nothing changes when the
  * creator may use one CPU only.
  */
+/* w's CPUs but cpu, in *away; false when that leaves none. */
+static bool cpus_but(const struct worker *w, int cpu, cpu_set_t *away)
+{
+	*away = w->cpus;
+	CPU_CLR(cpu, away);
+	return CPU_COUNT(away) != 0;
+}
+
 static void place_away(struct worker *w, pthread_attr_t *attr)
 {
 	cpu_set_t away;
 	int cpu = sched_getcpu();
 
-	if (cpu < 0 || sched_getaffinity(0, sizeof(w->cpus), &w->cpus) != 0)
-		return;
-	away = w->cpus;
-	CPU_CLR(cpu, &away);
-	if (CPU_COUNT(&away) == 0)
+	if (cpu < 0 || sched_getaffinity(0, sizeof(w->cpus), &w->cpus) != 0 ||
+	    !cpus_but(w, cpu, &away))
 		return;
 	w->placed = pthread_attr_setaffinity_np(attr, sizeof(away),
 			&away) == 0;
+	atomic_store_explicit(&w->narrowed, w->placed, memory_order_relaxed);
 }
 
 /* A worker thread with no job yet: an idle one, or a new one. */
@@ -369,12 +375,9 @@ static int get_worker(struct worker **out)
  */
 static void send_away(struct worker *w, int cpu, bool asleep)
 {
-	cpu_set_t away = w->cpus;
+	cpu_set_t away;
 
-	if (!w->placed)
-		return;
-	CPU_CLR(cpu, &away);
-	if (CPU_COUNT(&away) == 0 ||
+	if (!w->placed || !cpus_but(w, cpu, &away) ||
 	    !trindle__cpus_to_spare(asleep, CPU_COUNT(&w->cpus)))
 		return;
 	atomic_store_explicit(&w->narrowed, true, memory_order_relaxed);

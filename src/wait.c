@@ -4,13 +4,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
-#include <stdlib.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "compiler.h"
