@@ -53,7 +53,6 @@ void trindle__cap_settle_recent(struct cap_table *t)
 		struct cap *c = trindle__cap_slot(t, k);
 
 		/* Never a live entry for k: it was received alone. */
-		t->taken += c->key == CAP_EMPTY;
 		trindle__cap_fill(t, c, k, t->recent[i].obj, 0);
 	}
 	t->recent_next = t->nrecent = 0;
@@ -95,11 +94,8 @@ int trindle__cap_reserve(struct cap_table *t, size_t n)
 struct cap *trindle__cap_insert(struct cap_table *t, const void *key,
 		struct object *obj, uint8_t rights)
 {
-	struct cap *c;
-
 	if (trindle__cap_reserve(t, 1) < 0)
 		return NULL;
-	c = trindle__cap_probe(t, (uintptr_t)key);
-	t->taken += c->key == CAP_EMPTY;
-	return trindle__cap_fill(t, c, (uintptr_t)key, obj, rights);
+	return trindle__cap_fill(t, trindle__cap_probe(t, (uintptr_t)key),
+			(uintptr_t)key, obj, rights);
 }

@@ -179,10 +179,11 @@ static inline struct cap *trindle__cap_find_pipe(const struct cap_table *t,
 }
 
 /* Fills c, an empty slot or k's tombstone, with a new entry for k, no
- * marks.  The caller counts an empty slot in t->taken. */
+ * marks.  An empty slot becomes taken; k's tombstone was already. */
 static inline struct cap *trindle__cap_fill(struct cap_table *t,
 		struct cap *c, uintptr_t k, struct object *obj, uint8_t rights)
 {
+	t->taken += c->key == CAP_EMPTY;
 	*c = (struct cap){ .key = k, .obj = obj, .rights = rights };
 	t->used++;
 	return c;
@@ -197,16 +198,9 @@ static inline struct cap *trindle__cap_find_or_insert(struct cap_table *t,
 	uintptr_t k = (uintptr_t)key;
 	struct cap *c = trindle__cap_probe(t, k);
 
-	if (c->key == k) {
-		/* Live, or k's own tombstone (a segment coming back): the
-		 * slot is taken already either way. */
-		*inserted = !c->obj;
-		if (c->obj)
-			return c;
-	} else {
-		*inserted = true;
-		t->taken++;
-	}
+	*inserted = c->key != k || !c->obj;
+	if (!*inserted)
+		return c;
 	return trindle__cap_fill(t, c, k, obj, rights);
 }
 
